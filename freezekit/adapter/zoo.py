@@ -1,0 +1,72 @@
+"""torchvision models by name: list them, check names, build arguments that never download.
+
+An audit needs shapes, not values, so models are built on the meta device
+(nothing allocated). Builders that compute on tensors while building (the
+regnet family: "Cannot copy out of meta tensor") fall back to a CPU build whose
+parameters are moved to meta as they are registered (`parameters_on_meta`),
+and only then to a plain CPU build (see models.build_cascade).
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+from typing import Any, Iterator
+
+from ..errors import ModelError
+from ..rules import nearest
+
+FAMILIES = ("detection", "segmentation", "video", "optical_flow", "quantization")
+
+
+def list_models() -> list[str]:
+    from torchvision import models
+
+    return sorted(models.list_models())
+
+
+def family_of(name: str) -> str:
+    """classification, detection, segmentation, video, optical_flow or quantization."""
+    from torchvision import models
+
+    for family in FAMILIES:
+        if name in models.list_models(module=getattr(models, family)):
+            return family
+    return "classification"
+
+
+def check_name(name: str) -> None:
+    names = list_models()
+    if name not in names:
+        close = nearest(name, names, n=5) or [n for n in names if name.lower() in n][:5]
+        hint = f"; did you mean {', '.join(close)}?" if close else "; 'freezekit models' lists them"
+        raise ModelError(f"unknown model '{name}'{hint}")
+
+
+@contextlib.contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """Move every parameter to meta the moment it is registered (what accelerate's init_empty_weights does)."""
+    from torch import nn
+
+    original = nn.Module.register_parameter
+
+    def register(self, name, param):  # noqa: ANN001 - nn.Module's signature
+        original(self, name, param)
+        if param is not None and param.device.type != "meta":
+            self._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+
+    nn.Module.register_parameter = register
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = original
+
+
+def builder_kwargs(name: str, weights: Any = None, extra: dict | None = None) -> dict:
+    from torchvision import models
+
+    builder = models.get_model_builder(name)
+    kwargs: dict[str, Any] = {"weights": weights}
+    if "weights_backbone" in inspect.signature(builder).parameters:
+        kwargs["weights_backbone"] = None  # never download a backbone nobody asked for
+    kwargs.update(extra or {})
+    return kwargs

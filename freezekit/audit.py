@@ -1,0 +1,99 @@
+"""The road from options to a report: source -> inventory -> plan -> totals -> report.
+
+This module decides nothing about presentation and imports no torch itself:
+module-based sources go through the adapter, checkpoint files through the
+header readers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .config import ModelSpec
+from .errors import UsageError
+from .expectations import Expectations, check
+from .plan import Plan, make_plan
+from .records import Inventory
+from .report import ModelInfo, Report
+from .rules import Rule
+from .sources import parse_source
+from .totals import by_depth, compute_totals
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Everything a command needs to know, merged from the config and the command line."""
+
+    model: ModelSpec
+    rules: tuple[Rule, ...] = ()
+    default: str = "trainable"
+    strict: bool = True
+    expect: Expectations = Expectations()
+    weights: str | None = None
+    weights_file: str | None = None
+    trust_pickle: bool = False
+    batchnorm: str | None = None
+    materialize: bool = False  # real tensors needed (--save, verify, weights)
+    use_cache: bool = True
+
+    def model_info(self) -> ModelInfo:
+        return ModelInfo(self.model.name, parse_source(self.model.name).kind, self.weights,
+                         self.weights_file, dict(self.model.args))
+
+
+@dataclass(frozen=True)
+class Loaded:
+    inventory: Inventory
+    model: Any = None  # the nn.Module, when one was built
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def load(options: AuditOptions) -> Loaded:
+    """Build or read the model named by the options and take its inventory."""
+    source = parse_source(options.model.name)
+    if source.is_checkpoint:
+        from .checkpoints import read_checkpoint_inventory
+
+        if options.weights or options.weights_file:
+            raise UsageError("--weights and --weights-file apply to a model, not to a checkpoint given as MODEL")
+        return Loaded(read_checkpoint_inventory(source, trust_pickle=options.trust_pickle))
+    from .adapter.inventory import inventory_of
+    from .adapter.models import load_model
+
+    model = load_model(source, options)
+    return Loaded(inventory_of(model, options.model.name), model)
+
+
+def plan_for(inventory: Inventory, options: AuditOptions) -> Plan:
+    return make_plan(inventory, options.rules, options.default, options.strict)
+
+
+def build_report(command: str, view: str, loaded: Loaded, plan: Plan, options: AuditOptions,
+                 depth: int | None = None, only: str | None = None,
+                 extra_warnings: tuple[str, ...] = (), norms: tuple = ()) -> Report:
+    inventory = loaded.inventory
+    totals = compute_totals(plan, inventory)
+    return Report(
+        command=command,
+        view=view,
+        model=options.model_info(),
+        plan=plan,
+        totals=totals,
+        buffers=inventory.buffers,
+        modules=by_depth(plan, depth) if depth is not None else None,
+        depth=depth,
+        only=only,
+        expectations=check(options.expect, totals),
+        norms=norms,
+        batchnorm=options.batchnorm,
+        warnings=plan.warnings + loaded.notes + extra_warnings,
+    )
+
+
+def apply_to_model(model: "nn.Module", plan: Plan) -> None:
+    from .adapter.inventory import apply_plan
+
+    apply_plan(model, plan)

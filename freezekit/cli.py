@@ -1,0 +1,285 @@
+"""The command line: parse, call the core, render, map errors to exit codes. Nothing else.
+
+No torch import at module level: `freezekit --help` and every error found before
+a model is needed must stay fast.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from . import __version__
+from . import clickcompat as click
+from .errors import ExitCode, FreezekitError, UsageError
+from .expectations import Expectations
+
+
+class FreezekitGroup(TyperGroup):
+    """Turns every user error into one line on stderr and its exit code; bugs keep their traceback."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            _error(exc.format_message() + hint)
+            sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        except typer.Abort:
+            _error("aborted")
+            sys.exit(130)
+        except FreezekitError as exc:
+            if os.environ.get("FREEZEKIT_DEBUG"):
+                raise
+            _error(str(exc))
+            sys.exit(int(exc.exit_code))
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+class OrderedRulesCommand(TyperCommand):
+    """Remembers the order of -p/-u occurrences, which Click groups into two lists."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+            ctx.meta["rule_order"] = [p.name for p in order if p.name in ("pattern", "unfreeze")]
+        except click.ClickException:
+            pass  # the real parse below reports it
+        return super().parse_args(ctx, args)
+
+
+app = typer.Typer(
+    cls=FreezekitGroup,
+    help="Freeze parts of PyTorch models by declared rules, and audit what you froze.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _error(message: str) -> None:
+    typer.echo(f"freezekit: error: {message}", err=True)
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"freezekit: warning: {message}", err=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class Only(str, Enum):
+    frozen = "frozen"
+    trainable = "trainable"
+
+
+class Default(str, Enum):
+    trainable = "trainable"
+    frozen = "frozen"
+    keep = "keep"
+
+
+class BatchNormPolicy(str, Enum):
+    train = "train"
+    eval = "eval"
+    frozen = "frozen"
+
+
+# Options shared by freeze, count and verify.
+ModelArg = Annotated[Optional[str], typer.Argument(
+    help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
+         "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
+    show_default=False)]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config (default: ./freezekit.yaml when MODEL is omitted).")]
+PatternOpt = Annotated[Optional[list[str]], typer.Option("--pattern", "-p", help="Freeze what this selects (repeatable; after the config's rules).")]
+UnfreezeOpt = Annotated[Optional[list[str]], typer.Option("--unfreeze", "-u", help="Unfreeze what this selects (repeatable).")]
+DefaultOpt = Annotated[Optional[Default], typer.Option("--default", help="Starting state before rules [default: trainable].")]
+AllowOpt = Annotated[bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")]
+ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="key=value passed to the model builder (repeatable; YAML scalars).")]
+WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")]
+WeightsFileOpt = Annotated[Optional[str], typer.Option("--weights-file", help="state_dict to load: .safetensors, .pt or .pth.")]
+TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")]
+BatchNormOpt = Annotated[Optional[BatchNormPolicy], typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace).")]
+DepthOpt = Annotated[Optional[int], typer.Option("--depth", min=0, help="Aggregate by module at this depth.")]
+OnlyOpt = Annotated[Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+ExportOpt = Annotated[Optional[str], typer.Option("--export", help="Also save the rendered table as FILE.html or FILE.svg.")]
+ExpectTrainableOpt = Annotated[Optional[int], typer.Option("--expect-trainable", min=0, help="Fail (exit 9) unless exactly N parameters are trainable.")]
+ExpectFrozenOpt = Annotated[Optional[int], typer.Option("--expect-frozen", min=0, help="Fail (exit 9) unless exactly N parameters are frozen.")]
+ExpectTotalOpt = Annotated[Optional[int], typer.Option("--expect-total", min=0, help="Fail (exit 9) unless the model has exactly N parameters.")]
+MaxPctOpt = Annotated[Optional[float], typer.Option("--max-trainable-pct", min=0, max=100, help="Fail (exit 9) when more than P% is trainable.")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the inventory cache.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"freezekit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
+
+
+def _options(ctx: typer.Context, model: Optional[str], config: Optional[str], pattern, unfreeze, default,
+             allow_unmatched: bool, arg, weights, weights_file, trust_pickle: bool, batchnorm,
+             expect: Expectations, materialize: bool = False, no_cache: bool = False):
+    from .options import command_line_rules, find_config, merge_options
+
+    rules = command_line_rules(pattern or [], unfreeze or [], ctx.meta.get("rule_order"))
+    return merge_options(
+        find_config(config, model), model=model, args=arg or [], rules=rules,
+        default=default.value if default else None, strict=not allow_unmatched, expect=expect,
+        weights=weights, weights_file=weights_file, trust_pickle=trust_pickle,
+        batchnorm=batchnorm.value if batchnorm else None, materialize=materialize, use_cache=not no_cache,
+    )
+
+
+def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
+    """Report to stdout, warnings to stderr; then fail on unmet expectations."""
+    from .render import render
+
+    for warning in report.warnings:
+        _warn(warning)
+    if fmt is Format.table:
+        from rich.console import Console
+
+        from .render.table_render import renderables
+
+        console = Console(record=bool(export))
+        for item in renderables(report):
+            console.print(item)
+        if export:
+            from .export import save_export
+
+            save_export(console, export)
+    else:
+        sys.stdout.write(render(report, fmt.value))
+        if export:
+            raise UsageError("--export needs --format table")
+    failed = report.failed_expectations
+    if failed:
+        from .errors import ExpectationError
+
+        raise ExpectationError("; ".join(e.describe() for e in failed))
+
+
+def _precheck_export(export: Optional[str], fmt: Format) -> None:
+    if export:
+        if fmt is not Format.table:
+            raise UsageError("--export saves the rendered table; it cannot be combined with --format " + fmt.value)
+        from .export import check_export_path
+
+        check_export_path(export)
+
+
+@app.command(cls=OrderedRulesCommand)
+def freeze(
+    ctx: typer.Context,
+    model: ModelArg = None,
+    config: ConfigOpt = None,
+    pattern: PatternOpt = None,
+    unfreeze: UnfreezeOpt = None,
+    default: DefaultOpt = None,
+    allow_unmatched: AllowOpt = False,
+    arg: ArgOpt = None,
+    weights: WeightsOpt = None,
+    weights_file: WeightsFileOpt = None,
+    trust_pickle: TrustOpt = False,
+    batchnorm: BatchNormOpt = None,
+    depth: DepthOpt = None,
+    only: OnlyOpt = None,
+    fmt: FormatOpt = Format.table,
+    export: ExportOpt = None,
+    expect_trainable: ExpectTrainableOpt = None,
+    expect_frozen: ExpectFrozenOpt = None,
+    expect_total: ExpectTotalOpt = None,
+    max_trainable_pct: MaxPctOpt = None,
+    save: Annotated[Optional[str], typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.")] = None,
+    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest/--export files.")] = False,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Apply rules and print, per parameter, what is trainable and which rule decided."""
+    from .commands import run_audit
+
+    _precheck_export(export, fmt)
+    options = _options(ctx, model, config, pattern, unfreeze, default, allow_unmatched, arg, weights,
+                       weights_file, trust_pickle, batchnorm,
+                       Expectations(expect_trainable, expect_frozen, expect_total, max_trainable_pct),
+                       materialize=bool(save), no_cache=no_cache)
+    report = run_audit("freeze", options, depth=depth, only=only.value if only else None,
+                       save=save, manifest=manifest, force=force)
+    _emit(report, fmt, export)
+
+
+@app.command(cls=OrderedRulesCommand)
+def count(
+    ctx: typer.Context,
+    model: ModelArg = None,
+    config: ConfigOpt = None,
+    pattern: PatternOpt = None,
+    unfreeze: UnfreezeOpt = None,
+    default: DefaultOpt = None,
+    allow_unmatched: AllowOpt = False,
+    arg: ArgOpt = None,
+    weights: WeightsOpt = None,
+    weights_file: WeightsFileOpt = None,
+    trust_pickle: TrustOpt = False,
+    batchnorm: BatchNormOpt = None,
+    depth: DepthOpt = None,
+    only: OnlyOpt = None,
+    fmt: FormatOpt = Format.table,
+    export: ExportOpt = None,
+    expect_trainable: ExpectTrainableOpt = None,
+    expect_frozen: ExpectFrozenOpt = None,
+    expect_total: ExpectTotalOpt = None,
+    max_trainable_pct: MaxPctOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
+    from .commands import run_audit
+
+    _precheck_export(export, fmt)
+    options = _options(ctx, model, config, pattern, unfreeze, default, allow_unmatched, arg, weights,
+                       weights_file, trust_pickle, batchnorm,
+                       Expectations(expect_trainable, expect_frozen, expect_total, max_trainable_pct),
+                       no_cache=no_cache)
+    report = run_audit("count", options, depth=depth, only=only.value if only else None)
+    _emit(report, fmt, export)
+
+
+@app.command()
+def models(
+    name_filter: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")] = None,
+) -> None:
+    """List the torchvision model names freezekit can build (or one model's weights)."""
+    from .adapter import zoo
+
+    if weights:
+        from .adapter.weights import list_weights
+
+        for line in list_weights(weights):
+            typer.echo(line)
+        return
+    names = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]
+    if not names:
+        raise UsageError(f"no model name contains '{name_filter}'")
+    for name in names:
+        typer.echo(name)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,264 @@
+"""The YAML config: loading with limits, validation with key paths and line numbers.
+
+    model: vgg16                       # or {name: vgg16}, or {factory: "pkg.mod:build", args: {depth: 4}}
+    weights: DEFAULT                   # optional: a torchvision weights enum name
+    weights_file: path/to/state.pt     # optional: relative to this file
+    default: trainable                 # trainable | frozen | keep
+    batchnorm: train                   # train | eval | frozen
+    rules:
+      - freeze: "features.*"
+      - unfreeze: ["features.28", "re:features\\.2[6-8]"]
+    expect:
+      trainable: 126002664
+      max_trainable_pct: 95
+
+Pure Python: no torch.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .expectations import Expectations
+from .plan import DEFAULTS
+from .rules import ACTIONS, Rule, RuleError, did_you_mean, validate_rule
+
+MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
+MAX_DEPTH = 16
+MAX_RULES = 10_000
+BATCHNORM_POLICIES = ("train", "eval", "frozen")
+TOP_KEYS = ("model", "weights", "weights_file", "default", "batchnorm", "rules", "expect")
+MODEL_KEYS = ("name", "factory", "args")
+EXPECT_KEYS = ("trainable", "frozen", "total", "max_trainable_pct")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model comes from: a torchvision name, a file, or `module:callable` with args."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str = ""
+    model: ModelSpec | None = None
+    weights: str | None = None
+    weights_file: str | None = None
+    default: str = "trainable"
+    batchnorm: str | None = None
+    rules: tuple[Rule, ...] = ()
+    expect: Expectations = Expectations()
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases: anchors and aliases can expand exponentially ("billion laughs")."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed in a freezekit config")
+        return super().compose_node(parent, index)
+
+
+class _Doc:
+    """Turns PyYAML nodes into Python values while remembering each key path's line."""
+
+    def __init__(self, path: str, loader: _Loader):
+        self.path, self.loader = path, loader
+        self.lines: dict[str, int] = {}
+
+    def value(self, node: yaml.Node, where: str, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{self.path}: {where or 'document'}: nested deeper than {MAX_DEPTH} levels")
+        self.lines[where] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node)
+                if not isinstance(key, str):
+                    raise ConfigError(f"{self.at(where)}: keys must be strings, not {key!r}")
+                sub = f"{where}.{key}" if where else key
+                out[key] = self.value(value_node, sub, depth + 1)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node)
+
+    def at(self, where: str) -> str:
+        line = self.lines.get(where)
+        return f"{self.path}: {where or 'document'}" + (f" (line {line})" if line else "")
+
+    def error(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.at(where)}: {message}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a config file")
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit for a config")
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such config file") from exc
+    except PermissionError as exc:
+        raise ConfigError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    path = Path(path)
+    text = _read_text(path)
+    loader = _Loader(text)
+    doc = _Doc(str(path), loader)
+    try:
+        node = loader.get_single_node()
+        data = doc.value(node, "") if node is not None else None
+    except ConfigError as exc:
+        if not exc.message.startswith(str(path)):
+            raise ConfigError(f"{path}: {exc.message}") from exc
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {exc.problem or exc.context}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from exc
+    finally:
+        loader.dispose()
+    if data is None:
+        raise ConfigError(f"{path}: the config is empty; it needs at least 'model:' or 'rules:'")
+    return _parse(data, doc, path)
+
+
+def _check_keys(doc: _Doc, where: str, data: Any, allowed: tuple[str, ...]) -> dict:
+    if not isinstance(data, dict):
+        raise doc.error(where, f"must be a mapping of {', '.join(allowed)}, not {_kind(data)}")
+    for key in data:
+        if key not in allowed:
+            sub = f"{where}.{key}" if where else key
+            raise doc.error(sub, f"unknown key '{key}'{did_you_mean(key, list(allowed))} (allowed: {', '.join(allowed)})")
+    return data
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a number", type(None): "empty"}.get(type(value), type(value).__name__)
+
+
+def _string(doc: _Doc, where: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise doc.error(where, f"must be a non-empty string, not {_kind(value)}")
+    return value
+
+
+def _choice(doc: _Doc, where: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise doc.error(where, f"must be one of {', '.join(choices)}, not {value!r}{did_you_mean(str(value), list(choices))}")
+    return value
+
+
+def _parse(data: Any, doc: _Doc, path: Path) -> Config:
+    data = _check_keys(doc, "", data, TOP_KEYS)
+    base = path.parent
+    cfg: dict[str, Any] = {"path": str(path)}
+    if "model" in data:
+        cfg["model"] = _parse_model(doc, data["model"], base)
+    if "weights" in data:
+        cfg["weights"] = _string(doc, "weights", data["weights"])
+    if "weights_file" in data:
+        cfg["weights_file"] = str(base / _string(doc, "weights_file", data["weights_file"]))
+    if "default" in data:
+        cfg["default"] = _choice(doc, "default", data["default"], DEFAULTS)
+    if "batchnorm" in data:
+        cfg["batchnorm"] = _choice(doc, "batchnorm", data["batchnorm"], BATCHNORM_POLICIES)
+    if "rules" in data:
+        cfg["rules"] = _parse_rules(doc, data["rules"], str(path.name))
+    if "expect" in data:
+        cfg["expect"] = _parse_expect(doc, data["expect"])
+    return Config(**cfg)
+
+
+def _resolve_file_ref(name: str, base: Path) -> str:
+    """`models.py:build` is relative to the config file; `pkg.mod:build` and torchvision names are left alone."""
+    head, sep, tail = name.rpartition(":")
+    if sep and head.endswith(".py") and not os.path.isabs(head):
+        return f"{base / head}:{tail}"
+    if not sep and name.endswith((".safetensors", ".json", ".pt", ".pth", ".bin")) and not os.path.isabs(name):
+        return str(base / name)
+    return name
+
+
+def _parse_model(doc: _Doc, value: Any, base: Path) -> ModelSpec:
+    if isinstance(value, str):
+        return ModelSpec(_resolve_file_ref(_string(doc, "model", value), base))
+    if not isinstance(value, dict):
+        raise doc.error("model", f"must be a model name or a mapping of {', '.join(MODEL_KEYS)}, not {_kind(value)}")
+    spec = _check_keys(doc, "model", value, MODEL_KEYS)
+    if ("name" in spec) == ("factory" in spec):
+        raise doc.error("model", "give exactly one of 'name' (a torchvision model or a file) or 'factory' ('module:callable')")
+    key = "name" if "name" in spec else "factory"
+    name = _string(doc, f"model.{key}", spec[key])
+    if key == "factory" and ":" not in name:
+        raise doc.error("model.factory", f"'{name}' must look like 'package.module:callable' or 'file.py:callable'")
+    args = spec.get("args", {})
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise doc.error("model.args", f"must be a mapping of argument names to values, not {_kind(args)}")
+    return ModelSpec(_resolve_file_ref(name, base), dict(args))
+
+
+def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:
+    if not isinstance(value, list):
+        raise doc.error("rules", f"must be a list like '- freeze: \"features.*\"', not {_kind(value)}")
+    if len(value) > MAX_RULES:
+        raise doc.error("rules", f"{len(value):,} rules is over the limit of {MAX_RULES:,}")
+    rules = []
+    for i, item in enumerate(value):
+        where = f"rules[{i}]"
+        if not isinstance(item, dict) or len(item) != 1:
+            raise doc.error(where, "each rule is one mapping: '- freeze: PATTERN' or '- unfreeze: PATTERN'")
+        ((action, patterns),) = item.items()
+        if action not in ACTIONS:
+            raise doc.error(f"{where}.{action}", f"unknown action '{action}'{did_you_mean(action, list(ACTIONS))} (allowed: freeze, unfreeze)")
+        for j, pattern in enumerate(patterns if isinstance(patterns, list) else [patterns]):
+            sub = f"{where}.{action}" + (f"[{j}]" if isinstance(patterns, list) else "")
+            rule = Rule(action, _string(doc, sub, pattern), f"{origin}: {sub}")
+            try:
+                validate_rule(rule)
+            except RuleError as exc:
+                raise doc.error(sub, str(exc)) from exc
+            rules.append(rule)
+    return tuple(rules)
+
+
+def _parse_expect(doc: _Doc, value: Any) -> Expectations:
+    spec = _check_keys(doc, "expect", value, EXPECT_KEYS)
+    out: dict[str, Any] = {}
+    for key, item in spec.items():
+        where = f"expect.{key}"
+        if key == "max_trainable_pct":
+            if isinstance(item, bool) or not isinstance(item, (int, float)) or not 0 <= item <= 100:
+                raise doc.error(where, f"must be a percentage between 0 and 100, not {item!r}")
+            out[key] = float(item)
+        else:
+            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+                raise doc.error(where, f"must be a whole number of parameters (0 or more), not {item!r}")
+            out[key] = item
+    return Expectations(**out)

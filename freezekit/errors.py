@@ -1,0 +1,84 @@
+"""The one exception hierarchy, and every exit code freezekit uses.
+
+The core raises these errors (chaining the cause); only the CLI turns them into
+one line on stderr and the exit code the class carries. Anything that is not a
+FreezekitError is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes, listed in the README. Never renumber: pipelines match on them."""
+
+    OK = 0
+    INTERNAL = 1  # a bug: unexpected exception, traceback printed
+    USAGE = 2  # bad command line (unknown option, value of the wrong type, conflicting flags)
+    CONFIG = 3  # config file unreadable, not YAML, wrong keys or types
+    MODEL = 4  # unknown model, builder or factory failed
+    WEIGHTS = 5  # weight/checkpoint file missing, damaged or not matching the model
+    UNSAFE_PICKLE = 6  # a file would run code on load and --trust-pickle was not given
+    RULE = 7  # a rule is malformed: bad regex, unknown type, through: names no module
+    NO_MATCH = 8  # strict mode: a rule selected no parameter
+    EXPECTATION = 9  # an expect: / --expect-* check failed
+    VERIFY = 10  # verify: a backward-pass or BatchNorm check failed
+    DRIFT = 11  # check: the model no longer matches the manifest
+    OUTPUT = 12  # an output file could not be written (exists, no folder, no permission)
+
+
+class FreezekitError(Exception):
+    """Base of every error the user can cause. `exit_code` says how the CLI exits."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(FreezekitError):
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(FreezekitError):
+    exit_code = ExitCode.CONFIG
+
+
+class ModelError(FreezekitError):
+    exit_code = ExitCode.MODEL
+
+
+class WeightsError(FreezekitError):
+    exit_code = ExitCode.WEIGHTS
+
+
+class UnsafePickleError(WeightsError):
+    exit_code = ExitCode.UNSAFE_PICKLE
+
+
+class RuleError(FreezekitError):
+    exit_code = ExitCode.RULE
+
+
+class NoMatchError(RuleError):
+    exit_code = ExitCode.NO_MATCH
+
+
+class ExpectationError(FreezekitError):
+    exit_code = ExitCode.EXPECTATION
+
+
+class VerifyError(FreezekitError):
+    exit_code = ExitCode.VERIFY
+
+
+class DriftError(FreezekitError):
+    exit_code = ExitCode.DRIFT
+
+
+class OutputError(FreezekitError):
+    exit_code = ExitCode.OUTPUT

@@ -1,0 +1,80 @@
+"""Rules + inventory -> a plan: for every parameter, trainable or frozen, and which rule decided.
+
+Rules apply in order and the last rule that selects a parameter decides (like
+.gitignore). `default` sets the start: trainable, frozen, or keep (whatever the
+model already had).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from .errors import NoMatchError, RuleError
+from .records import Inventory, ParamRecord
+from .rules import Rule, Selector
+
+Default = Literal["trainable", "frozen", "keep"]
+DEFAULTS: tuple[str, ...] = ("trainable", "frozen", "keep")
+
+
+@dataclass(frozen=True)
+class Decision:
+    param: ParamRecord
+    trainable: bool
+    rule: str  # the deciding rule's label, or "default: trainable" etc.
+
+
+@dataclass(frozen=True)
+class Plan:
+    decisions: tuple[Decision, ...]
+    rules: tuple[Rule, ...]
+    default: str
+    unmatched: tuple[Rule, ...] = ()  # rules that selected nothing (only with strict=False)
+    warnings: tuple[str, ...] = ()
+    selected: tuple[int, ...] = ()  # for each rule, how many parameter tensors it selected
+
+    @property
+    def frozen_names(self) -> list[str]:
+        return [d.param.name for d in self.decisions if not d.trainable]
+
+    def trainable_by_name(self) -> dict[str, bool]:
+        """Every name, aliases included, mapped to its decision."""
+        return {name: d.trainable for d in self.decisions for name in d.param.names}
+
+
+def make_plan(
+    inventory: Inventory,
+    rules: Iterable[Rule],
+    default: str = "trainable",
+    strict: bool = True,
+) -> Plan:
+    rules = tuple(rules)
+    if default not in DEFAULTS:
+        raise RuleError(f"default must be one of {', '.join(DEFAULTS)}, not '{default}'")
+    selector = Selector(inventory)
+    params = inventory.params
+    if default == "keep":
+        state = [(p.requires_grad, "default: keep") for p in params]
+    else:
+        state = [(default == "trainable", f"default: {default}")] * len(params)
+    unmatched: list[Rule] = []
+    warnings: list[str] = []
+    counts: list[int] = []
+    for rule in rules:
+        selected = selector.select(rule)
+        counts.append(len(selected))
+        if not selected:
+            hint = selector.suggestions(rule)
+            message = f"{rule.describe()} selects no parameter" + (
+                f"; nearest names: {', '.join(hint)}" if hint else ""
+            )
+            if strict:
+                raise NoMatchError(message + " (use --allow-unmatched to make this a warning)")
+            unmatched.append(rule)
+            warnings.append(message)
+            continue
+        value = (rule.action == "unfreeze", rule.label)
+        for i in selected:
+            state[i] = value
+    decisions = tuple(Decision(p, trainable, why) for p, (trainable, why) in zip(params, state))
+    return Plan(decisions, rules, default, tuple(unmatched), tuple(warnings), tuple(counts))

@@ -1,0 +1,31 @@
+"""CSV: one row per parameter (freeze), per module (--depth), or one row of totals (count)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from ..report import Report
+from .json_render import totals_dict
+
+PARAM_COLUMNS = ("name", "shape", "numel", "dtype", "trainable", "module", "module_type", "rule", "aliases")
+MODULE_COLUMNS = ("module", "total", "trainable", "frozen")
+
+
+def render_csv(report: Report) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    if report.modules is not None:
+        w.writerow(MODULE_COLUMNS)
+        for r in report.shown_modules():
+            w.writerow((r.name, r.total, r.trainable, r.frozen))
+    elif report.view == "parameters":
+        w.writerow(PARAM_COLUMNS)
+        for d in report.shown_decisions():
+            p = d.param
+            w.writerow((p.name, "x".join(map(str, p.shape)), p.numel, p.dtype, str(d.trainable).lower(),
+                        p.module, p.module_type, d.rule, " ".join(p.aliases)))
+    else:
+        totals = {k: v for k, v in totals_dict(report).items() if k != "bytes_by_dtype"}
+        w.writerow(totals.keys())
+        w.writerow(totals.values())
+    return buf.getvalue()

@@ -1,0 +1,37 @@
+"""GitHub-flavoured Markdown tables, for pull requests and experiment notes."""
+from __future__ import annotations
+
+from ..report import Report
+from .numbers import expectation_rows, shape_text, share_bar, summary_rows
+
+
+def _table(header: tuple[str, ...], rows: list[tuple], right: set[int] = frozenset()) -> list[str]:
+    def cell(value) -> str:  # noqa: ANN001
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def render_markdown(report: Report) -> str:
+    lines = [f"## freezekit {report.command}: `{report.model.source}`", ""]
+    if report.modules is not None:
+        lines += _table(("Module", "Total", "Trainable", "Frozen", "Frozen share"),
+                        [(f"`{r.name or '(model)'}`", f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
+                          share_bar(r.frozen_share)) for r in report.shown_modules()], {1, 2, 3})
+    elif report.view == "parameters":
+        lines += _table(("Parameter", "Shape", "Params", "Trainable", "Rule"),
+                        [(f"`{d.param.name}`" + (f" (= {', '.join(d.param.aliases)})" if d.param.aliases else ""),
+                          shape_text(d.param.shape), f"{d.param.numel:,}", "yes" if d.trainable else "no", d.rule)
+                         for d in report.shown_decisions()], {2})
+    if report.norms:
+        lines += _table(("Layer", "Type", "Affine", "Statistics", "Note"),
+                        [(f"`{n.name}`", n.type,
+                          "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen"),
+                          "update" if n.stats_update else "fixed", n.note) for n in report.norms])
+    lines += _table(("Totals", ""), summary_rows(report), {1})
+    if report.expectations:
+        lines += _table(("Expectation", ""), expectation_rows(report))
+    return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""rich tables for the terminal, also saved as HTML or SVG by --export."""
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..report import Report
+from .numbers import expectation_rows, shape_text, share_bar, summary_rows
+
+
+def _parameters_table(report: Report) -> Table:
+    table = Table(title=f"{report.model.source}: parameters", title_justify="left")
+    for col, justify in (("Parameter", "left"), ("Shape", "left"), ("Params", "right"),
+                         ("Trainable", "center"), ("Rule", "left")):
+        table.add_column(col, justify=justify)
+    for d in report.shown_decisions():
+        p = d.param
+        name = Text(p.name)
+        if p.aliases:
+            name.append(f"\n  = {', '.join(p.aliases)}", style="dim")
+        mark = Text("yes", style="green") if d.trainable else Text("no", style="red")
+        table.add_row(name, shape_text(p.shape), f"{p.numel:,}", mark, d.rule)
+    return table
+
+
+def _modules_table(report: Report) -> Table:
+    table = Table(title=f"{report.model.source}: modules at depth {report.depth}", title_justify="left")
+    for col, justify in (("Module", "left"), ("Total", "right"), ("Trainable", "right"),
+                         ("Frozen", "right"), ("Frozen share", "left")):
+        table.add_column(col, justify=justify)
+    for r in report.shown_modules():
+        table.add_row(r.name or "(model)", f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
+                      Text(share_bar(r.frozen_share), style="cyan"))
+    return table
+
+
+def _norms_table(report: Report) -> Table:
+    table = Table(title=f"BatchNorm layers (policy: {report.batchnorm or 'train'})", title_justify="left")
+    for col in ("Layer", "Type", "Affine", "Statistics", "Note"):
+        table.add_column(col)
+    for n in report.norms:
+        affine = "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen")
+        table.add_row(n.name, n.type, affine, "update" if n.stats_update else "fixed", n.note)
+    return table
+
+
+def _pairs_table(title: str, rows: list[tuple[str, str]]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def renderables(report: Report) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    if report.modules is not None:
+        out.append(_modules_table(report))
+    elif report.view == "parameters":
+        out.append(_parameters_table(report))
+    if report.norms:
+        out.append(_norms_table(report))
+    out.append(_pairs_table(f"{report.model.source}: totals", summary_rows(report)))
+    if report.expectations:
+        out.append(_pairs_table("Expectations", expectation_rows(report)))
+    return out
+
+
+def render_table_text(report: Report, width: int = 120) -> str:
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    for item in renderables(report):
+        console.print(item)
+    return console.file.getvalue()

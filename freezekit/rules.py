@@ -1,0 +1,184 @@
+"""Freeze rules and the selectors they use.
+
+Selection, in one sentence (the README says the same): a pattern selects a
+parameter when it matches the parameter's full name, or the full name of a
+module that contains it. So `features.0` selects `features.0.weight` and
+`features.0.bias`, and never `features.10.weight`.
+
+Selector kinds:
+  glob          `features.*`     fnmatchcase over the whole name; `*` crosses dots
+  regex         `re:layer[12]`   re.fullmatch over the whole name
+  module type   `type:_BatchNorm` class name or any base class name of a containing module
+  position      `through:layer2` every parameter registered up to and including that module
+A tied parameter is selected when any of its names is.
+"""
+from __future__ import annotations
+
+import bisect
+import difflib
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import RuleError
+from .records import Inventory
+
+Action = Literal["freeze", "unfreeze"]
+ACTIONS: tuple[str, ...] = ("freeze", "unfreeze")
+MAX_PATTERN_LENGTH = 1000
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: Action
+    pattern: str
+    origin: str = ""  # where it came from: "--pattern", "config.yaml: rules[2]", ...
+
+    @property
+    def label(self) -> str:
+        return f"{self.action} {self.pattern}"
+
+    @property
+    def kind(self) -> str:
+        for prefix in ("re", "type", "through"):
+            if self.pattern.startswith(prefix + ":"):
+                return prefix
+        return "glob"
+
+    @property
+    def body(self) -> str:
+        kind = self.kind
+        return self.pattern if kind == "glob" else self.pattern[len(kind) + 1:]
+
+    def describe(self) -> str:
+        return f"rule '{self.label}'" + (f" ({self.origin})" if self.origin else "")
+
+
+def validate_rule(rule: Rule) -> None:
+    """Checks that need no model: action, empty pattern, length, regex syntax."""
+    if rule.action not in ACTIONS:
+        raise RuleError(f"{rule.describe()}: action must be 'freeze' or 'unfreeze'")
+    if not rule.pattern or not rule.pattern.strip() or not rule.body.strip():
+        raise RuleError(f"{rule.describe()}: the pattern is empty")
+    if len(rule.pattern) > MAX_PATTERN_LENGTH:
+        raise RuleError(f"{rule.describe()}: the pattern is longer than {MAX_PATTERN_LENGTH} characters")
+    if rule.kind == "re":
+        try:
+            re.compile(rule.body)
+        except re.error as exc:
+            raise RuleError(f"{rule.describe()}: invalid regular expression: {exc}") from exc
+
+
+def nearest(word: str, candidates: list[str], n: int = 3) -> list[str]:
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=0.5)
+
+
+def did_you_mean(word: str, candidates: list[str]) -> str:
+    close = nearest(word, candidates)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+class Selector:
+    """Resolves rules to parameter indices over one inventory.
+
+    Built once per inventory: every name (parameter names and aliases) sits in a
+    sorted list, so "everything inside module M" is one bisect range, and a glob
+    with a literal prefix only tests the names that share that prefix.
+    """
+
+    def __init__(self, inventory: Inventory):
+        self.inventory = inventory
+        pairs = sorted((name, i) for i, p in enumerate(inventory.params) for name in p.names)
+        self._names = [n for n, _ in pairs]
+        self._owner = [i for _, i in pairs]
+        self._exact: dict[str, list[int]] = {}
+        for name, i in pairs:
+            self._exact.setdefault(name, []).append(i)
+        self._modules = inventory.module_names()
+        self._candidates = sorted(set(self._names) | set(self._modules))
+
+    def select(self, rule: Rule) -> set[int]:
+        validate_rule(rule)
+        kind = rule.kind
+        if kind in ("type", "through") and not self.inventory.has_modules:
+            raise RuleError(
+                f"{rule.describe()}: '{kind}:' rules need module information, which a checkpoint file "
+                "does not have; use a glob or 're:' rule, or audit the model itself"
+            )
+        if kind == "type":
+            return self._select_type(rule)
+        if kind == "through":
+            return self._select_through(rule)
+        return self._select_by_name(rule)
+
+    # -- by name -----------------------------------------------------------
+    def _within(self, module: str) -> set[int]:
+        """Indices of parameters inside `module` (or equal to it, when it is a parameter name)."""
+        found = set(self._exact.get(module, ()))
+        if module == "":
+            return set(range(len(self.inventory.params)))
+        prefix = module + "."
+        lo = bisect.bisect_left(self._names, prefix)
+        hi = bisect.bisect_left(self._names, prefix[:-1] + "/")  # "/" sorts right after "."
+        found.update(self._owner[lo:hi])
+        return found
+
+    def _select_by_name(self, rule: Rule) -> set[int]:
+        body = rule.body
+        if rule.kind == "glob" and not _GLOB_CHARS.search(body):
+            return self._within(body)
+        if rule.kind == "glob":
+            matcher = re.compile(fnmatch.translate(body)).match
+            literal = _GLOB_CHARS.split(body, 1)[0]
+        else:
+            matcher = re.compile(body).fullmatch
+            literal = ""
+        lo = bisect.bisect_left(self._candidates, literal)
+        selected: set[int] = set()
+        covered = None  # a matched module: names inside it are already selected
+        for name in self._candidates[lo:]:
+            if literal and not name.startswith(literal):
+                break
+            if covered and name.startswith(covered):
+                continue
+            if matcher(name):
+                selected |= self._within(name)
+                covered = name + "."
+        return selected
+
+    # -- by module ---------------------------------------------------------
+    def _module_or_error(self, rule: Rule) -> str:
+        name = rule.body
+        if name not in {m.name for m in self.inventory.modules}:
+            raise RuleError(
+                f"{rule.describe()}: no module named '{name}'{did_you_mean(name, self._modules)}"
+            )
+        return name
+
+    def _select_type(self, rule: Rule) -> set[int]:
+        selected: set[int] = set()
+        for m in self.inventory.modules:
+            if m.is_a(rule.body):
+                selected |= self._within(m.name)
+        return selected  # none of that type is a no-match, like a glob that matches nothing
+
+    def _select_through(self, rule: Rule) -> set[int]:
+        target = self._module_or_error(rule)
+        order = {m.name: i for i, m in enumerate(self.inventory.modules)}
+        # Pre-order: a module's subtree is contiguous, so its last index bounds "up to and including".
+        last = max(i for name, i in order.items()
+                   if name == target or name.startswith(target + ".") or target == "")
+        return {i for i, p in enumerate(self.inventory.params) if order.get(p.module, 0) <= last}
+
+    def suggestions(self, rule: Rule) -> list[str]:
+        """Nearest module or parameter names (type names for type: rules), for a rule that selected nothing."""
+        body = rule.body
+        if rule.kind == "type":
+            with_params = sorted({p.module_type for p in self.inventory.params})
+            known = sorted({t for m in self.inventory.modules for t in (m.type, *m.bases)})
+            return nearest(body, with_params) or nearest(body, known)
+        literal = _GLOB_CHARS.split(body, 1)[0].rstrip(".") if rule.kind == "glob" else body
+        pool = self._modules if self._modules else self._names
+        return nearest(literal, pool) or nearest(literal, self._names)
