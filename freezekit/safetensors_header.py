@@ -1,0 +1,192 @@
+"""Read a safetensors file's header, or a sharded index's, without loading any tensor.
+
+Pure Python on purpose (no torch, numpy or safetensors import): auditing a
+70-billion-parameter checkpoint reads a few kilobytes of JSON, never the data.
+
+The format (https://huggingface.co/docs/safetensors): an 8-byte little-endian
+unsigned header length N, then N bytes of UTF-8 JSON object mapping each tensor
+name to {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
+"__metadata__" {str: str}; offsets count from the first byte after the header.
+Everything is validated, since the file may come from anywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import WeightsError
+from .records import DTYPE_BYTES, numel_of
+
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
+MAX_TENSORS = 1_000_000
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+
+# safetensors dtype -> the short torch name used in records.DTYPE_BYTES
+DTYPES = {
+    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
+    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
+    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "C64": "complex64",
+}
+ENTRY_KEYS = ("dtype", "shape", "data_offsets")
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    name: str
+    dtype: str  # short torch name, e.g. "bfloat16"
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SafetensorsHeader:
+    """The tensors a file (or every shard of an index) declares, in the order the JSON lists them."""
+
+    path: str
+    tensors: tuple[TensorEntry, ...]
+    metadata: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def _fail(path: str | os.PathLike, problem: str) -> WeightsError:
+    return WeightsError(f"{path}: {problem}")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key!r}")
+        seen[key] = value
+    return seen
+
+
+def _parse_json(path: str | os.PathLike, raw: bytes, what: str) -> dict:
+    try:
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
+    except UnicodeDecodeError as exc:
+        raise _fail(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged") from exc
+    except (ValueError, RecursionError) as exc:
+        raise _fail(path, f"{what} is not valid JSON ({exc}): not a safetensors file or damaged") from exc
+    if not isinstance(data, dict):
+        raise _fail(path, f"{what} is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> tuple[TensorEntry, int, int]:
+    where = f"tensor '{name}'"
+    if not isinstance(info, dict):
+        raise _fail(path, f"{where}: expected an object with {', '.join(ENTRY_KEYS)}, got {type(info).__name__}")
+    missing = [k for k in ENTRY_KEYS if k not in info]
+    if missing:
+        raise _fail(path, f"{where}: missing {', '.join(repr(k) for k in missing)}")
+    dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise _fail(path, f"{where}: unknown dtype {dtype!r} (known: {', '.join(DTYPES)})")
+    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+        raise _fail(path, f"{where}: shape must be a list of non-negative integers, got {shape!r}")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) and o >= 0 for o in offsets)):
+        raise _fail(path, f"{where}: data_offsets must be [begin, end] with non-negative integers, got {offsets!r}")
+    begin, end = offsets
+    if end < begin:
+        raise _fail(path, f"{where}: data_offsets end {end} is before begin {begin}")
+    name_dtype = DTYPES[dtype]
+    expected = numel_of(tuple(shape)) * DTYPE_BYTES[name_dtype]
+    if end - begin != expected:
+        raise _fail(path, f"{where}: data_offsets span {end - begin} bytes but {dtype} {shape} needs {expected}")
+    if end > data_size:
+        raise _fail(path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)")
+    return TensorEntry(name, name_dtype, tuple(shape)), begin, end
+
+
+def _check_no_overlap(path: str | os.PathLike, spans: list[tuple[int, int, str]]) -> None:
+    spans.sort()
+    for (_, prev_end, prev_name), (begin, _, name) in zip(spans, spans[1:]):
+        if begin < prev_end:
+            raise _fail(path, f"tensors '{prev_name}' and '{name}' overlap in the data (damaged or crafted header)")
+
+
+def read_header(path: str | os.PathLike) -> SafetensorsHeader:
+    """Parse and validate the header of one .safetensors file; reads only the header bytes."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < 8:
+                raise _fail(path, "file is empty" if size == 0 else
+                            f"file is only {size} bytes, too short to be a safetensors file")
+            n = int.from_bytes(f.read(8), "little")
+            if n > MAX_HEADER_BYTES:
+                raise _fail(path, f"header length {n:,} bytes is over the {MAX_HEADER_BYTES // 2**20} MiB limit: "
+                                  "not a safetensors file or damaged")
+            if 8 + n > size:
+                raise _fail(path, f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
+                                  "not a safetensors file or truncated")
+            raw = f.read(n)
+    except FileNotFoundError as exc:
+        raise _fail(path, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise _fail(path, "is a directory, not a safetensors file") from exc
+    except OSError as exc:
+        raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if len(raw) != n:
+        raise _fail(path, f"file ended inside the {n:,}-byte header")
+    data = _parse_json(path, raw, "header")
+    metadata = data.pop("__metadata__", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise _fail(path, "__metadata__ must be an object of string values")
+    if len(data) > MAX_TENSORS:
+        raise _fail(path, f"header declares {len(data):,} tensors, over the limit of {MAX_TENSORS:,}")
+    tensors, spans = [], []
+    for name, info in data.items():
+        entry, begin, end = _entry(path, name, info, size - 8 - n)
+        tensors.append(entry)
+        spans.append((begin, end, name))
+    _check_no_overlap(path, spans)
+    return SafetensorsHeader(str(path), tuple(tensors), metadata)
+
+
+def read_index(path: str | os.PathLike) -> SafetensorsHeader:
+    """Read a sharded checkpoint's `*.safetensors.index.json` and the header of every shard it names.
+
+    Tensors come in the weight_map's order; each must be declared by the shard it maps to.
+    """
+    index = Path(path)
+    try:
+        size = index.stat().st_size
+        if index.is_dir():
+            raise _fail(path, "is a directory, not a safetensors index")
+        if size > MAX_INDEX_BYTES:
+            raise _fail(path, f"index is {size:,} bytes, over the {MAX_INDEX_BYTES // 2**20} MiB limit")
+        with open(index, "rb") as f:
+            raw = f.read(MAX_INDEX_BYTES + 1)
+    except FileNotFoundError as exc:
+        raise _fail(path, "no such file") from exc
+    except OSError as exc:
+        raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
+    data = _parse_json(path, raw, "index")
+    weight_map = data.get("weight_map")
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
+        raise _fail(path, "not a safetensors index: needs a \"weight_map\" object of tensor name -> shard file name")
+    if len(weight_map) > MAX_TENSORS:
+        raise _fail(path, f"weight_map lists {len(weight_map):,} tensors, over the limit of {MAX_TENSORS:,}")
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise _fail(path, "\"metadata\" must be an object")
+    shards: dict[str, dict[str, TensorEntry]] = {}
+    for shard in dict.fromkeys(weight_map.values()):
+        shard_path = index.parent / shard
+        if not shard_path.is_file():
+            raise _fail(path, f"shard '{shard}' is missing (looked for {shard_path})")
+        shards[shard] = {t.name: t for t in read_header(shard_path).tensors}
+    tensors = []
+    for name, shard in weight_map.items():
+        entry = shards[shard].get(name)
+        if entry is None:
+            raise _fail(path, f"weight_map puts tensor '{name}' in shard '{shard}', which does not declare it")
+        tensors.append(entry)
+    return SafetensorsHeader(str(path), tuple(tensors), metadata)
