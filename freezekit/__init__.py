@@ -1,8 +1,26 @@
 """freezekit: freeze parts of PyTorch models by declared rules, and audit what you froze.
 
-The Python API (freeze, count, trainable_parameters, ...) is imported lazily so that
-`import freezekit` and `freezekit --help` never pay for torch.
+The Python API is imported lazily, so that `import freezekit` and `freezekit --help`
+never pay for torch:
+
+    import freezekit
+    report = freezekit.freeze(model, rules=["features.*"])
+    optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
 """
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+_API = ("freeze", "trainable_parameters", "count", "audit_optimizer", "apply_manifest", "save_manifest",
+        "FreezeReport", "OptimizerAudit")
+__all__ = [*_API, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'freezekit' has no attribute {name!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .batchnorm_policy import norm_rows
 from .config import ModelSpec
 from .errors import UsageError
 from .expectations import Expectations, check
@@ -72,10 +73,10 @@ def plan_for(inventory: Inventory, options: AuditOptions) -> Plan:
 
 
 def build_report(command: str, view: str, loaded: Loaded, plan: Plan, options: AuditOptions,
-                 depth: int | None = None, only: str | None = None,
-                 extra_warnings: tuple[str, ...] = (), norms: tuple = ()) -> Report:
+                 depth: int | None = None, only: str | None = None) -> Report:
     inventory = loaded.inventory
     totals = compute_totals(plan, inventory)
+    norms, norm_warnings = norm_rows(inventory, plan, options.batchnorm)
     return Report(
         command=command,
         view=view,
@@ -89,7 +90,7 @@ def build_report(command: str, view: str, loaded: Loaded, plan: Plan, options: A
         expectations=check(options.expect, totals),
         norms=norms,
         batchnorm=options.batchnorm,
-        warnings=plan.warnings + loaded.notes + extra_warnings,
+        warnings=plan.warnings + loaded.notes + norm_warnings,
     )
 
 

@@ -281,5 +281,107 @@ def models(
         typer.echo(name)
 
 
+@app.command(cls=OrderedRulesCommand)
+def verify(
+    ctx: typer.Context,
+    model: ModelArg = None,
+    config: ConfigOpt = None,
+    pattern: PatternOpt = None,
+    unfreeze: UnfreezeOpt = None,
+    default: DefaultOpt = None,
+    allow_unmatched: AllowOpt = False,
+    arg: ArgOpt = None,
+    weights: WeightsOpt = None,
+    weights_file: WeightsFileOpt = None,
+    trust_pickle: TrustOpt = False,
+    batchnorm: BatchNormOpt = None,
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size [default: 2].")] = None,
+    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="float32, or bfloat16 (autocast).")] = "float32",
+    steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps (median reported).")] = 3,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 1,
+    compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
+    from .verification import VerifyOptions
+
+    if fmt is Format.csv:
+        raise UsageError("verify prints a table, JSON or Markdown; --format csv is not available here")
+    if dtype not in ("float32", "bfloat16"):
+        raise UsageError(f"--dtype {dtype}: choose float32 or bfloat16")
+    if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
+    shape = _parse_shape(input_shape) if input_shape else None
+    options = _options(ctx, model, config, pattern, unfreeze, default, allow_unmatched, arg, weights,
+                       weights_file, trust_pickle, batchnorm, Expectations(), materialize=True, no_cache=True)
+    from .adapter.verify import verify as run_verify
+    from .errors import VerifyError
+    from .render.verify_render import verify_json, verify_markdown, verify_renderables
+
+    vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare, strict)
+    from .progress import status
+
+    with status(f"Verifying {options.model.name}"):
+        result = run_verify(options, vopts)
+    if fmt is Format.json:
+        sys.stdout.write(verify_json(result, strict))
+    elif fmt is Format.markdown:
+        sys.stdout.write(verify_markdown(result))
+    else:
+        from rich.console import Console
+
+        console = Console()
+        for item in verify_renderables(result):
+            console.print(item)
+    for c in result.checks:
+        if c.severity == "warning" and c.offenders and not (strict and not c.ok):
+            _warn(f"{c.name}: {c.detail}")
+    failed = result.failures(strict)
+    if failed:
+        raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(x) for x in text.replace("x", ",").split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise UsageError(f"--input-shape {text}: expected positive integers like 3,224,224")
+    return shape
+
+
+@app.command()
+def check(
+    manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
+    model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
+    trust_pickle: TrustOpt = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
+) -> None:
+    """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
+    from .commands import check_options, run_check
+    from .errors import DriftError
+
+    if fmt not in (Format.table, Format.json):
+        raise UsageError("check prints a table or JSON; --format csv/markdown are not available here")
+    drift, report = run_check(manifest, check_options(manifest, model, trust_pickle))
+    lines = drift.lines()
+    if fmt is Format.json:
+        import json
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({"schema": "freezekit.check", "schema_version": 1, "manifest": manifest,
+                               "model": report.model.source, "ok": not drift.drifted, **asdict(drift)}, indent=2))
+    else:
+        for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} parameters "
+                              f"frozen, inventory {drift.fingerprint_now}"]:
+            typer.echo(line)
+    if drift.drifted:
+        raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(lines))
+
+
 def main() -> None:
     app()

@@ -27,6 +27,7 @@ from .errors import ConfigError
 from .expectations import Expectations
 from .plan import DEFAULTS
 from .rules import ACTIONS, Rule, RuleError, did_you_mean, validate_rule
+from .text_files import read_text
 
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
 MAX_DEPTH = 16
@@ -99,29 +100,9 @@ class _Doc:
         return ConfigError(f"{self.at(where)}: {message}")
 
 
-def _read_text(path: Path) -> str:
-    try:
-        if path.is_dir():
-            raise ConfigError(f"{path}: is a directory, not a config file")
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: {size:,} bytes is over the {MAX_CONFIG_BYTES:,}-byte limit for a config")
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such config file") from exc
-    except PermissionError as exc:
-        raise ConfigError(f"{path}: permission denied") from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
-
-
 def load_config(path: str | os.PathLike) -> Config:
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path, MAX_CONFIG_BYTES, "config file")
     loader = _Loader(text)
     doc = _Doc(str(path), loader)
     try:

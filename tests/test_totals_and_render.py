@@ -54,7 +54,7 @@ def test_json_schema_pinned():
     data = json.loads(render(report(), "json"))
     assert data["schema"] == "freezekit.report" and data["schema_version"] == 1
     assert list(data) == ["schema", "schema_version", "command", "model", "default", "rules", "totals",
-                          "buffers", "parameters", "expectations", "warnings"]
+                          "buffers", "parameters", "batchnorm", "expectations", "warnings"]
     assert data["totals"]["total"] == MINI_TOTAL and data["totals"]["trainable"] == 50
     assert data["totals"]["frozen"] == MINI_TOTAL - 50
     assert data["rules"] == [{"action": "freeze", "pattern": "features.*", "origin": "", "selected": 8}]
@@ -62,6 +62,9 @@ def test_json_schema_pinned():
         "name": "features.0.weight", "aliases": [], "shape": [4, 4, 3, 3], "numel": 144, "dtype": "float32",
         "trainable": False, "module": "features.0", "module_type": "Conv2d", "rule": "freeze features.*"}
     assert data["buffers"] == {"tensors": 3, "numel": 9}
+    assert data["batchnorm"] == {"policy": "train", "layers": [
+        {"name": "features.3", "type": "BatchNorm2d", "affine_trainable": False, "stats_update": True,
+         "note": "frozen, yet updates in train()"}]}
     assert "parameters" not in json.loads(render(report(view="totals"), "json"))
 
 

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ModelError
+from ..errors import ModelError, WeightsError
 from ..sources import FACTORY, FILE_FACTORY, TORCHVISION, Source
 from . import zoo
 
@@ -100,6 +100,13 @@ def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
                 return models.get_model(source.ref, **kwargs)
             except TypeError as exc:
                 raise ModelError(f"model '{source.ref}' does not accept these arguments: {exc}") from exc
+            except Exception as exc:
+                if weights is None:
+                    raise
+                from .weights import cache_path
+
+                raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
 
         model = build_cascade(make, f"model '{source.ref}'", materialize)
     elif source.kind in (FACTORY, FILE_FACTORY):

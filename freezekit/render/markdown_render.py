@@ -26,7 +26,7 @@ def render_markdown(report: Report) -> str:
                         [(f"`{d.param.name}`" + (f" (= {', '.join(d.param.aliases)})" if d.param.aliases else ""),
                           shape_text(d.param.shape), f"{d.param.numel:,}", "yes" if d.trainable else "no", d.rule)
                          for d in report.shown_decisions()], {2})
-    if report.norms:
+    if report.norms and report.view == "parameters":
         lines += _table(("Layer", "Type", "Affine", "Statistics", "Note"),
                         [(f"`{n.name}`", n.type,
                           "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen"),

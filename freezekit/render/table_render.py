@@ -62,7 +62,7 @@ def renderables(report: Report) -> list[RenderableType]:
         out.append(_modules_table(report))
     elif report.view == "parameters":
         out.append(_parameters_table(report))
-    if report.norms:
+    if report.norms and report.view == "parameters":
         out.append(_norms_table(report))
     out.append(_pairs_table(f"{report.model.source}: totals", summary_rows(report)))
     if report.expectations:

@@ -1,0 +1,123 @@
+"""verify: build the real model, apply the plan and BatchNorm policy, run real training steps,
+and check what autograd did: frozen parameters got no gradient, trainable ones did, and frozen
+BatchNorm statistics behaved as the policy says."""
+from __future__ import annotations
+
+import gc
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..audit import AuditOptions
+from ..errors import UsageError
+from ..plan import Plan, make_plan
+from ..sources import TORCHVISION, parse_source
+from ..verification import Check, StepStats, VerifyOptions, VerifyResult
+from . import zoo
+from .batchnorm import _affine_state, apply_policy, norm_layers
+from .inventory import apply_plan, inventory_of
+from .models import load_model
+from .synthetic_inputs import DEFAULT_BATCH, make_batch
+from .training_step import run_steps
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def _prepare(options: AuditOptions, freeze: bool, device: str) -> tuple["nn.Module", Plan, list[str]]:
+    model = load_model(parse_source(options.model.name), replace(options, materialize=True))
+    inventory = inventory_of(model, options.model.name)
+    if freeze:
+        plan = make_plan(inventory, options.rules, options.default, options.strict)
+    else:
+        plan = make_plan(inventory, (), "trainable")
+    apply_plan(model, plan)
+    frozen_bn = [n for n, m in norm_layers(model) if _affine_state(m) is False] if freeze else []
+    if freeze:
+        apply_policy(model, options.batchnorm)
+    return model.to(device), plan, frozen_bn
+
+
+def _stats(model: "nn.Module", names: list[str]) -> dict[str, dict]:
+    return {n: {k: v.detach().clone() for k, v in model.get_submodule(n).named_buffers()
+                if k in ("running_mean", "running_var", "num_batches_tracked")} for n in names}
+
+
+def _run(options: AuditOptions, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
+    import torch
+
+    model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
+    before = _stats(model, frozen_bn)
+    batch = make_batch(model, options.model.name, family, batch_size, vopts.device, vopts.input_shape)
+    try:
+        ms, mib, measure = run_steps(model, batch, vopts.device, vopts.dtype, vopts.steps, vopts.warmup)
+    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
+        raise UsageError(f"the training step failed on the synthetic input ({batch.desc}): "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+                         "pass --input-shape C,H,W or --batch-size N") from exc
+    trainable = sum(d.param.numel for d in plan.decisions if d.trainable)
+    stats = StepStats(round(ms, 3), round(mib, 1), measure, trainable, sum(d.param.numel for d in plan.decisions))
+    return model, plan, frozen_bn, before, batch.desc, stats
+
+
+def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, policy: str) -> list[Check]:
+    params = dict(model.named_parameters())
+    frozen_with_grad, unused = [], []
+    for d in plan.decisions:
+        p = params.get(d.param.name)
+        if p is None:  # became a buffer (BatchNorm policy "frozen")
+            continue
+        if not d.trainable and p.grad is not None:
+            frozen_with_grad.append(d.param.name)
+        if d.trainable and p.grad is None:
+            unused.append(d.param.name)
+    n_frozen = sum(1 for d in plan.decisions if not d.trainable)
+    n_trainable = len(plan.decisions) - n_frozen
+    checks = [
+        Check("frozen parameters have no gradient", not frozen_with_grad,
+              f"{n_frozen - len(frozen_with_grad)} of {n_frozen} frozen tensors have .grad None", tuple(frozen_with_grad)),
+        Check("trainable parameters received a gradient", not unused,
+              f"{n_trainable - len(unused)} of {n_trainable} trainable tensors got a gradient"
+              + (f"; trainable but unused: {', '.join(unused[:5])}" + (" ..." if len(unused) > 5 else "")
+                 + " (DDP would need find_unused_parameters=True)" if unused else ""),
+              tuple(unused), severity="warning"),
+    ]
+    after = _stats(model, frozen_bn)
+    changed = [n for n in frozen_bn if any(not _same(before[n][k], after[n].get(k)) for k in before[n])]
+    if policy in ("eval", "frozen"):
+        checks.append(Check(f"frozen BatchNorm statistics unchanged (policy {policy})", not changed,
+                            f"{len(frozen_bn) - len(changed)} of {len(frozen_bn)} frozen BatchNorm layers bit-identical",
+                            tuple(changed)))
+    elif frozen_bn:
+        checks.append(Check("frozen BatchNorm statistics update (policy train)", True,
+                            f"{len(changed)} of {len(frozen_bn)} frozen BatchNorm layers updated their running "
+                            "statistics, as policy train allows; use --batchnorm eval to keep them", tuple(changed),
+                            severity="warning"))
+    return checks
+
+
+def _same(a, b) -> bool:  # noqa: ANN001
+    import torch
+
+    return b is not None and a.shape == b.shape and torch.equal(a, b.to(a.device))
+
+
+def verify(options: AuditOptions, vopts: VerifyOptions) -> VerifyResult:
+    import torch
+
+    source = parse_source(options.model.name)
+    if source.is_checkpoint:
+        raise UsageError("verify runs a training step and needs a model; MODEL is a checkpoint file")
+    if vopts.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available here")
+    family = zoo.family_of(source.ref) if source.kind == TORCHVISION else "custom"
+    batch_size = vopts.batch_size or DEFAULT_BATCH[family]
+    baseline = None
+    if vopts.compare:  # everything trainable, same step, measured first on a fresh model
+        model, *_, baseline = _run(options, vopts, False, family, batch_size)
+        del model
+        gc.collect()
+        if vopts.device.startswith("cuda"):
+            torch.cuda.empty_cache()
+    model, plan, frozen_bn, before, desc, stats = _run(options, vopts, True, family, batch_size)
+    checks = _checks(model, plan, frozen_bn, before, options.batchnorm or "train")
+    return VerifyResult(options.model.name, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats, baseline)

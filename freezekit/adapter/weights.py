@@ -1,0 +1,136 @@
+"""Pretrained weights: torchvision's enums from the local hub cache first, and weight files."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from ..errors import ModelError, WeightsError
+from ..rules import did_you_mean
+
+if TYPE_CHECKING:
+    from torch import nn
+
+DOWNLOAD_TIMEOUT_S = 10
+
+
+def _weights_enum(model_name: str) -> Any:
+    from torchvision import models
+
+    try:
+        return models.get_model_weights(model_name)
+    except (ValueError, KeyError) as exc:
+        raise ModelError(f"model '{model_name}' has no pretrained weights in torchvision") from exc
+
+
+def cache_path(weights: Any) -> Path:
+    """Where torch.hub keeps this enum's file: $TORCH_HOME/hub/checkpoints/<file name of the URL>."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
+
+
+def resolve(model_name: str, weights_name: str) -> Any:
+    enum = _weights_enum(model_name)
+    if weights_name == "DEFAULT":
+        return enum.DEFAULT
+    names = [w.name for w in enum]
+    if weights_name not in names:
+        raise WeightsError(f"model '{model_name}' has no weights '{weights_name}'"
+                           f"{did_you_mean(weights_name, names)} (choices: DEFAULT, {', '.join(names)})")
+    return enum[weights_name]
+
+
+def ensure_cached(weights: Any) -> Path:
+    """The cached file, downloading it (progress bar on a terminal) when the network allows."""
+    path = cache_path(weights)
+    if path.is_file():
+        return path
+    label = f"{type(weights).__name__}.{weights.name}"
+    if os.environ.get("FREEZEKIT_OFFLINE"):
+        raise WeightsError(f"weights {label} are not in the cache: expected {path}; fetch {weights.url} to that path")
+    import torch.hub
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        # torch writes to a temp file and renames it: an interrupted download leaves no file.
+        torch.hub.download_url_to_file(weights.url, str(path), progress=sys.stderr.isatty())
+    except Exception as exc:  # URLError, timeouts, HTTP errors: all mean "not available offline"
+        raise WeightsError(f"weights {label} are not in the cache and could not be downloaded "
+                           f"({type(exc).__name__}): expected {path}; fetch {weights.url} to that path") from exc
+    finally:
+        socket.setdefaulttimeout(previous)
+    return path
+
+
+def torchvision_weights(model_name: str, weights_name: str) -> Any:
+    weights = resolve(model_name, weights_name)
+    ensure_cached(weights)
+    return weights
+
+
+def list_weights(model_name: str) -> list[str]:
+    enum = _weights_enum(model_name)
+    lines = []
+    for w in enum:
+        tag = " (DEFAULT)" if w is enum.DEFAULT else ""
+        where = "cached" if cache_path(w).is_file() else "not cached"
+        lines.append(f"{w.name}{tag}\t{where}\t{cache_path(w)}\t{w.url}")
+    return lines
+
+
+def _first(names: list[str], n: int = 5) -> str:
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def check_state_dict(model: "nn.Module", state: dict, path: str) -> None:
+    """Missing or unexpected keys and shape mismatches, each listing the first offenders."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+                  if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_first(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_first(unexpected)}")
+    if mismatched:
+        problems.append(f"shape mismatches (file vs model): {_first(mismatched)}")
+    if problems:
+        raise WeightsError(f"{path}: does not match the model; " + "; ".join(problems))
+
+
+def load_weights_file(model: "nn.Module", path: str, trust_pickle: bool = False) -> None:
+    from torch import nn
+
+    from .state_dict_files import load_state_dict_file
+
+    state = load_state_dict_file(path, trust_pickle=trust_pickle)
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
+    # safetensors files written from tied models hold one name per shared tensor:
+    # fill the other names from the model's own aliasing before checking.
+    check_state_dict(model, _with_tied_names(model, state), path)
+    try:
+        model.load_state_dict(_with_tied_names(model, state), strict=True)
+    except RuntimeError as exc:
+        raise WeightsError(f"{path}: cannot load into the model: {str(exc).splitlines()[0]}") from exc
+
+
+def _with_tied_names(model: "nn.Module", state: dict) -> dict:
+    groups: dict[int, list[str]] = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(p), []).append(name)
+    state = dict(state)
+    for names in groups.values():
+        present = [n for n in names if n in state]
+        if present:
+            for n in names:
+                state.setdefault(n, state[present[0]])
+    return state

@@ -1,0 +1,210 @@
+"""The Python API, for the training script that owns the model.
+
+    import freezekit
+    report = freezekit.freeze(model, "configs/vgg16-features.yaml")   # or rules=["features.*"]
+    optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
+    report.print()
+    freezekit.count(model)
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from .audit import AuditOptions, Loaded, build_report
+from .config import ModelSpec, load_config
+from .errors import DriftError, ExpectationError, UsageError
+from .expectations import Expectations
+from .manifest import build_manifest, compare, load_manifest
+from .plan import make_plan
+from .records import Inventory
+from .report import Report
+from .rules import Rule, validate_rule
+from .totals import Totals, compute_totals
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class FreezeReport:
+    """What `freeze` did: the same report the CLI renders."""
+
+    report: Report
+    inventory: Inventory = field(repr=False, compare=False)
+
+    @property
+    def totals(self) -> Totals:
+        return self.report.totals
+
+    @property
+    def frozen(self) -> list[str]:
+        return self.report.plan.frozen_names
+
+    def print(self, depth: int | None = None) -> None:
+        from rich.console import Console
+
+        from .render.table_render import renderables
+        from .totals import by_depth
+
+        report = self.report
+        if depth is not None:
+            report = replace(report, modules=by_depth(report.plan, depth), depth=depth)
+        console = Console()
+        for item in renderables(report):
+            console.print(item)
+
+    def to_dict(self) -> dict:
+        from .render.json_render import report_dict
+
+        return report_dict(self.report)
+
+    def manifest(self) -> dict:
+        """The freeze manifest (lock file) of this freeze, as written by `freeze --manifest`."""
+        return build_manifest(self.report.model, self.report.plan, self.inventory)
+
+
+def _as_rules(rules: Iterable[str | Rule | dict] | None, action: str) -> tuple[Rule, ...]:
+    out = []
+    for i, item in enumerate(rules or ()):
+        if isinstance(item, Rule):
+            rule = item
+        elif isinstance(item, dict) and len(item) == 1:
+            ((act, pattern),) = item.items()
+            rule = Rule(act, pattern, f"rules[{i}]")
+        elif isinstance(item, str):
+            rule = Rule(action, item, f"{action} rules[{i}]")
+        else:
+            raise UsageError(f"rule {item!r}: give a pattern string, a Rule, or {{'freeze': pattern}}")
+        validate_rule(rule)
+        out.append(rule)
+    return tuple(out)
+
+
+def freeze(
+    model: "nn.Module",
+    config: str | None = None,
+    *,
+    rules: Sequence[str | Rule | dict] | None = None,
+    unfreeze: Sequence[str] | None = None,
+    default: str | None = None,
+    strict: bool = True,
+    batchnorm: str | None = None,
+    expect: Expectations | dict | None = None,
+) -> FreezeReport:
+    """Apply rules to `model` in place (requires_grad, BatchNorm policy) and return the report.
+
+    `config` is a YAML file like the CLI's (its `model:` key is ignored: you pass the model).
+    `rules` are freeze patterns (or {'freeze'|'unfreeze': pattern} items), applied after the
+    config's; `unfreeze` patterns come last. Raises the CLI's errors: NoMatchError,
+    ExpectationError, ...
+    """
+    from .adapter.batchnorm import apply_policy
+    from .adapter.inventory import apply_plan, inventory_of
+
+    cfg = load_config(config) if config else None
+    exp = Expectations(**expect) if isinstance(expect, dict) else (expect or Expectations())
+    options = AuditOptions(
+        model=ModelSpec(type(model).__name__),
+        rules=(cfg.rules if cfg else ()) + _as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
+        default=default or (cfg.default if cfg else "trainable"),
+        strict=strict,
+        expect=(cfg.expect if cfg else Expectations()).merged_with(exp),
+        batchnorm=batchnorm or (cfg.batchnorm if cfg else None),
+    )
+    inventory = inventory_of(model, options.model.name)
+    plan = make_plan(inventory, options.rules, options.default, options.strict)
+    report = build_report("freeze", "parameters", Loaded(inventory, model), plan, options)
+    if report.failed_expectations:
+        raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))
+    apply_plan(model, plan)
+    apply_policy(model, options.batchnorm)
+    return FreezeReport(report, inventory)
+
+
+def trainable_parameters(model: "nn.Module") -> list["torch.nn.Parameter"]:
+    """The parameters to give the optimizer: those with requires_grad, each tied tensor once."""
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def count(model: "nn.Module") -> Totals:
+    """Totals of the model as it is now (tied tensors once, buffers apart)."""
+    from .adapter.inventory import inventory_of
+
+    inventory = inventory_of(model)
+    return compute_totals(make_plan(inventory, (), "keep"), inventory)
+
+
+@dataclass(frozen=True)
+class OptimizerAudit:
+    frozen_in_optimizer: tuple[str, ...]  # frozen parameters still held by a param group
+    will_move: tuple[str, ...]  # of those, the ones carrying a gradient: the next step() moves them
+    decayed_frozen: tuple[str, ...]  # frozen parameters in groups with weight_decay > 0
+    trainable_missing: tuple[str, ...]  # trainable parameters in no group: they will never train
+
+    @property
+    def ok(self) -> bool:
+        return not (self.frozen_in_optimizer or self.trainable_missing)
+
+    def lines(self) -> list[str]:
+        out = []
+        for label, names in (
+            ("frozen parameters held by the optimizer", self.frozen_in_optimizer),
+            ("frozen parameters with a gradient: step() will move them", self.will_move),
+            ("frozen parameters under weight decay: moved whenever they carry a gradient", self.decayed_frozen),
+            ("trainable parameters in no param group: they will never train", self.trainable_missing),
+        ):
+            if names:
+                out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
+        return out
+
+
+def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> OptimizerAudit:
+    """Flag frozen parameters still in param groups (and those weight decay or a stale gradient would move),
+    and trainable parameters the optimizer does not hold."""
+    names = {}
+    for name, p in model.named_parameters():
+        names.setdefault(id(p), name)
+    held: dict[int, float] = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            held[id(p)] = max(held.get(id(p), 0.0), float(group.get("weight_decay", 0.0) or 0.0))
+    frozen_in, will_move, decayed, missing = [], [], [], []
+    for p in model.parameters():
+        name = names[id(p)]
+        if not p.requires_grad and id(p) in held:
+            frozen_in.append(name)
+            if p.grad is not None:
+                will_move.append(name)
+            if held[id(p)] > 0:
+                decayed.append(name)
+        if p.requires_grad and id(p) not in held:
+            missing.append(name)
+    return OptimizerAudit(tuple(frozen_in), tuple(will_move), tuple(decayed), tuple(missing))
+
+
+def apply_manifest(model: "nn.Module", path: str) -> Totals:
+    """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
+    differ from the manifest's (names the model lacks, new names, other shapes)."""
+    from .adapter.inventory import apply_plan, inventory_of
+
+    manifest = load_manifest(path)
+    inventory = inventory_of(model)
+    frozen = set(manifest.frozen)
+    plan = make_plan(inventory, (), "trainable")
+    plan = replace(plan, decisions=tuple(replace(d, trainable=d.param.name not in frozen, rule="manifest")
+                                         for d in plan.decisions))
+    drift = compare(manifest, plan, inventory)
+    if drift.drifted:
+        raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))
+    apply_plan(model, plan)
+    return compute_totals(plan, inventory)
+
+
+def save_manifest(report: FreezeReport, path: str, force: bool = False) -> None:
+    """Write the manifest of a freeze made through the API, atomically."""
+    from .atomic_write import write_text
+
+    write_text(path, json.dumps(report.manifest(), indent=1) + "\n", force)

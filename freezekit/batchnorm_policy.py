@@ -1,0 +1,52 @@
+"""The BatchNorm section of a report, from records alone (no torch): which norm layers are frozen,
+and whether their running statistics will still update under the chosen policy.
+
+The policies (applied to a real model by adapter/batchnorm.py):
+  train   leave layers as they are; warn when a frozen layer will update its statistics in train()
+  eval    keep frozen layers in eval mode, also after a later model.train()
+  frozen  replace frozen layers by FrozenBatchNorm (affine parameters become buffers)
+A layer counts as frozen when it has affine parameters and none of them is trainable.
+"""
+from __future__ import annotations
+
+from .plan import Plan
+from .records import Inventory
+from .report import NormRow
+
+POLICIES = ("train", "eval", "frozen")
+BN_BASE = "_BatchNorm"  # BatchNorm1d/2d/3d, SyncBatchNorm, LazyBatchNorm*
+ALREADY_FROZEN = "FrozenBatchNorm2d"
+
+
+def norm_rows(inventory: Inventory, plan: Plan, policy: str | None) -> tuple[tuple[NormRow, ...], tuple[str, ...]]:
+    policy = policy or "train"
+    trainable = {name: d.trainable for d in plan.decisions for name in d.param.names}
+    tracked = {b.module for b in inventory.buffers if b.name.endswith(".running_mean")}
+    rows, updating = [], []
+    seen = set()
+    for m in inventory.modules:
+        if m.name in seen or not (m.is_a(BN_BASE) or m.is_a(ALREADY_FROZEN)):
+            continue
+        seen.add(m.name)
+        if m.is_a(ALREADY_FROZEN):
+            rows.append(NormRow(m.name, m.type, None, False, "already frozen (statistics and affine are buffers)"))
+            continue
+        affine = [trainable[f"{m.name}.{a}"] for a in ("weight", "bias") if f"{m.name}.{a}" in trainable]
+        affine_trainable = any(affine) if affine else None
+        tracks = m.name in tracked
+        frozen = affine_trainable is False
+        if frozen and policy == "eval":
+            rows.append(NormRow(m.name, m.type, False, False, "kept in eval mode"))
+        elif frozen and policy == "frozen":
+            rows.append(NormRow(m.name, m.type, False, False, "replaced by FrozenBatchNorm: weight and bias become buffers"))
+        else:
+            note = "frozen, yet updates in train()" if frozen and tracks else ""
+            rows.append(NormRow(m.name, m.type, affine_trainable, tracks, note))
+            if frozen and tracks:
+                updating.append(m.name)
+    warnings = []
+    if updating:
+        shown = ", ".join(updating[:3]) + (" ..." if len(updating) > 3 else "")
+        warnings.append(f"{len(updating)} frozen BatchNorm layer(s) will still update their running statistics "
+                        f"in train() mode ({shown}); use --batchnorm eval or --batchnorm frozen")
+    return tuple(rows), tuple(warnings)

@@ -1,0 +1,153 @@
+"""The freeze manifest (a lock file): what was frozen, on which exact inventory. Pure: no torch.
+
+`check` re-resolves the rules against the model and reports drift: a frozen set
+that changed, or an inventory (names, shapes, dtypes) that no longer matches
+the fingerprint, e.g. after a torchvision upgrade renamed layers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from typing import Any
+
+from .config import ModelSpec
+from .errors import ConfigError
+from .plan import Plan
+from .records import Inventory
+from .report import ModelInfo
+from .rules import Rule
+from .text_files import read_text
+
+SCHEMA = "freezekit.manifest"
+SCHEMA_VERSION = 1
+MAX_MANIFEST_BYTES = 256 << 20
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions from package metadata (no import of torch needed)."""
+    out: dict[str, str | None] = {}
+    for name in ("freezekit", "torch", "torchvision"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def entry(shape: tuple[int, ...], dtype: str) -> str:
+    return "x".join(map(str, shape)) + ":" + dtype
+
+
+def parameter_table(inventory: Inventory) -> dict[str, str]:
+    """Every parameter name (aliases included), in registration order, mapped to 'shape:dtype'."""
+    return {name: entry(p.shape, p.dtype) for p in inventory.params for name in p.names}
+
+
+def fingerprint(table: dict[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name, value in table.items():
+        digest.update(f"{name}\t{value}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def build_manifest(model: ModelInfo, plan: Plan, inventory: Inventory) -> dict[str, Any]:
+    table = parameter_table(inventory)
+    frozen = [name for d in plan.decisions if not d.trainable for name in d.param.names]
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "model": asdict(model),
+        "default": plan.default,
+        "rules": [{"action": r.action, "pattern": r.pattern, "origin": r.origin} for r in plan.rules],
+        "frozen": frozen,
+        "counts": {"parameters": sum(d.param.numel for d in plan.decisions),
+                   "frozen": sum(d.param.numel for d in plan.decisions if not d.trainable)},
+        "fingerprint": fingerprint(table),
+        "parameters": table,
+        "versions": versions(),
+    }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: str
+    model: ModelInfo
+    default: str
+    rules: tuple[Rule, ...]
+    frozen: tuple[str, ...]
+    fingerprint: str
+    parameters: dict[str, str]
+    versions: dict[str, Any]
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        return ModelSpec(self.model.source, dict(self.model.args))
+
+
+def load_manifest(path: str) -> Manifest:
+    text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not a JSON manifest: {exc}") from exc
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ConfigError(f"{path}: not a freezekit manifest (no \"schema\": \"{SCHEMA}\")")
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ConfigError(f"{path}: manifest schema_version {data.get('schema_version')!r} is not supported "
+                          f"(this freezekit reads {SCHEMA_VERSION})")
+    try:
+        m = data["model"]
+        return Manifest(
+            path=str(path),
+            model=ModelInfo(m["source"], m["kind"], m.get("weights"), m.get("weights_file"), dict(m.get("args") or {})),
+            default=data["default"],
+            rules=tuple(Rule(r["action"], r["pattern"], r.get("origin", "")) for r in data["rules"]),
+            frozen=tuple(data["frozen"]),
+            fingerprint=data["fingerprint"],
+            parameters=dict(data["parameters"]),
+            versions=dict(data.get("versions") or {}),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: damaged manifest: missing or malformed {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Differences between a manifest and the model now. Empty lists: no drift."""
+
+    added: tuple[str, ...] = ()  # parameters the model has and the manifest does not
+    removed: tuple[str, ...] = ()  # parameters the manifest names and the model lacks
+    changed: tuple[str, ...] = ()  # same name, other shape or dtype: "name: 3x3:float32 -> 3x4:float32"
+    newly_frozen: tuple[str, ...] = ()
+    newly_trainable: tuple[str, ...] = ()
+    fingerprint_now: str = ""
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.newly_frozen or self.newly_trainable)
+
+    def lines(self) -> list[str]:
+        out = []
+        for label, names in (("parameters added", self.added), ("parameters removed", self.removed),
+                             ("shape or dtype changed", self.changed), ("now frozen, were trainable", self.newly_frozen),
+                             ("now trainable, were frozen", self.newly_trainable)):
+            if names:
+                out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
+        return out
+
+
+def compare(manifest: Manifest, plan: Plan, inventory: Inventory) -> Drift:
+    table = parameter_table(inventory)
+    frozen_now = {name for d in plan.decisions if not d.trainable for name in d.param.names}
+    frozen_then = set(manifest.frozen)
+    return Drift(
+        added=tuple(n for n in table if n not in manifest.parameters),
+        removed=tuple(n for n in manifest.parameters if n not in table),
+        changed=tuple(f"{n}: {manifest.parameters[n]} -> {v}" for n, v in table.items()
+                      if n in manifest.parameters and manifest.parameters[n] != v),
+        newly_frozen=tuple(n for n in table if n in frozen_now and n not in frozen_then),
+        newly_trainable=tuple(n for n in table if n in frozen_then and n not in frozen_now),
+        fingerprint_now=fingerprint(table),
+    )

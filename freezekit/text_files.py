@@ -1,0 +1,29 @@
+"""Reading a small text file the user named (config, manifest): bounded, UTF-8, one clear error."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def read_text(path: str | os.PathLike, max_bytes: int, what: str) -> str:
+    """The file's text, or a ConfigError naming the file: missing, a folder, unreadable, too big, not UTF-8."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a {what}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ConfigError(f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit for a {what}")
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such {what}") from exc
+    except PermissionError as exc:
+        raise ConfigError(f"{path}: permission denied") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc

@@ -1,0 +1,59 @@
+"""What `verify` found, as data: checks, step time, peak memory, and the all-trainable comparison."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    device: str = "cpu"
+    batch_size: int | None = None  # None: a small default per family
+    input_shape: tuple[int, ...] | None = None  # without the batch dimension, e.g. (3, 224, 224)
+    dtype: str = "float32"  # float32 | bfloat16 (autocast)
+    steps: int = 3
+    warmup: int = 1
+    compare: bool = False
+    strict: bool = False  # a trainable-but-unused parameter fails the run
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    offenders: tuple[str, ...] = ()
+    severity: str = "error"  # error | warning (a failed warning check fails only under --strict)
+
+
+@dataclass(frozen=True)
+class StepStats:
+    step_ms: float  # median over the timed steps
+    peak_mib: float  # CUDA: peak allocated; CPU: peak RSS growth during the steps
+    memory_measure: str
+    trainable: int
+    total: int
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    model: str
+    device: str
+    dtype: str
+    batch_size: int
+    input_desc: str
+    checks: tuple[Check, ...]
+    frozen_run: StepStats
+    all_trainable_run: StepStats | None = None
+
+    def failures(self, strict: bool) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or strict))
+
+    @property
+    def speedup(self) -> float | None:
+        b = self.all_trainable_run
+        return b.step_ms / self.frozen_run.step_ms if b and self.frozen_run.step_ms else None
+
+    @property
+    def memory_ratio(self) -> float | None:
+        b = self.all_trainable_run
+        return self.frozen_run.peak_mib / b.peak_mib if b and b.peak_mib else None
