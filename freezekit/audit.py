@@ -61,11 +61,22 @@ def load(options: AuditOptions) -> Loaded:
         if options.weights or options.weights_file:
             raise UsageError("--weights and --weights-file apply to a model, not to a checkpoint given as MODEL")
         return Loaded(read_checkpoint_inventory(source, trust_pickle=options.trust_pickle))
+    key = None
+    if options.use_cache and not (options.materialize or options.weights or options.weights_file):
+        from . import inventory_cache
+
+        key = inventory_cache.cache_key(options.model)
+        cached = inventory_cache.get(key) if key else None
+        if cached is not None:
+            return Loaded(cached)  # the warm path: torch is never imported
     from .adapter.inventory import inventory_of
     from .adapter.models import load_model
 
     model = load_model(source, options)
-    return Loaded(inventory_of(model, options.model.name), model)
+    inventory = inventory_of(model, options.model.name)
+    if key:
+        inventory_cache.put(key, inventory)
+    return Loaded(inventory, model)
 
 
 def plan_for(inventory: Inventory, options: AuditOptions) -> Plan:

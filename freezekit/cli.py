@@ -383,5 +383,26 @@ def check(
         raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(lines))
 
 
+cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",
+                        no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Remove every cached inventory."""
+    from .inventory_cache import cache_dir, clear
+
+    typer.echo(f"removed {clear()} cached inventories from {cache_dir()}")
+
+
+@cache_app.command("path")
+def cache_path() -> None:
+    """Print the cache folder ($FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/freezekit, else ~/.cache/freezekit)."""
+    from .inventory_cache import cache_dir
+
+    typer.echo(str(cache_dir()))
+
+
 def main() -> None:
     app()

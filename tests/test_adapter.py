@@ -36,15 +36,15 @@ def test_apply_plan_sets_requires_grad_through_aliases():
 
 
 def test_meta_build_allocates_nothing_and_regnet_falls_back():
-    loaded = load(AuditOptions(model=ModelSpec("regnet_x_400mf")))
+    loaded = load(AuditOptions(model=ModelSpec("regnet_x_400mf"), use_cache=False))
     assert next(loaded.model.parameters()).device.type == "meta"
     assert sum(p.numel for p in loaded.inventory.params) == 5495976
-    assert next(load(AuditOptions(model=ModelSpec("vgg16"))).model.parameters()).device.type == "meta"
+    assert next(load(AuditOptions(model=ModelSpec("vgg16"), use_cache=False)).model.parameters()).device.type == "meta"
 
 
 def test_detection_builds_without_backbone_download(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    loaded = load(AuditOptions(model=ModelSpec("fasterrcnn_resnet50_fpn")))
+    loaded = load(AuditOptions(model=ModelSpec("fasterrcnn_resnet50_fpn"), use_cache=False))
     assert sum(p.numel for p in loaded.inventory.params) == 41808406  # plain BatchNorm2d: no weights, so not FrozenBatchNorm2d
     assert not any(tmp_path.rglob("*.pth"))
 
@@ -58,7 +58,7 @@ def test_totals_equal_the_classic_formula(name):
     except NotImplementedError:  # regnets compute on tensors while building: a real CPU build
         model = torchvision.models.get_model(name, weights=None)
     options = AuditOptions(model=ModelSpec(name), rules=(Rule("freeze", r"re:.*weight"), Rule("unfreeze", "type:_BatchNorm")),
-                           strict=False)
+                           strict=False, use_cache=False)
     loaded = load(options)
     plan = make_plan(loaded.inventory, options.rules, strict=False)
     apply_plan(model, plan)

@@ -8,7 +8,7 @@ from freezekit.audit import AuditOptions, Loaded, build_report
 from freezekit.config import ModelSpec
 from freezekit.expectations import Expectations
 from freezekit.plan import make_plan
-from freezekit.render import FORMATS, RENDERERS, render
+from freezekit.render import FORMATS, RENDERERS, render, renderer
 from freezekit.rules import Rule
 from freezekit.totals import by_depth, compute_totals
 
@@ -45,6 +45,7 @@ def test_depth_rows():
 
 def test_every_format_has_a_renderer():
     assert set(FORMATS) == set(RENDERERS)
+    assert all(callable(renderer(fmt)) for fmt in FORMATS)
     for fmt in FORMATS:
         for view in ("parameters", "totals"):
             assert render(report(view=view), fmt).strip()

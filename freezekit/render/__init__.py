@@ -1,23 +1,29 @@
-"""One renderer interface, several formats. Every FORMATS entry maps to a renderer (a test checks it)."""
+"""One renderer interface, several formats. Every FORMATS entry maps to a renderer (a test checks it).
+
+Renderers are imported on use: the JSON path of a warm audit never pays for rich.
+"""
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 from ..report import Report
-from .csv_render import render_csv
-from .json_render import render_json
-from .markdown_render import render_markdown
-from .table_render import render_table_text
 
 FORMATS = ("table", "json", "csv", "markdown")
 
-RENDERERS: dict[str, Callable[[Report], str]] = {
-    "table": render_table_text,
-    "json": render_json,
-    "csv": render_csv,
-    "markdown": render_markdown,
+# format -> (module, function): each function takes a Report and returns the text.
+RENDERERS: dict[str, tuple[str, str]] = {
+    "table": ("table_render", "render_table_text"),
+    "json": ("json_render", "render_json"),
+    "csv": ("csv_render", "render_csv"),
+    "markdown": ("markdown_render", "render_markdown"),
 }
 
 
+def renderer(fmt: str) -> Callable[[Report], str]:
+    module, function = RENDERERS[fmt]
+    return getattr(importlib.import_module(f".{module}", __name__), function)
+
+
 def render(report: Report, fmt: str) -> str:
-    return RENDERERS[fmt](report)
+    return renderer(fmt)(report)
