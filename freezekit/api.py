@@ -194,7 +194,7 @@ def apply_manifest(model: "nn.Module", path: str) -> Totals:
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)
     plan = make_plan(inventory, (), "trainable")
-    plan = replace(plan, decisions=tuple(replace(d, trainable=d.param.name not in frozen, rule="manifest")
+    plan = replace(plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest")
                                          for d in plan.decisions))
     drift = compare(manifest, plan, inventory)
     if drift.drifted:

@@ -7,7 +7,7 @@ model already had).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Iterable, Literal, NamedTuple
 
 from .errors import NoMatchError, RuleError
 from .records import Inventory, ParamRecord
@@ -17,8 +17,10 @@ Default = Literal["trainable", "frozen", "keep"]
 DEFAULTS: tuple[str, ...] = ("trainable", "frozen", "keep")
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
+    """A NamedTuple rather than a frozen dataclass: plans hold one per parameter, and
+    100,000 of them build several times faster this way."""
+
     param: ParamRecord
     trainable: bool
     rule: str  # the deciding rule's label, or "default: trainable" etc.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import fnmatch
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -71,6 +72,36 @@ def validate_rule(rule: Rule) -> None:
             raise RuleError(f"{rule.describe()}: invalid regular expression: {exc}") from exc
 
 
+def required_literals(rule: Rule) -> tuple[str, list[str]]:
+    """(prefix, other literals): text every name the rule matches must start with, and contain.
+
+    For a glob, the text before the first wildcard and the runs between wildcards; for a
+    regex, runs of plain characters at the top level of the parsed pattern (anything
+    optional, repeated or alternated breaks a run). ("", []) when nothing is known."""
+    if rule.kind == "glob":
+        runs = re.split(r"\*|\?|\[[^\]]*\]?", rule.body)
+        return runs[0], [r for r in runs[1:] if r]
+    try:
+        from re import _parser as sre_parse  # CPython's own regex parser (sre_parse before 3.11)
+    except ImportError:  # pragma: no cover
+        import sre_parse  # type: ignore[no-redef]
+    try:
+        parsed = sre_parse.parse(rule.body)
+        if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+            return "", []
+        runs, current = [], []
+        for op, arg in parsed:
+            if op is sre_parse.LITERAL:
+                current.append(chr(arg))
+            else:
+                runs.append("".join(current))
+                current = []
+        runs.append("".join(current))
+        return runs[0], [r for r in runs[1:] if r]
+    except Exception:  # any surprise in a private API: no narrowing, the match stays exact
+        return "", []
+
+
 def nearest(word: str, candidates: list[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(word, candidates, n=n, cutoff=0.5)
 
@@ -97,7 +128,9 @@ class Selector:
         for name, i in pairs:
             self._exact.setdefault(name, []).append(i)
         self._modules = inventory.module_names()
-        self._candidates = sorted(set(self._names) | set(self._modules))
+        self._candidates = sorted(set(self._names).union(self._modules))
+        self._text = "\n".join(self._candidates)  # searched with str.find (see _containing)
+        self._offsets = [0, *itertools.accumulate(len(name) + 1 for name in self._candidates)]
 
     def select(self, rule: Rule) -> set[int]:
         validate_rule(rule)
@@ -131,22 +164,45 @@ class Selector:
             return self._within(body)
         if rule.kind == "glob":
             matcher = re.compile(fnmatch.translate(body)).match
-            literal = _GLOB_CHARS.split(body, 1)[0]
         else:
             matcher = re.compile(body).fullmatch
-            literal = ""
-        lo = bisect.bisect_left(self._candidates, literal)
+        prefix, literals = required_literals(rule)
+        lo = bisect.bisect_left(self._candidates, prefix)
+        hi = bisect.bisect_left(self._candidates, prefix + "\U0010ffff") if prefix else len(self._candidates)
+        names = self._containing(literals, lo, hi)
         selected: set[int] = set()
         covered = None  # a matched module: names inside it are already selected
-        for name in self._candidates[lo:]:
-            if literal and not name.startswith(literal):
-                break
+        for name in filter(matcher, names):
             if covered and name.startswith(covered):
                 continue
-            if matcher(name):
-                selected |= self._within(name)
-                covered = name + "."
+            selected |= self._within(name)
+            covered = name + "."
         return selected
+
+    def _containing(self, literals: list[str], lo: int, hi: int) -> list[str]:
+        """Candidates[lo:hi], narrowed to those containing the rarest literal every match must contain.
+
+        str.count and str.find over the newline-joined names run in C; the exact matcher then
+        only sees the names that can match at all."""
+        usable = [lit for lit in literals if len(lit) >= 2 and "\n" not in lit]
+        if not usable or lo >= hi:
+            return self._candidates[lo:hi]
+        text = self._text
+        start = self._offsets[lo]
+        end = self._offsets[hi] - 1 if hi < len(self._offsets) else len(text)
+        count, needle = min((text.count(lit, start, end), lit) for lit in usable)
+        if count * 2 > hi - lo:  # most names have it: testing them all is cheaper
+            return self._candidates[lo:hi]
+        names = []
+        at = text.find(needle, start, end)
+        while at != -1:
+            line_start = text.rfind("\n", start, at) + 1
+            line_end = text.find("\n", at, end)
+            if line_end == -1:
+                line_end = end
+            names.append(text[line_start:line_end])
+            at = text.find(needle, line_end + 1, end)  # one hit per name is enough
+        return names
 
     # -- by module ---------------------------------------------------------
     def _module_or_error(self, rule: Rule) -> str:
