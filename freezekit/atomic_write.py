@@ -26,15 +26,35 @@ def check_destination(path: str | os.PathLike, force: bool = False, inputs: tupl
         raise OutputError(f"{dest}: is a directory; give a file name")
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
+        if parent.exists():
+            raise OutputError(f"{dest}: {parent} is a file, not a folder")
         raise OutputError(f"{dest}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise OutputError(f"{dest}: no permission to write in {parent}")
+    _probe(dest, parent)
     for other in inputs:
         if other and Path(other).exists() and dest.exists() and os.path.samefile(other, dest):
             raise OutputError(f"{dest}: is also an input of this command; write somewhere else")
     if dest.exists() and not force:
         raise OutputError(f"{dest}: already exists; pass --force to overwrite it")
     return dest
+
+
+def _probe(dest: Path, parent: Path) -> None:
+    """Create and remove a temp file beside `dest`: the one test that the write will be allowed.
+
+    os.access cannot tell: root passes it everywhere, and folders like /proc or a read-only
+    mount refuse files whatever the mode bits say. Failing here, before any work, means a
+    command with several outputs never writes the first and then fails on the second.
+    """
+    probe = parent / f".{dest.name}{TMP_MARK}{os.getpid()}-probe-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise OutputError(f"{dest}: cannot create a file in {parent}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        probe.unlink()
 
 
 def _pid_alive(pid: int) -> bool:

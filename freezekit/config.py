@@ -82,7 +82,7 @@ class _Doc:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node)
+                key = self.scalar(key_node, where)
                 if not isinstance(key, str):
                     raise ConfigError(f"{self.at(where)}: keys must be strings, not {key!r}")
                 sub = f"{where}.{key}" if where else key
@@ -90,7 +90,23 @@ class _Doc:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.value(item, f"{where}[{i}]", depth + 1) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node)
+        return self.scalar(node, where)
+
+    def scalar(self, node: yaml.Node, where: str) -> Any:
+        """One value as PyYAML builds it; a value its tag cannot build is a config error, not a crash.
+
+        PyYAML raises plain ValueError, KeyError... for scalars it resolved but cannot build:
+        `2001-13-45` (an implicit date), `!!int zz`, `!!bool maybe`, `!!timestamp x`.
+        """
+        try:
+            return self.loader.construct_object(node)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            line = node.start_mark.line + 1
+            tag = node.tag.rpartition(":")[2]
+            raise ConfigError(f"{self.path}: {where or 'document'} (line {line}): "
+                              f"{node.value!r} is not a valid {tag} value") from exc
 
     def at(self, where: str) -> str:
         line = self.lines.get(where)
@@ -103,9 +119,10 @@ class _Doc:
 def load_config(path: str | os.PathLike) -> Config:
     path = Path(path)
     text = read_text(path, MAX_CONFIG_BYTES, "config file")
-    loader = _Loader(text)
-    doc = _Doc(str(path), loader)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader checks every character here: NUL and other controls fail
+        doc = _Doc(str(path), loader)
         node = loader.get_single_node()
         data = doc.value(node, "") if node is not None else None
     except ConfigError as exc:
@@ -121,7 +138,8 @@ def load_config(path: str | os.PathLike) -> Config:
     except RecursionError as exc:
         raise ConfigError(f"{path}: nested too deeply to be a config") from exc
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if data is None:
         raise ConfigError(f"{path}: the config is empty; it needs at least 'model:' or 'rules:'")
     return _parse(data, doc, path)
@@ -222,7 +240,7 @@ def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:
             sub = f"{where}.{action}" + (f"[{j}]" if isinstance(patterns, list) else "")
             rule = Rule(action, _string(doc, sub, pattern), f"{origin}: {sub}")
             try:
-                validate_rule(rule)
+                validate_rule(Rule(rule.action, rule.pattern))  # no origin: the error names file and key already
             except RuleError as exc:
                 raise doc.error(sub, str(exc)) from exc
             rules.append(rule)

@@ -14,10 +14,10 @@ from typing import Any
 
 from .config import ModelSpec
 from .errors import ConfigError
-from .plan import Plan
+from .plan import DEFAULTS, Plan
 from .records import Inventory
 from .report import ModelInfo
-from .rules import Rule
+from .rules import Rule, RuleError, validate_rule
 from .text_files import read_text
 
 SCHEMA = "freezekit.manifest"
@@ -86,31 +86,84 @@ class Manifest:
         return ModelSpec(self.model.source, dict(self.model.args))
 
 
+def _damaged(path: str, problem: str) -> ConfigError:
+    return ConfigError(f"{path}: damaged manifest: {problem}")
+
+
+def _need(path: str, data: dict, key: str, kind: type | tuple[type, ...], what: str, optional: bool = False) -> Any:
+    """data[key], checked against the type the manifest format gives it; where = the key path."""
+    if key not in data:
+        if optional:
+            return None
+        raise _damaged(path, f"missing {what!r}")
+    value = data[key]
+    if (optional and value is None) or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise _damaged(path, f"{what!r} has the wrong type ({type(value).__name__})")
+
+
+def _rules(path: str, value: list) -> tuple[Rule, ...]:
+    rules = []
+    for i, item in enumerate(value):
+        where = f"rules[{i}]"
+        if not isinstance(item, dict):
+            raise _damaged(path, f"{where!r} must be an object with action and pattern")
+        action = _need(path, item, "action", str, f"{where}.action")
+        pattern = _need(path, item, "pattern", str, f"{where}.pattern")
+        origin = _need(path, item, "origin", str, f"{where}.origin", optional=True) or ""
+        rule = Rule(action, pattern, origin)  # type: ignore[arg-type]
+        try:
+            validate_rule(rule)
+        except RuleError as exc:
+            raise _damaged(path, f"{where}: {exc}") from exc
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _strings(path: str, value: Any, what: str) -> None:
+    if not all(isinstance(v, str) for v in value):
+        raise _damaged(path, f"{what!r} must hold only strings")
+
+
 def load_manifest(path: str) -> Manifest:
+    """Read and validate a manifest: every key the format has, with its type; errors name the file and key."""
     text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not a JSON manifest: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: not a JSON manifest: nested too deeply") from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ConfigError(f"{path}: not a freezekit manifest (no \"schema\": \"{SCHEMA}\")")
     if data.get("schema_version") != SCHEMA_VERSION:
         raise ConfigError(f"{path}: manifest schema_version {data.get('schema_version')!r} is not supported "
                           f"(this freezekit reads {SCHEMA_VERSION})")
-    try:
-        m = data["model"]
-        return Manifest(
-            path=str(path),
-            model=ModelInfo(m["source"], m["kind"], m.get("weights"), m.get("weights_file"), dict(m.get("args") or {})),
-            default=data["default"],
-            rules=tuple(Rule(r["action"], r["pattern"], r.get("origin", "")) for r in data["rules"]),
-            frozen=tuple(data["frozen"]),
-            fingerprint=data["fingerprint"],
-            parameters=dict(data["parameters"]),
-            versions=dict(data.get("versions") or {}),
-        )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"{path}: damaged manifest: missing or malformed {exc}") from exc
+    m = _need(path, data, "model", dict, "model")
+    source = _need(path, m, "source", str, "model.source")
+    if not source.strip():
+        raise _damaged(path, "'model.source' is empty")
+    model = ModelInfo(source, _need(path, m, "kind", str, "model.kind"),
+                      _need(path, m, "weights", str, "model.weights", optional=True),
+                      _need(path, m, "weights_file", str, "model.weights_file", optional=True),
+                      dict(_need(path, m, "args", dict, "model.args", optional=True) or {}))
+    default = _need(path, data, "default", str, "default")
+    if default not in DEFAULTS:
+        raise _damaged(path, f"'default' must be one of {', '.join(DEFAULTS)}, not {default!r}")
+    frozen = _need(path, data, "frozen", list, "frozen")
+    _strings(path, frozen, "frozen")
+    parameters = _need(path, data, "parameters", dict, "parameters")
+    _strings(path, parameters.values(), "parameters")
+    return Manifest(
+        path=str(path),
+        model=model,
+        default=default,
+        rules=_rules(path, _need(path, data, "rules", list, "rules")),
+        frozen=tuple(frozen),
+        fingerprint=_need(path, data, "fingerprint", str, "fingerprint"),
+        parameters=dict(parameters),
+        versions=dict(_need(path, data, "versions", dict, "versions", optional=True) or {}),
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from .errors import ConfigError
 
 def read_text(path: str | os.PathLike, max_bytes: int, what: str) -> str:
     """The file's text, or a ConfigError naming the file: missing, a folder, unreadable, too big, not UTF-8."""
+    if not str(path).strip():  # Path("") is ".", which would be reported as a folder
+        raise ConfigError(f"the {what} path is empty")
     path = Path(path)
     try:
         if path.is_dir():
@@ -16,7 +18,10 @@ def read_text(path: str | os.PathLike, max_bytes: int, what: str) -> str:
         size = path.stat().st_size
         if size > max_bytes:
             raise ConfigError(f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit for a {what}")
-        raw = path.read_bytes()
+        with open(path, "rb") as f:  # bounded: a pipe or a device (/dev/zero) has no size to check first
+            raw = f.read(max_bytes + 1)
+        if len(raw) > max_bytes:
+            raise ConfigError(f"{path}: more than {max_bytes:,} bytes, over the limit for a {what}")
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: no such {what}") from exc
     except PermissionError as exc:

@@ -33,8 +33,10 @@ def load_state_dict_file(path: str | Path, trust_pickle: bool = False) -> "dict[
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"{path}: no such file")
-    if not path.is_file():
+    if path.is_dir():
         raise WeightsError(f"{path}: is a directory, not a weights file")
+    if not path.is_file():
+        raise WeightsError(f"{path}: is not a regular file (a device or a pipe?), not a weights file")
     if path.stat().st_size == 0:
         raise WeightsError(f"{path}: file is empty")
     if path.suffix.lower() == ".safetensors":

@@ -90,16 +90,23 @@ def _first(names: list[str], n: int = 5) -> str:
 
 def check_state_dict(model: "nn.Module", state: dict, path: str) -> None:
     """Missing or unexpected keys and shape mismatches, each listing the first offenders."""
+    import torch
+
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
+    # a state_dict file may hold anything under a key the model expects (a string, a list...)
+    not_tensors = [f"{k} ({type(state[k]).__name__})" for k in expected
+                   if k in state and not isinstance(state[k], torch.Tensor)]
     mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-                  if k in state and tuple(state[k].shape) != tuple(v.shape)]
+                  if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)]
     problems = []
     if missing:
         problems.append(f"missing keys: {_first(missing)}")
     if unexpected:
         problems.append(f"unexpected keys: {_first(unexpected)}")
+    if not_tensors:
+        problems.append(f"values that are not tensors: {_first(not_tensors)}")
     if mismatched:
         problems.append(f"shape mismatches (file vs model): {_first(mismatched)}")
     if problems:
@@ -119,8 +126,9 @@ def load_weights_file(model: "nn.Module", path: str, trust_pickle: bool = False)
     check_state_dict(model, _with_tied_names(model, state), path)
     try:
         model.load_state_dict(_with_tied_names(model, state), strict=True)
-    except RuntimeError as exc:
-        raise WeightsError(f"{path}: cannot load into the model: {str(exc).splitlines()[0]}") from exc
+    except (RuntimeError, TypeError, ValueError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise WeightsError(f"{path}: cannot load into the model: {first}") from exc
 
 
 def _with_tied_names(model: "nn.Module", state: dict) -> dict:
