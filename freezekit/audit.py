@@ -39,6 +39,13 @@ class AuditOptions:
     batchnorm: str | None = None
     materialize: bool = False  # real tensors needed (--save, verify, weights)
     use_cache: bool = True
+    config_path: str | None = None  # the config the options came from, if any
+
+    def input_files(self) -> tuple[str, ...]:
+        """Files this run reads: an output must never overwrite one of them."""
+        source = parse_source(self.model.name)
+        files = (self.weights_file, self.config_path, source.ref if source.kind != "torchvision" else None)
+        return tuple(f for f in files if f)
 
     def model_info(self) -> ModelInfo:
         return ModelInfo(self.model.name, parse_source(self.model.name).kind, self.weights,
@@ -58,11 +65,11 @@ def load(options: AuditOptions) -> Loaded:
     if source.is_checkpoint:
         from .checkpoints import read_checkpoint_inventory
 
-        if options.weights or options.weights_file:
+        if options.weights is not None or options.weights_file is not None:
             raise UsageError("--weights and --weights-file apply to a model, not to a checkpoint given as MODEL")
         return Loaded(read_checkpoint_inventory(source, trust_pickle=options.trust_pickle))
     key = None
-    if options.use_cache and not (options.materialize or options.weights or options.weights_file):
+    if options.use_cache and not options.materialize and options.weights is None and options.weights_file is None:
         from . import inventory_cache
 
         key = inventory_cache.cache_key(options.model)

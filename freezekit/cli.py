@@ -218,7 +218,7 @@ def freeze(
     options = _options(ctx, model, config, pattern, unfreeze, default, allow_unmatched, arg, weights,
                        weights_file, trust_pickle, batchnorm,
                        Expectations(expect_trainable, expect_frozen, expect_total, max_trainable_pct),
-                       materialize=bool(save), no_cache=no_cache)
+                       materialize=save is not None, no_cache=no_cache)
     report = run_audit("freeze", options, depth=depth, only=only.value if only else None,
                        save=save, manifest=manifest, force=force)
     _emit(report, fmt, export)

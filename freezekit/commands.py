@@ -1,12 +1,14 @@
 """What the commands do between parsed options and a report: load, plan, write, compare."""
 from __future__ import annotations
 
+import contextlib
 import json
+from pathlib import Path
 
-from .atomic_write import check_destination, write_text
+from .atomic_write import atomic_path, check_destination
 from .audit import AuditOptions, Loaded, apply_to_model, build_report, load, plan_for
 from .config import ModelSpec
-from .errors import UsageError
+from .errors import OutputError, UsageError
 from .manifest import Drift, build_manifest, compare, load_manifest
 from .progress import status
 from .report import Report
@@ -18,39 +20,48 @@ def load_with_status(options: AuditOptions) -> Loaded:
         return load(options)
 
 
-def _inputs(options: AuditOptions) -> tuple[str, ...]:
-    return tuple(x for x in (options.weights_file, options.model.name) if x)
-
-
 def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, only: str | None = None,
               save: str | None = None, manifest: str | None = None, force: bool = False) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
-    if save and parse_source(options.model.name).is_checkpoint:
+    if save is not None and parse_source(options.model.name).is_checkpoint:
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
-    if save:
+    if save is not None:
         from .adapter.save import check_save_path
 
+        check_destination(save, force, options.input_files())
         check_save_path(save)
-        check_destination(save, force, _inputs(options))
-    if manifest:
-        check_destination(manifest, force, _inputs(options))
-        if save and check_destination(save, True).resolve() == check_destination(manifest, True).resolve():
+    if manifest is not None:
+        check_destination(manifest, force, options.input_files())
+        if save is not None and Path(save).resolve() == Path(manifest).resolve():
             raise UsageError("--save and --manifest name the same file")
     loaded = load_with_status(options)
     plan = plan_for(loaded.inventory, options)
     view = "parameters" if command == "freeze" else "totals"
     report = build_report(command, view, loaded, plan, options, depth=depth, only=only)
-    if (save or manifest) and not report.failed_expectations:  # a freeze that misses its expectations is not written
-        doc = build_manifest(report.model, plan, loaded.inventory)
-        if save:
-            from .adapter.save import save_weights
-
-            apply_to_model(loaded.model, plan)
-            with status(f"Saving {save}"):
-                save_weights(loaded.model, save, doc, force)
-        if manifest:
-            write_text(manifest, json.dumps(doc, indent=1) + "\n", force)
+    if (save is not None or manifest is not None) and not report.failed_expectations:
+        # (a freeze that misses its expectations is not written)
+        _write_outputs(loaded, plan, build_manifest(report.model, plan, loaded.inventory), save, manifest, force)
     return report
+
+
+def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: str | None, force: bool) -> None:
+    """Both files are written in full to temp files before either is renamed into place, so a
+    failure while writing (a full disk) leaves neither."""
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp_save = stack.enter_context(atomic_path(save, force)) if save is not None else None
+            tmp_manifest = stack.enter_context(atomic_path(manifest, force)) if manifest is not None else None
+            if tmp_save is not None:
+                from .adapter.save import write_weights
+
+                apply_to_model(loaded.model, plan)
+                with status(f"Saving {save}"):
+                    write_weights(loaded.model, tmp_save, Path(save).suffix.lower(), doc)
+            if tmp_manifest is not None:
+                tmp_manifest.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        names = " and ".join(p for p in (save, manifest) if p is not None)
+        raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
 
 
 def check_options(manifest_path: str, model: str | None, trust_pickle: bool = False) -> AuditOptions:

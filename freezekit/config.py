@@ -117,8 +117,8 @@ class _Doc:
 
 
 def load_config(path: str | os.PathLike) -> Config:
+    text = read_text(path, MAX_CONFIG_BYTES, "config file")  # before Path(): Path("") would be "."
     path = Path(path)
-    text = read_text(path, MAX_CONFIG_BYTES, "config file")
     loader = None
     try:
         loader = _Loader(text)  # the reader checks every character here: NUL and other controls fail

@@ -9,9 +9,10 @@ import yaml
 
 from .audit import AuditOptions
 from .config import Config, ModelSpec, load_config
-from .errors import ConfigError, UsageError
+from .errors import ConfigError, UsageError, WeightsError
 from .expectations import Expectations
 from .rules import Rule, validate_rule
+from .text_files import check_input_file
 
 DEFAULT_CONFIG = "freezekit.yaml"
 
@@ -23,8 +24,8 @@ def parse_arg(text: str) -> tuple[str, Any]:
         raise UsageError(f"--arg '{text}': expected key=value with a Python identifier as key")
     try:
         parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):
+        parsed = value  # YAML that cannot be built (2001-13-45, !!int x): keep the text as given
     if isinstance(parsed, (dict, list)):
         parsed = value  # only scalars: keep the text as given
     return key.strip(), parsed
@@ -46,7 +47,7 @@ def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order:
 
 
 def find_config(config_path: str | None, model: str | None) -> Config | None:
-    if config_path:
+    if config_path is not None:
         return load_config(config_path)
     if model is None:
         if Path(DEFAULT_CONFIG).is_file():
@@ -72,6 +73,8 @@ def merge_options(
     use_cache: bool = True,
 ) -> AuditOptions:
     config = config or Config()
+    if weights_file is not None:
+        check_input_file(weights_file, "weights file", WeightsError)  # fail before building anything
     if model is not None:
         spec = ModelSpec(model, dict(config.model.args) if config.model and config.model.name == model else {})
     elif config.model is not None:
@@ -86,10 +89,11 @@ def merge_options(
         default=default or config.default,
         strict=strict,
         expect=config.expect.merged_with(expect),
-        weights=weights or config.weights,
-        weights_file=weights_file or config.weights_file,
+        weights=weights if weights is not None else config.weights,
+        weights_file=weights_file if weights_file is not None else config.weights_file,
         trust_pickle=trust_pickle,
         batchnorm=batchnorm or config.batchnorm,
+        config_path=config.path or None,
         materialize=materialize,
         use_cache=use_cache,
     )

@@ -1,10 +1,11 @@
-"""Reading a small text file the user named (config, manifest): bounded, UTF-8, one clear error."""
+"""Files the user named: checked before any work, and small text files (config, manifest) read
+bounded, as UTF-8, with one clear error."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, FreezekitError
 
 
 def read_text(path: str | os.PathLike, max_bytes: int, what: str) -> str:
@@ -32,3 +33,17 @@ def read_text(path: str | os.PathLike, max_bytes: int, what: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def check_input_file(path: str | os.PathLike, what: str, error: type[FreezekitError]) -> Path:
+    """The path as a regular file, or `error` saying why not (empty path, missing, a folder, a device)."""
+    if not str(path).strip():
+        raise error(f"the {what} path is empty")
+    p = Path(path)
+    if not p.exists():
+        raise error(f"{p}: no such file")
+    if p.is_dir():
+        raise error(f"{p}: is a directory, not a {what}")
+    if not p.is_file():
+        raise error(f"{p}: is not a regular file (a device or a pipe?), not a {what}")
+    return p

@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ModelError, WeightsError
+from ..errors import ModelError, UsageError, WeightsError
 from ..sources import FACTORY, FILE_FACTORY, TORCHVISION, Source
 from . import zoo
 
@@ -50,14 +50,14 @@ def load_factory(source: Source) -> Callable[..., Any]:
         sys.path.insert(0, str(path.parent.resolve()))
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:  # the user's code failed: report it, do not crash
+        except (Exception, SystemExit) as exc:  # the user's code failed (or exited): report it, do not crash
             raise ModelError(f"{path}: importing it failed: {type(exc).__name__}: {exc}") from exc
         finally:
             sys.path.remove(str(path.parent.resolve()))
     else:
         try:
             module = importlib.import_module(source.ref)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ModelError(f"cannot import module '{source.ref}': {type(exc).__name__}: {exc}") from exc
     fn = getattr(module, source.attr, None)
     if fn is None or not callable(fn):
@@ -75,7 +75,7 @@ def _call_factory(fn: Callable[..., Any], args: dict, what: str) -> "nn.Module":
         model = fn(**args)
     except (NotImplementedError, RuntimeError):
         raise  # may be the meta device: let the cascade retry
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise ModelError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, nn.Module):
         raise ModelError(f"{what} returned {type(model).__name__}, not a torch.nn.Module")
@@ -83,12 +83,14 @@ def _call_factory(fn: Callable[..., Any], args: dict, what: str) -> "nn.Module":
 
 
 def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
-    materialize = options.materialize or bool(options.weights or options.weights_file)
+    materialize = options.materialize or options.weights is not None or options.weights_file is not None
     args = dict(options.model.args)
+    if options.weights is not None and source.kind != TORCHVISION:
+        raise UsageError("--weights names torchvision weights; for your own model use --weights-file")
     if source.kind == TORCHVISION:
         zoo.check_name(source.ref)
         weights = None
-        if options.weights:
+        if options.weights is not None:
             from .weights import torchvision_weights
 
             weights = torchvision_weights(source.ref, options.weights)
@@ -115,7 +117,7 @@ def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
         model = build_cascade(lambda: _call_factory(fn, args, what), what, materialize)
     else:
         raise ModelError(f"'{source.ref}' is a checkpoint, not a model")
-    if options.weights_file:
+    if options.weights_file is not None:
         from .weights import load_weights_file
 
         load_weights_file(model, options.weights_file, trust_pickle=options.trust_pickle)

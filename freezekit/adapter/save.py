@@ -1,11 +1,10 @@
-"""--save: the model's weights as .safetensors or .pt, the freeze manifest embedded, written atomically."""
+"""--save: the model's weights as .safetensors or .pt, with the freeze manifest embedded."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..atomic_write import atomic_path
 from ..errors import OutputError
 
 if TYPE_CHECKING:
@@ -15,23 +14,19 @@ MANIFEST_KEY = "freezekit_manifest"
 SAVE_SUFFIXES = (".safetensors", ".pt", ".pth")
 
 
-def save_weights(model: "nn.Module", path: str, manifest: dict[str, Any], force: bool = False) -> None:
-    """`.safetensors`: the state_dict (one copy of each tied tensor), manifest JSON in the header metadata.
-    `.pt`/`.pth`: {"state_dict": ..., "freezekit_manifest": JSON text}, loadable with weights_only=True."""
-    suffix = Path(path).suffix.lower()
+def write_weights(model: "nn.Module", tmp: Path, suffix: str, manifest: dict[str, Any]) -> None:
+    """Write to `tmp` (the caller renames it into place). `.safetensors`: the state_dict, one copy
+    of each tied tensor, manifest JSON in the header metadata. `.pt`/`.pth`:
+    {"state_dict": ..., "freezekit_manifest": JSON text}, loadable with weights_only=True."""
     text = json.dumps(manifest, separators=(",", ":"))
-    try:
-        with atomic_path(path, force) as tmp:
-            if suffix == ".safetensors":
-                from safetensors.torch import save_model
+    if suffix == ".safetensors":
+        from safetensors.torch import save_model
 
-                save_model(model, str(tmp), metadata={MANIFEST_KEY: text, "format": "pt"})
-            else:
-                import torch
+        save_model(model, str(tmp), metadata={MANIFEST_KEY: text, "format": "pt"})
+    else:
+        import torch
 
-                torch.save({"state_dict": model.state_dict(), MANIFEST_KEY: text}, tmp)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from exc
+        torch.save({"state_dict": model.state_dict(), MANIFEST_KEY: text}, tmp)
 
 
 def check_save_path(path: str) -> None:

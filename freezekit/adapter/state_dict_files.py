@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnsafePickleError, WeightsError
+from ..text_files import check_input_file
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -30,13 +31,7 @@ def load_state_dict_file(path: str | Path, trust_pickle: bool = False) -> "dict[
 
     Values that are not tensors may remain in the dict (e.g. `_extra_state`).
     """
-    path = Path(path)
-    if not path.exists():
-        raise WeightsError(f"{path}: no such file")
-    if path.is_dir():
-        raise WeightsError(f"{path}: is a directory, not a weights file")
-    if not path.is_file():
-        raise WeightsError(f"{path}: is not a regular file (a device or a pipe?), not a weights file")
+    path = check_input_file(path, "weights file", WeightsError)
     if path.stat().st_size == 0:
         raise WeightsError(f"{path}: file is empty")
     if path.suffix.lower() == ".safetensors":

@@ -43,8 +43,6 @@ def _stats(model: "nn.Module", names: list[str]) -> dict[str, dict]:
 
 
 def _run(options: AuditOptions, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
-    import torch
-
     model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
     before = _stats(model, frozen_bn)
     batch = make_batch(model, options.model.name, family, batch_size, vopts.device, vopts.input_shape)

@@ -12,7 +12,7 @@ import contextlib
 import inspect
 from typing import Any, Iterator
 
-from ..errors import ModelError
+from ..errors import ModelError, UsageError
 from ..rules import nearest
 
 FAMILIES = ("detection", "segmentation", "video", "optical_flow", "quantization")
@@ -65,6 +65,10 @@ def builder_kwargs(name: str, weights: Any = None, extra: dict | None = None) ->
     from torchvision import models
 
     builder = models.get_model_builder(name)
+    reserved = sorted(set(extra or ()) & {"weights", "weights_backbone"})
+    if reserved:
+        raise UsageError(f"--arg {reserved[0]}: weights are chosen with --weights (or --weights-file), "
+                         "never passed to the builder, so nothing downloads unasked")
     kwargs: dict[str, Any] = {"weights": weights}
     if "weights_backbone" in inspect.signature(builder).parameters:
         kwargs["weights_backbone"] = None  # never download a backbone nobody asked for
