@@ -27,12 +27,21 @@ class ExitCode(IntEnum):
     OUTPUT = 12  # an output file could not be written (exists, no folder, no permission)
 
 
+def one_line(text: str) -> str:
+    """Escape newlines and other control characters: user text (a YAML key, a pattern) inside a
+    message must never break the one-line error a pipeline greps for."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class FreezekitError(Exception):
     """Base of every error the user can cause. `exit_code` says how the CLI exits."""
 
     exit_code: ExitCode = ExitCode.INTERNAL
 
     def __init__(self, message: str):
+        message = one_line(message)
         super().__init__(message)
         self.message = message
 

@@ -69,3 +69,10 @@ def test_unreadable_inputs(tmp_path):
     deep = write(tmp_path, "a: " + "[" * 100 + "]" * 100 + "\n", "deep.yaml")
     with pytest.raises(ConfigError, match="nested deeper than 16 levels"):
         load_config(deep)
+
+
+def test_control_characters_in_user_text_stay_on_one_line(tmp_path):
+    path = write(tmp_path, '"bad\\nkey\\tx": 1\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "unknown key 'bad\\nkey\\tx'" in str(err.value) and "\n" not in str(err.value)

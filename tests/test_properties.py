@@ -7,6 +7,7 @@ headers start valid and are then mutated, which reaches the checks past the JSON
 from __future__ import annotations
 
 import fnmatch
+import copy
 import json
 import re
 import struct
@@ -190,7 +191,7 @@ def mutated_files(draw) -> bytes:
     for _ in range(draw(st.integers(0, 3))):
         name = draw(st.sampled_from(names))
         field = draw(st.sampled_from(["dtype", "shape", "data_offsets", None]))
-        value = draw(st.sampled_from(MUTATION_VALUES))
+        value = copy.deepcopy(draw(st.sampled_from(MUTATION_VALUES)))  # never mutate the shared constants
         if field is None:
             header[name] = value
         elif isinstance(header[name], dict):
