@@ -104,14 +104,16 @@ def version(dist: str) -> Optional[str]:
         return None
 
 
-def machine() -> dict:
-    cpu = "unknown CPU"
+def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+            return next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "unknown CPU")
     except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
+        return "unknown CPU"
+
+
+def machine() -> dict:
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "usable_cores": len(os.sched_getaffinity(0)),
             "python": platform.python_version(), "platform": platform.platform(),
             **{dist: version(dist) for dist in ("torch", "torchvision", "freezekit", "torchinfo", "fvcore")}}
 

@@ -28,7 +28,7 @@ class Check:
 @dataclass(frozen=True)
 class StepStats:
     step_ms: float  # median over the timed steps
-    peak_mib: float  # CUDA: peak allocated; CPU: peak RSS growth during the steps
+    peak_mib: float  # CUDA: peak allocated; CPU: peak RSS growth over the warm-up and timed steps
     memory_measure: str
     trainable: int
     total: int

@@ -132,3 +132,18 @@ def test_shipped_recipes(cli, recipe, trainable):
     data = json.loads(out)
     assert data["totals"]["trainable"] == trainable
     assert all(e["ok"] for e in data["expectations"]) and data["expectations"]
+
+
+def test_count_own_model_with_a_tied_weight(cli):
+    from pathlib import Path
+
+    factory = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied"
+    code, out, err = cli("count", factory, "-f", "json", "--no-cache")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["totals"]["total"] == 8 * 4 + (4 * 4 + 4) + (4 + 4) == 60  # embed/head tied: counted once
+    assert data["buffers"] == {"tensors": 3, "numel": 9}
+    code, out, _ = cli("freeze", factory, "--arg", "vocab=16", "-p", "head", "-f", "json", "--no-cache")
+    params = json.loads(out)["parameters"]
+    assert params[0]["name"] == "embed.weight" and params[0]["aliases"] == ["head.weight"]
+    assert params[0]["numel"] == 64 and params[0]["trainable"] is False

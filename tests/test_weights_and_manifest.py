@@ -123,3 +123,15 @@ def test_save_refuses_input_as_output_and_bad_suffix(cli, tmp_path):
     assert code == ExitCode.OUTPUT and "must end in .safetensors, .pt or .pth" in err
     code, _, err = cli("freeze", "resnet18", "--save", tmp_path / "nope" / "x.pt")
     assert code == ExitCode.OUTPUT and "does not exist" in err
+
+
+def test_models_weights_lists_enum_names_and_cache_state(cli, vgg_home, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(vgg_home))
+    code, out, _ = cli("models", "--weights", "vgg16")
+    assert code == 0
+    lines = [line.split("\t") for line in out.strip().splitlines()]
+    assert [l[0] for l in lines] == ["IMAGENET1K_V1 (DEFAULT)", "IMAGENET1K_FEATURES"]
+    assert lines[0][1] == "cached" and lines[0][2].endswith("hub/checkpoints/vgg16-397923af.pth")
+    assert lines[1][1] == "not cached"
+    code, _, err = cli("models", "--weights", "vgg61")
+    assert code == ExitCode.MODEL

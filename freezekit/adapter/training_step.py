@@ -2,7 +2,7 @@
 
 CUDA: median of CUDA-event times, peak = torch.cuda.max_memory_allocated.
 CPU: median of perf_counter times, peak = the largest resident-set growth of this
-process during the timed steps, sampled every millisecond from /proc/self/statm.
+process during the warm-up and timed steps, sampled every millisecond from /proc/self/statm.
 """
 from __future__ import annotations
 
@@ -31,9 +31,19 @@ def _rss_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _release_free_heap() -> None:
+    """Give memory that malloc keeps after frees (model building leaves plenty) back to the OS, so
+    that the steps' allocations show as RSS growth instead of silently reusing it. glibc only."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 @contextlib.contextmanager
 def rss_peak() -> Iterator[list[int]]:
     """Yields a one-item list that holds the peak RSS growth (bytes) once the block ends."""
+    _release_free_heap()
     base = _rss_bytes()
     peak = [base]
     stop = threading.Event()
@@ -88,11 +98,11 @@ def run_steps(model: "nn.Module", batch: "Batch", device: str, dtype: str, steps
             torch.cuda.synchronize()
             times.append(start.elapsed_time(end))
         return statistics.median(times), torch.cuda.max_memory_allocated() / 2**20, "CUDA peak allocated"
-    for _ in range(warmup):
-        step(last=False)
-    with rss_peak() as peak:
+    with rss_peak() as peak:  # like CUDA's peak: warm-up steps included (they allocate grads and optimizer state)
+        for _ in range(warmup):
+            step(last=False)
         for i in range(steps):
             t0 = time.perf_counter()
             step(last=i == steps - 1)
             times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times), peak[0] / 2**20, "peak RSS growth during the steps"
+    return statistics.median(times), peak[0] / 2**20, "peak RSS growth during the steps, warm-up included"

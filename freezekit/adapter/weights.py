@@ -20,6 +20,9 @@ DOWNLOAD_TIMEOUT_S = 10
 def _weights_enum(model_name: str) -> Any:
     from torchvision import models
 
+    from .zoo import check_name
+
+    check_name(model_name)  # an unknown name suggests the nearest ones
     try:
         return models.get_model_weights(model_name)
     except (ValueError, KeyError) as exc:

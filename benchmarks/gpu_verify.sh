@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One GPU session: the plain-PyTorch reference and freezekit verify, side by side on the same card.
+#
+# Before the call, on the development machine (the reference is shared, never committed):
+#   mkdir -p local && cp ../shared/reference/gpu_freeze_baseline.py local/
+# then run this script on the GPU machine with `local` carried along. Results land in $OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-bench-results}"
+mkdir -p "$OUT"
+python -m pip install --quiet -e . >/dev/null
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+OUT="$OUT" python local/gpu_freeze_baseline.py | tee "$OUT/baseline.log"
+python benchmarks/verify_savings.py --device cuda --dtypes float32,bfloat16 \
+    --baseline "$OUT/gpu_freeze_baseline.json" --json "$OUT/verify_savings.json" | tee "$OUT/verify_savings.md"
