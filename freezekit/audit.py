@@ -6,7 +6,7 @@ header readers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .batchnorm_policy import norm_rows
@@ -17,7 +17,7 @@ from .plan import Plan, make_plan
 from .records import Inventory
 from .report import ModelInfo, Report
 from .rules import Rule
-from .sources import parse_source
+from .sources import TORCHVISION, parse_source
 from .totals import by_depth, compute_totals
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class AuditOptions:
     def input_files(self) -> tuple[str, ...]:
         """Files this run reads: an output must never overwrite one of them."""
         source = parse_source(self.model.name)
-        files = (self.weights_file, self.config_path, source.ref if source.kind != "torchvision" else None)
+        files = (self.weights_file, self.config_path, source.ref if source.kind != TORCHVISION else None)
         return tuple(f for f in files if f)
 
     def model_info(self) -> ModelInfo:
@@ -56,7 +56,6 @@ class AuditOptions:
 class Loaded:
     inventory: Inventory
     model: Any = None  # the nn.Module, when one was built
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 def load(options: AuditOptions) -> Loaded:
@@ -108,7 +107,7 @@ def build_report(command: str, view: str, loaded: Loaded, plan: Plan, options: A
         expectations=check(options.expect, totals),
         norms=norms,
         batchnorm=options.batchnorm,
-        warnings=plan.warnings + loaded.notes + norm_warnings,
+        warnings=plan.warnings + norm_warnings,
     )
 
 

@@ -147,3 +147,15 @@ def test_count_own_model_with_a_tied_weight(cli):
     params = json.loads(out)["parameters"]
     assert params[0]["name"] == "embed.weight" and params[0]["aliases"] == ["head.weight"]
     assert params[0]["numel"] == 64 and params[0]["trainable"] is False
+
+
+def test_console_script_exit_codes_and_flushed_output(tmp_path):
+    """main() skips interpreter teardown once torch is loaded: exit codes and output must survive."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "freezekit", "count", "vgg16", "--no-cache", "-f", "json",
+                           "--expect-trainable", "5"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == ExitCode.EXPECTATION
+    assert json.loads(done.stdout)["totals"]["total"] == 138357544  # complete, flushed
+    assert done.stderr == "freezekit: error: expected trainable 5 but the plan gives 138,357,544\n"
