@@ -37,7 +37,7 @@ def verdicts(results: dict[str, Result]) -> dict[str, Verdict]:
             r.wall < 0.4 and (peer is None or r.wall <= 0.1 * peer.wall),
             f"{r.wall:.3f} s" + (f", {r.wall / peer.wall:.2f}x best peer" if peer else "; no peer measured"))),
         "count_vit_h_14": ("RSS <= floor + 100 MiB", lambda r: (
-            r.rss <= floor.rss + 100, f"floor + {r.rss - floor.rss:.0f} MiB")),
+            r.rss <= floor.rss + 100, f"floor {r.rss - floor.rss:+.0f} MiB")),
         "help": ("wall < 0.3 s", lambda r: (r.wall < 0.3, f"{r.wall:.3f} s")),
         "header_70b": ("wall < 0.5 s, RSS < 100 MiB", lambda r: (
             r.wall < 0.5 and r.rss < 100, f"{r.wall:.3f} s, {r.rss:.0f} MiB")),
