@@ -131,3 +131,18 @@ def test_apply_manifest_roundtrip_and_drift(tmp_path):
 def test_examples_run():
     for example in sorted((ROOT / "examples").glob("*.py")):
         runpy.run_path(str(example), run_name="__main__")
+
+
+@pytest.mark.parametrize("args,input_desc", [
+    (["lraspp_mobilenet_v3_large", "-p", "backbone"], "images 2x3x224x224"),  # segmentation: dict output
+    (["raft_small", "-p", "feature_encoder"], "image pairs 2x3x128x128"),  # optical flow: list of flows
+    (["googlenet", "-p", "conv1"], "images 2x3x224x224"),  # aux classifiers must get gradients too
+    (["ssdlite320_mobilenet_v3_large", "-p", "backbone"], "2 images 3x256x256 with one box each"),  # detection
+    (["r3d_18", "-p", "stem", "--batch-size", "1"], "clips 1x3x16x112x112"),  # video
+])
+def test_verify_infers_inputs_per_family(cli, args, input_desc):
+    code, out, err = cli("verify", *args, "--steps", "1", "--warmup", "0", "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["input"] == input_desc
+    assert data["checks"][0]["ok"] and data["checks"][1]["ok"], data["checks"]
