@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .audit import AuditOptions, Loaded, build_report
+from .batchnorm_policy import check_policy
 from .config import ModelSpec, load_config
 from .errors import DriftError, ExpectationError, UsageError
 from .expectations import Expectations
@@ -93,21 +94,31 @@ def freeze(
     strict: bool = True,
     batchnorm: str | None = None,
     expect: Expectations | dict | None = None,
+    source: str | None = None,
 ) -> FreezeReport:
     """Apply rules to `model` in place (requires_grad, BatchNorm policy) and return the report.
 
     `config` is a YAML file like the CLI's (its `model:` key is ignored: you pass the model).
     `rules` are freeze patterns (or {'freeze'|'unfreeze': pattern} items), applied after the
-    config's; `unfreeze` patterns come last. Raises the CLI's errors: NoMatchError,
-    ExpectationError, ...
+    config's; `unfreeze` patterns come last. `source` names how the model is built (a torchvision
+    name, "file.py:build", ...) so that a manifest of this freeze can be checked with
+    `freezekit check`; without it the manifest records the class name and `check` needs MODEL.
+    Raises the CLI's errors (NoMatchError, ExpectationError, UsageError, ...) and then changes
+    nothing. The report describes the parameters as the rules decided them: under
+    batchnorm="frozen" the replaced layers' weight and bias become buffers afterwards.
     """
     from .adapter.batchnorm import apply_policy
     from .adapter.inventory import apply_plan, inventory_of
 
     cfg = load_config(config) if config else None
-    exp = Expectations(**expect) if isinstance(expect, dict) else (expect or Expectations())
+    try:
+        exp = Expectations(**expect) if isinstance(expect, dict) else (expect or Expectations())
+    except TypeError as exc:
+        raise UsageError(f"expect: {exc}; the keys are trainable, frozen, total, max_trainable_pct") from exc
+    check_policy(batchnorm)
     options = AuditOptions(
-        model=ModelSpec(type(model).__name__),
+        model=ModelSpec(source or type(model).__name__),
+        source_kind=None if source else "python",
         rules=(cfg.rules if cfg else ()) + _as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
         default=default or (cfg.default if cfg else "trainable"),
         strict=strict,

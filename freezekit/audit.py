@@ -40,6 +40,7 @@ class AuditOptions:
     materialize: bool = False  # real tensors needed (--save, verify, weights)
     use_cache: bool = True
     config_path: str | None = None  # the config the options came from, if any
+    source_kind: str | None = None  # overrides what the model name says (the Python API: "python")
 
     def input_files(self) -> tuple[str, ...]:
         """Files this run reads: an output must never overwrite one of them."""
@@ -48,7 +49,7 @@ class AuditOptions:
         return tuple(f for f in files if f)
 
     def model_info(self) -> ModelInfo:
-        return ModelInfo(self.model.name, parse_source(self.model.name).kind, self.weights,
+        return ModelInfo(self.model.name, self.source_kind or parse_source(self.model.name).kind, self.weights,
                          self.weights_file, dict(self.model.args))
 
 

@@ -5,10 +5,13 @@ The policies (applied to a real model by adapter/batchnorm.py):
   train   leave layers as they are; warn when a frozen layer will update its statistics in train()
   eval    keep frozen layers in eval mode, also after a later model.train()
   frozen  replace frozen layers by FrozenBatchNorm (affine parameters become buffers)
-A layer counts as frozen when it has affine parameters and none of them is trainable.
+A layer counts as frozen when it has affine parameters and none of them is trainable. A layer
+without running statistics (track_running_stats=False) always normalises with the batch's own
+statistics: eval and frozen leave it as it is, since replacing it would change its output.
 """
 from __future__ import annotations
 
+from .errors import UsageError
 from .plan import Plan
 from .records import Inventory
 from .report import NormRow
@@ -18,8 +21,16 @@ BN_BASE = "_BatchNorm"  # BatchNorm1d/2d/3d, SyncBatchNorm, LazyBatchNorm*
 ALREADY_FROZEN = "FrozenBatchNorm2d"
 
 
+def check_policy(policy: str | None) -> str:
+    if policy is None:
+        return "train"
+    if policy not in POLICIES:
+        raise UsageError(f"BatchNorm policy '{policy}' is not one of {', '.join(POLICIES)}")
+    return policy
+
+
 def norm_rows(inventory: Inventory, plan: Plan, policy: str | None) -> tuple[tuple[NormRow, ...], tuple[str, ...]]:
-    policy = policy or "train"
+    policy = check_policy(policy)
     trainable = {name: d.trainable for d in plan.decisions for name in d.param.names}
     tracked = {b.module for b in inventory.buffers if b.name.endswith(".running_mean")}
     rows, updating = [], []
@@ -35,7 +46,9 @@ def norm_rows(inventory: Inventory, plan: Plan, policy: str | None) -> tuple[tup
         affine_trainable = any(affine) if affine else None
         tracks = m.name in tracked
         frozen = affine_trainable is False
-        if frozen and policy == "eval":
+        if frozen and not tracks and policy in ("eval", "frozen"):
+            rows.append(NormRow(m.name, m.type, False, False, "no running statistics: left as is"))
+        elif frozen and policy == "eval":
             rows.append(NormRow(m.name, m.type, False, False, "kept in eval mode"))
         elif frozen and policy == "frozen":
             rows.append(NormRow(m.name, m.type, False, False, "replaced by FrozenBatchNorm: weight and bias become buffers"))

@@ -16,7 +16,11 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__
 from . import clickcompat as click
 from .errors import ExitCode, FreezekitError, UsageError
+from .batchnorm_policy import POLICIES
 from .expectations import Expectations
+from .plan import DEFAULTS
+from .render import FORMATS
+from .report import ONLY
 
 
 class FreezekitGroup(TyperGroup):
@@ -69,28 +73,15 @@ def _warn(message: str) -> None:
     typer.echo(f"freezekit: warning: {message}", err=True)
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A Typer choice type made from the core's own tuple of allowed values (one source of truth)."""
+    return Enum(name, {v: v for v in values}, type=str)
 
 
-class Only(str, Enum):
-    frozen = "frozen"
-    trainable = "trainable"
-
-
-class Default(str, Enum):
-    trainable = "trainable"
-    frozen = "frozen"
-    keep = "keep"
-
-
-class BatchNormPolicy(str, Enum):
-    train = "train"
-    eval = "eval"
-    frozen = "frozen"
+Format = _choices("Format", FORMATS)
+Only = _choices("Only", ONLY)
+Default = _choices("Default", DEFAULTS)
+BatchNormPolicy = _choices("BatchNormPolicy", POLICIES)
 
 
 # Options shared by freeze, count and verify.
@@ -147,11 +138,12 @@ def _options(ctx: typer.Context, model: Optional[str], config: Optional[str], pa
 
 
 def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
-    """Report to stdout, warnings to stderr; then fail on unmet expectations."""
+    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
     from .render import render
 
     for warning in report.warnings:
         _warn(warning)
+    failed = report.failed_expectations
     if fmt is Format.table:
         from rich.console import Console
 
@@ -160,15 +152,12 @@ def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
         console = Console(record=bool(export))
         for item in renderables(report):
             console.print(item)
-        if export:
+        if export and not failed:
             from .export import save_export
 
             save_export(console, export)
     else:
         sys.stdout.write(render(report, fmt.value))
-        if export:
-            raise UsageError("--export needs --format table")
-    failed = report.failed_expectations
     if failed:
         from .errors import ExpectationError
 
@@ -208,7 +197,7 @@ def freeze(
     max_trainable_pct: MaxPctOpt = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.")] = None,
     manifest: Annotated[Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest/--export files.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).")] = False,
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
@@ -219,8 +208,10 @@ def freeze(
                        weights_file, trust_pickle, batchnorm,
                        Expectations(expect_trainable, expect_frozen, expect_total, max_trainable_pct),
                        materialize=save is not None, no_cache=no_cache)
+    from .progress import status
+
     report = run_audit("freeze", options, depth=depth, only=only.value if only else None,
-                       save=save, manifest=manifest, force=force)
+                       save=save, manifest=manifest, force=force, progress=status)
     _emit(report, fmt, export)
 
 
@@ -256,7 +247,9 @@ def count(
                        weights_file, trust_pickle, batchnorm,
                        Expectations(expect_trainable, expect_frozen, expect_total, max_trainable_pct),
                        no_cache=no_cache)
-    report = run_audit("count", options, depth=depth, only=only.value if only else None)
+    from .progress import status
+
+    report = run_audit("count", options, depth=depth, only=only.value if only else None, progress=status)
     _emit(report, fmt, export)
 
 
@@ -321,7 +314,7 @@ def verify(
     from .errors import VerifyError
     from .render.verify_render import verify_json, verify_markdown, verify_renderables
 
-    vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare, strict)
+    vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
     from .progress import status
 
     with status(f"Verifying {options.model.name}"):
@@ -336,6 +329,8 @@ def verify(
         console = Console()
         for item in verify_renderables(result):
             console.print(item)
+    for warning in result.warnings:
+        _warn(warning)
     for c in result.checks:
         if c.severity == "warning" and c.offenders and not (strict and not c.ok):
             _warn(f"{c.name}: {c.detail}")
@@ -362,12 +357,16 @@ def check(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
-    from .commands import check_options, run_check
+    from .commands import run_check
     from .errors import DriftError
 
     if fmt not in (Format.table, Format.json):
         raise UsageError("check prints a table or JSON; --format csv/markdown are not available here")
-    drift, report = run_check(manifest, check_options(manifest, model, trust_pickle))
+    from .progress import status
+
+    drift, report = run_check(manifest, model, trust_pickle, progress=status)
+    for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
+        _warn(warning)
     lines = drift.lines()
     if fmt is Format.json:
         import json

@@ -1,27 +1,34 @@
-"""What the commands do between parsed options and a report: load, plan, write, compare."""
+"""What the commands do between parsed options and a report: load, plan, write, compare.
+
+Slow steps are wrapped in `progress(message)`, a context manager the caller supplies (the CLI
+passes a spinner on stderr); this module draws nothing itself.
+"""
 from __future__ import annotations
 
 import contextlib
 import json
 from pathlib import Path
+from typing import Callable, ContextManager
 
 from .atomic_write import atomic_path, check_destination
 from .audit import AuditOptions, Loaded, apply_to_model, build_report, load, plan_for
 from .config import ModelSpec
 from .errors import OutputError, UsageError
 from .manifest import Drift, build_manifest, compare, load_manifest
-from .progress import status
 from .report import Report
 from .sources import parse_source
 
 
-def load_with_status(options: AuditOptions) -> Loaded:
-    with status(f"Loading {options.model.name}"):
-        return load(options)
+Progress = Callable[[str], ContextManager[None]]
+
+
+def quiet(message: str) -> ContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, only: str | None = None,
-              save: str | None = None, manifest: str | None = None, force: bool = False) -> Report:
+              save: str | None = None, manifest: str | None = None, force: bool = False,
+              progress: Progress = quiet) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and parse_source(options.model.name).is_checkpoint:
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
@@ -34,13 +41,16 @@ def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, 
         check_destination(manifest, force, options.input_files())
         if save is not None and Path(save).resolve() == Path(manifest).resolve():
             raise UsageError("--save and --manifest name the same file")
-    loaded = load_with_status(options)
+    with progress(f"Loading {options.model.name}"):
+        loaded = load(options)
     plan = plan_for(loaded.inventory, options)
     view = "parameters" if command == "freeze" else "totals"
     report = build_report(command, view, loaded, plan, options, depth=depth, only=only)
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
-        _write_outputs(loaded, plan, build_manifest(report.model, plan, loaded.inventory), save, manifest, force)
+        doc = build_manifest(report.model, plan, loaded.inventory)
+        with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
+            _write_outputs(loaded, plan, doc, save, manifest, force)
     return report
 
 
@@ -55,8 +65,7 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
                 from .adapter.save import write_weights
 
                 apply_to_model(loaded.model, plan)
-                with status(f"Saving {save}"):
-                    write_weights(loaded.model, tmp_save, Path(save).suffix.lower(), doc)
+                write_weights(loaded.model, tmp_save, Path(save).suffix.lower(), doc)
             if tmp_manifest is not None:
                 tmp_manifest.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
@@ -64,17 +73,18 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
 
 
-def check_options(manifest_path: str, model: str | None, trust_pickle: bool = False) -> AuditOptions:
-    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights."""
+def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
+              progress: Progress = quiet) -> tuple[Drift, Report]:
+    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare."""
     m = load_manifest(manifest_path)
+    if model is None and m.model.kind == "python":
+        raise UsageError(f"{manifest_path}: written from Python for a {m.model.source} object; "
+                         "name the model to check: freezekit check MANIFEST MODEL")
     spec = m.model_spec if model is None else ModelSpec(model, dict(m.model.args) if model == m.model.source else {})
-    return AuditOptions(model=spec, rules=m.rules, default=m.default, strict=False, weights=m.model.weights,
-                        weights_file=m.model.weights_file, trust_pickle=trust_pickle)
-
-
-def run_check(manifest_path: str, options: AuditOptions) -> tuple[Drift, Report]:
-    manifest = load_manifest(manifest_path)
-    loaded = load_with_status(options)
+    options = AuditOptions(model=spec, rules=m.rules, default=m.default, strict=False, weights=m.model.weights,
+                           weights_file=m.model.weights_file, trust_pickle=trust_pickle)
+    with progress(f"Loading {spec.name}"):
+        loaded = load(options)
     plan = plan_for(loaded.inventory, options)
     report = build_report("check", "totals", loaded, plan, options)
-    return compare(manifest, plan, loaded.inventory), report
+    return compare(m, plan, loaded.inventory), report

@@ -16,6 +16,7 @@ Pure Python: no torch.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +25,17 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .batchnorm_policy import POLICIES
 from .expectations import Expectations
 from .plan import DEFAULTS
-from .rules import ACTIONS, Rule, RuleError, did_you_mean, validate_rule
+from .rules import ACTIONS, Rule, RuleError, validate_rule
+from .suggest import did_you_mean
+from .sources import parse_source
 from .text_files import read_text
 
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
 MAX_DEPTH = 16
 MAX_RULES = 10_000
-BATCHNORM_POLICIES = ("train", "eval", "frozen")
 TOP_KEYS = ("model", "weights", "weights_file", "default", "batchnorm", "rules", "expect")
 MODEL_KEYS = ("name", "factory", "args")
 EXPECT_KEYS = ("trainable", "frozen", "total", "max_trainable_pct")
@@ -185,7 +188,7 @@ def _parse(data: Any, doc: _Doc, path: Path) -> Config:
     if "default" in data:
         cfg["default"] = _choice(doc, "default", data["default"], DEFAULTS)
     if "batchnorm" in data:
-        cfg["batchnorm"] = _choice(doc, "batchnorm", data["batchnorm"], BATCHNORM_POLICIES)
+        cfg["batchnorm"] = _choice(doc, "batchnorm", data["batchnorm"], POLICIES)
     if "rules" in data:
         cfg["rules"] = _parse_rules(doc, data["rules"], str(path.name))
     if "expect" in data:
@@ -198,7 +201,7 @@ def _resolve_file_ref(name: str, base: Path) -> str:
     head, sep, tail = name.rpartition(":")
     if sep and head.endswith(".py") and not os.path.isabs(head):
         return f"{base / head}:{tail}"
-    if not sep and name.endswith((".safetensors", ".json", ".pt", ".pth", ".bin")) and not os.path.isabs(name):
+    if not sep and parse_source(name).is_checkpoint and not os.path.isabs(name):
         return str(base / name)
     return name
 
@@ -220,6 +223,12 @@ def _parse_model(doc: _Doc, value: Any, base: Path) -> ModelSpec:
         args = {}
     if not isinstance(args, dict):
         raise doc.error("model.args", f"must be a mapping of argument names to values, not {_kind(args)}")
+    for key, value in args.items():
+        try:
+            json.dumps(value)  # args are recorded in reports, manifests and cache keys
+        except (TypeError, ValueError):
+            raise doc.error(f"model.args.{key}", f"must be a string, number, boolean, null, or a list or mapping "
+                                                 f"of those, not {type(value).__name__}") from None
     return ModelSpec(_resolve_file_ref(name, base), dict(args))
 
 
@@ -236,6 +245,8 @@ def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:
         ((action, patterns),) = item.items()
         if action not in ACTIONS:
             raise doc.error(f"{where}.{action}", f"unknown action '{action}'{did_you_mean(action, list(ACTIONS))} (allowed: freeze, unfreeze)")
+        if isinstance(patterns, list) and not patterns:
+            raise doc.error(f"{where}.{action}", "the list of patterns is empty")
         for j, pattern in enumerate(patterns if isinstance(patterns, list) else [patterns]):
             sub = f"{where}.{action}" + (f"[{j}]" if isinstance(patterns, list) else "")
             rule = Rule(action, _string(doc, sub, pattern), f"{origin}: {sub}")

@@ -24,7 +24,7 @@ from typing import Any
 
 from .atomic_write import TMP_MARK, atomic_path
 from .config import ModelSpec
-from .manifest import versions
+from .installed import versions
 from .records import BufferRecord, Inventory, ModuleRecord, ParamRecord
 from .sources import FILE_FACTORY, TORCHVISION, parse_source
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from typing import Any
 
 from .config import ModelSpec
 from .errors import ConfigError
 from .plan import DEFAULTS, Plan
+from .installed import versions
 from .records import Inventory
 from .report import ModelInfo
 from .rules import Rule, RuleError, validate_rule
@@ -23,17 +23,6 @@ from .text_files import read_text
 SCHEMA = "freezekit.manifest"
 SCHEMA_VERSION = 1
 MAX_MANIFEST_BYTES = 256 << 20
-
-
-def versions() -> dict[str, str | None]:
-    """Installed versions from package metadata (no import of torch needed)."""
-    out: dict[str, str | None] = {}
-    for name in ("freezekit", "torch", "torchvision"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
 
 
 def entry(shape: tuple[int, ...], dtype: str) -> str:
@@ -177,9 +166,12 @@ class Drift:
     newly_trainable: tuple[str, ...] = ()
     fingerprint_now: str = ""
 
+    manifest_edited: bool = False  # its stored fingerprint does not match its own parameter table
+
     @property
     def drifted(self) -> bool:
-        return bool(self.added or self.removed or self.changed or self.newly_frozen or self.newly_trainable)
+        return bool(self.added or self.removed or self.changed or self.newly_frozen or self.newly_trainable
+                    or self.manifest_edited)
 
     def lines(self) -> list[str]:
         out = []
@@ -188,6 +180,8 @@ class Drift:
                              ("now trainable, were frozen", self.newly_trainable)):
             if names:
                 out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
+        if self.manifest_edited:
+            out.append("the manifest's fingerprint does not match its own parameter table: it was edited by hand")
         return out
 
 
@@ -203,4 +197,5 @@ def compare(manifest: Manifest, plan: Plan, inventory: Inventory) -> Drift:
         newly_frozen=tuple(n for n in table if n in frozen_now and n not in frozen_then),
         newly_trainable=tuple(n for n in table if n in frozen_then and n not in frozen_now),
         fingerprint_now=fingerprint(table),
+        manifest_edited=fingerprint(manifest.parameters) != manifest.fingerprint,
     )

@@ -26,8 +26,8 @@ def parse_arg(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):
         parsed = value  # YAML that cannot be built (2001-13-45, !!int x): keep the text as given
-    if isinstance(parsed, (dict, list)):
-        parsed = value  # only scalars: keep the text as given
+    if not isinstance(parsed, (str, int, float, bool, type(None))):
+        parsed = value  # only JSON scalars (a date, a list, a mapping stay the text as given)
     return key.strip(), parsed
 
 

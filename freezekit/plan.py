@@ -39,10 +39,6 @@ class Plan:
     def frozen_names(self) -> list[str]:
         return [d.param.name for d in self.decisions if not d.trainable]
 
-    def trainable_by_name(self) -> dict[str, bool]:
-        """Every name, aliases included, mapped to its decision."""
-        return {name: d.trainable for d in self.decisions for name in d.param.names}
-
 
 def make_plan(
     inventory: Inventory,
@@ -66,10 +62,7 @@ def make_plan(
         selected = selector.select(rule)
         counts.append(len(selected))
         if not selected:
-            hint = selector.suggestions(rule)
-            message = f"{rule.describe()} selects no parameter" + (
-                f"; nearest names: {', '.join(hint)}" if hint else ""
-            )
+            message = f"{rule.describe()} selects no parameter: {selector.no_match_reason(rule)}"
             if strict:
                 raise NoMatchError(message + " (use --allow-unmatched to make this a warning)")
             unmatched.append(rule)
@@ -78,5 +71,6 @@ def make_plan(
         value = (rule.action == "unfreeze", rule.label)
         for i in selected:
             state[i] = value
+    warnings += selector.notes
     decisions = tuple(Decision(p, trainable, why) for p, (trainable, why) in zip(params, state))
     return Plan(decisions, rules, default, tuple(unmatched), tuple(warnings), tuple(counts))

@@ -9,7 +9,6 @@ from .plan import Decision, Plan
 from .records import BufferRecord
 from .totals import ModuleRow, Totals
 
-VIEWS = ("parameters", "totals")  # freeze shows parameters, count shows totals
 ONLY = ("frozen", "trainable")
 
 

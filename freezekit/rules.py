@@ -15,7 +15,6 @@ A tied parameter is selected when any of its names is.
 from __future__ import annotations
 
 import bisect
-import difflib
 import fnmatch
 import itertools
 import re
@@ -24,6 +23,7 @@ from typing import Literal
 
 from .errors import RuleError
 from .records import Inventory
+from .suggest import did_you_mean, nearest
 
 Action = Literal["freeze", "unfreeze"]
 ACTIONS: tuple[str, ...] = ("freeze", "unfreeze")
@@ -102,15 +102,6 @@ def required_literals(rule: Rule) -> tuple[str, list[str]]:
         return "", []
 
 
-def nearest(word: str, candidates: list[str], n: int = 3) -> list[str]:
-    return difflib.get_close_matches(word, candidates, n=n, cutoff=0.5)
-
-
-def did_you_mean(word: str, candidates: list[str]) -> str:
-    close = nearest(word, candidates)
-    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-
-
 class Selector:
     """Resolves rules to parameter indices over one inventory.
 
@@ -131,6 +122,7 @@ class Selector:
         self._candidates = sorted(set(self._names).union(self._modules))
         self._text = "\n".join(self._candidates)  # searched with str.find (see _containing)
         self._offsets = [0, *itertools.accumulate(len(name) + 1 for name in self._candidates)]
+        self.notes: list[str] = []  # warnings found while selecting (see _select_through)
 
     def select(self, rule: Rule) -> set[int]:
         validate_rule(rule)
@@ -221,20 +213,42 @@ class Selector:
         return selected  # none of that type is a no-match, like a glob that matches nothing
 
     def _select_through(self, rule: Rule) -> set[int]:
+        """Parameters of every module registered up to and including the target, in pre-order.
+
+        Parameters held directly by a module that *contains* the target (ViT's `class_token` on
+        the root, CLIP's `logit_scale`) are left out: PyTorch does not record where they were
+        registered relative to the submodules, so their position is unknown. They are listed
+        in `self.notes`, so the plan can warn that no rule of this kind decided them."""
         target = self._module_or_error(rule)
         order = {m.name: i for i, m in enumerate(self.inventory.modules)}
         # Pre-order: a module's subtree is contiguous, so its last index bounds "up to and including".
-        last = max(i for name, i in order.items()
-                   if name == target or name.startswith(target + ".") or target == "")
-        return {i for i, p in enumerate(self.inventory.params) if order.get(p.module, 0) <= last}
+        last = max(i for name, i in order.items() if name == target or name.startswith(target + "."))
+        parents = {".".join(target.split(".")[:k]) for k in range(len(target.split(".")))}
+        selected, skipped = set(), []
+        for i, p in enumerate(self.inventory.params):
+            if p.module in parents:
+                skipped.append(p.name)
+            elif order.get(p.module, 0) <= last:
+                selected.add(i)
+        if skipped:
+            shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+            self.notes.append(f"{rule.describe()} leaves out {len(skipped)} parameter(s) held directly by modules "
+                              f"that contain '{target}' ({shown}): their position is unknown; add a rule for them")
+        return selected
+
+    def no_match_reason(self, rule: Rule) -> str:
+        """Why a rule selected nothing, and what is near, for the no-match message."""
+        if rule.kind == "type" and any(m.is_a(rule.body) for m in self.inventory.modules):
+            return f"modules of type {rule.body} hold no parameters"
+        hint = self.suggestions(rule)
+        return "no name matches" + (f"; nearest names: {', '.join(hint)}" if hint else "")
 
     def suggestions(self, rule: Rule) -> list[str]:
         """Nearest module or parameter names (type names for type: rules), for a rule that selected nothing."""
         body = rule.body
         if rule.kind == "type":
             with_params = sorted({p.module_type for p in self.inventory.params})
-            known = sorted({t for m in self.inventory.modules for t in (m.type, *m.bases)})
-            return nearest(body, with_params) or nearest(body, known)
+            return nearest(body, with_params)
         literal = _GLOB_CHARS.split(body, 1)[0].rstrip(".") if rule.kind == "glob" else body
         pool = self._modules if self._modules else self._names
         return nearest(literal, pool) or nearest(literal, self._names)

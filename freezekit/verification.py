@@ -13,7 +13,6 @@ class VerifyOptions:
     steps: int = 3
     warmup: int = 1
     compare: bool = False
-    strict: bool = False  # a trainable-but-unused parameter fails the run
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,7 @@ class VerifyResult:
     checks: tuple[Check, ...]
     frozen_run: StepStats
     all_trainable_run: StepStats | None = None
+    warnings: tuple[str, ...] = ()  # the plan's (e.g. rules that matched nothing under --allow-unmatched)
 
     def failures(self, strict: bool) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or strict))

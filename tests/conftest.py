@@ -1,4 +1,3 @@
-import os
 
 import pytest
 
@@ -10,6 +9,7 @@ def _isolated_env(tmp_path_factory, monkeypatch):
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("TORCH_HOME", str(home))
     monkeypatch.setenv("FREEZEKIT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fk_cache"))
+    monkeypatch.setenv("FREEZEKIT_OFFLINE", "1")  # never try to download weights
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.delenv("FREEZEKIT_DEBUG", raising=False)

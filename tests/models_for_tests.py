@@ -32,3 +32,16 @@ class UnusedBranch(nn.Module):
 
     def forward(self, x):
         return self.used(x)
+
+
+def build_tied_needing_values() -> nn.Module:
+    """Reads a tensor's values while building (as the regnet builders do), so the plain meta build
+    fails and the parameters-to-meta fallback runs; its two layers share one weight."""
+    import torch
+
+    width = int(torch.ones(1).item()) * 4
+    model = TiedNet(8, width)
+    shared = nn.Parameter(torch.zeros(8, width))  # registered under two names while still on the CPU
+    model.embed.weight = shared
+    model.head.weight = shared
+    return model

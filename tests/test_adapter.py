@@ -66,3 +66,13 @@ def test_totals_equal_the_classic_formula(name):
     assert totals.trainable == sum(p.numel() for p in model.parameters() if p.requires_grad)
     assert totals.total == sum(p.numel() for p in model.parameters())
     assert totals.frozen == sum(p.numel() for p in model.parameters() if not p.requires_grad) > 0
+
+
+def test_meta_fallback_keeps_tied_weights_tied():
+    from pathlib import Path
+
+    factory = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied_needing_values"
+    loaded = load(AuditOptions(model=ModelSpec(factory), use_cache=False))
+    assert next(loaded.model.parameters()).device.type == "meta"  # the fallback ran
+    assert loaded.model.head.weight is loaded.model.embed.weight
+    assert sum(p.numel for p in loaded.inventory.params) == 60 == sum(p.numel() for p in TiedNet().parameters())

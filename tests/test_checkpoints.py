@@ -21,7 +21,7 @@ from torch import nn
 from freezekit import safetensors_header
 from freezekit.checkpoints import is_buffer, read_checkpoint_inventory
 from freezekit.errors import ExitCode, UnsafePickleError, WeightsError
-from freezekit.safetensors_header import read_header, read_index
+from freezekit.safetensors_header import read_header
 from freezekit.sources import parse_source
 from tests.models_for_tests import TiedNet
 
@@ -119,12 +119,14 @@ def test_seven_billion_sparse_file_reads_only_the_header_without_torch(tmp_path)
     path = write_seven_billion(tmp_path / "big.safetensors")
     assert path.stat().st_size > 14_000_000_000  # sparse: the disk holds only the header
     code = f"""
-import json, sys, time
-start = time.perf_counter()
+import json, sys
 from freezekit.checkpoints import read_checkpoint_inventory
 from freezekit.sources import parse_source
+def rchar():  # bytes this process has read through read() calls
+    return int(next(line.split()[1] for line in open('/proc/self/io') if line.startswith('rchar:')))
+before = rchar()
 inv = read_checkpoint_inventory(parse_source({str(path)!r}))
-elapsed = time.perf_counter() - start
+read_bytes = rchar() - before
 # VmHWM, not getrusage: ru_maxrss keeps the forking pytest's size across exec
 peak_kib = int(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')))
 from typer.testing import CliRunner
@@ -133,7 +135,7 @@ r = CliRunner().invoke(app, ['count', {str(path)!r}, '-p', 'layers.0.*', '-f', '
 assert r.exit_code == 0, r.output
 totals = json.loads(r.stdout)['totals']
 print(sum(p.numel for p in inv.params), totals['total'], totals['frozen'], 'torch' in sys.modules,
-      elapsed < 0.5, peak_kib < 100 * 1024)
+      read_bytes < 1 << 20, peak_kib < 100 * 1024)  # the header only, not 14 GB (speed: benchmarks/)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["7000160000", "7000160000", "218755000", "False", "True", "True"]

@@ -46,7 +46,10 @@ def test_command_line_order_is_kept(cli):
 def test_count_table_and_depth(cli):
     code, out, _ = cli("count", "vgg16", "-p", "features.*", "--depth", "1")
     assert code == 0
-    assert "features" in out and "14,714,688" in out and "██████████ 100%" in out
+    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│ features ") or line.startswith("│ classifier ")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["features", "14,714,688", "0", "14,714,688", "██████████ 100%"],
+        ["classifier", "123,642,856", "123,642,856", "0", "░░░░░░░░░░ 0%"]]
     assert "138,357,544" in out and "features.0.weight" not in out
 
 
@@ -69,7 +72,9 @@ def test_expectations_fail_the_pipeline(cli):
     (["count", "vgg16", "-p", "type:Conv3d"], ExitCode.NO_MATCH, "selects no parameter"),
     (["count", "vgg16", "--export", "x.pdf"], ExitCode.USAGE, "must end in .html or .svg"),
     (["count", "vgg16", "--export", "x.svg", "-f", "json"], ExitCode.USAGE, "cannot be combined"),
-    (["count", "-c", "missing.yaml"], ExitCode.CONFIG, "no such config file"),
+    (["count", "-c", "missing.yaml"], ExitCode.CONFIG, "no such"),
+    (["count", "vit_b_16", "--arg", "image_size=223"], ExitCode.MODEL,
+     "model 'vit_b_16' could not be built with {'image_size': 223}: AssertionError"),
 ])
 def test_errors_are_one_line_with_their_code(cli, tmp_path, monkeypatch, args, code, fragment):
     monkeypatch.chdir(tmp_path)
@@ -159,3 +164,16 @@ def test_console_script_exit_codes_and_flushed_output(tmp_path):
     assert done.returncode == ExitCode.EXPECTATION
     assert json.loads(done.stdout)["totals"]["total"] == 138357544  # complete, flushed
     assert done.stderr == "freezekit: error: expected trainable 5 but the plan gives 138,357,544\n"
+
+
+def test_export_is_not_written_when_an_expectation_fails(cli, tmp_path):
+    code, _, _ = cli("count", "resnet18", "--expect-total", "5", "--export", tmp_path / "r.svg")
+    assert code == ExitCode.EXPECTATION and not (tmp_path / "r.svg").exists()
+
+
+def test_arg_values_that_are_not_json_scalars_stay_text(cli):
+    from pathlib import Path
+
+    factory = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied"
+    code, _, err = cli("count", factory, "--arg", "vocab=2001-01-01", "-f", "json", "--no-cache")
+    assert code == ExitCode.MODEL and "TypeError" in err  # the builder got the text, not a date

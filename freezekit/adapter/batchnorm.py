@@ -87,13 +87,17 @@ def _set_submodule(model: "nn.Module", name: str, new: "nn.Module") -> None:
 
 def apply_policy(model: "nn.Module", policy: str | None) -> int:
     """Apply the policy in place to every frozen BatchNorm layer (see batchnorm_policy); return how many changed."""
-    if policy in (None, "train"):
+    from ..batchnorm_policy import check_policy
+
+    if check_policy(policy) == "train":
         return 0
     from torchvision.ops.misc import FrozenBatchNorm2d
 
     changed = 0
     for name, module in norm_layers(model):
         if isinstance(module, FrozenBatchNorm2d) or _affine_state(module) is not False:
+            continue
+        if module.running_mean is None:  # no statistics to keep: eval or a replacement would change its output
             continue
         if policy == "eval":
             _keep_eval(module)

@@ -62,7 +62,7 @@ def load_factory(source: Source) -> Callable[..., Any]:
     fn = getattr(module, source.attr, None)
     if fn is None or not callable(fn):
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
-        from ..rules import did_you_mean
+        from ..suggest import did_you_mean
 
         raise ModelError(f"'{source.ref}' has no callable '{source.attr}'{did_you_mean(source.attr, public)}")
     return fn
@@ -102,6 +102,13 @@ def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
                 return models.get_model(source.ref, **kwargs)
             except TypeError as exc:
                 raise ModelError(f"model '{source.ref}' does not accept these arguments: {exc}") from exc
+            except (AssertionError, ValueError, KeyError, IndexError) as exc:
+                if weights is None:  # the builder refused its arguments (e.g. vit_b_16 image_size=223)
+                    raise ModelError(f"model '{source.ref}' could not be built with {args or 'its defaults'}: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+                from .weights import cache_path
+
+                raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: {exc}") from exc
             except Exception as exc:
                 if weights is None:
                     raise

@@ -16,8 +16,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-DEFAULT_BATCH = {"classification": 2, "quantization": 2, "segmentation": 2, "detection": 2,
-                 "video": 2, "optical_flow": 2, "custom": 2}
+DEFAULT_BATCH = 2  # BatchNorm in train() mode needs more than one value per channel
 
 
 @dataclass

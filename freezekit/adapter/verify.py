@@ -43,11 +43,16 @@ def _stats(model: "nn.Module", names: list[str]) -> dict[str, dict]:
 
 
 def _run(options: AuditOptions, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
+    import torch
+
     model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
     before = _stats(model, frozen_bn)
     batch = make_batch(model, options.model.name, family, batch_size, vopts.device, vopts.input_shape)
     try:
         ms, mib, measure = run_steps(model, batch, vopts.device, vopts.dtype, vopts.steps, vopts.warmup)
+    except torch.OutOfMemoryError as exc:
+        raise UsageError(f"out of memory on {vopts.device} with a batch of {batch_size} ({batch.desc}); "
+                         "lower --batch-size") from exc
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         raise UsageError(f"the training step failed on the synthetic input ({batch.desc}): "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
@@ -108,7 +113,7 @@ def verify(options: AuditOptions, vopts: VerifyOptions) -> VerifyResult:
     if vopts.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here")
     family = zoo.family_of(source.ref) if source.kind == TORCHVISION else "custom"
-    batch_size = vopts.batch_size or DEFAULT_BATCH[family]
+    batch_size = vopts.batch_size or DEFAULT_BATCH
     baseline = None
     if vopts.compare:  # everything trainable, same step, measured first on a fresh model
         model, *_, baseline = _run(options, vopts, False, family, batch_size)
@@ -118,4 +123,5 @@ def verify(options: AuditOptions, vopts: VerifyOptions) -> VerifyResult:
             torch.cuda.empty_cache()
     model, plan, frozen_bn, before, desc, stats = _run(options, vopts, True, family, batch_size)
     checks = _checks(model, plan, frozen_bn, before, options.batchnorm or "train")
-    return VerifyResult(options.model.name, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats, baseline)
+    return VerifyResult(options.model.name, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats,
+                        baseline, plan.warnings)

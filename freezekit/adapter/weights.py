@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ..errors import ModelError, WeightsError
-from ..rules import did_you_mean
+from ..suggest import did_you_mean
 
 if TYPE_CHECKING:
     from torch import nn
@@ -126,9 +126,10 @@ def load_weights_file(model: "nn.Module", path: str, trust_pickle: bool = False)
         state = state.state_dict()
     # safetensors files written from tied models hold one name per shared tensor:
     # fill the other names from the model's own aliasing before checking.
-    check_state_dict(model, _with_tied_names(model, state), path)
+    state = _with_tied_names(model, state)
+    check_state_dict(model, state, path)
     try:
-        model.load_state_dict(_with_tied_names(model, state), strict=True)
+        model.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{path}: cannot load into the model: {first}") from exc

@@ -13,7 +13,7 @@ import inspect
 from typing import Any, Iterator
 
 from ..errors import ModelError, UsageError
-from ..rules import nearest
+from ..suggest import nearest
 
 FAMILIES = ("detection", "segmentation", "video", "optical_flow", "quantization")
 
@@ -48,11 +48,16 @@ def parameters_on_meta() -> Iterator[None]:
     from torch import nn
 
     original = nn.Module.register_parameter
+    # One meta tensor per original, so that a parameter registered under two names stays tied;
+    # the original is kept too, so that its id cannot be reused by another tensor meanwhile.
+    moved: dict[int, tuple[nn.Parameter, nn.Parameter]] = {}
 
     def register(self, name, param):  # noqa: ANN001 - nn.Module's signature
         original(self, name, param)
         if param is not None and param.device.type != "meta":
-            self._parameters[name] = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+            if id(param) not in moved:
+                moved[id(param)] = (param, nn.Parameter(param.to("meta"), requires_grad=param.requires_grad))
+            self._parameters[name] = moved[id(param)][1]
 
     nn.Module.register_parameter = register
     try:

@@ -11,8 +11,6 @@ from rich.text import Text
 
 from ..verification import VerifyResult
 
-VERIFY_FORMATS = ("table", "json", "markdown")
-
 
 def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
     return {
