@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import Enum
 from typing import Annotated, Any, Optional
 
 import typer
@@ -16,11 +15,8 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__
 from . import clickcompat as click
 from .errors import ExitCode, FreezekitError, UsageError
-from .batchnorm_policy import POLICIES
+from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .expectations import Expectations
-from .plan import DEFAULTS
-from .render import FORMATS
-from .report import ONLY
 
 
 class FreezekitGroup(TyperGroup):
@@ -73,41 +69,6 @@ def _warn(message: str) -> None:
     typer.echo(f"freezekit: warning: {message}", err=True)
 
 
-def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
-    """A Typer choice type made from the core's own tuple of allowed values (one source of truth)."""
-    return Enum(name, {v: v for v in values}, type=str)
-
-
-Format = _choices("Format", FORMATS)
-Only = _choices("Only", ONLY)
-Default = _choices("Default", DEFAULTS)
-BatchNormPolicy = _choices("BatchNormPolicy", POLICIES)
-
-
-# Options shared by freeze, count and verify.
-ModelArg = Annotated[Optional[str], typer.Argument(
-    help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
-         "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
-    show_default=False)]
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config (default: ./freezekit.yaml when MODEL is omitted).")]
-PatternOpt = Annotated[Optional[list[str]], typer.Option("--pattern", "-p", help="Freeze what this selects (repeatable; after the config's rules).")]
-UnfreezeOpt = Annotated[Optional[list[str]], typer.Option("--unfreeze", "-u", help="Unfreeze what this selects (repeatable).")]
-DefaultOpt = Annotated[Optional[Default], typer.Option("--default", help="Starting state before rules [default: trainable].")]
-AllowOpt = Annotated[bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")]
-ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="key=value passed to the model builder (repeatable; YAML scalars).")]
-WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")]
-WeightsFileOpt = Annotated[Optional[str], typer.Option("--weights-file", help="state_dict to load: .safetensors, .pt or .pth.")]
-TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")]
-BatchNormOpt = Annotated[Optional[BatchNormPolicy], typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace).")]
-DepthOpt = Annotated[Optional[int], typer.Option("--depth", min=0, help="Aggregate by module at this depth.")]
-OnlyOpt = Annotated[Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-ExportOpt = Annotated[Optional[str], typer.Option("--export", help="Also save the rendered table as FILE.html or FILE.svg.")]
-ExpectTrainableOpt = Annotated[Optional[int], typer.Option("--expect-trainable", min=0, help="Fail (exit 9) unless exactly N parameters are trainable.")]
-ExpectFrozenOpt = Annotated[Optional[int], typer.Option("--expect-frozen", min=0, help="Fail (exit 9) unless exactly N parameters are frozen.")]
-ExpectTotalOpt = Annotated[Optional[int], typer.Option("--expect-total", min=0, help="Fail (exit 9) unless the model has exactly N parameters.")]
-MaxPctOpt = Annotated[Optional[float], typer.Option("--max-trainable-pct", min=0, max=100, help="Fail (exit 9) when more than P% is trainable.")]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the inventory cache.")]
 
 
 def _version(value: bool) -> None:
@@ -123,17 +84,16 @@ def main_callback(
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
 
 
-def _options(ctx: typer.Context, model: Optional[str], config: Optional[str], pattern, unfreeze, default,
-             allow_unmatched: bool, arg, weights, weights_file, trust_pickle: bool, batchnorm,
-             expect: Expectations, materialize: bool = False, no_cache: bool = False):
+def _options(m: ModelOptions, expect: Expectations = Expectations(), materialize: bool = False,
+             no_cache: bool = False):
     from .options import command_line_rules, find_config, merge_options
 
-    rules = command_line_rules(pattern or [], unfreeze or [], ctx.meta.get("rule_order"))
+    rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
     return merge_options(
-        find_config(config, model), model=model, args=arg or [], rules=rules,
-        default=default.value if default else None, strict=not allow_unmatched, expect=expect,
-        weights=weights, weights_file=weights_file, trust_pickle=trust_pickle,
-        batchnorm=batchnorm.value if batchnorm else None, materialize=materialize, use_cache=not no_cache,
+        find_config(m.config, m.model), model=m.model, args=m.arg or [], rules=rules,
+        default=m.default.value if m.default else None, strict=not m.allow_unmatched, expect=expect,
+        weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle,
+        batchnorm=m.batchnorm.value if m.batchnorm else None, materialize=materialize, use_cache=not no_cache,
     )
 
 
@@ -173,84 +133,36 @@ def _precheck_export(export: Optional[str], fmt: Format) -> None:
         check_export_path(export)
 
 
+def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
+    """freeze and count: the same model, rules and report options; they differ in what they print."""
+    from .commands import run_audit
+    from .progress import status
+
+    _precheck_export(r.export, r.fmt)
+    options = _options(m, expectations(r), materialize=outputs.get("save") is not None, no_cache=r.no_cache)
+    report = run_audit(command, options, depth=r.depth, only=r.only.value if r.only else None, progress=status,
+                       **outputs)
+    _emit(report, r.fmt, r.export)
+
+
 @app.command(cls=OrderedRulesCommand)
+@with_options(ModelOptions, ReportOptions)
 def freeze(
-    ctx: typer.Context,
-    model: ModelArg = None,
-    config: ConfigOpt = None,
-    pattern: PatternOpt = None,
-    unfreeze: UnfreezeOpt = None,
-    default: DefaultOpt = None,
-    allow_unmatched: AllowOpt = False,
-    arg: ArgOpt = None,
-    weights: WeightsOpt = None,
-    weights_file: WeightsFileOpt = None,
-    trust_pickle: TrustOpt = False,
-    batchnorm: BatchNormOpt = None,
-    depth: DepthOpt = None,
-    only: OnlyOpt = None,
-    fmt: FormatOpt = Format.table,
-    export: ExportOpt = None,
-    expect_trainable: ExpectTrainableOpt = None,
-    expect_frozen: ExpectFrozenOpt = None,
-    expect_total: ExpectTotalOpt = None,
-    max_trainable_pct: MaxPctOpt = None,
+    m: ModelOptions,
+    r: ReportOptions,
     save: Annotated[Optional[str], typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.")] = None,
     manifest: Annotated[Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).")] = False,
-    no_cache: NoCacheOpt = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
-    from .commands import run_audit
-
-    _precheck_export(export, fmt)
-    options = _options(ctx, model, config, pattern, unfreeze, default, allow_unmatched, arg, weights,
-                       weights_file, trust_pickle, batchnorm,
-                       Expectations(expect_trainable, expect_frozen, expect_total, max_trainable_pct),
-                       materialize=save is not None, no_cache=no_cache)
-    from .progress import status
-
-    report = run_audit("freeze", options, depth=depth, only=only.value if only else None,
-                       save=save, manifest=manifest, force=force, progress=status)
-    _emit(report, fmt, export)
+    _audit("freeze", m, r, save=save, manifest=manifest, force=force)
 
 
 @app.command(cls=OrderedRulesCommand)
-def count(
-    ctx: typer.Context,
-    model: ModelArg = None,
-    config: ConfigOpt = None,
-    pattern: PatternOpt = None,
-    unfreeze: UnfreezeOpt = None,
-    default: DefaultOpt = None,
-    allow_unmatched: AllowOpt = False,
-    arg: ArgOpt = None,
-    weights: WeightsOpt = None,
-    weights_file: WeightsFileOpt = None,
-    trust_pickle: TrustOpt = False,
-    batchnorm: BatchNormOpt = None,
-    depth: DepthOpt = None,
-    only: OnlyOpt = None,
-    fmt: FormatOpt = Format.table,
-    export: ExportOpt = None,
-    expect_trainable: ExpectTrainableOpt = None,
-    expect_frozen: ExpectFrozenOpt = None,
-    expect_total: ExpectTotalOpt = None,
-    max_trainable_pct: MaxPctOpt = None,
-    no_cache: NoCacheOpt = False,
-) -> None:
+@with_options(ModelOptions, ReportOptions)
+def count(m: ModelOptions, r: ReportOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
-    from .commands import run_audit
-
-    _precheck_export(export, fmt)
-    options = _options(ctx, model, config, pattern, unfreeze, default, allow_unmatched, arg, weights,
-                       weights_file, trust_pickle, batchnorm,
-                       Expectations(expect_trainable, expect_frozen, expect_total, max_trainable_pct),
-                       no_cache=no_cache)
-    from .progress import status
-
-    report = run_audit("count", options, depth=depth, only=only.value if only else None, progress=status)
-    _emit(report, fmt, export)
+    _audit("count", m, r)
 
 
 @app.command()
@@ -275,21 +187,11 @@ def models(
 
 
 @app.command(cls=OrderedRulesCommand)
+@with_options(ModelOptions)
 def verify(
-    ctx: typer.Context,
-    model: ModelArg = None,
-    config: ConfigOpt = None,
-    pattern: PatternOpt = None,
-    unfreeze: UnfreezeOpt = None,
-    default: DefaultOpt = None,
-    allow_unmatched: AllowOpt = False,
-    arg: ArgOpt = None,
-    weights: WeightsOpt = None,
-    weights_file: WeightsFileOpt = None,
-    trust_pickle: TrustOpt = False,
-    batchnorm: BatchNormOpt = None,
+    m: ModelOptions,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size [default: 2].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")] = None,
     input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, or bfloat16 (autocast).")] = "float32",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps (median reported).")] = 3,
@@ -308,8 +210,7 @@ def verify(
     if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
         raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
     shape = _parse_shape(input_shape) if input_shape else None
-    options = _options(ctx, model, config, pattern, unfreeze, default, allow_unmatched, arg, weights,
-                       weights_file, trust_pickle, batchnorm, Expectations(), materialize=True, no_cache=True)
+    options = _options(m, materialize=True, no_cache=True)
     from .adapter.verify import verify as run_verify
     from .errors import VerifyError
     from .render.verify_render import verify_json, verify_markdown, verify_renderables
