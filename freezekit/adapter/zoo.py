@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import threading
 from typing import Any, Iterator
 
 from ..errors import ModelError, UsageError
@@ -42,9 +43,15 @@ def check_name(name: str) -> None:
         raise ModelError(f"unknown model '{name}'{hint}")
 
 
+_PATCH = threading.Lock()  # the patch below is process-wide: one build at a time may hold it
+
+
 @contextlib.contextmanager
 def parameters_on_meta() -> Iterator[None]:
-    """Move every parameter to meta the moment it is registered (what accelerate's init_empty_weights does)."""
+    """Move every parameter to meta the moment it is registered (what accelerate's init_empty_weights does).
+
+    It patches nn.Module.register_parameter for the whole process while the block runs, so the
+    lock keeps two such builds from interleaving."""
     from torch import nn
 
     original = nn.Module.register_parameter
@@ -59,11 +66,12 @@ def parameters_on_meta() -> Iterator[None]:
                 moved[id(param)] = (param, nn.Parameter(param.to("meta"), requires_grad=param.requires_grad))
             self._parameters[name] = moved[id(param)][1]
 
-    nn.Module.register_parameter = register
-    try:
-        yield
-    finally:
-        nn.Module.register_parameter = original
+    with _PATCH:
+        nn.Module.register_parameter = register
+        try:
+            yield
+        finally:
+            nn.Module.register_parameter = original
 
 
 def builder_kwargs(name: str, weights: Any = None, extra: dict | None = None) -> dict:
