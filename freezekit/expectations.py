@@ -18,9 +18,6 @@ class Expectations:
         changes = {f.name: getattr(override, f.name) for f in fields(self) if getattr(override, f.name) is not None}
         return replace(self, **changes)
 
-    def is_empty(self) -> bool:
-        return all(getattr(self, f.name) is None for f in fields(self))
-
 
 @dataclass(frozen=True)
 class ExpectationResult:
