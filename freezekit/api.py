@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Iterable, Sequence
 
 from .audit import AuditOptions, Loaded, build_report
 from .batchnorm_policy import check_policy
@@ -44,18 +45,40 @@ class FreezeReport:
     def frozen(self) -> list[str]:
         return self.report.plan.frozen_names
 
-    def print(self, depth: int | None = None) -> None:
-        from rich.console import Console
+    def __repr__(self) -> str:
+        t, source = self.report.totals, self.report.model.source
+        return (f"<FreezeReport {source}: {t.trainable:,} of {t.total:,} parameters trainable "
+                f"({t.trainable_pct:.2f}%), {t.frozen_tensors:,} of {t.tensors:,} tensors frozen>")
 
-        from .render.table_render import renderables
+    def view(self, only: str | None = None, depth: int | None = None) -> Report:
+        """The report as `freeze --only ONLY --depth DEPTH` shows it."""
+        from .report import ONLY
         from .totals import by_depth
 
-        report = self.report
+        if only is not None and only not in ONLY:
+            raise UsageError(f"only={only!r}: choose one of {', '.join(map(repr, ONLY))}, or None for every row")
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+            raise UsageError(f"depth={depth!r}: give a whole number, 0 or more, or None for one row per parameter")
+        report = replace(self.report, only=only)
         if depth is not None:
             report = replace(report, modules=by_depth(report.plan, depth), depth=depth)
-        console = Console()
-        for item in renderables(report):
-            console.print(item)
+        return report
+
+    def print(self, only: str | None = None, depth: int | None = None, file: IO[str] | None = None) -> None:
+        """Print the CLI's table (like `freeze --only ONLY --depth DEPTH`); names are never cut."""
+        from .render.table_render import write_report
+        from .render.terminal import stdout_color, stdout_width
+
+        out = file if file is not None else sys.stdout
+        terminal = out is sys.stdout
+        write_report(self.view(only, depth), out, stdout_width() if terminal else None,
+                     stdout_color() if terminal else False)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the report as its table."""
+        from .render.html_render import render_html
+
+        return render_html(self.report)
 
     def to_dict(self) -> dict:
         from .render.json_render import report_dict

@@ -10,24 +10,37 @@ import sys
 from typing import Annotated, Any, Optional
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperGroup
 
 from . import __version__
 from . import clickcompat as click
 from .errors import ExitCode, FreezekitError, UsageError
-from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
+from .cli_help import FreezekitCommand, clean_params, tidy_click_message
+from .cli_options import (CheckFormat, Format, ModelOptions, ReportOptions, TrustOpt, VerifyFormat,
+                          complete_model, expectations, with_options)
 from .expectations import Expectations
+from .render.terminal import silence_stdout, stdout_color, stdout_width
 
 
 class FreezekitGroup(TyperGroup):
-    """Turns every user error into one line on stderr and its exit code; bugs keep their traceback."""
+    """Turns every user error into one line on stderr and its exit code; bugs keep their traceback.
+
+    A reader that closes the pipe early (`| head`) ends the run quietly with exit 0: the output
+    was cut short on purpose, not by a failure (see the README's exit codes)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        clean_params(self)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except BrokenPipeError:
+            silence_stdout()
+            sys.exit(0)
         except click.ClickException as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
-            _error(exc.format_message() + hint)
+            _error(tidy_click_message(exc.format_message()) + hint)
             sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
         except typer.Abort:
             _error("aborted")
@@ -40,7 +53,7 @@ class FreezekitGroup(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-class OrderedRulesCommand(TyperCommand):
+class OrderedRulesCommand(FreezekitCommand):
     """Remembers the order of -p/-u occurrences, which Click groups into two lists."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -98,26 +111,28 @@ def _options(m: ModelOptions, expect: Expectations = Expectations(), materialize
 
 
 def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
-    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
-    from .render import render
+    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing).
 
+    A closed stdout (`| head`) stops the report, not the run: an unmet expectation still fails."""
     for warning in report.warnings:
         _warn(warning)
     failed = report.failed_expectations
-    if fmt is Format.table:
-        from rich.console import Console
+    try:
+        if fmt is Format.table:
+            from .render.table_render import write_report
 
-        from .render.table_render import renderables
+            write_report(report, sys.stdout, stdout_width(), stdout_color())
+        else:
+            from .render import render
 
-        console = Console(record=bool(export))
-        for item in renderables(report):
-            console.print(item)
-        if export and not failed:
-            from .export import save_export
+            sys.stdout.write(render(report, fmt.value))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    if export and not failed:
+        from .export import save_export
 
-            save_export(console, export)
-    else:
-        sys.stdout.write(render(report, fmt.value))
+        save_export(report, export)
     if failed:
         from .errors import ExpectationError
 
@@ -140,8 +155,11 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
 
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), materialize=outputs.get("save") is not None, no_cache=r.no_cache)
+    if command == "count" and r.only is not None and r.depth is None:
+        raise UsageError("--only filters rows: count prints totals, so use it with --depth N "
+                         "(or use freeze, which prints a row per parameter)")
     report = run_audit(command, options, depth=r.depth, only=r.only.value if r.only else None, progress=status,
-                       **outputs)
+                       batchnorm_details=r.batchnorm_details, **outputs)
     _emit(report, r.fmt, r.export)
 
 
@@ -165,10 +183,11 @@ def count(m: ModelOptions, r: ReportOptions) -> None:
     _audit("count", m, r)
 
 
-@app.command()
+@app.command(cls=FreezekitCommand)
 def models(
-    name_filter: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")] = None,
+    name_filter: Annotated[Optional[str], typer.Argument(metavar="FILTER", help="Only names containing this text.")] = None,
+    weights: Annotated[Optional[str], typer.Option("--weights", metavar="NAME", autocompletion=complete_model,
+                                                   help="List the pretrained weights of model NAME instead.")] = None,
 ) -> None:
     """List the torchvision model names freezekit can build (or one model's weights)."""
     from .adapter import zoo
@@ -190,21 +209,19 @@ def models(
 @with_options(ModelOptions)
 def verify(
     m: ModelOptions,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")] = None,
-    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="float32, or bfloat16 (autocast).")] = "float32",
-    steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps (median reported).")] = 3,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 1,
+    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda or cuda:N.")] = "cpu",
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, metavar="N", help="Synthetic batch size (default: 2).")] = None,
+    input_shape: Annotated[Optional[str], typer.Option("--input-shape", metavar="C,H,W", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
+    dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="float32, or bfloat16 (autocast).")] = "float32",
+    steps: Annotated[int, typer.Option("--steps", min=1, metavar="N", help="Timed training steps, at least 1 (median reported).")] = 3,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Untimed steps first.")] = 1,
     compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.table,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
     from .verification import VerifyOptions
 
-    if fmt is Format.csv:
-        raise UsageError("verify prints a table, JSON or Markdown; --format csv is not available here")
     if dtype not in ("float32", "bfloat16"):
         raise UsageError(f"--dtype {dtype}: choose float32 or bfloat16")
     if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
@@ -220,16 +237,20 @@ def verify(
 
     with status(f"Verifying {options.model.name}"):
         result = run_verify(options, vopts)
-    if fmt is Format.json:
-        sys.stdout.write(verify_json(result, strict))
-    elif fmt is Format.markdown:
-        sys.stdout.write(verify_markdown(result))
-    else:
-        from rich.console import Console
+    try:
+        if fmt is VerifyFormat.json:
+            sys.stdout.write(verify_json(result, strict))
+        elif fmt is VerifyFormat.markdown:
+            sys.stdout.write(verify_markdown(result, strict))
+        else:
+            from rich.console import Console
 
-        console = Console()
-        for item in verify_renderables(result):
-            console.print(item)
+            console = Console(width=stdout_width() or 200, no_color=not stdout_color(), highlight=False)
+            for item in verify_renderables(result, strict):
+                console.print(item)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
     for warning in result.warnings:
         _warn(warning)
     for c in result.checks:
@@ -250,45 +271,47 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-@app.command()
+@app.command(cls=FreezekitCommand)
 def check(
-    manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
-    model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
+    manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.", show_default=False)],
+    model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).",
+                                                   show_default=False, autocompletion=complete_model)] = None,
     trust_pickle: TrustOpt = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.table,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
     from .commands import run_check
     from .errors import DriftError
 
-    if fmt not in (Format.table, Format.json):
-        raise UsageError("check prints a table or JSON; --format csv/markdown are not available here")
     from .progress import status
 
     drift, report = run_check(manifest, model, trust_pickle, progress=status)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         _warn(warning)
     lines = drift.lines()
-    if fmt is Format.json:
-        import json
-        from dataclasses import asdict
+    try:
+        if fmt is CheckFormat.json:
+            from .render.check_render import check_json
 
-        typer.echo(json.dumps({"schema": "freezekit.check", "schema_version": 1, "manifest": manifest,
-                               "model": report.model.source, "ok": not drift.drifted, **asdict(drift)}, indent=2))
-    else:
-        for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} parameters "
-                              f"frozen, inventory {drift.fingerprint_now}"]:
-            typer.echo(line)
-    if drift.drifted:
-        raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(lines))
+            sys.stdout.write(check_json(manifest, report, drift))
+        else:
+            for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} "
+                                  f"parameters frozen, inventory {drift.fingerprint_now}"]:
+                sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    if drift.drifted:  # the differences are on stdout already: the error line only says so
+        raise DriftError(f"{report.model.source} no longer matches {manifest}: {len(lines)} difference(s), "
+                         "listed on stdout")
 
 
 cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",
-                        no_args_is_help=True)
+                        no_args_is_help=True, cls=FreezekitGroup)
 app.add_typer(cache_app, name="cache")
 
 
-@cache_app.command("clear")
+@cache_app.command("clear", cls=FreezekitCommand)
 def cache_clear() -> None:
     """Remove every cached inventory."""
     from .inventory_cache import cache_dir, clear
@@ -296,7 +319,7 @@ def cache_clear() -> None:
     typer.echo(f"removed {clear()} cached inventories from {cache_dir()}")
 
 
-@cache_app.command("path")
+@cache_app.command("path", cls=FreezekitCommand)
 def cache_path() -> None:
     """Print the cache folder ($FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/freezekit, else ~/.cache/freezekit)."""
     from .inventory_cache import cache_dir
@@ -327,5 +350,5 @@ def main() -> None:
         try:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing left to say
-            status = status or 1
+            pass
     os._exit(status)

@@ -24,33 +24,43 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
 
 
 Format = _choices("Format", FORMATS)
+CheckFormat = _choices("CheckFormat", ("table", "json"))
+VerifyFormat = _choices("VerifyFormat", ("table", "json", "markdown"))
 Only = _choices("Only", ONLY)
 Default = _choices("Default", DEFAULTS)
 BatchNormPolicy = _choices("BatchNormPolicy", POLICIES)
 
 
+def complete_model(incomplete: str) -> list[str]:
+    """Shell completion of MODEL: the names of `freezekit models` (cached: no torchvision import per TAB)."""
+    from .model_names import model_names
+
+    return [name for name in model_names() if name.startswith(incomplete)]
+
+
 ModelArg = Annotated[Optional[str], typer.Argument(
     help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
          "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
-    show_default=False)]
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config (default: ./freezekit.yaml when MODEL is omitted).")]
-PatternOpt = Annotated[Optional[list[str]], typer.Option("--pattern", "-p", help="Freeze what this selects (repeatable; after the config's rules).")]
-UnfreezeOpt = Annotated[Optional[list[str]], typer.Option("--unfreeze", "-u", help="Unfreeze what this selects (repeatable).")]
+    show_default=False, metavar="MODEL", autocompletion=complete_model)]
+ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", metavar="FILE", help="YAML config (default: ./freezekit.yaml when MODEL is omitted).")]
+PatternOpt = Annotated[Optional[list[str]], typer.Option("--pattern", "-p", metavar="PATTERN", help="Freeze what this selects (repeatable; after the config's rules). Quote it: 'features.*'.")]
+UnfreezeOpt = Annotated[Optional[list[str]], typer.Option("--unfreeze", "-u", metavar="PATTERN", help="Unfreeze what this selects (repeatable).")]
 DefaultOpt = Annotated[Optional[Default], typer.Option("--default", help="Starting state before rules (default: trainable).")]
 AllowOpt = Annotated[bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")]
-ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="key=value passed to the model builder (repeatable; YAML scalars).")]
-WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")]
-WeightsFileOpt = Annotated[Optional[str], typer.Option("--weights-file", help="state_dict to load: .safetensors, .pt or .pth.")]
+ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", metavar="KEY=VALUE", help="Passed to the model builder (repeatable; values are YAML scalars).")]
+WeightsOpt = Annotated[Optional[str], typer.Option("--weights", metavar="NAME", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")]
+WeightsFileOpt = Annotated[Optional[str], typer.Option("--weights-file", metavar="FILE", help="state_dict to load: .safetensors, .pt or .pth.")]
 TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")]
 BatchNormOpt = Annotated[Optional[BatchNormPolicy], typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace).")]
-DepthOpt = Annotated[Optional[int], typer.Option("--depth", min=0, help="Aggregate by module at this depth.")]
-OnlyOpt = Annotated[Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows.")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-ExportOpt = Annotated[Optional[str], typer.Option("--export", help="Also save the rendered table as FILE.html or FILE.svg.")]
-ExpectTrainableOpt = Annotated[Optional[int], typer.Option("--expect-trainable", min=0, help="Fail (exit 9) unless exactly N parameters are trainable.")]
-ExpectFrozenOpt = Annotated[Optional[int], typer.Option("--expect-frozen", min=0, help="Fail (exit 9) unless exactly N parameters are frozen.")]
-ExpectTotalOpt = Annotated[Optional[int], typer.Option("--expect-total", min=0, help="Fail (exit 9) unless the model has exactly N parameters.")]
-MaxPctOpt = Annotated[Optional[float], typer.Option("--max-trainable-pct", min=0, max=100, help="Fail (exit 9) when more than P% is trainable.")]
+DepthOpt = Annotated[Optional[int], typer.Option("--depth", min=0, metavar="N", help="One row per module N levels down (0 or more), instead of one per parameter.")]
+OnlyOpt = Annotated[Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows (freeze, or with --depth).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format; line: PEFT's one line.")]
+BatchNormDetailsOpt = Annotated[bool, typer.Option("--batchnorm-details", help="List every BatchNorm layer instead of one line per kind (JSON always lists them).")]
+ExportOpt = Annotated[Optional[str], typer.Option("--export", metavar="FILE", help="Also save the rendered table as FILE.html or FILE.svg.")]
+ExpectTrainableOpt = Annotated[Optional[int], typer.Option("--expect-trainable", min=0, metavar="N", help="Fail (exit 9) unless exactly N parameters are trainable.")]
+ExpectFrozenOpt = Annotated[Optional[int], typer.Option("--expect-frozen", min=0, metavar="N", help="Fail (exit 9) unless exactly N parameters are frozen.")]
+ExpectTotalOpt = Annotated[Optional[int], typer.Option("--expect-total", min=0, metavar="N", help="Fail (exit 9) unless the model has exactly N parameters.")]
+MaxPctOpt = Annotated[Optional[float], typer.Option("--max-trainable-pct", min=0, max=100, metavar="P", help="Fail (exit 9) when more than P% (0 to 100) is trainable.")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the inventory cache.")]
 
 
@@ -75,6 +85,7 @@ def _report_options(
     depth: DepthOpt = None,
     only: OnlyOpt = None,
     fmt: FormatOpt = Format.table,
+    batchnorm_details: BatchNormDetailsOpt = False,
     export: ExportOpt = None,
     expect_trainable: ExpectTrainableOpt = None,
     expect_frozen: ExpectFrozenOpt = None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, ContextManager
 
@@ -28,7 +29,7 @@ def quiet(message: str) -> ContextManager[None]:
 
 def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, only: str | None = None,
               save: str | None = None, manifest: str | None = None, force: bool = False,
-              progress: Progress = quiet) -> Report:
+              progress: Progress = quiet, batchnorm_details: bool = False) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and parse_source(options.model.name).is_checkpoint:
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
@@ -46,6 +47,7 @@ def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, 
     plan = plan_for(loaded.inventory, options)
     view = "parameters" if command == "freeze" else "totals"
     report = build_report(command, view, loaded, plan, options, depth=depth, only=only)
+    report = replace(report, batchnorm_details=batchnorm_details)
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)

@@ -8,7 +8,7 @@ from .atomic_write import check_destination, write_text
 from .errors import UsageError
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    from .report import Report
 
 EXPORT_SUFFIXES = (".html", ".htm", ".svg")
 
@@ -19,9 +19,7 @@ def check_export_path(path: str) -> None:
     check_destination(path, force=True)  # a report is overwritten like a shell redirect
 
 
-def save_export(console: "Console", path: str) -> None:
-    if Path(path).suffix.lower() == ".svg":
-        text = console.export_svg(title="freezekit")
-    else:
-        text = console.export_html()
-    write_text(path, text, force=True)
+def save_export(report: "Report", path: str) -> None:
+    from .render.table_render import export
+
+    write_text(path, export(report, path), force=True)

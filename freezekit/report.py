@@ -47,6 +47,7 @@ class Report:
     norms: tuple[NormRow, ...] = ()
     batchnorm: str | None = None
     warnings: tuple[str, ...] = ()
+    batchnorm_details: bool = False  # one row per norm layer rather than one per group (table, Markdown)
 
     def shown_decisions(self) -> tuple[Decision, ...]:
         if self.only is None:

@@ -80,17 +80,18 @@ def compute_totals(plan: Plan, inventory: Inventory) -> Totals:
     )
 
 
-def group_key(name: str, module: str, depth: int) -> str:
-    """The row a parameter falls in at `depth`: its ancestor module `depth` levels down,
-    or the parameter itself when its owning module sits higher than that."""
+def group_key(module: str, depth: int) -> str:
+    """The row a parameter falls in at `depth`: its ancestor module `depth` levels down, or its
+    own module when that sits higher (ResNet's `conv1` and `fc` at depth 2). Never the parameter
+    itself: the module view lists modules only ("" is the model, for parameters it holds directly)."""
     parts = module.split(".") if module else []
-    return ".".join(parts[:depth]) if len(parts) >= depth else name
+    return ".".join(parts[:depth])
 
 
 def by_depth(plan: Plan, depth: int) -> tuple[ModuleRow, ...]:
     rows: dict[str, list[int]] = {}
     for d in plan.decisions:
-        key = group_key(d.param.name, d.param.module, depth)
+        key = group_key(d.param.module, depth)
         row = rows.setdefault(key, [0, 0])
         row[0] += d.param.numel
         row[1] += d.param.numel if d.trainable else 0

@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..report import Report
 
-FORMATS = ("table", "json", "csv", "markdown")
+FORMATS = ("table", "json", "csv", "markdown", "line")
 
 # format -> (module, function): each function takes a Report and returns the text.
 RENDERERS: dict[str, tuple[str, str]] = {
@@ -17,6 +17,7 @@ RENDERERS: dict[str, tuple[str, str]] = {
     "json": ("json_render", "render_json"),
     "csv": ("csv_render", "render_csv"),
     "markdown": ("markdown_render", "render_markdown"),
+    "line": ("line_render", "render_line"),
 }
 
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..report import Report
-from .numbers import expectation_rows, shape_text, share_bar, summary_rows
+from .norm_groups import affine_text, first_names, norm_groups
+from .numbers import expectation_cells, shape_text, share_bar, summary_rows
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], right: set[int] = frozenset()) -> list[str]:
@@ -26,12 +27,15 @@ def render_markdown(report: Report) -> str:
                         [(f"`{d.param.name}`" + (f" (= {', '.join(d.param.aliases)})" if d.param.aliases else ""),
                           shape_text(d.param.shape), f"{d.param.numel:,}", "yes" if d.trainable else "no", d.rule)
                          for d in report.shown_decisions()], {2})
-    if report.norms and report.view == "parameters":
+    if report.norms and report.view == "parameters" and report.batchnorm_details:
         lines += _table(("Layer", "Type", "Affine", "Statistics", "Note"),
-                        [(f"`{n.name}`", n.type,
-                          "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen"),
-                          "update" if n.stats_update else "fixed", n.note) for n in report.norms])
+                        [(f"`{n.name}`", n.type, affine_text(n), "update" if n.stats_update else "fixed", n.note)
+                         for n in report.norms])
+    elif report.norms and report.view == "parameters":
+        lines += _table(("Type", "Affine", "Statistics", "Layers", "Note", "First layers"),
+                        [(n.type, affine_text(n), "update" if n.stats_update else "fixed", f"{len(names):,}", n.note,
+                          first_names(names)) for n, names in norm_groups(report.norms)], {3})
     lines += _table(("Totals", ""), summary_rows(report), {1})
     if report.expectations:
-        lines += _table(("Expectation", ""), expectation_rows(report))
+        lines += _table(("Expectation", "Bound", "Actual", "Result"), expectation_cells(report), {1, 2})
     return "\n".join(lines)

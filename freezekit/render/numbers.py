@@ -22,13 +22,14 @@ def shape_text(shape: tuple[int, ...]) -> str:
 
 
 def summary_rows(report) -> list[tuple[str, str]]:  # noqa: ANN001 - Report, kept loose to avoid a cycle
+    """The totals, worded like Keras' model.summary() footer (Total / Trainable / Non-trainable params)."""
     t = report.totals
+    frozen_pct = 100 - t.trainable_pct if t.total else 0.0
     rows = [
-        ("Total parameters", f"{t.total:,}"),
-        ("Trainable", f"{t.trainable:,} ({t.trainable_pct:.2f}%)"),
-        ("Frozen", f"{t.frozen:,} ({100 - t.trainable_pct if t.total else 0:.2f}%)"),
-        ("Tensors (trainable / frozen)", f"{t.tensors:,} ({t.trainable_tensors:,} / {t.frozen_tensors:,})"),
-        ("Size (trainable / frozen)", f"{human_bytes(t.bytes)} ({human_bytes(t.trainable_bytes)} / {human_bytes(t.frozen_bytes)})"),
+        ("Total params", f"{t.total:,} ({human_bytes(t.bytes)})"),
+        ("Trainable params", f"{t.trainable:,} ({t.trainable_pct:.2f}%, {human_bytes(t.trainable_bytes)})"),
+        ("Non-trainable params", f"{t.frozen:,} ({frozen_pct:.2f}%, {human_bytes(t.frozen_bytes)})"),
+        ("Tensors", f"{t.tensors:,} ({t.trainable_tensors:,} trainable, {t.frozen_tensors:,} frozen)"),
         ("Buffers (not parameters)", f"{t.buffers:,} in {t.buffer_tensors:,} tensors"),
     ]
     if len(t.bytes_by_dtype) > 1:
@@ -36,6 +37,16 @@ def summary_rows(report) -> list[tuple[str, str]]:  # noqa: ANN001 - Report, kep
     return rows
 
 
-def expectation_rows(report) -> list[tuple[str, str]]:  # noqa: ANN001
-    return [("ok" if e.ok else "FAILED", e.describe() if not e.ok else f"{e.name} = {e.expected:,}")
+def bound_text(name: str, expected: float) -> str:
+    """An expectation as the bound it is: '== 123,642,856' for counts, '<= 95%' for the share."""
+    return f"<= {expected:g}%" if name == "max_trainable_pct" else f"== {int(expected):,}"
+
+
+def actual_text(name: str, actual: float) -> str:
+    return f"{actual:.2f}%" if name == "max_trainable_pct" else f"{int(actual):,}"
+
+
+def expectation_cells(report) -> list[tuple[str, str, str, str]]:  # noqa: ANN001
+    """(expectation, bound, actual, result) per expectation."""
+    return [(e.name, bound_text(e.name, e.expected), actual_text(e.name, e.actual), "ok" if e.ok else "FAILED")
             for e in report.expectations]

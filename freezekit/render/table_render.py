@@ -1,77 +1,122 @@
-"""rich tables for the terminal, also saved as HTML or SVG by --export."""
+"""The human-readable report: per-parameter (or per-module) table, BatchNorm summary, totals footer
+and expectations, as lines of styled segments (see text_table). Written to a terminal with colour,
+to a pipe as plain text, or to rich for --export (HTML, SVG).
+
+Long tables stream: each row becomes a line as it is written, so 100,000 parameters never build
+one giant object. Names are never shortened (text_table's `keep` columns).
+"""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from typing import IO
 
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
-
+from ..errors import one_line
 from ..report import Report
-from .numbers import expectation_rows, shape_text, share_bar, summary_rows
+from .norm_groups import affine_text, first_names, norm_groups
+from .numbers import expectation_cells, shape_text, share_bar, summary_rows
+from .text_table import Column, Line, plain, table_lines
 
 
-def _parameters_table(report: Report) -> Table:
-    table = Table(title=f"{report.model.source}: parameters", title_justify="left")
-    for col, justify in (("Parameter", "left"), ("Shape", "left"), ("Params", "right"),
-                         ("Trainable", "center"), ("Rule", "left")):
-        table.add_column(col, justify=justify)
-    for d in report.shown_decisions():
-        p = d.param
-        name = Text(p.name)
-        if p.aliases:
-            name.append(f"\n  = {', '.join(p.aliases)}", style="dim")
-        mark = Text("yes", style="green") if d.trainable else Text("no", style="red")
-        table.add_row(name, shape_text(p.shape), f"{p.numel:,}", mark, d.rule)
-    return table
+def _yes_no(text: str) -> str | None:
+    return "green" if text == "yes" else "red"
 
 
-def _modules_table(report: Report) -> Table:
-    table = Table(title=f"{report.model.source}: modules at depth {report.depth}", title_justify="left")
-    for col, justify in (("Module", "left"), ("Total", "right"), ("Trainable", "right"),
-                         ("Frozen", "right"), ("Frozen share", "left")):
-        table.add_column(col, justify=justify)
-    for r in report.shown_modules():
-        table.add_row(r.name or "(model)", f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
-                      Text(share_bar(r.frozen_share), style="cyan"))
-    return table
+def _result(text: str) -> str | None:
+    return "green" if text == "ok" else "bold red"
 
 
-def _norms_table(report: Report) -> Table:
-    table = Table(title=f"BatchNorm layers (policy: {report.batchnorm or 'train'})", title_justify="left")
-    for col in ("Layer", "Type", "Affine", "Statistics", "Note"):
-        table.add_column(col)
-    for n in report.norms:
-        affine = "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen")
-        table.add_row(n.name, n.type, affine, "update" if n.stats_update else "fixed", n.note)
-    return table
+def _name(name: str, aliases: tuple[str, ...] = ()) -> str:
+    name = name if name.isprintable() else one_line(name)
+    return name + (f" (= {', '.join(one_line(a) for a in aliases)})" if aliases else "")
 
 
-def _pairs_table(title: str, rows: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for key, value in rows:
-        table.add_row(key, value)
-    return table
+def _parameter_lines(report: Report, width: int | None) -> Iterator[Line]:
+    columns = (Column("Parameter", keep=True), Column("Shape", drop=2), Column("Params", "right", drop=3),
+               Column("Trainable", "center", style=_yes_no), Column("Rule", shrink=True, drop=1))
+    rows = [(_name(d.param.name, d.param.aliases), shape_text(d.param.shape), f"{d.param.numel:,}",
+             "yes" if d.trainable else "no", one_line(d.rule)) for d in report.shown_decisions()]
+    yield from table_lines(columns, rows, width, f"{report.model.source}: parameters")
 
 
-def renderables(report: Report) -> list[RenderableType]:
-    out: list[RenderableType] = []
+def _module_lines(report: Report, width: int | None) -> Iterator[Line]:
+    columns = (Column("Module", keep=True), Column("Total", "right", drop=4), Column("Trainable", "right", drop=2),
+               Column("Frozen", "right", drop=3), Column("Frozen share", style=lambda _: "cyan", drop=1))
+    rows = [(_name(r.name) if r.name else "(model)", f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
+             share_bar(r.frozen_share)) for r in report.shown_modules()]
+    yield from table_lines(columns, rows, width, f"{report.model.source}: modules at depth {report.depth}")
+
+
+def _norm_lines(report: Report, width: int | None, details: bool) -> Iterator[Line]:
+    title = f"BatchNorm layers (policy: {report.batchnorm or 'train'})"
+    if details:
+        columns = (Column("Layer", keep=True), Column("Type", drop=2), Column("Affine"), Column("Statistics"),
+                   Column("Note", shrink=True, drop=1))
+        rows = [(_name(n.name), n.type, affine_text(n), "update" if n.stats_update else "fixed", n.note)
+                for n in report.norms]
+        yield from table_lines(columns, rows, width, title)
+        return
+    columns = (Column("Type"), Column("Affine"), Column("Statistics"), Column("Layers", "right"),
+               Column("Note", shrink=True, drop=2), Column("First layers", drop=1))
+    rows = [(n.type, affine_text(n), "update" if n.stats_update else "fixed", f"{len(names):,}", n.note,
+             first_names(names)) for n, names in norm_groups(report.norms)]
+    yield from table_lines(columns, rows, width, title + f": {len(report.norms):,} layers "
+                                                          "(--batchnorm-details lists each)")
+
+
+def report_lines(report: Report, width: int | None = None) -> Iterator[Line]:
+    """Every line of the report, in order, with a blank line between sections."""
     if report.modules is not None:
-        out.append(_modules_table(report))
+        yield from _module_lines(report, width)
+        yield []
     elif report.view == "parameters":
-        out.append(_parameters_table(report))
+        yield from _parameter_lines(report, width)
+        yield []
     if report.norms and report.view == "parameters":
-        out.append(_norms_table(report))
-    out.append(_pairs_table(f"{report.model.source}: totals", summary_rows(report)))
+        yield from _norm_lines(report, width, report.batchnorm_details)
+        yield []
+    for key, value in summary_rows(report):
+        yield [(f"{key}: ", "bold"), (value, None)]
     if report.expectations:
-        out.append(_pairs_table("Expectations", expectation_rows(report)))
-    return out
+        yield []
+        columns = (Column("Expectation"), Column("Bound", "right"), Column("Actual", "right"),
+                   Column("Result", style=_result))
+        yield from table_lines(columns, expectation_cells(report), width, "Expectations")
 
 
-def render_table_text(report: Report, width: int = 120) -> str:
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
-    for item in renderables(report):
-        console.print(item)
-    return console.file.getvalue()
+# -- writers ---------------------------------------------------------------------------------
+ANSI = {"bold": "1", "dim": "2", "green": "32", "red": "31", "bold red": "1;31", "cyan": "36", "yellow": "33"}
+
+
+def ansi(line: Line) -> str:
+    return "".join(f"\x1b[{ANSI[style]}m{text}\x1b[0m" if style and text else text for text, style in line).rstrip()
+
+
+def write_report(report: Report, out: IO[str], width: int | None = None, color: bool = False) -> None:
+    """Write the report line by line (a 100,000-row table starts appearing at once)."""
+    to_text = ansi if color else plain
+    write = out.write
+    for line in report_lines(report, width):
+        write(to_text(line) + "\n")
+
+
+def render_table_text(report: Report, width: int | None = None) -> str:
+    buf = io.StringIO()
+    write_report(report, buf, width, False)
+    return buf.getvalue()
+
+
+def export(report: Report, path: str) -> str:
+    """The report as an HTML page or an SVG picture (rich's exporters), as wide as its widest line."""
+    from rich.console import Console
+    from rich.text import Text
+
+    lines = list(report_lines(report, None))
+    width = max((sum(len(t) for t, _ in line) for line in lines), default=80)
+    console = Console(record=True, file=io.StringIO(), width=max(width, 40), color_system="truecolor",
+                      force_terminal=True)
+    for line in lines:
+        console.print(Text.assemble(*[(t, s or "") for t, s in line]), no_wrap=True, overflow="ignore", crop=False)
+    if path.lower().endswith(".svg"):
+        return console.export_svg(title="freezekit")
+    return console.export_html()

@@ -26,8 +26,9 @@ def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
     }
 
 
-def _status(ok: bool, severity: str) -> str:
-    return "pass" if ok else ("FAIL" if severity == "error" else "warn")
+def _status(ok: bool, severity: str, strict: bool) -> str:
+    """What the check means for this run: under --strict a warning fails it too."""
+    return "pass" if ok else ("FAIL" if severity == "error" or strict else "warn")
 
 
 def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
@@ -39,14 +40,15 @@ def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
     return rows
 
 
-def verify_renderables(result: VerifyResult) -> list[RenderableType]:
+def verify_renderables(result: VerifyResult, strict: bool = False) -> list[RenderableType]:
     checks = Table(title=f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})",
                    title_justify="left")
     for col in ("Check", "Result", "Detail"):
         checks.add_column(col)
     for c in result.checks:
-        style = "green" if c.ok else ("red" if c.severity == "error" else "yellow")
-        checks.add_row(c.name, Text(_status(c.ok, c.severity), style=style), c.detail)
+        status = _status(c.ok, c.severity, strict)
+        style = {"pass": "green", "FAIL": "red"}.get(status, "yellow")
+        checks.add_row(Text(c.name), Text(status, style=style), Text(c.detail))
     steps = Table(title="Training step", title_justify="left", show_header=False)
     steps.add_column(style="bold")
     steps.add_column(justify="right")
@@ -55,10 +57,10 @@ def verify_renderables(result: VerifyResult) -> list[RenderableType]:
     return [checks, steps]
 
 
-def verify_markdown(result: VerifyResult) -> str:
+def verify_markdown(result: VerifyResult, strict: bool = False) -> str:
     lines = [f"## freezekit verify: `{result.model}` on {result.device} ({result.dtype})", "",
              "| Check | Result | Detail |", "|---|---|---|"]
-    lines += [f"| {c.name} | {_status(c.ok, c.severity)} | {c.detail} |" for c in result.checks]
+    lines += [f"| {c.name} | {_status(c.ok, c.severity, strict)} | {c.detail} |" for c in result.checks]
     lines += ["", "| Training step | |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in _step_rows(result)]
     return "\n".join(lines) + "\n"
 
