@@ -149,7 +149,8 @@ def freeze(
         batchnorm=batchnorm or (cfg.batchnorm if cfg else None),
     )
     inventory = inventory_of(model, options.model.name)
-    plan = make_plan(inventory, options.rules, options.default, options.strict)
+    plan = make_plan(inventory, options.rules, options.default, options.strict,
+                     lenient_hint="pass strict=False to make this a warning")
     report = build_report("freeze", "parameters", Loaded(inventory, model), plan, options)
     if report.failed_expectations:
         raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))

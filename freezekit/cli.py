@@ -28,9 +28,10 @@ class FreezekitGroup(TyperGroup):
     A reader that closes the pipe early (`| head`) ends the run quietly with exit 0: the output
     was cut short on purpose, not by a failure (see the README's exit codes)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        clean_params(self)
+    def get_params(self, ctx: click.Context) -> list:
+        params = super().get_params(ctx)  # includes Typer's --install-completion, added late
+        clean_params(params)
+        return params
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
         try:
@@ -273,8 +274,8 @@ def _parse_shape(text: str) -> tuple[int, ...]:
 
 @app.command(cls=FreezekitCommand)
 def check(
-    manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.", show_default=False)],
-    model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).",
+    manifest: Annotated[str, typer.Argument(metavar="MANIFEST", help="A manifest written by 'freeze --manifest'.", show_default=False)],
+    model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="The model to check (default: the manifest's model).",
                                                    show_default=False, autocompletion=complete_model)] = None,
     trust_pickle: TrustOpt = False,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.table,

@@ -41,8 +41,8 @@ class CleanArgument(TyperArgument):
         return self.display_name_raw.upper()
 
 
-def clean_params(command: Any) -> None:
-    for param in command.params:
+def clean_params(params: list) -> None:
+    for param in params:
         if type(param) is TyperOption:
             param.__class__ = CleanOption
         elif type(param) is TyperArgument:
@@ -54,7 +54,12 @@ class FreezekitCommand(TyperCommand):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        clean_params(self)
+        clean_params(self.params)
+
+    def get_params(self, ctx: Any) -> list:
+        params = super().get_params(ctx)  # --help is added here
+        clean_params(params)
+        return params
 
 
 _CHOICE = re.compile(r"^(?P<head>.*?)(?:Value error, )?(?P<value>'[^']*') is not one of (?P<choices>'[^.]*)\.?$")

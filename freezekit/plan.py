@@ -45,7 +45,9 @@ def make_plan(
     rules: Iterable[Rule],
     default: str = "trainable",
     strict: bool = True,
+    lenient_hint: str = "use --allow-unmatched to make this a warning",
 ) -> Plan:
+    """`lenient_hint` says how the caller turns strictness off (the CLI's flag, the API's argument)."""
     rules = tuple(rules)
     if default not in DEFAULTS:
         raise RuleError(f"default must be one of {', '.join(DEFAULTS)}, not '{default}'")
@@ -64,7 +66,7 @@ def make_plan(
         if not selected:
             message = f"{rule.describe()} selects no parameter: {selector.no_match_reason(rule)}"
             if strict:
-                raise NoMatchError(message + " (use --allow-unmatched to make this a warning)")
+                raise NoMatchError(f"{message} ({lenient_hint})")
             unmatched.append(rule)
             warnings.append(message)
             continue
