@@ -28,9 +28,14 @@ def is_buffer(name: str, dtype: str) -> bool:
     return name.rpartition(".")[2] in BUFFER_NAMES or not dtype.startswith(PARAMETER_DTYPE_PREFIXES)
 
 
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+
 def natural_key(name: str) -> list:
     """Sort key putting 'layers.2' before 'layers.10', close to the model's own order."""
-    return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", name))]
+    parts: list = _DIGIT_RUNS.split(name)
+    parts[1::2] = map(int, parts[1::2])
+    return parts
 
 
 def inventory_from_tensors(tensors: Iterable[tuple[str, tuple[int, ...], str, tuple[str, ...]]],

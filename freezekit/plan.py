@@ -51,7 +51,7 @@ def make_plan(
     rules = tuple(rules)
     if default not in DEFAULTS:
         raise RuleError(f"default must be one of {', '.join(DEFAULTS)}, not '{default}'")
-    selector = Selector(inventory)
+    selector = Selector(inventory) if rules else None  # its sorted name index costs time: only when needed
     params = inventory.params
     if default == "keep":
         state = [(p.requires_grad, "default: keep") for p in params]
@@ -73,6 +73,6 @@ def make_plan(
         value = (rule.action == "unfreeze", rule.label)
         for i in selected:
             state[i] = value
-    warnings += selector.notes
+    warnings += selector.notes if selector else []
     decisions = tuple(Decision(p, trainable, why) for p, (trainable, why) in zip(params, state))
     return Plan(decisions, rules, default, tuple(unmatched), tuple(warnings), tuple(counts))

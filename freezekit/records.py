@@ -6,6 +6,7 @@ build by hand in tests, and cheap to cache as JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Bytes per element, keyed by the short dtype names the adapter records
 # (torch.float32 -> "float32"). Unknown dtypes count as 0 bytes rather than guess.
@@ -50,7 +51,7 @@ class ParamRecord:
     requires_grad: bool = True
     aliases: tuple[str, ...] = ()
 
-    @property
+    @cached_property  # read by totals, plan, every renderer: 100,000-tensor checkpoints ask often
     def numel(self) -> int:
         return numel_of(self.shape)
 
@@ -99,7 +100,10 @@ class Inventory:
         names: dict[str, None] = {}
         for p in self.params:
             for name in p.names:
-                parts = name.split(".")[:-1]
-                for i in range(1, len(parts) + 1):
-                    names.setdefault(".".join(parts[:i]))
+                parents: list[str] = []
+                module = name.rpartition(".")[0]
+                while module and module not in names:  # a known module's parents are known too
+                    parents.append(module)
+                    module = module.rpartition(".")[0]
+                names.update(dict.fromkeys(reversed(parents)))
         return list(names)
