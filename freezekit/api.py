@@ -13,17 +13,20 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Iterable, Sequence
 
-from .audit import AuditOptions, Loaded, build_report
-from .batchnorm_policy import check_policy
-from .config import ModelSpec, load_config
+from .core.batchnorm_policy import check_policy
+from .core.config import load_config
+from .core.expectations import Expectations
+from .core.manifest import build_manifest, compare, load_manifest
+from .core.plan import make_plan
+from .core.records import Inventory
+from .core.report import Report
+from .core.rules import Rule, validate_rule
+from .core.totals import Totals, compute_totals
 from .errors import DriftError, ExpectationError, UsageError
-from .expectations import Expectations
-from .manifest import build_manifest, compare, load_manifest
-from .plan import make_plan
-from .records import Inventory
-from .report import Report
-from .rules import Rule, validate_rule
-from .totals import Totals, compute_totals
+from .pipeline.audit import build_report
+from .pipeline.settings import Settings
+from .sources.registry import parse_source
+from .sources.spec import Loaded, SourceKind, SourceSpec
 
 if TYPE_CHECKING:
     import torch
@@ -52,8 +55,8 @@ class FreezeReport:
 
     def view(self, only: str | None = None, depth: int | None = None) -> Report:
         """The report as `freeze --only ONLY --depth DEPTH` shows it."""
-        from .report import ONLY
-        from .totals import by_depth
+        from .core.report import ONLY
+        from .core.totals import by_depth
 
         if only is not None and only not in ONLY:
             raise UsageError(f"only={only!r}: choose one of {', '.join(map(repr, ONLY))}, or None for every row")
@@ -139,16 +142,16 @@ def freeze(
     except TypeError as exc:
         raise UsageError(f"expect: {exc}; the keys are trainable, frozen, total, max_trainable_pct") from exc
     check_policy(batchnorm)
-    options = AuditOptions(
-        model=ModelSpec(source or type(model).__name__),
-        source_kind=None if source else "python",
+    name = type(model).__name__
+    options = Settings(
+        source=parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name),
         rules=(cfg.rules if cfg else ()) + _as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
         default=default or (cfg.default if cfg else "trainable"),
         strict=strict,
         expect=(cfg.expect if cfg else Expectations()).merged_with(exp),
         batchnorm=batchnorm or (cfg.batchnorm if cfg else None),
     )
-    inventory = inventory_of(model, options.model.name)
+    inventory = inventory_of(model, options.source.text)
     plan = make_plan(inventory, options.rules, options.default, options.strict,
                      lenient_hint="pass strict=False to make this a warning")
     report = build_report("freeze", "parameters", Loaded(inventory, model), plan, options)

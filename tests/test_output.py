@@ -14,7 +14,7 @@ from freezekit.errors import ExitCode, NoMatchError, UsageError
 from freezekit.render import render
 from freezekit.render.text_table import Column, plain, table_lines
 from freezekit.render.verify_render import verify_markdown
-from freezekit.verification import Check, StepStats, VerifyResult
+from freezekit.verify.result import Check, StepStats, VerifyResult
 
 ROOT = Path(__file__).resolve().parent.parent
 

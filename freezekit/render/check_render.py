@@ -5,8 +5,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from ..manifest import Drift
-from ..report import Report
+from ..core.manifest import Drift
+from ..core.report import Report
 
 SCHEMA = "freezekit.check"
 SCHEMA_VERSION = 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from ..report import Report
+from ..core.report import Report
 from .table_render import report_lines
 
 CSS = {"bold": "font-weight:bold", "dim": "opacity:.6", "green": "color:#2a7f2a", "red": "color:#b22222",

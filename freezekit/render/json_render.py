@@ -6,7 +6,7 @@ from json.encoder import encode_basestring_ascii
 from dataclasses import asdict
 from typing import Any
 
-from ..report import Report
+from ..core.report import Report
 
 SCHEMA = "freezekit.report"
 SCHEMA_VERSION = 1

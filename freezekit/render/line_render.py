@@ -8,7 +8,7 @@ Same numbers (distinct parameter tensors, buffers excluded) and PEFT's rounding 
 """
 from __future__ import annotations
 
-from ..report import Report
+from ..core.report import Report
 
 
 def render_line(report: Report) -> str:

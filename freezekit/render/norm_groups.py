@@ -3,7 +3,7 @@ and the first layer names, instead of one row per layer (ResNet-152 has 155)."""
 from __future__ import annotations
 
 from ..errors import one_line
-from ..report import NormRow
+from ..core.report import NormRow
 
 FIRST_NAMES = 3  # names shown per group
 

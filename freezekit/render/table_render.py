@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from ..errors import one_line
-from ..report import Report
+from ..core.report import Report
 from .norm_groups import affine_text, first_names, norm_groups
 from .numbers import expectation_cells, shape_text, share_bar, summary_rows
 from .text_table import Column, Line, plain, table_lines

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from .installed import versions
+from ..core.installed import versions
 
 
 def model_names() -> list[str]:
-    from .atomic_write import write_text
+    from ..atomic_write import write_text
     from .inventory_cache import cache_dir
 
     path = cache_dir() / f"models-torchvision-{versions().get('torchvision') or 'none'}.json"
@@ -18,7 +18,7 @@ def model_names() -> list[str]:
             return names
     except (OSError, ValueError):
         pass  # absent or damaged: rebuild
-    from .adapter.zoo import list_models
+    from ..adapter.zoo import list_models
 
     names = list_models()
     try:

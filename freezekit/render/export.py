@@ -4,11 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic_write import check_destination, write_text
-from .errors import UsageError
+from ..atomic_write import check_destination, write_text
+from ..errors import UsageError
 
 if TYPE_CHECKING:
-    from .report import Report
+    from ..core.report import Report
 
 EXPORT_SUFFIXES = (".html", ".htm", ".svg")
 
@@ -20,6 +20,6 @@ def check_export_path(path: str) -> None:
 
 
 def save_export(report: "Report", path: str) -> None:
-    from .render.table_render import export
+    from .table_render import export
 
     write_text(path, export(report, path), force=True)

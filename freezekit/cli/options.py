@@ -11,11 +11,11 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from .batchnorm_policy import POLICIES
-from .expectations import Expectations
-from .plan import DEFAULTS
-from .render import FORMATS
-from .report import ONLY
+from ..core.batchnorm_policy import POLICIES
+from ..core.expectations import Expectations
+from ..core.plan import DEFAULTS
+from ..render import FORMATS
+from ..core.report import ONLY
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
@@ -33,7 +33,7 @@ BatchNormPolicy = _choices("BatchNormPolicy", POLICIES)
 
 def complete_model(incomplete: str) -> list[str]:
     """Shell completion of MODEL: the names of `freezekit models` (cached: no torchvision import per TAB)."""
-    from .model_names import model_names
+    from ..sources.model_names import model_names
 
     return [name for name in model_names() if name.startswith(incomplete)]
 

@@ -1,0 +1,53 @@
+"""The error boundary: every user error becomes one line on stderr and its exit code; bugs keep their traceback."""
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from ..errors import ExitCode, FreezekitError
+from ..render.terminal import silence_stdout
+from . import clickcompat as click
+from .help_text import clean_params, tidy_click_message
+
+
+class FreezekitGroup(TyperGroup):
+    """Turns every user error into one line on stderr and its exit code; bugs keep their traceback.
+
+    A reader that closes the pipe early (`| head`) ends the run quietly with exit 0: the output
+    was cut short on purpose, not by a failure (see the README's exit codes)."""
+
+    def get_params(self, ctx: click.Context) -> list:
+        params = super().get_params(ctx)  # includes Typer's --install-completion, added late
+        clean_params(params)
+        return params
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except BrokenPipeError:
+            silence_stdout()
+            sys.exit(0)
+        except click.ClickException as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+            error(tidy_click_message(exc.format_message()) + hint)
+            sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        except typer.Abort:
+            error("aborted")
+            sys.exit(130)
+        except FreezekitError as exc:
+            if os.environ.get("FREEZEKIT_DEBUG"):
+                raise
+            error(str(exc))
+            sys.exit(int(exc.exit_code))
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def error(message: str) -> None:
+    typer.echo(f"freezekit: error: {message}", err=True)
+
+
+def warn(message: str) -> None:
+    typer.echo(f"freezekit: warning: {message}", err=True)
