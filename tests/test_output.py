@@ -191,7 +191,7 @@ def test_wrong_choice_has_no_value_error_prefix(cli):
 def test_model_names_complete_in_the_shell(tmp_path):
     env = _child_env(_FREEZEKIT_COMPLETE="complete_bash", COMP_WORDS="freezekit count resnet1", COMP_CWORD="2",
                      FREEZEKIT_CACHE_DIR=str(tmp_path))
-    code = "import sys; sys.argv = ['freezekit']; from freezekit.cli import app; app(prog_name='freezekit')"
+    code = "import sys; sys.argv = ['freezekit']; from freezekit.cli.app import app; app(prog_name='freezekit')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.stdout.split() == ["resnet101", "resnet152", "resnet18"], done.stderr
 

@@ -34,7 +34,7 @@ def test_pretrained_from_cache_save_manifest_check(cli, vgg_home, tmp_path, monk
         embedded = json.loads(f.metadata()["freezekit_manifest"])
     manifest = json.loads(out_json.read_text())
     assert embedded == manifest
-    assert manifest["model"] == {"source": "vgg16", "kind": "torchvision", "weights": "DEFAULT",
+    assert manifest["model"] == {"source": "vgg16", "kind": "torchvision", "weights": "IMAGENET1K_V1",  # not DEFAULT
                                  "weights_file": None, "args": {}}
     assert len(manifest["frozen"]) == 26 and manifest["frozen"][0] == "features.0.weight"
     assert manifest["counts"] == {"parameters": 138357544, "frozen": 14714688}

@@ -13,7 +13,7 @@ from typing import Callable, ContextManager
 
 from ..atomic_write import atomic_path, check_destination
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
-from ..core.report import Report
+from ..core.report import ModelInfo, Report
 from ..errors import OutputError, UsageError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
@@ -51,10 +51,20 @@ def run_audit(command: str, options: Settings, *, depth: int | None = None, only
     report = replace(report, batchnorm_details=batchnorm_details)
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
-        doc = build_manifest(report.model, plan, loaded.inventory)
+        doc = build_manifest(_resolved_weights(report.model, options), plan, loaded.inventory)
         with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
             _write_outputs(loaded, plan, doc, save, manifest, force)
     return report
+
+
+def _resolved_weights(model: ModelInfo, options: Settings) -> ModelInfo:
+    """The manifest records the weights actually loaded (IMAGENET1K_V1), never the alias DEFAULT,
+    whose meaning changes when torchvision publishes better weights."""
+    if model.weights != "DEFAULT" or options.source.kind is not SourceKind.TORCHVISION:
+        return model
+    from ..adapter.weights import resolve
+
+    return replace(model, weights=resolve(options.source.ref, "DEFAULT").name)
 
 
 def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: str | None, force: bool) -> None:

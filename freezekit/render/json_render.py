@@ -53,7 +53,8 @@ def report_dict(report: Report, parameters: bool = True) -> dict[str, Any]:
     if report.norms or report.batchnorm:
         out["batchnorm"] = {"policy": report.batchnorm or "train",
                             "layers": [asdict(n) for n in report.norms]}
-    out["expectations"] = [{"name": e.name, "expected": e.expected, "actual": e.actual, "ok": e.ok}
+    out["expectations"] = [{"name": e.name, "expected": e.expected,
+                            "actual": round(e.actual, 6) if isinstance(e.actual, float) else e.actual, "ok": e.ok}
                            for e in report.expectations]
     out["warnings"] = list(report.warnings)
     return out
