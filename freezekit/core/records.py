@@ -99,10 +99,12 @@ class Inventory:
             return [m.name for m in self.modules if m.name]
         names: dict[str, None] = {}
         for p in self.params:
-            for name in p.names:
-                parents: list[str] = []
+            for name in (p.name, *p.aliases) if p.aliases else (p.name,):
                 module = name.rpartition(".")[0]
-                while module and module not in names:  # a known module's parents are known too
+                if not module or module in names:  # a known module's parents are known too
+                    continue
+                parents: list[str] = []
+                while module and module not in names:
                     parents.append(module)
                     module = module.rpartition(".")[0]
                 names.update(dict.fromkeys(reversed(parents)))

@@ -113,14 +113,21 @@ class Selector:
 
     def __init__(self, inventory: Inventory):
         self.inventory = inventory
-        pairs = sorted((name, i) for i, p in enumerate(inventory.params) for name in p.names)
-        self._names = [n for n, _ in pairs]
-        self._owner = [i for _, i in pairs]
-        self._exact: dict[str, list[int]] = {}
-        for name, i in pairs:
-            self._exact.setdefault(name, []).append(i)
+        params = inventory.params
+        if any(p.aliases for p in params):
+            pairs = sorted((name, i) for i, p in enumerate(params) for name in p.names)
+            names, owner = [n for n, _ in pairs], [i for _, i in pairs]
+        else:  # the common case, and 100,000-tensor checkpoints: sort indices by name, in C
+            unsorted = [p.name for p in params]
+            owner = sorted(range(len(unsorted)), key=unsorted.__getitem__)
+            names = [unsorted[i] for i in owner]
+        self._names, self._owner = names, owner
         self._modules = inventory.module_names()
-        self._candidates = sorted(set(self._names).union(self._modules))
+        known = set(names)
+        candidates = list(dict.fromkeys(names))  # sorted already: sort() below merges the modules in
+        candidates += [m for m in self._modules if m not in known]
+        candidates.sort()
+        self._candidates = candidates
         self._text = "\n".join(self._candidates)  # searched with str.find (see _containing)
         self._offsets = [0, *itertools.accumulate(len(name) + 1 for name in self._candidates)]
         self.notes: list[str] = []  # warnings found while selecting (see _select_through)
@@ -142,7 +149,8 @@ class Selector:
     # -- by name -----------------------------------------------------------
     def _within(self, module: str) -> set[int]:
         """Indices of parameters inside `module` (or equal to it, when it is a parameter name)."""
-        found = set(self._exact.get(module, ()))
+        lo = bisect.bisect_left(self._names, module)  # the parameter named `module` itself, if any
+        found = set(self._owner[lo:bisect.bisect_right(self._names, module, lo)])
         if module == "":
             return set(range(len(self.inventory.params)))
         prefix = module + "."
