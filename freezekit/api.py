@@ -13,18 +13,19 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Iterable, Sequence
 
-from .core.batchnorm_policy import check_policy
+from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import load_config
 from .core.expectations import Expectations
 from .core.manifest import build_manifest, compare, load_manifest
-from .core.plan import make_plan
+from .core.plan import Default, make_plan
 from .core.records import Inventory
 from .core.report import Report
-from .core.rules import Rule, validate_rule
+from .core.rules import Action, Rule, validate_rule
 from .core.totals import Totals, compute_totals
-from .errors import DriftError, ExpectationError, UsageError
-from .pipeline.audit import build_report
-from .pipeline.settings import Settings
+from .errors import DriftError, ExpectationError, RuleError, UsageError
+from .pipeline.audit import apply_to_model, build_report, plan_for
+from .pipeline.settings import build_settings
+from .render.view import Format, Only, View
 from .sources.registry import parse_source
 from .sources.spec import Loaded, SourceKind, SourceSpec
 
@@ -53,54 +54,52 @@ class FreezeReport:
         return (f"<FreezeReport {source}: {t.trainable:,} of {t.total:,} parameters trainable "
                 f"({t.trainable_pct:.2f}%), {t.frozen_tensors:,} of {t.tensors:,} tensors frozen>")
 
-    def view(self, only: str | None = None, depth: int | None = None) -> Report:
-        """The report as `freeze --only ONLY --depth DEPTH` shows it."""
-        from .core.report import ONLY
-        from .core.totals import by_depth
+    def view(self, only: str | None = None, depth: int | None = None) -> View:
+        """How `freeze --only ONLY --depth DEPTH` shows this report (a table on stdout)."""
+        from .render.terminal import stdout_color, stdout_width
 
-        if only is not None and only not in ONLY:
-            raise UsageError(f"only={only!r}: choose one of {', '.join(map(repr, ONLY))}, or None for every row")
+        if only is not None and only not in Only.values():
+            raise UsageError(f"only={only!r}: choose one of {', '.join(map(repr, Only.values()))}, "
+                             "or None for every row")
+        chosen = Only(only) if only is not None else None
         if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
             raise UsageError(f"depth={depth!r}: give a whole number, 0 or more, or None for one row per parameter")
-        report = replace(self.report, only=only)
-        if depth is not None:
-            report = replace(report, modules=by_depth(report.plan, depth), depth=depth)
-        return report
+        return View(Format.TABLE, depth, chosen, parameters=True, width=stdout_width(), color=stdout_color())
 
     def print(self, only: str | None = None, depth: int | None = None, file: IO[str] | None = None) -> None:
         """Print the CLI's table (like `freeze --only ONLY --depth DEPTH`); names are never cut."""
-        from .render.table_render import write_report
-        from .render.terminal import stdout_color, stdout_width
+        from .render import write
 
-        out = file if file is not None else sys.stdout
-        terminal = out is sys.stdout
-        write_report(self.view(only, depth), out, stdout_width() if terminal else None,
-                     stdout_color() if terminal else False)
+        view = self.view(only, depth)
+        if file is not None:  # not the terminal: as wide as the content, no colour
+            view = replace(view, width=None, color=False)
+        write(self.report, view, file if file is not None else sys.stdout)
 
     def _repr_html_(self) -> str:
         """Jupyter shows the report as its table."""
         from .render.html_render import render_html
 
-        return render_html(self.report)
+        return render_html(self.report, View(Format.TABLE, parameters=True))
+
 
     def to_dict(self) -> dict:
         from .render.json_render import report_dict
 
-        return report_dict(self.report)
+        return report_dict(self.report, View(Format.JSON, parameters=True))
 
     def manifest(self) -> dict:
         """The freeze manifest (lock file) of this freeze, as written by `freeze --manifest`."""
         return build_manifest(self.report.model, self.report.plan, self.inventory)
 
 
-def _as_rules(rules: Iterable[str | Rule | dict] | None, action: str) -> tuple[Rule, ...]:
+def _as_rules(rules: Iterable[str | Rule | dict] | None, action: Action) -> tuple[Rule, ...]:
     out = []
     for i, item in enumerate(rules or ()):
         if isinstance(item, Rule):
             rule = item
         elif isinstance(item, dict) and len(item) == 1:
             ((act, pattern),) = item.items()
-            rule = Rule(act, pattern, f"rules[{i}]")
+            rule = Rule(act, pattern, f"rules[{i}]")  # validate_rule below checks the action
         elif isinstance(item, str):
             rule = Rule(action, item, f"{action} rules[{i}]")
         else:
@@ -133,32 +132,25 @@ def freeze(
     nothing. The report describes the parameters as the rules decided them: under
     batchnorm="frozen" the replaced layers' weight and bias become buffers afterwards.
     """
-    from .adapter.batchnorm import apply_policy
-    from .adapter.inventory import apply_plan, inventory_of
+    from .adapter.inventory import inventory_of
 
     cfg = load_config(config) if config else None
     try:
         exp = Expectations(**expect) if isinstance(expect, dict) else (expect or Expectations())
     except TypeError as exc:
         raise UsageError(f"expect: {exc}; the keys are trainable, frozen, total, max_trainable_pct") from exc
-    check_policy(batchnorm)
+    policy = None if batchnorm is None else BatchNormPolicy.parse(batchnorm, UsageError, "BatchNorm policy")
+    start = Default.parse(default, RuleError, "default") if default else None
     name = type(model).__name__
-    options = Settings(
-        source=parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name),
-        rules=(cfg.rules if cfg else ()) + _as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
-        default=default or (cfg.default if cfg else "trainable"),
-        strict=strict,
-        expect=(cfg.expect if cfg else Expectations()).merged_with(exp),
-        batchnorm=batchnorm or (cfg.batchnorm if cfg else None),
-    )
-    inventory = inventory_of(model, options.source.text)
-    plan = make_plan(inventory, options.rules, options.default, options.strict,
-                     lenient_hint="pass strict=False to make this a warning")
-    report = build_report("freeze", "parameters", Loaded(inventory, model), plan, options)
+    spec = parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name)
+    settings = build_settings(cfg, spec, rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
+                              default=start, strict=strict, expect=exp, batchnorm=policy)
+    inventory = inventory_of(model, spec.text)
+    plan = plan_for(inventory, settings, lenient_hint="pass strict=False to make this a warning")
+    report = build_report("freeze", Loaded(inventory, model), plan, settings)
     if report.failed_expectations:
         raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))
-    apply_plan(model, plan)
-    apply_policy(model, options.batchnorm)
+    apply_to_model(model, plan, settings.batchnorm)
     return FreezeReport(report, inventory)
 
 
@@ -172,7 +164,7 @@ def count(model: "nn.Module") -> Totals:
     from .adapter.inventory import inventory_of
 
     inventory = inventory_of(model)
-    return compute_totals(make_plan(inventory, (), "keep"), inventory)
+    return compute_totals(make_plan(inventory, (), Default.KEEP), inventory)
 
 
 @dataclass(frozen=True)
@@ -202,7 +194,7 @@ class OptimizerAudit:
 def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> OptimizerAudit:
     """Flag frozen parameters still in param groups (and those weight decay or a stale gradient would move),
     and trainable parameters the optimizer does not hold."""
-    names = {}
+    names: dict[int, str] = {}
     for name, p in model.named_parameters():
         names.setdefault(id(p), name)
     held: dict[int, float] = {}
@@ -226,18 +218,18 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
 def apply_manifest(model: "nn.Module", path: str) -> Totals:
     """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
     differ from the manifest's (names the model lacks, new names, other shapes)."""
-    from .adapter.inventory import apply_plan, inventory_of
+    from .adapter.inventory import inventory_of
 
     manifest = load_manifest(path)
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)
-    plan = make_plan(inventory, (), "trainable")
+    plan = make_plan(inventory, (), Default.TRAINABLE)
     plan = replace(plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest")
                                          for d in plan.decisions))
     drift = compare(manifest, plan, inventory)
     if drift.drifted:
         raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))
-    apply_plan(model, plan)
+    apply_to_model(model, plan)
     return compute_totals(plan, inventory)
 
 

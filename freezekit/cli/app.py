@@ -9,7 +9,7 @@ import contextlib
 import gc
 import sys
 from collections.abc import Iterator
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -17,11 +17,16 @@ from .. import __version__
 from ..core.expectations import Expectations
 from ..errors import UsageError
 from ..render.terminal import silence_stdout, stdout_color, stdout_width
+from ..render.view import Format, View
 from .error_boundary import FreezekitGroup, warn
 from .help_text import FreezekitCommand
-from .options import (CheckFormat, Format, ModelOptions, ReportOptions, TrustOpt, VerifyFormat, complete_model,
-                      expectations, with_options)
+from .options import (CheckFormat, ModelOptions, ReportOptions, TrustOpt, VerifyFormat, complete_model, expectations,
+                      with_options)
 from .rule_order import OrderedRulesCommand
+
+if TYPE_CHECKING:
+    from ..core.report import Report
+    from ..pipeline.settings import Settings
 
 
 app = typer.Typer(
@@ -47,41 +52,39 @@ def main_callback(
 
 
 def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
-             no_cache: bool = False):
-    from ..pipeline.settings import build_settings, command_line_rules, find_config
+             no_cache: bool = False) -> "Settings":
+    from ..pipeline.settings import build_settings, command_line_rules, find_config, resolve_source
 
     rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
-    return build_settings(
-        find_config(m.config, m.model), model=m.model, args=m.arg or [], rules=rules,
-        default=m.default.value if m.default else None, strict=not m.allow_unmatched, expect=expect,
-        weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle,
-        batchnorm=m.batchnorm.value if m.batchnorm else None, needs_values=needs_values, use_cache=not no_cache,
-    )
+    config = find_config(m.config, m.model)
+    source = resolve_source(config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file,
+                            trust_pickle=m.trust_pickle)
+    return build_settings(config, source, rules=rules, default=m.default, strict=not m.allow_unmatched,
+                          expect=expect, batchnorm=m.batchnorm, needs_values=needs_values, use_cache=not no_cache)
 
 
-def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
-    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing).
-
-    A closed stdout (`| head`) stops the report, not the run: an unmet expectation still fails."""
-    for warning in report.warnings:
-        warn(warning)
-    failed = report.failed_expectations
+def _write_stdout(write: Any) -> None:
+    """Run `write()` (which prints to stdout); a reader that closed the pipe (`| head`) ends the
+    output quietly, not the run: what follows (an unmet expectation) still decides the exit code."""
     try:
-        if fmt is Format.table:
-            from ..render.table_render import write_report
-
-            write_report(report, sys.stdout, stdout_width(), stdout_color())
-        else:
-            from ..render import render
-
-            sys.stdout.write(render(report, fmt.value))
+        write()
         sys.stdout.flush()
     except BrokenPipeError:
         silence_stdout()
+
+
+def _emit(report: "Report", view: "View", export: Optional[str]) -> None:
+    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
+    from ..render import write
+
+    for warning in report.warnings:
+        warn(warning)
+    failed = report.failed_expectations
+    _write_stdout(lambda: write(report, view, sys.stdout))
     if export and not failed:
         from ..render.export import save_export
 
-        save_export(report, export)
+        save_export(report, view, export)
     if failed:
         from ..errors import ExpectationError
 
@@ -90,7 +93,7 @@ def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
 
 def _precheck_export(export: Optional[str], fmt: Format) -> None:
     if export:
-        if fmt is not Format.table:
+        if fmt is not Format.TABLE:
             raise UsageError("--export saves the rendered table; it cannot be combined with --format " + fmt.value)
         from ..render.export import check_export_path
 
@@ -107,10 +110,11 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
     if command == "count" and r.only is not None and r.depth is None:
         raise UsageError("--only filters rows: count prints totals, so use it with --depth N "
                          "(or use freeze, which prints a row per parameter)")
+    view = View(r.fmt, r.depth, r.only, parameters=command == "freeze", batchnorm_details=r.batchnorm_details,
+                width=stdout_width(), color=stdout_color())
     with no_cyclic_gc():
-        report = run_audit(command, options, depth=r.depth, only=r.only.value if r.only else None,
-                           progress=status, batchnorm_details=r.batchnorm_details, **outputs)
-        _emit(report, r.fmt, r.export)
+        report = run_audit(command, options, progress=status, **outputs)
+        _emit(report, view, r.export)
 
 
 @contextlib.contextmanager
@@ -159,14 +163,12 @@ def models(
     if weights:
         from ..adapter.weights import list_weights
 
-        for line in list_weights(weights):
-            typer.echo(line)
-        return
-    names = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]
-    if not names:
-        raise UsageError(f"no model name contains '{name_filter}'")
-    for name in names:
-        typer.echo(name)
+        lines = list_weights(weights)
+    else:
+        lines = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]
+        if not lines:
+            raise UsageError(f"no model name contains '{name_filter}'")
+    _write_stdout(lambda: sys.stdout.write("".join(line + "\n" for line in lines)))
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -181,40 +183,22 @@ def verify(
     warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Untimed steps first.")] = 1,
     compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
-    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.table,
+    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
-    from ..verify.result import VerifyOptions
+    from ..verify.options import verify_options
 
-    if dtype not in ("float32", "bfloat16"):
-        raise UsageError(f"--dtype {dtype}: choose float32 or bfloat16")
-    if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
-    shape = _parse_shape(input_shape) if input_shape else None
+    vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
     options = _options(m, needs_values=True, no_cache=True)
-    from ..verify.runner import verify as run_verify
     from ..errors import VerifyError
-    from ..render.verify_render import verify_json, verify_markdown, verify_renderables
-
-    vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
+    from ..render.verify_render import write_verify
+    from ..verify.runner import verify as run_verify
     from .progress import status
 
     with status(f"Verifying {options.source.text}"):
         result = run_verify(options, vopts)
-    try:
-        if fmt is VerifyFormat.json:
-            sys.stdout.write(verify_json(result, strict))
-        elif fmt is VerifyFormat.markdown:
-            sys.stdout.write(verify_markdown(result, strict))
-        else:
-            from rich.console import Console
-
-            console = Console(width=stdout_width() or 200, no_color=not stdout_color(), highlight=False)
-            for item in verify_renderables(result, strict):
-                console.print(item)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        silence_stdout()
+    view = View(Format(fmt.value), width=stdout_width(), color=stdout_color())
+    _write_stdout(lambda: write_verify(result, view, strict, sys.stdout))
     for warning in result.warnings:
         warn(warning)
     for c in result.checks:
@@ -225,48 +209,28 @@ def verify(
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
-def _parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(x) for x in text.replace("x", ",").split(","))
-    except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
-        raise UsageError(f"--input-shape {text}: expected positive integers like 3,224,224")
-    return shape
-
-
 @app.command(cls=FreezekitCommand)
 def check(
-    manifest: Annotated[str, typer.Argument(metavar="MANIFEST", help="A manifest written by 'freeze --manifest'.", show_default=False)],
+    manifest: Annotated[str, typer.Argument(metavar="MANIFEST", help="A manifest written by 'freeze --manifest'.",
+                                            show_default=False)],
     model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="The model to check (default: the manifest's model).",
                                                    show_default=False, autocompletion=complete_model)] = None,
     trust_pickle: TrustOpt = False,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.table,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
-    from ..pipeline.commands import run_check
     from ..errors import DriftError
+    from ..pipeline.commands import run_check
 
+    from ..render.check_render import write_check
     from .progress import status
 
     drift, report = run_check(manifest, model, trust_pickle, progress=status)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
-    lines = drift.lines()
-    try:
-        if fmt is CheckFormat.json:
-            from ..render.check_render import check_json
-
-            sys.stdout.write(check_json(manifest, report, drift))
-        else:
-            for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} "
-                                  f"parameters frozen, inventory {drift.fingerprint_now}"]:
-                sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        silence_stdout()
+    _write_stdout(lambda: write_check(manifest, drift, report, View(Format(fmt.value)), sys.stdout))
     if drift.drifted:  # the differences are on stdout already: the error line only says so
-        raise DriftError(f"{report.model.source} no longer matches {manifest}: {len(lines)} difference(s), "
+        raise DriftError(f"{report.model.source} no longer matches {manifest}: {len(drift.lines())} difference(s), "
                          "listed on stdout")
 
 

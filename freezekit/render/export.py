@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..atomic_write import check_destination, write_text
+from ..core.report import Report
 from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from ..core.report import Report
+from .view import View
 
 EXPORT_SUFFIXES = (".html", ".htm", ".svg")
 
@@ -19,7 +17,8 @@ def check_export_path(path: str) -> None:
     check_destination(path, force=True)  # a report is overwritten like a shell redirect
 
 
-def save_export(report: "Report", path: str) -> None:
+def save_export(report: Report, view: View, path: str) -> None:
+    """The terminal's table (table_render), as wide as its widest line: names are never cut."""
     from .table_render import export
 
-    write_text(path, export(report, path), force=True)
+    write_text(path, export(report, view, path), force=True)

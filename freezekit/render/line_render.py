@@ -8,10 +8,17 @@ Same numbers (distinct parameter tensors, buffers excluded) and PEFT's rounding 
 """
 from __future__ import annotations
 
+from typing import TextIO
+
 from ..core.report import Report
+from .view import View
 
 
-def render_line(report: Report) -> str:
+def peft_line(report: Report) -> str:
     t = report.totals
     pct = 100 * t.trainable / t.total if t.total else 0.0
-    return f"trainable params: {t.trainable:,d} || all params: {t.total:,d} || trainable%: {pct:.4f}\n"
+    return f"trainable params: {t.trainable:,d} || all params: {t.total:,d} || trainable%: {pct:.4f}"
+
+
+def write_line(report: Report, view: View, out: TextIO) -> None:
+    out.write(peft_line(report) + "\n")

@@ -8,14 +8,16 @@ one giant object. Names are never shortened (text_table's `keep` columns).
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from collections.abc import Iterator
-from typing import IO
+from typing import TextIO
 
 from ..errors import one_line
 from ..core.report import Report
 from .norm_groups import affine_text, first_names, norm_groups
 from .numbers import expectation_cells, shape_text, share_bar, summary_rows
 from .text_table import Column, Line, plain, table_lines
+from .view import View
 
 
 def _yes_no(text: str) -> str | None:
@@ -31,25 +33,26 @@ def _name(name: str, aliases: tuple[str, ...] = ()) -> str:
     return name + (f" (= {', '.join(one_line(a) for a in aliases)})" if aliases else "")
 
 
-def _parameter_lines(report: Report, width: int | None) -> Iterator[Line]:
+def _parameter_lines(report: Report, view: View) -> Iterator[Line]:
     columns = (Column("Parameter", keep=True), Column("Shape", drop=2), Column("Params", "right", drop=3),
                Column("Trainable", "center", style=_yes_no), Column("Rule", shrink=True, drop=1))
     rows = [(_name(d.param.name, d.param.aliases), shape_text(d.param.shape), f"{d.param.numel:,}",
-             "yes" if d.trainable else "no", one_line(d.rule)) for d in report.shown_decisions()]
-    yield from table_lines(columns, rows, width, f"{report.model.source}: parameters")
+             "yes" if d.trainable else "no", one_line(d.rule)) for d in view.decisions(report)]
+    yield from table_lines(columns, rows, view.width, f"{report.model.source}: parameters")
 
 
-def _module_lines(report: Report, width: int | None) -> Iterator[Line]:
+def _module_lines(report: Report, view: View) -> Iterator[Line]:
     columns = (Column("Module", keep=True), Column("Total", "right", drop=4), Column("Trainable", "right", drop=2),
                Column("Frozen", "right", drop=3), Column("Frozen share", style=lambda _: "cyan", drop=1))
     rows = [(_name(r.name) if r.name else "(model)", f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
-             share_bar(r.frozen_share)) for r in report.shown_modules()]
-    yield from table_lines(columns, rows, width, f"{report.model.source}: modules at depth {report.depth}")
+             share_bar(r.frozen_share)) for r in view.modules(report)]
+    yield from table_lines(columns, rows, view.width, f"{report.model.source}: modules at depth {view.depth}")
 
 
-def _norm_lines(report: Report, width: int | None, details: bool) -> Iterator[Line]:
-    title = f"BatchNorm layers (policy: {report.batchnorm or 'train'})"
-    if details:
+def _norm_lines(report: Report, view: View) -> Iterator[Line]:
+    title = f"BatchNorm layers (policy: {report.batchnorm_policy})"
+    width = view.width
+    if view.batchnorm_details:
         columns = (Column("Layer", keep=True), Column("Type", drop=2), Column("Affine"), Column("Statistics"),
                    Column("Note", shrink=True, drop=1))
         rows = [(_name(n.name), n.type, affine_text(n), "update" if n.stats_update else "fixed", n.note)
@@ -60,20 +63,21 @@ def _norm_lines(report: Report, width: int | None, details: bool) -> Iterator[Li
                Column("Note", shrink=True, drop=2), Column("First layers", drop=1))
     rows = [(n.type, affine_text(n), "update" if n.stats_update else "fixed", f"{len(names):,}", n.note,
              first_names(names)) for n, names in norm_groups(report.norms)]
-    yield from table_lines(columns, rows, width, title + f": {len(report.norms):,} layers "
-                                                          "(--batchnorm-details lists each)")
+    count = len(report.norms)
+    yield from table_lines(columns, rows, width, f"{title}: {count:,} layer{'s' if count != 1 else ''} "
+                                                 "(--batchnorm-details lists each)")
 
 
-def report_lines(report: Report, width: int | None = None) -> Iterator[Line]:
+def report_lines(report: Report, view: View) -> Iterator[Line]:
     """Every line of the report, in order, with a blank line between sections."""
-    if report.modules is not None:
-        yield from _module_lines(report, width)
+    if view.depth is not None:
+        yield from _module_lines(report, view)
         yield []
-    elif report.view == "parameters":
-        yield from _parameter_lines(report, width)
+    elif view.parameters:
+        yield from _parameter_lines(report, view)
         yield []
-    if report.norms and report.view == "parameters":
-        yield from _norm_lines(report, width, report.batchnorm_details)
+    if report.norms and view.parameters:
+        yield from _norm_lines(report, view)
         yield []
     for key, value in summary_rows(report):
         yield [(f"{key}: ", "bold"), (value, None)]
@@ -81,7 +85,7 @@ def report_lines(report: Report, width: int | None = None) -> Iterator[Line]:
         yield []
         columns = (Column("Expectation"), Column("Bound", "right"), Column("Actual", "right"),
                    Column("Result", style=_result))
-        yield from table_lines(columns, expectation_cells(report), width, "Expectations")
+        yield from table_lines(columns, expectation_cells(report), view.width, "Expectations")
 
 
 # -- writers ---------------------------------------------------------------------------------
@@ -92,26 +96,21 @@ def ansi(line: Line) -> str:
     return "".join(f"\x1b[{ANSI[style]}m{text}\x1b[0m" if style and text else text for text, style in line).rstrip()
 
 
-def write_report(report: Report, out: IO[str], width: int | None = None, color: bool = False) -> None:
-    """Write the report line by line (a 100,000-row table starts appearing at once)."""
-    to_text = ansi if color else plain
+def write_table(report: Report, view: View, out: TextIO) -> None:
+    """Write the report line by line (a 100,000-row table starts appearing at once), in colour
+    when the view says so, as wide as the view's width (None: as wide as the content)."""
+    to_text = ansi if view.color else plain
     write = out.write
-    for line in report_lines(report, width):
+    for line in report_lines(report, view):
         write(to_text(line) + "\n")
 
 
-def render_table_text(report: Report, width: int | None = None) -> str:
-    buf = io.StringIO()
-    write_report(report, buf, width, False)
-    return buf.getvalue()
-
-
-def export(report: Report, path: str) -> str:
+def export(report: Report, view: View, path: str) -> str:
     """The report as an HTML page or an SVG picture (rich's exporters), as wide as its widest line."""
     from rich.console import Console
     from rich.text import Text
 
-    lines = list(report_lines(report, None))
+    lines = list(report_lines(report, replace(view, width=None)))
     width = max((sum(len(t) for t, _ in line) for line in lines), default=80)
     console = Console(record=True, file=io.StringIO(), width=max(width, 40), color_system="truecolor",
                       force_terminal=True)

@@ -12,11 +12,12 @@ import torchvision
 import freezekit
 from freezekit.errors import ExitCode, NoMatchError, UsageError
 from freezekit.render import render
+from freezekit.render.view import Format, View
 from freezekit.render.text_table import Column, plain, table_lines
 from freezekit.render.verify_render import verify_markdown
 from freezekit.verify.result import Check, StepStats, VerifyResult
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def resnet50_names() -> list[str]:
@@ -121,7 +122,7 @@ def test_line_format_matches_peft_itself(capsys):
     model.print_trainable_parameters()
     peft_line = capsys.readouterr().out
     report = freezekit.freeze(model, default="keep")
-    assert render(report.report, "line") == peft_line == (
+    assert render(report.report, View(Format.LINE)) == peft_line == (
         "trainable params: 176 || all params: 984 || trainable%: 17.8862\n")  # 96 + 80 LoRA, 808 base
 
 

@@ -14,6 +14,7 @@ from freezekit.core.rules import Rule
 from freezekit.pipeline.audit import build_report
 from freezekit.pipeline.settings import Settings
 from freezekit.render import render
+from freezekit.render.view import Format, View
 from freezekit.render.check_render import check_dict
 from freezekit.render.csv_render import MODULE_COLUMNS, PARAM_COLUMNS
 from freezekit.render.verify_render import verify_dict
@@ -21,9 +22,9 @@ from freezekit.sources.registry import parse_source
 from freezekit.sources.spec import Loaded
 from freezekit.verify.result import Check, StepStats, VerifyResult
 
-from .records_for_tests import mini_vgg
+from ..records_for_tests import mini_vgg
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "OUTPUT.md").read_text()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "OUTPUT.md").read_text()
 
 
 def documented() -> dict[str, dict]:
@@ -54,21 +55,24 @@ def key_paths(value, prefix="", doc=None) -> set[str]:
     return paths
 
 
-def _report(command="freeze", depth=1):
+def _report(command="freeze"):
     inv = mini_vgg()
     settings = Settings(source=parse_source("mini.safetensors"), rules=(Rule("freeze", "features.*", "--pattern"),),
                         expect=Expectations(trainable=50, max_trainable_pct=50))
     plan = make_plan(inv, settings.rules)
-    view = "parameters" if command == "freeze" else "totals"
-    return build_report(command, view, Loaded(inv), plan, settings, depth=depth), inv, plan
+    return build_report(command, Loaded(inv), plan, settings), inv, plan
+
+
+def _view(fmt: str, command: str = "freeze", depth: int | None = 1) -> View:
+    return View(Format(fmt), depth, parameters=command == "freeze")
 
 
 def test_report_keys_are_documented():
     doc = documented()["freezekit.report"]
     report = _report()[0]
-    emitted = json.loads(render(replace(report, model=replace(report.model, args={"depth": 4})), "json"))
+    emitted = json.loads(render(replace(report, model=replace(report.model, args={"depth": 4})), _view("json")))
     assert key_paths(emitted, doc=doc) == key_paths(doc, doc=doc)
-    emitted = json.loads(render(_report("count", None)[0], "json"))
+    emitted = json.loads(render(_report("count")[0], _view("json", "count", None)))
     assert key_paths(emitted, doc=doc) <= key_paths(doc, doc=doc)
 
 
@@ -80,7 +84,7 @@ def test_manifest_and_check_keys_are_documented(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(manifest))
     drift = compare(load_manifest(str(path)), make_plan(inv, ()), inv)
-    emitted = check_dict(str(path), report, drift)
+    emitted = check_dict(str(path), drift, report)
     doc = documented()["freezekit.check"]
     assert key_paths(emitted, doc=doc) == key_paths(doc, doc=doc)
     assert emitted["ok"] is False and emitted["newly_trainable"][0] == "features.0.weight"
@@ -97,14 +101,14 @@ def test_verify_keys_are_documented():
 def test_csv_columns_and_line_are_documented():
     for columns in (PARAM_COLUMNS, MODULE_COLUMNS):
         assert f"`{','.join(columns)}`" in DOC
-    header = next(csv.reader(io.StringIO(render(_report("count", None)[0], "csv"))))
+    header = next(csv.reader(io.StringIO(render(_report("count")[0], _view("csv", "count", None)))))
     assert f"`{','.join(header)}`" in DOC
-    line = render(_report("count", None)[0], "line")
+    line = render(_report("count")[0], _view("line", "count", None))
     assert re.fullmatch(r"trainable params: [\d,]+ \|\| all params: [\d,]+ \|\| trainable%: \d+\.\d{4}\n", line)
     assert line == "trainable params: 50 || all params: 502 || trainable%: 9.9602\n"
 
 
 def test_json_rounds_percentages_to_6_decimals():
-    data = json.loads(render(_report()[0], "json"))
+    data = json.loads(render(_report()[0], _view("json")))
     assert data["totals"]["trainable_pct"] == 9.960159
     assert data["expectations"][1] == {"name": "max_trainable_pct", "expected": 50.0, "actual": 9.960159, "ok": True}
