@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from cases import PY, ROOT, CHILD_TIMEOUT_S, Case
+from cases import CHILD_TIMEOUT_S, PY, ROOT, Case
+
 
 # -- measuring -------------------------------------------------------------------------------
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Optional
 from cases import PY
 from measure import Result
 
+
 @dataclass(frozen=True)
 class Verdict:
     target: str

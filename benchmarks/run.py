@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules,
 
 from cases import HERE, PY, Case, child_cases, rule_engine_case, write_sparse_safetensors  # noqa: E402
 from measure import Result, log, run_rounds  # noqa: E402
-from report import report, to_json, verdicts, machine  # noqa: E402
+from report import machine, report, to_json, verdicts  # noqa: E402
 
 
 # -- main ------------------------------------------------------------------------------------

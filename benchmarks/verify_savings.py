@@ -74,7 +74,6 @@ def baseline_ratios(path: str) -> dict[tuple[str, str, bool], tuple[float, float
 
 def machine(device: str) -> str:
     import torch
-
     from report import cpu_name
 
     card = (torch.cuda.get_device_name() if device.startswith("cuda")

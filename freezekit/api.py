@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field, replace
-from typing import IO, TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence, TextIO
 
 from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import load_config
@@ -66,7 +66,7 @@ class FreezeReport:
             raise UsageError(f"depth={depth!r}: give a whole number, 0 or more, or None for one row per parameter")
         return View(Format.TABLE, depth, chosen, parameters=True, width=stdout_width(), color=stdout_color())
 
-    def print(self, only: str | None = None, depth: int | None = None, file: IO[str] | None = None) -> None:
+    def print(self, only: str | None = None, depth: int | None = None, file: TextIO | None = None) -> None:
         """Print the CLI's table (like `freeze --only ONLY --depth DEPTH`); names are never cut."""
         from .render import write
 

@@ -20,8 +20,16 @@ from ..render.terminal import silence_stdout, stdout_color, stdout_width
 from ..render.view import Format, View
 from .error_boundary import FreezekitGroup, warn
 from .help_text import FreezekitCommand
-from .options import (CheckFormat, ModelOptions, ReportOptions, TrustOpt, VerifyFormat, complete_model, expectations,
-                      with_options)
+from .options import (
+    CheckFormat,
+    ModelOptions,
+    ReportOptions,
+    TrustOpt,
+    VerifyFormat,
+    complete_model,
+    expectations,
+    with_options,
+)
 from .rule_order import OrderedRulesCommand
 
 if TYPE_CHECKING:
@@ -221,7 +229,6 @@ def check(
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
     from ..errors import DriftError
     from ..pipeline.commands import run_check
-
     from ..render.check_render import write_check
     from .progress import status
 

@@ -6,6 +6,7 @@ errors. freezekit's commands swap their parameters to the classes below: an opti
 metavar (FILE, PATTERN, N) or its choices (table|json|...), a flag shows nothing, an argument
 shows its own name (MODEL, [MODEL]).
 """
+
 from __future__ import annotations
 
 import re
@@ -66,7 +67,7 @@ _CHOICE = re.compile(r"^(?P<head>.*?)(?:Value error, )?(?P<value>'[^']*') is not
 
 
 def tidy_click_message(message: str) -> str:
-    """"Invalid value for '--format' / '-f': Value error, 'yaml' is not one of 'table', 'json'."
+    """ "Invalid value for '--format' / '-f': Value error, 'yaml' is not one of 'table', 'json'."
     -> "Invalid value for '--format' / '-f': 'yaml' is not one of table, json"."""
     message = message.replace("Value error, ", "")
     match = _CHOICE.match(message)

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..core.batchnorm_policy import BatchNormPolicy
-from ..core.expectations import Expectations
 from ..core.choice import Choice
+from ..core.expectations import Expectations
 from ..core.plan import Default
 from ..render.view import Format, Only
 

@@ -66,6 +66,7 @@ def make_plan(
     warnings: list[str] = []
     counts: list[int] = []
     for rule in rules:
+        assert selector is not None  # built whenever there are rules
         selected = selector.select(rule)
         counts.append(len(selected))
         if not selected:

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring_ascii
 from dataclasses import asdict
+from json.encoder import encode_basestring_ascii
 from typing import Any, TextIO
 
 from ..core.report import Report

@@ -6,6 +6,7 @@ so it can be pasted where PEFT's line went:
 Same numbers (distinct parameter tensors, buffers excluded) and PEFT's rounding rule:
 `f"{100 * trainable / total:.4f}"` (0.0000 for an empty model, where PEFT would divide by zero).
 """
+
 from __future__ import annotations
 
 from typing import TextIO

@@ -1,9 +1,10 @@
 """The compact BatchNorm summary: one row per (type, affine, statistics, note) group, with a count
 and the first layer names, instead of one row per layer (ResNet-152 has 155)."""
+
 from __future__ import annotations
 
-from ..errors import one_line
 from ..core.report import NormRow
+from ..errors import one_line
 
 FIRST_NAMES = 3  # names shown per group
 

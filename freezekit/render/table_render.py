@@ -5,15 +5,16 @@ to a pipe as plain text, or to rich for --export (HTML, SVG).
 Long tables stream: each row becomes a line as it is written, so 100,000 parameters never build
 one giant object. Names are never shortened (text_table's `keep` columns).
 """
+
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TextIO
 
-from ..errors import one_line
 from ..core.report import Report
+from ..errors import one_line
 from .norm_groups import affine_text, first_names, norm_groups
 from .numbers import expectation_cells, shape_text, share_bar, summary_rows
 from .text_table import Column, Line, plain, table_lines
@@ -34,38 +35,82 @@ def _name(name: str, aliases: tuple[str, ...] = ()) -> str:
 
 
 def _parameter_lines(report: Report, view: View) -> Iterator[Line]:
-    columns = (Column("Parameter", keep=True), Column("Shape", drop=2), Column("Params", "right", drop=3),
-               Column("Trainable", "center", style=_yes_no), Column("Rule", shrink=True, drop=1))
-    rows = [(_name(d.param.name, d.param.aliases), shape_text(d.param.shape), f"{d.param.numel:,}",
-             "yes" if d.trainable else "no", one_line(d.rule)) for d in view.decisions(report)]
+    columns = (
+        Column("Parameter", keep=True),
+        Column("Shape", drop=2),
+        Column("Params", "right", drop=3),
+        Column("Trainable", "center", style=_yes_no),
+        Column("Rule", shrink=True, drop=1),
+    )
+    rows = [
+        (
+            _name(d.param.name, d.param.aliases),
+            shape_text(d.param.shape),
+            f"{d.param.numel:,}",
+            "yes" if d.trainable else "no",
+            one_line(d.rule),
+        )
+        for d in view.decisions(report)
+    ]
     yield from table_lines(columns, rows, view.width, f"{report.model.source}: parameters")
 
 
 def _module_lines(report: Report, view: View) -> Iterator[Line]:
-    columns = (Column("Module", keep=True), Column("Total", "right", drop=4), Column("Trainable", "right", drop=2),
-               Column("Frozen", "right", drop=3), Column("Frozen share", style=lambda _: "cyan", drop=1))
-    rows = [(_name(r.name) if r.name else "(model)", f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
-             share_bar(r.frozen_share)) for r in view.modules(report)]
+    columns = (
+        Column("Module", keep=True),
+        Column("Total", "right", drop=4),
+        Column("Trainable", "right", drop=2),
+        Column("Frozen", "right", drop=3),
+        Column("Frozen share", style=lambda _: "cyan", drop=1),
+    )
+    rows = [
+        (
+            _name(r.name) if r.name else "(model)",
+            f"{r.total:,}",
+            f"{r.trainable:,}",
+            f"{r.frozen:,}",
+            share_bar(r.frozen_share),
+        )
+        for r in view.modules(report)
+    ]
     yield from table_lines(columns, rows, view.width, f"{report.model.source}: modules at depth {view.depth}")
 
 
 def _norm_lines(report: Report, view: View) -> Iterator[Line]:
     title = f"BatchNorm layers (policy: {report.batchnorm_policy})"
     width = view.width
+    columns: tuple[Column, ...]
+    rows: list[tuple[str, ...]]
     if view.batchnorm_details:
-        columns = (Column("Layer", keep=True), Column("Type", drop=2), Column("Affine"), Column("Statistics"),
-                   Column("Note", shrink=True, drop=1))
-        rows = [(_name(n.name), n.type, affine_text(n), "update" if n.stats_update else "fixed", n.note)
-                for n in report.norms]
+        columns = (
+            Column("Layer", keep=True),
+            Column("Type", drop=2),
+            Column("Affine"),
+            Column("Statistics"),
+            Column("Note", shrink=True, drop=1),
+        )
+        rows = [
+            (_name(n.name), n.type, affine_text(n), "update" if n.stats_update else "fixed", n.note)
+            for n in report.norms
+        ]
         yield from table_lines(columns, rows, width, title)
         return
-    columns = (Column("Type"), Column("Affine"), Column("Statistics"), Column("Layers", "right"),
-               Column("Note", shrink=True, drop=2), Column("First layers", drop=1))
-    rows = [(n.type, affine_text(n), "update" if n.stats_update else "fixed", f"{len(names):,}", n.note,
-             first_names(names)) for n, names in norm_groups(report.norms)]
+    columns = (
+        Column("Type"),
+        Column("Affine"),
+        Column("Statistics"),
+        Column("Layers", "right"),
+        Column("Note", shrink=True, drop=2),
+        Column("First layers", drop=1),
+    )
+    rows = [
+        (n.type, affine_text(n), "update" if n.stats_update else "fixed", f"{len(names):,}", n.note, first_names(names))
+        for n, names in norm_groups(report.norms)
+    ]
     count = len(report.norms)
-    yield from table_lines(columns, rows, width, f"{title}: {count:,} layer{'s' if count != 1 else ''} "
-                                                 "(--batchnorm-details lists each)")
+    yield from table_lines(
+        columns, rows, width, f"{title}: {count:,} layer{'s' if count != 1 else ''} (--batchnorm-details lists each)"
+    )
 
 
 def report_lines(report: Report, view: View) -> Iterator[Line]:
@@ -83,8 +128,12 @@ def report_lines(report: Report, view: View) -> Iterator[Line]:
         yield [(f"{key}: ", "bold"), (value, None)]
     if report.expectations:
         yield []
-        columns = (Column("Expectation"), Column("Bound", "right"), Column("Actual", "right"),
-                   Column("Result", style=_result))
+        columns = (
+            Column("Expectation"),
+            Column("Bound", "right"),
+            Column("Actual", "right"),
+            Column("Result", style=_result),
+        )
         yield from table_lines(columns, expectation_cells(report), view.width, "Expectations")
 
 
@@ -112,8 +161,9 @@ def export(report: Report, view: View, path: str) -> str:
 
     lines = list(report_lines(report, replace(view, width=None)))
     width = max((sum(len(t) for t, _ in line) for line in lines), default=80)
-    console = Console(record=True, file=io.StringIO(), width=max(width, 40), color_system="truecolor",
-                      force_terminal=True)
+    console = Console(
+        record=True, file=io.StringIO(), width=max(width, 40), color_system="truecolor", force_terminal=True
+    )
     for line in lines:
         console.print(Text.assemble(*[(t, s or "") for t, s in line]), no_wrap=True, overflow="ignore", crop=False)
     if path.lower().endswith(".svg"):

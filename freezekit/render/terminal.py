@@ -4,6 +4,7 @@ reader closes the pipe (`freezekit freeze resnet152 | head -5`).
 No terminal and no COLUMNS: no width at all, so tables take the width of their content rather
 than pretending to be 80 columns wide (rich's guess) and cutting names.
 """
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ longer, not the name shorter.
 Lines come out as segments `(text, style)`, style None or a rich style name, so one layout serves
 the plain writer, the ANSI writer, rich's HTML/SVG export and the notebook's HTML. Pure: no rich.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -41,8 +42,9 @@ def _fit(text: str, width: int, justify: str) -> str:
     return text.ljust(width)
 
 
-def layout(columns: Sequence[Column], rows: Sequence[Sequence[str]],
-           max_width: int | None) -> tuple[list[int], list[int]]:
+def layout(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], max_width: int | None
+) -> tuple[list[int], list[int]]:
     """(indices of the columns shown, their widths) for a line of at most `max_width` characters."""
     widths = [len(c.header) for c in columns]
     for row in rows:
@@ -67,8 +69,13 @@ def layout(columns: Sequence[Column], rows: Sequence[Sequence[str]],
     return shown, [widths[i] for i in shown]
 
 
-def table_lines(columns: Sequence[Column], rows: Sequence[Sequence[str]], max_width: int | None = None,
-                title: str | None = None, header: bool = True) -> Iterator[Line]:
+def table_lines(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[str]],
+    max_width: int | None = None,
+    title: str | None = None,
+    header: bool = True,
+) -> Iterator[Line]:
     """The title, the header and its rule, then one line per row, produced one at a time."""
     shown, widths = layout(columns, rows, max_width)
     if title:
@@ -87,12 +94,13 @@ def table_lines(columns: Sequence[Column], rows: Sequence[Sequence[str]], max_wi
         line: Line = []
         for k, i in enumerate(shown):
             text = _cell(row[i], widths[k], justify[k], k == last)
-            style = styles[k](row[i]) if styles[k] else None
+            style_of = styles[k]
+            style = style_of(row[i]) if style_of else None
             if style:
                 stripped = text.rstrip() if justify[k] == "left" else text
                 line.append((stripped, style))
                 if len(stripped) < len(text):
-                    line.append((text[len(stripped):], None))
+                    line.append((text[len(stripped) :], None))
             else:
                 line.append((text, None))
             if k < last:

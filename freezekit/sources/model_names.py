@@ -1,5 +1,6 @@
 """The model names of `freezekit models`, for shell completion: read once from torchvision, then
 from a small cache file keyed on the installed torchvision version (a TAB must not import torch)."""
+
 from __future__ import annotations
 
 import json

@@ -12,9 +12,9 @@ import torchvision
 import freezekit
 from freezekit.errors import ExitCode, NoMatchError, UsageError
 from freezekit.render import render
-from freezekit.render.view import Format, View
 from freezekit.render.text_table import Column, plain, table_lines
 from freezekit.render.verify_render import verify_markdown
+from freezekit.render.view import Format, View
 from freezekit.verify.result import Check, StepStats, VerifyResult
 
 ROOT = Path(__file__).resolve().parent.parent.parent

@@ -14,10 +14,10 @@ from freezekit.core.rules import Rule
 from freezekit.pipeline.audit import build_report
 from freezekit.pipeline.settings import Settings
 from freezekit.render import render
-from freezekit.render.view import Format, View
 from freezekit.render.check_render import check_dict
 from freezekit.render.csv_render import MODULE_COLUMNS, PARAM_COLUMNS
 from freezekit.render.verify_render import verify_dict
+from freezekit.render.view import Format, View
 from freezekit.sources.registry import parse_source
 from freezekit.sources.spec import Loaded
 from freezekit.verify.result import Check, StepStats, VerifyResult
