@@ -47,6 +47,8 @@ def effective(policy: BatchNormPolicy | None) -> BatchNormPolicy:
 
 
 def norm_rows(inventory: Inventory, plan: Plan, policy: BatchNormPolicy) -> tuple[tuple[NormRow, ...], tuple[str, ...]]:
+    if not inventory.modules:  # a checkpoint: no module types, no norm layers to report
+        return (), ()
     trainable = {name: d.trainable for d in plan.decisions for name in d.param.names}
     tracked = {b.module for b in inventory.buffers if b.name.endswith(".running_mean")}
     rows, updating = [], []

@@ -102,6 +102,10 @@ class Inventory:
                 module = name.rpartition(".")[0]
                 if not module or module in names:  # a known module's parents are known too
                     continue
+                parent = module.rpartition(".")[0]
+                if not parent or parent in names:  # the common case: one new module
+                    names[module] = None
+                    continue
                 parents: list[str] = []
                 while module and module not in names:
                     parents.append(module)

@@ -15,6 +15,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 from ..core.records import DTYPE_BYTES, numel_of
@@ -34,8 +35,9 @@ DTYPES = {
 ENTRY_KEYS = ("dtype", "shape", "data_offsets")
 
 
-@dataclass(frozen=True)
-class TensorEntry:
+class TensorEntry(NamedTuple):
+    """A NamedTuple rather than a frozen dataclass: a header may declare 100,000 of them."""
+
     name: str
     dtype: str  # short torch name, e.g. "bfloat16"
     shape: tuple[int, ...]
@@ -105,7 +107,7 @@ def _is_int(value: object) -> bool:
 def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> tuple[TensorEntry, int, int]:
     if type(info) is dict and len(info) == 3:  # the fast path for a well-formed entry: 100,000 of them
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if (type(shape) is list and type(offsets) is list and len(offsets) == 2 and dtype in DTYPES
+        if (type(shape) is list and type(offsets) is list and len(offsets) == 2 and type(dtype) is str and dtype in DTYPES
                 and all(type(d) is int and d >= 0 for d in shape)):
             begin, end = offsets
             if type(begin) is int and type(end) is int and 0 <= begin <= end <= data_size:
