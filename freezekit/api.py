@@ -1,11 +1,12 @@
 """The Python API, for the training script that owns the model.
 
-    import freezekit
-    report = freezekit.freeze(model, "configs/vgg16-features.yaml")   # or rules=["features.*"]
-    optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
-    report.print()
-    freezekit.count(model)
+import freezekit
+report = freezekit.freeze(model, "configs/vgg16-features.yaml")   # or rules=["features.*"]
+optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
+report.print()
+freezekit.count(model)
 """
+
 from __future__ import annotations
 
 import json
@@ -51,16 +52,19 @@ class FreezeReport:
 
     def __repr__(self) -> str:
         t, source = self.report.totals, self.report.model.source
-        return (f"<FreezeReport {source}: {t.trainable:,} of {t.total:,} parameters trainable "
-                f"({t.trainable_pct:.2f}%), {t.frozen_tensors:,} of {t.tensors:,} tensors frozen>")
+        return (
+            f"<FreezeReport {source}: {t.trainable:,} of {t.total:,} parameters trainable "
+            f"({t.trainable_pct:.2f}%), {t.frozen_tensors:,} of {t.tensors:,} tensors frozen>"
+        )
 
     def view(self, only: str | None = None, depth: int | None = None) -> View:
         """How `freeze --only ONLY --depth DEPTH` shows this report (a table on stdout)."""
         from .render.terminal import stdout_color, stdout_width
 
         if only is not None and only not in Only.values():
-            raise UsageError(f"only={only!r}: choose one of {', '.join(map(repr, Only.values()))}, "
-                             "or None for every row")
+            raise UsageError(
+                f"only={only!r}: choose one of {', '.join(map(repr, Only.values()))}, or None for every row"
+            )
         chosen = Only(only) if only is not None else None
         if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
             raise UsageError(f"depth={depth!r}: give a whole number, 0 or more, or None for one row per parameter")
@@ -80,7 +84,6 @@ class FreezeReport:
         from .render.html_render import render_html
 
         return render_html(self.report, View(Format.TABLE, parameters=True))
-
 
     def to_dict(self) -> dict:
         from .render.json_render import report_dict
@@ -143,8 +146,15 @@ def freeze(
     start = Default.parse(default, RuleError, "default") if default else None
     name = type(model).__name__
     spec = parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name)
-    settings = build_settings(cfg, spec, rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
-                              default=start, strict=strict, expect=exp, batchnorm=policy)
+    settings = build_settings(
+        cfg,
+        spec,
+        rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
+        default=start,
+        strict=strict,
+        expect=exp,
+        batchnorm=policy,
+    )
     inventory = inventory_of(model, spec.text)
     plan = plan_for(inventory, settings, lenient_hint="pass strict=False to make this a warning")
     report = build_report("freeze", Loaded(inventory, model), plan, settings)
@@ -224,8 +234,9 @@ def apply_manifest(model: "nn.Module", path: str) -> Totals:
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)
     plan = make_plan(inventory, (), Default.TRAINABLE)
-    plan = replace(plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest")
-                                         for d in plan.decisions))
+    plan = replace(
+        plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest") for d in plan.decisions)
+    )
     drift = compare(manifest, plan, inventory)
     if drift.drifted:
         raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))

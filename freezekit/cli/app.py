@@ -3,6 +3,7 @@
 No torch import at module level: `freezekit --help` and every error found before
 a model is needed must stay fast.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -54,21 +55,34 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
 
 
-def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
-             no_cache: bool = False) -> "Settings":
+def _options(
+    m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
+) -> "Settings":
     from ..pipeline.settings import build_settings, command_line_rules, find_config, resolve_source
 
     rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
     config = find_config(m.config, m.model)
-    source = resolve_source(config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file,
-                            trust_pickle=m.trust_pickle)
-    return build_settings(config, source, rules=rules, default=m.default, strict=not m.allow_unmatched,
-                          expect=expect, batchnorm=m.batchnorm, needs_values=needs_values, use_cache=not no_cache)
+    source = resolve_source(
+        config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle
+    )
+    return build_settings(
+        config,
+        source,
+        rules=rules,
+        default=m.default,
+        strict=not m.allow_unmatched,
+        expect=expect,
+        batchnorm=m.batchnorm,
+        needs_values=needs_values,
+        use_cache=not no_cache,
+    )
 
 
 def _write_stdout(write: Any) -> None:
@@ -116,10 +130,19 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
     if command == "count" and r.only is not None and r.depth is None:
-        raise UsageError("--only filters rows: count prints totals, so use it with --depth N "
-                         "(or use freeze, which prints a row per parameter)")
-    view = View(r.fmt, r.depth, r.only, parameters=command == "freeze", batchnorm_details=r.batchnorm_details,
-                width=stdout_width(), color=stdout_color())
+        raise UsageError(
+            "--only filters rows: count prints totals, so use it with --depth N "
+            "(or use freeze, which prints a row per parameter)"
+        )
+    view = View(
+        r.fmt,
+        r.depth,
+        r.only,
+        parameters=command == "freeze",
+        batchnorm_details=r.batchnorm_details,
+        width=stdout_width(),
+        color=stdout_color(),
+    )
     with no_cyclic_gc():
         report = run_audit(command, options, progress=status, **outputs)
         _emit(report, view, r.export)
@@ -144,9 +167,20 @@ def no_cyclic_gc() -> Iterator[None]:
 def freeze(
     m: ModelOptions,
     r: ReportOptions,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.")] = None,
-    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).")] = False,
+    save: Annotated[
+        Optional[str],
+        typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded."),
+    ] = None,
+    manifest: Annotated[
+        Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
+        ),
+    ] = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
     _audit("freeze", m, r, save=save, manifest=manifest, force=force)
@@ -161,9 +195,18 @@ def count(m: ModelOptions, r: ReportOptions) -> None:
 
 @app.command(cls=FreezekitCommand)
 def models(
-    name_filter: Annotated[Optional[str], typer.Argument(metavar="FILTER", help="Only names containing this text.")] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", metavar="NAME", autocompletion=complete_model,
-                                                   help="List the pretrained weights of model NAME instead.")] = None,
+    name_filter: Annotated[
+        Optional[str], typer.Argument(metavar="FILTER", help="Only names containing this text.")
+    ] = None,
+    weights: Annotated[
+        Optional[str],
+        typer.Option(
+            "--weights",
+            metavar="NAME",
+            autocompletion=complete_model,
+            help="List the pretrained weights of model NAME instead.",
+        ),
+    ] = None,
 ) -> None:
     """List the torchvision model names freezekit can build (or one model's weights)."""
     from ..adapter import zoo
@@ -184,13 +227,26 @@ def models(
 def verify(
     m: ModelOptions,
     device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, metavar="N", help="Synthetic batch size (default: 2).")] = None,
-    input_shape: Annotated[Optional[str], typer.Option("--input-shape", metavar="C,H,W", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
-    dtype: Annotated[str, typer.Option("--dtype", metavar="DTYPE", help="float32, or bfloat16 (autocast).")] = "float32",
-    steps: Annotated[int, typer.Option("--steps", min=1, metavar="N", help="Timed training steps, at least 1 (median reported).")] = 3,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", min=1, metavar="N", help="Synthetic batch size (default: 2).")
+    ] = None,
+    input_shape: Annotated[
+        Optional[str],
+        typer.Option("--input-shape", metavar="C,H,W", help="One input without the batch dimension, e.g. 3,224,224."),
+    ] = None,
+    dtype: Annotated[
+        str, typer.Option("--dtype", metavar="DTYPE", help="float32, or bfloat16 (autocast).")
+    ] = "float32",
+    steps: Annotated[
+        int, typer.Option("--steps", min=1, metavar="N", help="Timed training steps, at least 1 (median reported).")
+    ] = 3,
     warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Untimed steps first.")] = 1,
-    compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")
+    ] = False,
     fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
@@ -219,10 +275,18 @@ def verify(
 
 @app.command(cls=FreezekitCommand)
 def check(
-    manifest: Annotated[str, typer.Argument(metavar="MANIFEST", help="A manifest written by 'freeze --manifest'.",
-                                            show_default=False)],
-    model: Annotated[Optional[str], typer.Argument(metavar="MODEL", help="The model to check (default: the manifest's model).",
-                                                   show_default=False, autocompletion=complete_model)] = None,
+    manifest: Annotated[
+        str, typer.Argument(metavar="MANIFEST", help="A manifest written by 'freeze --manifest'.", show_default=False)
+    ],
+    model: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar="MODEL",
+            help="The model to check (default: the manifest's model).",
+            show_default=False,
+            autocompletion=complete_model,
+        ),
+    ] = None,
     trust_pickle: TrustOpt = False,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
 ) -> None:
@@ -237,12 +301,14 @@ def check(
         warn(warning)
     _write_stdout(lambda: write_check(manifest, drift, report, View(Format(fmt.value)), sys.stdout))
     if drift.drifted:  # the differences are on stdout already: the error line only says so
-        raise DriftError(f"{report.model.source} no longer matches {manifest}: {len(drift.lines())} difference(s), "
-                         "listed on stdout")
+        raise DriftError(
+            f"{report.model.source} no longer matches {manifest}: {len(drift.lines())} difference(s), listed on stdout"
+        )
 
 
-cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",
-                        no_args_is_help=True, cls=FreezekitGroup)
+cache_app = typer.Typer(
+    help="The inventory cache that lets repeated audits skip importing torch.", no_args_is_help=True, cls=FreezekitGroup
+)
 app.add_typer(cache_app, name="cache")
 
 

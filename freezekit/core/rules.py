@@ -12,6 +12,7 @@ Selector kinds:
   position      `through:layer2` every parameter registered up to and including that module
 A tied parameter is selected when any of its names is.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -52,7 +53,7 @@ class Rule:
     @property
     def body(self) -> str:
         kind = self.kind
-        return self.pattern if kind == "glob" else self.pattern[len(kind) + 1:]
+        return self.pattern if kind == "glob" else self.pattern[len(kind) + 1 :]
 
     def describe(self) -> str:
         return f"rule '{self.label}'" + (f" ({self.origin})" if self.origin else "")
@@ -150,7 +151,7 @@ class Selector:
     def _within(self, module: str) -> set[int]:
         """Indices of parameters inside `module` (or equal to it, when it is a parameter name)."""
         lo = bisect.bisect_left(self._names, module)  # the parameter named `module` itself, if any
-        found = set(self._owner[lo:bisect.bisect_right(self._names, module, lo)])
+        found = set(self._owner[lo : bisect.bisect_right(self._names, module, lo)])
         if module == "":
             return set(range(len(self.inventory.params)))
         prefix = module + "."
@@ -209,9 +210,7 @@ class Selector:
     def _module_or_error(self, rule: Rule) -> str:
         name = rule.body
         if name not in {m.name for m in self.inventory.modules}:
-            raise RuleError(
-                f"{rule.describe()}: no module named '{name}'{did_you_mean(name, self._modules)}"
-            )
+            raise RuleError(f"{rule.describe()}: no module named '{name}'{did_you_mean(name, self._modules)}")
         return name
 
     def _select_type(self, rule: Rule) -> set[int]:
@@ -241,8 +240,10 @@ class Selector:
                 selected.add(i)
         if skipped:
             shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-            self.notes.append(f"{rule.describe()} leaves out {len(skipped)} parameter(s) held directly by modules "
-                              f"that contain '{target}' ({shown}): their position is unknown; add a rule for them")
+            self.notes.append(
+                f"{rule.describe()} leaves out {len(skipped)} parameter(s) held directly by modules "
+                f"that contain '{target}' ({shown}): their position is unknown; add a rule for them"
+            )
         return selected
 
     def no_match_reason(self, rule: Rule) -> str:
@@ -252,11 +253,15 @@ class Selector:
         if rule.kind == "re":
             searched = re.compile(rule.body).search
             if any(searched(name) for name in self._candidates):
-                return (f"re: must match the whole name (re.fullmatch), and '{rule.body}' only occurs inside names; "
-                        f"did you mean 're:.*{rule.body}.*'?")
+                return (
+                    f"re: must match the whole name (re.fullmatch), and '{rule.body}' only occurs inside names; "
+                    f"did you mean 're:.*{rule.body}.*'?"
+                )
         if rule.origin in ("--pattern", "--unfreeze") and rule.kind == "glob" and os.path.isfile(rule.body):
-            return (f"no name matches, and '{rule.body}' is a file in this folder: the shell may have expanded an "
-                    f"unquoted glob; quote the pattern (-p 'features.*')")
+            return (
+                f"no name matches, and '{rule.body}' is a file in this folder: the shell may have expanded an "
+                f"unquoted glob; quote the pattern (-p 'features.*')"
+            )
         hint = self.suggestions(rule)
         return "no name matches" + (f"; nearest names: {', '.join(hint)}" if hint else "")
 

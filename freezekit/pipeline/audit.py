@@ -3,6 +3,7 @@
 This module decides nothing about presentation and imports no torch itself: each source
 kind's module (sources/) builds or reads the model, through the adapter where torch is needed.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -38,8 +39,9 @@ def load(settings: Settings) -> Loaded:
     return loaded
 
 
-def plan_for(inventory: Inventory, settings: Settings,
-             lenient_hint: str = "use --allow-unmatched to make this a warning") -> Plan:
+def plan_for(
+    inventory: Inventory, settings: Settings, lenient_hint: str = "use --allow-unmatched to make this a warning"
+) -> Plan:
     """`lenient_hint`: how the caller's user makes a rule that selects nothing a warning."""
     return make_plan(inventory, settings.rules, settings.default, settings.strict, lenient_hint)
 

@@ -1,4 +1,5 @@
 """Number formatting shared by the human-readable renderers."""
+
 from __future__ import annotations
 
 
@@ -48,5 +49,7 @@ def actual_text(name: str, actual: float) -> str:
 
 def expectation_cells(report) -> list[tuple[str, str, str, str]]:  # noqa: ANN001
     """(expectation, bound, actual, result) per expectation."""
-    return [(e.name, bound_text(e.name, e.expected), actual_text(e.name, e.actual), "ok" if e.ok else "FAILED")
-            for e in report.expectations]
+    return [
+        (e.name, bound_text(e.name, e.expected), actual_text(e.name, e.actual), "ok" if e.ok else "FAILED")
+        for e in report.expectations
+    ]

@@ -9,14 +9,15 @@ name to {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
 "__metadata__" {str: str}; offsets count from the first byte after the header.
 Everything is validated, since the file may come from anywhere.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 from ..core.records import DTYPE_BYTES, numel_of
 from ..errors import WeightsError
@@ -27,10 +28,22 @@ MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 # safetensors dtype -> the short torch name used in records.DTYPE_BYTES
 DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
-    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "C64": "complex64",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "C64": "complex64",
 }
 ENTRY_KEYS = ("dtype", "shape", "data_offsets")
 
@@ -92,7 +105,9 @@ def _parse_json(path: str | os.PathLike, raw: bytes, what: str) -> dict:
     try:
         data = _loads_unique(raw.decode("utf-8"), raw)
     except UnicodeDecodeError as exc:
-        raise _fail(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged") from exc
+        raise _fail(
+            path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged"
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise _fail(path, f"{what} is not valid JSON ({exc}): not a safetensors file or damaged") from exc
     if not isinstance(data, dict):
@@ -107,8 +122,14 @@ def _is_int(value: object) -> bool:
 def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> tuple[TensorEntry, int, int]:
     if type(info) is dict and len(info) == 3:  # the fast path for a well-formed entry: 100,000 of them
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
-        if (type(shape) is list and type(offsets) is list and len(offsets) == 2 and type(dtype) is str and dtype in DTYPES
-                and all(type(d) is int and d >= 0 for d in shape)):
+        if (
+            type(shape) is list
+            and type(offsets) is list
+            and len(offsets) == 2
+            and type(dtype) is str
+            and dtype in DTYPES
+            and all(type(d) is int and d >= 0 for d in shape)
+        ):
             begin, end = offsets
             if type(begin) is int and type(end) is int and 0 <= begin <= end <= data_size:
                 shape_t = tuple(shape)
@@ -136,7 +157,9 @@ def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> 
     if end - begin != expected:
         raise _fail(path, f"{where}: data_offsets span {end - begin} bytes but {dtype} {shape} needs {expected}")
     if end > data_size:
-        raise _fail(path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)")
+        raise _fail(
+            path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)"
+        )
     return TensorEntry(name, name_dtype, tuple(shape)), begin, end
 
 
@@ -153,15 +176,23 @@ def read_header(path: str | os.PathLike) -> SafetensorsHeader:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size < 8:
-                raise _fail(path, "file is empty" if size == 0 else
-                            f"file is only {size} bytes, too short to be a safetensors file")
+                raise _fail(
+                    path,
+                    "file is empty" if size == 0 else f"file is only {size} bytes, too short to be a safetensors file",
+                )
             n = int.from_bytes(f.read(8), "little")
             if n > MAX_HEADER_BYTES:
-                raise _fail(path, f"header length {n:,} bytes is over the {MAX_HEADER_BYTES // 2**20} MiB limit: "
-                                  "not a safetensors file or damaged")
+                raise _fail(
+                    path,
+                    f"header length {n:,} bytes is over the {MAX_HEADER_BYTES // 2**20} MiB limit: "
+                    "not a safetensors file or damaged",
+                )
             if 8 + n > size:
-                raise _fail(path, f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
-                                  "not a safetensors file or truncated")
+                raise _fail(
+                    path,
+                    f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
+                    "not a safetensors file or truncated",
+                )
             raw = f.read(n)
     except FileNotFoundError as exc:
         raise _fail(path, "no such file") from exc
@@ -207,12 +238,12 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     data = _parse_json(path, raw, "index")
     weight_map = data.get("weight_map")
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
-        raise _fail(path, "not a safetensors index: needs a \"weight_map\" object of tensor name -> shard file name")
+        raise _fail(path, 'not a safetensors index: needs a "weight_map" object of tensor name -> shard file name')
     if len(weight_map) > MAX_TENSORS:
         raise _fail(path, f"weight_map lists {len(weight_map):,} tensors, over the limit of {MAX_TENSORS:,}")
     metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise _fail(path, "\"metadata\" must be an object")
+        raise _fail(path, '"metadata" must be an object')
     shards: dict[str, dict[str, TensorEntry]] = {}
     for shard in dict.fromkeys(weight_map.values()):
         shard_path = index.parent / shard
