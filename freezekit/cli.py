@@ -255,6 +255,7 @@ def check(
     manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
     model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
     trust_pickle: TrustOpt = False,
+    trust_code: Annotated[bool, typer.Option("--trust-code", help="Allow importing and calling the factory the manifest names. This RUNS CODE THE MANIFEST NAMES.")] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
@@ -265,7 +266,7 @@ def check(
         raise UsageError("check prints a table or JSON; --format csv/markdown are not available here")
     from .progress import status
 
-    drift, report = run_check(manifest, model, trust_pickle, progress=status)
+    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         _warn(warning)
     lines = drift.lines()

@@ -12,6 +12,7 @@ from typing import Callable, ContextManager
 
 from .atomic_write import atomic_path, check_destination
 from .audit import AuditOptions, Loaded, apply_to_model, build_report, load, plan_for
+from .code_trust import check_manifest_consent
 from .config import ModelSpec
 from .errors import OutputError, UsageError
 from .manifest import Drift, build_manifest, compare, load_manifest
@@ -74,9 +75,13 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
 
 
 def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
-              progress: Progress = quiet) -> tuple[Drift, Report]:
-    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare."""
+              progress: Progress = quiet, trust_code: bool = False) -> tuple[Drift, Report]:
+    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare.
+
+    A factory the manifest names is imported and called only with `trust_code` (or when the
+    caller names the model itself, as MODEL): a manifest is someone else's file."""
     m = load_manifest(manifest_path)
+    check_manifest_consent(manifest_path, m.model.source, model, trust_code)
     if model is None and m.model.kind == "python":
         raise UsageError(f"{manifest_path}: written from Python for a {m.model.source} object; "
                          "name the model to check: freezekit check MANIFEST MODEL")

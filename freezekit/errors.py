@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     VERIFY = 10  # verify: a backward-pass or BatchNorm check failed
     DRIFT = 11  # check: the model no longer matches the manifest
     OUTPUT = 12  # an output file could not be written (exists, no folder, no permission)
+    INTERRUPTED = 130  # SIGINT or SIGTERM: stopped, nothing half-written (128 + SIGINT, as shells report it)
 
 
 def one_line(text: str) -> str:
@@ -59,6 +60,18 @@ class ConfigError(FreezekitError):
 
 class ModelError(FreezekitError):
     exit_code = ExitCode.MODEL
+
+
+class UnsafeCodeError(FreezekitError):
+    """A file (a manifest) names code to import and run, and the user did not consent (--trust-code)."""
+
+    exit_code = ExitCode.UNSAFE_PICKLE  # the same "would run code from a file" code as an unsafe pickle
+
+
+class InterruptedByUser(FreezekitError):
+    """KeyboardInterrupt raised while the user's code ran (a factory): a line and exit 130, not a traceback."""
+
+    exit_code = ExitCode.INTERRUPTED
 
 
 class WeightsError(FreezekitError):

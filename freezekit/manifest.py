@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import ModelSpec
+from .config import MAX_RULES, ModelSpec
 from .errors import ConfigError
 from .plan import DEFAULTS, Plan
 from .installed import versions
@@ -23,6 +23,7 @@ from .text_files import read_text
 SCHEMA = "freezekit.manifest"
 SCHEMA_VERSION = 1
 MAX_MANIFEST_BYTES = 256 << 20
+MAX_NAMES = 1_000_000  # parameter names in 'frozen' and 'parameters' (a safetensors header's tensor limit)
 
 
 def entry(shape: tuple[int, ...], dtype: str) -> str:
@@ -92,6 +93,8 @@ def _need(path: str, data: dict, key: str, kind: type | tuple[type, ...], what: 
 
 
 def _rules(path: str, value: list) -> tuple[Rule, ...]:
+    if len(value) > MAX_RULES:  # the same cap as a config's: a lock file is no bigger a recipe
+        raise _damaged(path, f"{len(value):,} rules is over the limit of {MAX_RULES:,}")
     rules = []
     for i, item in enumerate(value):
         where = f"rules[{i}]"
@@ -110,6 +113,8 @@ def _rules(path: str, value: list) -> tuple[Rule, ...]:
 
 
 def _strings(path: str, value: Any, what: str) -> None:
+    if len(value) > MAX_NAMES:
+        raise _damaged(path, f"{what!r} lists {len(value):,} names, over the limit of {MAX_NAMES:,}")
     if not all(isinstance(v, str) for v in value):
         raise _damaged(path, f"{what!r} must hold only strings")
 
