@@ -62,12 +62,6 @@ class ModelError(FreezekitError):
     exit_code = ExitCode.MODEL
 
 
-class UnsafeCodeError(FreezekitError):
-    """A file (a manifest) names code to import and run, and the user did not consent (--trust-code)."""
-
-    exit_code = ExitCode.UNSAFE_PICKLE  # the same "would run code from a file" code as an unsafe pickle
-
-
 class InterruptedByUser(FreezekitError):
     """KeyboardInterrupt raised while the user's code ran (a factory): a line and exit 130, not a traceback."""
 
@@ -80,6 +74,11 @@ class WeightsError(FreezekitError):
 
 class UnsafePickleError(WeightsError):
     exit_code = ExitCode.UNSAFE_PICKLE
+
+
+class UnsafeCodeError(UnsafePickleError):
+    """The same refusal as an unsafe pickle (exit 6), for a manifest naming code to import and run
+    (a factory) when the user did not consent with --trust-code."""
 
 
 class RuleError(FreezekitError):

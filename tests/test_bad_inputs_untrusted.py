@@ -104,7 +104,7 @@ def zip_bomb(tmp: pathlib.Path, name: str) -> str:
 
 
 def _index_two_shards_over_budget(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
-    from freezekit import safetensors_header
+    from freezekit.sources import safetensors_header
 
     a = safetensors_file(tmp, "a.safetensors", {"a.w": F32x2})
     b = safetensors_file(tmp, "b.safetensors", {"b.w": F32x2})
@@ -332,7 +332,7 @@ def test_cache_clear_removes_only_what_it_wrote(cli, cached_entry, tmp_path):
 # -- 2. a sharded index reads each shard once ---------------------------------------------------------
 
 def test_index_reads_a_shard_named_many_ways_once(cli, tmp_path, monkeypatch):
-    from freezekit import safetensors_header
+    from freezekit.sources import safetensors_header
 
     monkeypatch.chdir(tmp_path)
     safetensors_file(tmp_path, "s.safetensors", {f"t{i}.w": {**F32x2, "data_offsets": [8 * i, 8 * i + 8]}

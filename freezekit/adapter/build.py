@@ -1,4 +1,8 @@
-"""Build the nn.Module a source names: a torchvision model, or the user's own factory."""
+"""Build the nn.Module a source names: a torchvision model, or the user's own factory.
+
+The source modules (sources/torchvision.py, sources/factory.py) call these with plain values;
+`materialize` is decided once, in the settings (pipeline/settings.py), and only passed along.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -12,14 +16,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..bounded_read import MAX_FACTORY_BYTES, read_regular
 from ..code_trust import refuse_stdlib_callable, refuse_stdlib_module
-from ..errors import FreezekitError, InterruptedByUser, ModelError, UsageError, WeightsError
-from ..sources import FACTORY, FILE_FACTORY, TORCHVISION, Source
+from ..errors import FreezekitError, InterruptedByUser, ModelError, WeightsError
 from . import zoo
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from ..audit import AuditOptions
 
 
 def build_cascade(make: Callable[[], Any], what: str, materialize: bool) -> Any:
@@ -52,6 +53,7 @@ def user_code(what: str, retry: bool = False) -> Iterator[None]:
     os._exit (and posix._exit) are swapped for a function that raises while the code runs: a factory
     that calls them fails with exit 4 and a line. This is not a sandbox (code that kills its own
     process by other means still can); it keeps an accidental exit from looking like success.
+    `retry`: let RuntimeError and NotImplementedError through, for the meta-device cascade.
     """
     posix = sys.modules.get("posix", os)  # os._exit is posix._exit: a module may hold either
     saved = os._exit, posix._exit
@@ -78,11 +80,14 @@ def user_code(what: str, retry: bool = False) -> Iterator[None]:
         os._exit, posix._exit = saved
 
 
-def load_factory(source: Source) -> Callable[..., Any]:
-    refuse_stdlib_module(source)
-    if source.kind == FILE_FACTORY:
-        path = Path(source.ref)
-        code = read_regular(path, MAX_FACTORY_BYTES, "Python file", ModelError)
+def load_factory(ref: str, attr: str, from_file: bool) -> Callable[..., Any]:
+    """`attr` of the Python file `ref` (from_file) or of the importable module `ref`.
+
+    The standard library is refused before anything is imported, and a callable that resolves to
+    it (a file re-exporting os.system) before it is called (code_trust.py)."""
+    if from_file:
+        path = Path(ref)
+        code = read_regular(path, MAX_FACTORY_BYTES, "Python file", ModelError)  # regular, capped: read once
         module_name = f"freezekit_user_{abs(hash(str(path.resolve())))}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
@@ -91,21 +96,21 @@ def load_factory(source: Source) -> Callable[..., Any]:
         folder = str(path.parent.resolve())
         sys.path.insert(0, folder)
         try:
-            # the bytes read above (regular file, capped), not a second read of the path
             with user_code(f"{path}: importing it"):
                 exec(compile(code, str(path), "exec"), module.__dict__)
         finally:
             sys.path.remove(folder)
     else:
-        with user_code(f"importing module '{source.ref}'"):
-            module = importlib.import_module(source.ref)
-    fn = getattr(module, source.attr, None)
+        refuse_stdlib_module(ref, attr)
+        with user_code(f"importing module '{ref}'"):
+            module = importlib.import_module(ref)
+    fn = getattr(module, attr, None)
     if fn is None or not callable(fn):
         public = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
-        from ..suggest import did_you_mean
+        from ..core.suggest import did_you_mean
 
-        raise ModelError(f"'{source.ref}' has no callable '{source.attr}'{did_you_mean(source.attr, public)}")
-    refuse_stdlib_callable(fn, f"{source.ref}:{source.attr}")
+        raise ModelError(f"'{ref}' has no callable '{attr}'{did_you_mean(attr, public)}")
+    refuse_stdlib_callable(fn, f"{ref}:{attr}")
     return fn
 
 
@@ -119,55 +124,48 @@ def _call_factory(fn: Callable[..., Any], args: dict, what: str) -> "nn.Module":
     return model
 
 
-def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
-    materialize = options.materialize or options.weights is not None or options.weights_file is not None
-    args = dict(options.model.args)
-    if options.weights is not None and source.kind != TORCHVISION:
-        raise UsageError("--weights names torchvision weights; for your own model use --weights-file")
-    if source.kind == TORCHVISION:
-        zoo.check_name(source.ref)
-        weights = None
-        if options.weights is not None:
-            from .weights import torchvision_weights
+def build_torchvision(name: str, args: dict[str, Any], weights_name: str | None, materialize: bool,
+                      trust_pickle: bool = False) -> "nn.Module":
+    """torchvision's model `name`, with the pretrained `weights_name` (from the local cache) if given,
+    loaded without unpickling code unless `trust_pickle` (weights.safe_hub_loading)."""
+    zoo.check_name(name)
+    weights = None
+    if weights_name is not None:
+        from .weights import torchvision_weights
 
-            weights = torchvision_weights(source.ref, options.weights)
-        kwargs = zoo.builder_kwargs(source.ref, weights, args)
-        from torchvision import models
+        weights = torchvision_weights(name, weights_name)
+    kwargs = zoo.builder_kwargs(name, weights, args)
+    from torchvision import models
 
-        from .weights import safe_hub_loading
+    from .weights import safe_hub_loading
 
-        def make() -> "nn.Module":
-            try:
-                with safe_hub_loading(options.trust_pickle):
-                    return models.get_model(source.ref, **kwargs)
-            except FreezekitError:
+    def make() -> "nn.Module":
+        try:
+            with safe_hub_loading(trust_pickle):
+                return models.get_model(name, **kwargs)
+        except FreezekitError:
+            raise
+        except TypeError as exc:
+            raise ModelError(f"model '{name}' does not accept these arguments: {exc}") from exc
+        except (AssertionError, ValueError, KeyError, IndexError) as exc:
+            if weights is None:  # the builder refused its arguments (e.g. vit_b_16 image_size=223)
+                raise ModelError(f"model '{name}' could not be built with {args or 'its defaults'}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+            from .weights import cache_path
+
+            raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: {exc}") from exc
+        except Exception as exc:
+            if weights is None:
                 raise
-            except TypeError as exc:
-                raise ModelError(f"model '{source.ref}' does not accept these arguments: {exc}") from exc
-            except (AssertionError, ValueError, KeyError, IndexError) as exc:
-                if weights is None:  # the builder refused its arguments (e.g. vit_b_16 image_size=223)
-                    raise ModelError(f"model '{source.ref}' could not be built with {args or 'its defaults'}: "
-                                     f"{type(exc).__name__}: {exc}") from exc
-                from .weights import cache_path
+            from .weights import cache_path
 
-                raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: {exc}") from exc
-            except Exception as exc:
-                if weights is None:
-                    raise
-                from .weights import cache_path
+            raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
 
-                raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: "
-                                   f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    return build_cascade(make, f"model '{name}'", materialize)
 
-        model = build_cascade(make, f"model '{source.ref}'", materialize)
-    elif source.kind in (FACTORY, FILE_FACTORY):
-        fn = load_factory(source)
-        what = f"{source.ref}:{source.attr}"
-        model = build_cascade(lambda: _call_factory(fn, args, what), what, materialize)
-    else:
-        raise ModelError(f"'{source.ref}' is a checkpoint, not a model")
-    if options.weights_file is not None:
-        from .weights import load_weights_file
 
-        load_weights_file(model, options.weights_file, trust_pickle=options.trust_pickle)
-    return model
+def build_factory(ref: str, attr: str, from_file: bool, args: dict[str, Any], materialize: bool) -> "nn.Module":
+    fn = load_factory(ref, attr, from_file)
+    what = f"{ref}:{attr}"
+    return build_cascade(lambda: _call_factory(fn, args, what), what, materialize)

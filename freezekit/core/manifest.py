@@ -11,14 +11,14 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import MAX_RULES, ModelSpec
-from .errors import ConfigError
+from ..errors import ConfigError
+from .config import MAX_RULES
 from .plan import DEFAULTS, Plan
 from .installed import versions
 from .records import Inventory
 from .report import ModelInfo
 from .rules import Rule, RuleError, validate_rule
-from .text_files import read_text
+from ..text_files import read_text
 
 SCHEMA = "freezekit.manifest"
 SCHEMA_VERSION = 1
@@ -70,10 +70,6 @@ class Manifest:
     fingerprint: str
     parameters: dict[str, str]
     versions: dict[str, Any]
-
-    @property
-    def model_spec(self) -> ModelSpec:
-        return ModelSpec(self.model.source, dict(self.model.args))
 
 
 def _damaged(path: str, problem: str) -> ConfigError:
