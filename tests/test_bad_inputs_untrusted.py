@@ -252,6 +252,25 @@ def test_check_runs_a_manifests_factory_with_consent(cli, tmp_path, monkeypatch)
         assert out.startswith("manifest matches: 28 of 60 parameters frozen")
 
 
+def test_python_api_needs_consent_for_a_manifests_code(tmp_path, monkeypatch):
+    import freezekit
+    from freezekit.errors import ModelError, UnsafeCodeError
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "evil.py", EVIL_PY)
+    write(tmp_path, "lock.json", manifest("evil.py:build"))
+    with pytest.raises(UnsafeCodeError, match="pass --trust-code"):
+        freezekit.check_manifest("lock.json")
+    from tests.models_for_tests import build_tied
+
+    with pytest.raises(freezekit.api.DriftError):  # the manifest is data: its factory is never imported
+        freezekit.apply_manifest(build_tied(), "lock.json")
+    assert not (tmp_path / MARKER).exists()
+    with pytest.raises(ModelError, match="evil.py:build returned NoneType"):  # consent: the factory runs
+        freezekit.check_manifest("lock.json", trust_code=True)
+    assert (tmp_path / MARKER).exists()
+
+
 # -- 3. a cache that cannot lie ----------------------------------------------------------------------
 
 def _rows(doc: dict, change) -> str:  # noqa: ANN001
