@@ -55,13 +55,14 @@ def user_code(what: str, retry: bool = False) -> Iterator[None]:
     process by other means still can); it keeps an accidental exit from looking like success.
     `retry`: let RuntimeError and NotImplementedError through, for the meta-device cascade.
     """
-    posix = sys.modules.get("posix", os)  # os._exit is posix._exit: a module may hold either
-    saved = os._exit, posix._exit
+    # os._exit is posix._exit: user code may reach it through either module
+    saved = [(module, module._exit) for module in {os, sys.modules.get("posix", os)}]
 
     def refuse_exit(code: int = 0) -> None:
         raise _ExitCalled(code)
 
-    os._exit = posix._exit = refuse_exit  # type: ignore[assignment]
+    for module, _ in saved:
+        setattr(module, "_exit", refuse_exit)
     try:
         yield
     except FreezekitError:
@@ -77,7 +78,8 @@ def user_code(what: str, retry: bool = False) -> Iterator[None]:
     except BaseException as exc:  # Exception, SystemExit, and BaseException subclasses of the user's own
         raise ModelError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
     finally:
-        os._exit, posix._exit = saved
+        for module, original in saved:
+            setattr(module, "_exit", original)
 
 
 def load_factory(ref: str, attr: str, from_file: bool) -> Callable[..., Any]:
