@@ -52,6 +52,17 @@ def open_regular(path: str | os.PathLike, what: str, error: type[FreezekitError]
     return os.fdopen(fd, "rb")
 
 
+def refuse_special(path: str | os.PathLike, what: str, error: type[FreezekitError]) -> None:
+    """Refuse a path that exists and is a FIFO, a device or a socket (a folder or a missing file is left
+    to the reader's own message)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise error(f"{path}: is {_kind(mode)}, not a {what}; refused without reading it")
+
+
 def read_regular(path: str | os.PathLike, max_bytes: int, what: str, error: type[FreezekitError]) -> bytes:
     """The whole content of a regular file of at most `max_bytes`, or `error`."""
     with open_regular(path, what, error) as f:

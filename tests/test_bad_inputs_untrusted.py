@@ -194,6 +194,8 @@ CASES = [
                  id="index: a shard that is not a checkpoint echoes nothing"),
     pytest.param(_index_two_shards_over_budget, X.WEIGHTS, "the shards' headers hold more than",
                  id="index: shards' headers over the total cap"),
+    pytest.param(lambda t, m: ["check", fifo(t, "lock.json")], X.CONFIG,
+                 "lock.json: is a FIFO (named pipe), not a manifest file", id="manifest: a FIFO"),
     pytest.param(check_manifest("resnet18", None, rules=[{"action": "freeze", "pattern": "fc"}] * 10_001), X.CONFIG,
                  "lock.json: damaged manifest: 10,001 rules is over the limit of 10,000", id="manifest: too many rules"),
 

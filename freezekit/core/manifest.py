@@ -18,6 +18,7 @@ from .installed import versions
 from .records import Inventory
 from .report import ModelInfo
 from .rules import Rule, RuleError, validate_rule
+from ..bounded_read import refuse_special
 from ..text_files import read_text
 
 SCHEMA = "freezekit.manifest"
@@ -117,6 +118,7 @@ def _strings(path: str, value: Any, what: str) -> None:
 
 def load_manifest(path: str) -> Manifest:
     """Read and validate a manifest: every key the format has, with its type; errors name the file and key."""
+    refuse_special(path, "manifest file", ConfigError)  # someone else's file: a FIFO would block forever
     text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
     try:
         data = json.loads(text)
