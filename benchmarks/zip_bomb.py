@@ -40,7 +40,7 @@ def make_bomb(path: Path) -> None:
     torch.save({"w": torch.zeros(4)}, path)
     chunk = b"\0" * (1 << 20)
     with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        with z.open("archive/padding", "w", force_zip64=True) as entry:
+        with z.open(f"{z.namelist()[0].split('/')[0]}/padding", "w", force_zip64=True) as entry:
             for _ in range(DECLARED // len(chunk)):
                 entry.write(chunk)
 
@@ -70,7 +70,7 @@ def main() -> None:
         cases = {
             "freezekit count bomb.pt (refused)": [sys.executable, "-m", "freezekit", "count", "bomb.pt", "--no-cache"],
             "peer: inflate the entry (zipfile.read)": [
-                sys.executable, "-c", "import zipfile; zipfile.ZipFile('bomb.pt').read('archive/padding')"],
+                sys.executable, "-c", "import zipfile; zipfile.ZipFile('bomb.pt').read('bomb/padding')"],
         }
         samples: dict[str, list[tuple[float, float, int]]] = {name: [] for name in cases}
         for _ in range(repeat):

@@ -99,7 +99,7 @@ def zip_bomb(tmp: pathlib.Path, name: str) -> str:
     """A real torch.save checkpoint plus one deflated entry declaring 8 MiB: about 30 KB on disk."""
     torch_save(tmp, name, tiny_state_dict())
     with zipfile.ZipFile(tmp / name, "a", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("archive/padding", b"\0" * (8 << 20))
+        z.writestr(f"{z.namelist()[0].split('/')[0]}/padding", b"\0" * (8 << 20))
     return name
 
 
@@ -367,3 +367,30 @@ def test_index_reads_a_shard_named_many_ways_once(cli, tmp_path, monkeypatch):
     code, out, err = cli("count", "m.safetensors.index.json", "-f", "json")
     assert (code, err) == (0, "")
     assert json.loads(out)["totals"]["total"] == 8 and len(reads) == 1
+
+
+# -- 2. the zip-bomb limits, exactly ---------------------------------------------------------------
+
+def test_zip_limits(cli, tmp_path, monkeypatch):
+    from freezekit.adapter import state_dict_files
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(state_dict_files, "available_memory", lambda: 1000)
+    torch_save(tmp_path, "plain.pt", tiny_state_dict())  # stored entries are mapped, never inflated: no memory check
+    assert cli("count", "plain.pt")[0] == 0
+    torch_save(tmp_path, "padded.pt", tiny_state_dict())
+    with zipfile.ZipFile(tmp_path / "padded.pt", "a", compression=zipfile.ZIP_DEFLATED) as z:
+        root = z.namelist()[0].split("/")[0]  # torch wants every entry under the archive's root folder
+        z.writestr(f"{root}/padding", b"\0" * 4096)  # well within 64x, but it would inflate past 1,000 bytes
+    code, _, err = cli("count", "padded.pt")
+    assert code == X.WEIGHTS and "more than the 1,000 bytes of memory available (a zip bomb?)" in err
+    monkeypatch.setattr(state_dict_files, "available_memory", lambda: 4096)
+    assert cli("count", "padded.pt")[0] == 0
+    with zipfile.ZipFile(tmp_path / "padded.pt") as z:
+        declared = sum(i.file_size for i in z.infolist())
+    size = (tmp_path / "padded.pt").stat().st_size
+    monkeypatch.setattr(state_dict_files, "MAX_ZIP_RATIO", declared // size)  # declared is just over the limit
+    assert declared > state_dict_files.MAX_ZIP_RATIO * size
+    assert cli("count", "padded.pt")[0] == X.WEIGHTS
+    monkeypatch.setattr(state_dict_files, "MAX_ZIP_RATIO", declared // size + 1)  # just under it
+    assert cli("count", "padded.pt")[0] == 0

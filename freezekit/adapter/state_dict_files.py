@@ -70,19 +70,23 @@ def available_memory() -> int | None:
 def check_zip_sizes(path: Path, f: BinaryIO) -> None:
     """Refuse a zip archive whose entries declare more bytes than it can honestly hold (a zip bomb).
 
-    torch.save stores its entries uncompressed, so a real checkpoint declares about its own size; a
-    crafted one can declare gigabytes in a few compressed kilobytes, and torch's reader allocates
-    what is declared. The central directory alone is read (pure Python, nothing inflated).
+    torch.save stores its entries uncompressed, so a real checkpoint declares about its own size
+    (and is memory-mapped, not read into memory); a crafted one can declare gigabytes in a few
+    compressed kilobytes, and torch's reader allocates what is declared. Refused: entries declaring
+    more than MAX_ZIP_RATIO times the file's size in all, or compressed entries that would inflate
+    to more than the available memory. Only the central directory is read (nothing is inflated).
     """
     size = os.fstat(f.fileno()).st_size
     try:
         with zipfile.ZipFile(f) as archive:
-            declared = sum(info.file_size for info in archive.infolist())
+            infos = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         return  # not a readable zip: torch.load says what is wrong with it
+    declared = sum(info.file_size for info in infos)
+    inflated = sum(info.file_size for info in infos if info.compress_type != zipfile.ZIP_STORED)
     limit = MAX_ZIP_RATIO * max(size, 1)
-    free = available_memory()
-    if declared > limit or (free is not None and declared > free):
+    free = available_memory() if inflated else None
+    if declared > limit or (free is not None and inflated > free):
         why = (f"over {MAX_ZIP_RATIO}x the {size:,}-byte file" if declared > limit
                else f"more than the {free:,} bytes of memory available")
         raise WeightsError(f"{path}: its zip entries declare {declared:,} bytes uncompressed, {why} "
