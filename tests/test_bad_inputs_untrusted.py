@@ -89,6 +89,11 @@ def _weights_default_poisoned(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list
     return ["count", "resnet18", "--weights", "DEFAULT"]
 
 
+def _weights_default_poisoned_trusted(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
+    poisoned_hub(tmp, mp)  # --trust-pickle allows unpickling, not unpickling a file other than the published one
+    return ["count", "resnet18", "--weights", "DEFAULT", "--trust-pickle"]
+
+
 def _check_weights_default_poisoned(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
     poisoned_hub(tmp, mp)
     doc = manifest("resnet18", weights="DEFAULT")
@@ -155,6 +160,8 @@ CASES = [
                  id="check: manifest weights DEFAULT, poisoned hub cache"),
     pytest.param(_weights_default_poisoned, X.UNSAFE_PICKLE, f"{RESNET18_DEFAULT}: loading this file would run code",
                  id="weights DEFAULT: poisoned hub cache"),
+    pytest.param(_weights_default_poisoned_trusted, X.WEIGHTS, f"{RESNET18_DEFAULT}: its SHA-256 does not start with "
+                 "f37072fd", id="weights DEFAULT: poisoned hub cache with --trust-pickle"),
     pytest.param(lambda t, m: ["count", "os:system", "--arg", f"command={TOUCH}"], X.MODEL,
                  "factory 'os:system' is in Python's standard library", id="factory: os:system"),
     pytest.param(lambda t, m: ["count", "subprocess:getoutput", "--arg", f"cmd={TOUCH}"], X.MODEL,
