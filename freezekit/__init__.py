@@ -14,7 +14,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = ("freeze", "trainable_parameters", "count", "audit_optimizer", "apply_manifest", "save_manifest",
-        "FreezeReport", "OptimizerAudit")
+        "check_manifest", "FreezeReport", "OptimizerAudit")
 __all__ = [*_API, "__version__"]
 
 
