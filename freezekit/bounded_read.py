@@ -6,6 +6,7 @@ device (/dev/zero never ends), or a folder. `open_regular` looks before it touch
 descriptor must say so again (the path may have been swapped in between). Then every read is
 capped, so a file that grows while we read it cannot make us allocate without bound.
 """
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ builtin (`os:system`, `subprocess:run`, `builtins:eval`) is not a model builder:
 anything is imported or called, wherever the name came from. (The other rule, that a name read
 from a manifest runs only with --trust-code, lives with `check`: pipeline/commands.py.)
 """
+
 from __future__ import annotations
 
 import functools
@@ -28,8 +29,10 @@ def is_stdlib_module(module: str | None) -> bool:
 def refuse_stdlib_module(module: str, attr: str) -> None:
     """Before importing: a `pkg.mod:callable` whose package is the standard library is refused."""
     if is_stdlib_module(module):
-        raise ModelError(f"factory '{module}:{attr}' is in Python's standard library, not a model "
-                         "builder; refused without importing or calling it")
+        raise ModelError(
+            f"factory '{module}:{attr}' is in Python's standard library, not a model "
+            "builder; refused without importing or calling it"
+        )
 
 
 def refuse_stdlib_callable(fn: Any, what: str) -> None:
@@ -45,5 +48,7 @@ def refuse_stdlib_callable(fn: Any, what: str) -> None:
         module = "builtins"
     if is_stdlib_module(module):
         name = getattr(target, "__qualname__", None) or type(target).__name__
-        raise ModelError(f"factory '{what}' resolves to {module}.{name} from Python's standard library, not a "
-                         "model builder; refused without calling it")
+        raise ModelError(
+            f"factory '{what}' resolves to {module}.{name} from Python's standard library, not a "
+            "model builder; refused without calling it"
+        )

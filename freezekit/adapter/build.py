@@ -3,6 +3,7 @@
 The source modules (sources/torchvision.py, sources/factory.py) call these with plain values;
 `materialize` is decided once, in the settings (pipeline/settings.py), and only passed along.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,8 +28,11 @@ def build_cascade(make: Callable[[], Any], what: str, materialize: bool) -> Any:
     """Call `make` on the meta device when values are not needed, falling back step by step."""
     import torch
 
-    attempts: list[Callable[[], ContextManager[Any]]] = [contextlib.nullcontext] if materialize else [
-        lambda: torch.device("meta"), zoo.parameters_on_meta, contextlib.nullcontext]
+    attempts: list[Callable[[], ContextManager[Any]]] = (
+        [contextlib.nullcontext]
+        if materialize
+        else [lambda: torch.device("meta"), zoo.parameters_on_meta, contextlib.nullcontext]
+    )
     last: Exception | None = None
     for attempt in attempts:
         try:
@@ -72,7 +76,9 @@ def user_code(what: str, retry: bool = False) -> Iterator[None]:
             raise  # may be the meta device: the cascade retries
         raise ModelError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
     except _ExitCalled as exc:
-        raise ModelError(f"{what} called os._exit({exc.args[0] if exc.args else 0}); refused, nothing was written") from exc
+        raise ModelError(
+            f"{what} called os._exit({exc.args[0] if exc.args else 0}); refused, nothing was written"
+        ) from exc
     except KeyboardInterrupt as exc:
         raise InterruptedByUser(f"interrupted while running {what}") from exc
     except BaseException as exc:  # Exception, SystemExit, and BaseException subclasses of the user's own
@@ -126,8 +132,9 @@ def _call_factory(fn: Callable[..., Any], args: dict, what: str) -> "nn.Module":
     return model
 
 
-def build_torchvision(name: str, args: dict[str, Any], weights_name: str | None, materialize: bool,
-                      trust_pickle: bool = False) -> "nn.Module":
+def build_torchvision(
+    name: str, args: dict[str, Any], weights_name: str | None, materialize: bool, trust_pickle: bool = False
+) -> "nn.Module":
     """torchvision's model `name`, with the pretrained `weights_name` (from the local cache) if given,
     loaded without unpickling code unless `trust_pickle` (weights.safe_hub_loading)."""
     zoo.check_name(name)
@@ -151,8 +158,9 @@ def build_torchvision(name: str, args: dict[str, Any], weights_name: str | None,
             raise ModelError(f"model '{name}' does not accept these arguments: {exc}") from exc
         except (AssertionError, ValueError, KeyError, IndexError) as exc:
             if weights is None:  # the builder refused its arguments (e.g. vit_b_16 image_size=223)
-                raise ModelError(f"model '{name}' could not be built with {args or 'its defaults'}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+                raise ModelError(
+                    f"model '{name}' could not be built with {args or 'its defaults'}: {type(exc).__name__}: {exc}"
+                ) from exc
             from .weights import cache_path
 
             raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: {exc}") from exc
@@ -161,8 +169,10 @@ def build_torchvision(name: str, args: dict[str, Any], weights_name: str | None,
                 raise
             from .weights import cache_path
 
-            raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: "
-                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+            raise WeightsError(
+                f"{cache_path(weights)}: cannot load weights {weights.name}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from exc
 
     return build_cascade(make, f"model '{name}'", materialize)
 

@@ -1,4 +1,5 @@
 """Pretrained weights: torchvision's enums from the local hub cache first, and weight files."""
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,10 @@ def resolve(model_name: str, weights_name: str) -> Any:
         return enum.DEFAULT
     names = [w.name for w in enum]
     if weights_name not in names:
-        raise WeightsError(f"model '{model_name}' has no weights '{weights_name}'"
-                           f"{did_you_mean(weights_name, names)} (choices: DEFAULT, {', '.join(names)})")
+        raise WeightsError(
+            f"model '{model_name}' has no weights '{weights_name}'"
+            f"{did_you_mean(weights_name, names)} (choices: DEFAULT, {', '.join(names)})"
+        )
     return enum[weights_name]
 
 
@@ -66,11 +69,14 @@ def ensure_cached(weights: Any) -> Path:
         # torch writes to a temp file and renames it: an interrupted download leaves no file.
         # with the hash prefix of the file's name checked, as torch.hub's own download does
         found = torch.hub.HASH_REGEX.search(path.name)
-        torch.hub.download_url_to_file(weights.url, str(path), hash_prefix=found.group(1) if found else None,
-                                       progress=sys.stderr.isatty())
+        torch.hub.download_url_to_file(
+            weights.url, str(path), hash_prefix=found.group(1) if found else None, progress=sys.stderr.isatty()
+        )
     except Exception as exc:  # URLError, timeouts, HTTP errors: all mean "not available offline"
-        raise WeightsError(f"weights {label} are not in the cache and could not be downloaded "
-                           f"({type(exc).__name__}): expected {path}; fetch {weights.url} to that path") from exc
+        raise WeightsError(
+            f"weights {label} are not in the cache and could not be downloaded "
+            f"({type(exc).__name__}): expected {path}; fetch {weights.url} to that path"
+        ) from exc
     finally:
         socket.setdefaulttimeout(previous)
     return path
@@ -91,8 +97,10 @@ def check_hash_prefix(path: Path) -> None:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     if not digest.hexdigest().startswith(found.group(1)):
-        raise WeightsError(f"{path}: its SHA-256 does not start with {found.group(1)}, the hash in its published "
-                           "name: the cached file was damaged or replaced; not loaded (delete it to download again)")
+        raise WeightsError(
+            f"{path}: its SHA-256 does not start with {found.group(1)}, the hash in its published "
+            "name: the cached file was damaged or replaced; not loaded (delete it to download again)"
+        )
 
 
 @contextlib.contextmanager
@@ -107,8 +115,15 @@ def safe_hub_loading(trust_pickle: bool) -> Iterator[None]:
     """
     from torchvision.models import _api
 
-    def load_cached(url: str, model_dir: str | None = None, map_location: Any = None, progress: bool = True,
-                    check_hash: bool = False, file_name: str | None = None, weights_only: bool = False) -> Any:
+    def load_cached(
+        url: str,
+        model_dir: str | None = None,
+        map_location: Any = None,
+        progress: bool = True,
+        check_hash: bool = False,
+        file_name: str | None = None,
+        weights_only: bool = False,
+    ) -> Any:
         import torch.hub
 
         folder = Path(model_dir) if model_dir else Path(torch.hub.get_dir()) / "checkpoints"
@@ -157,10 +172,14 @@ def check_state_dict(model: "nn.Module", state: dict, path: str) -> None:
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     # a state_dict file may hold anything under a key the model expects (a string, a list...)
-    not_tensors = [f"{k} ({type(state[k]).__name__})" for k in expected
-                   if k in state and not isinstance(state[k], torch.Tensor)]
-    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-                  if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)]
+    not_tensors = [
+        f"{k} ({type(state[k]).__name__})" for k in expected if k in state and not isinstance(state[k], torch.Tensor)
+    ]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys: {_first(missing)}")

@@ -10,6 +10,7 @@ One small JSON file per key under $FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/fre
 else ~/.cache/freezekit. Writes are atomic (temp file + rename), so concurrent runs writing
 the same key never leave a damaged file; a damaged or foreign file is ignored and rewritten.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +34,9 @@ PREFIX = "inv-"
 KEYS = {"format", "format_version", "key", "source", "has_modules", "modules", "params", "buffers"}
 ENTRY_HEAD = b'{"format":"' + FORMAT.encode() + b'"'  # how every entry _to_json writes begins
 ENTRY_NAME = re.compile(re.escape(PREFIX) + r"[0-9a-zA-Z]{64}\.json")
-TEMP_NAME = re.compile(r"\." + re.escape(PREFIX) + r"[0-9a-zA-Z]{64}\.json" + re.escape(TMP_MARK) + r"\d+-(probe-)?[0-9a-f]{8}")
+TEMP_NAME = re.compile(
+    r"\." + re.escape(PREFIX) + r"[0-9a-zA-Z]{64}\.json" + re.escape(TMP_MARK) + r"\d+-(probe-)?[0-9a-f]{8}"
+)
 # Limits on an entry: far above any real model, low enough that a planted entry cannot hurt.
 MAX_ENTRY_BYTES = 256 << 20
 MAX_ENTRIES = 1_000_000  # parameters, buffers or modules
@@ -56,8 +59,13 @@ def cache_key(spec: SourceSpec) -> str | None:
     identity = source_type(spec.kind).cache_identity(spec)
     if identity is None:
         return None
-    material: dict[str, Any] = {"format": FORMAT_VERSION, "kind": spec.kind.value, "args": spec.args,
-                                "versions": versions(), **identity}
+    material: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "kind": spec.kind.value,
+        "args": spec.args,
+        "versions": versions(),
+        **identity,
+    }
     if material["versions"].get("torch") is None:
         return None
     try:
@@ -68,19 +76,30 @@ def cache_key(spec: SourceSpec) -> str | None:
 
 
 def _to_json(inv: Inventory, key: str) -> str:
-    return json.dumps({
-        "format": FORMAT, "format_version": FORMAT_VERSION, "key": key, "source": inv.source,
-        "has_modules": inv.has_modules,
-        "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
-        "params": [[p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
-                   for p in inv.params],
-        "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "key": key,
+            "source": inv.source,
+            "has_modules": inv.has_modules,
+            "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
+            "params": [
+                [p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
+                for p in inv.params
+            ],
+            "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
+        },
+        separators=(",", ":"),
+    )
 
 
 def _strings(value: Any, limit: int = MAX_ENTRIES) -> bool:
-    return isinstance(value, list) and len(value) <= limit and all(isinstance(v, str) and len(v) <= MAX_NAME
-                                                                   for v in value)
+    return (
+        isinstance(value, list)
+        and len(value) <= limit
+        and all(isinstance(v, str) and len(v) <= MAX_NAME for v in value)
+    )
 
 
 def _shape(value: Any) -> tuple[int, ...] | None:
@@ -106,8 +125,14 @@ def _param(row: Any) -> ParamRecord | None:
         return None
     name, shape, dtype, module, module_type, requires_grad, aliases = row
     shape = _shape(shape)
-    if (shape is None or not all(_is_text(v) for v in (name, module, module_type)) or not _is_text(dtype)
-            or not DTYPE_NAME.fullmatch(dtype) or type(requires_grad) is not bool or not _strings(aliases)):
+    if (
+        shape is None
+        or not all(_is_text(v) for v in (name, module, module_type))
+        or not _is_text(dtype)
+        or not DTYPE_NAME.fullmatch(dtype)
+        or type(requires_grad) is not bool
+        or not _strings(aliases)
+    ):
         return None
     return ParamRecord(name, shape, dtype, module, module_type, requires_grad, tuple(aliases))
 
@@ -123,8 +148,13 @@ def _buffer(row: Any) -> BufferRecord | None:
 
 
 def _module(row: Any) -> ModuleRecord | None:
-    if not (isinstance(row, list) and len(row) == 3 and _is_text(row[0]) and _is_text(row[1])
-            and _strings(row[2], MAX_DIMS * 8)):
+    if not (
+        isinstance(row, list)
+        and len(row) == 3
+        and _is_text(row[0])
+        and _is_text(row[1])
+        and _strings(row[2], MAX_DIMS * 8)
+    ):
         return None
     return ModuleRecord(row[0], row[1], tuple(row[2]))
 
@@ -146,8 +176,15 @@ def _from_json(text: str, key: str) -> Inventory | None:
         d = json.loads(text)
     except (ValueError, RecursionError):
         return None
-    if (not isinstance(d, dict) or set(d) != KEYS or d["format"] != FORMAT or d["format_version"] != FORMAT_VERSION
-            or d["key"] != key or not _is_text(d["source"]) or type(d["has_modules"]) is not bool):
+    if (
+        not isinstance(d, dict)
+        or set(d) != KEYS
+        or d["format"] != FORMAT
+        or d["format_version"] != FORMAT_VERSION
+        or d["key"] != key
+        or not _is_text(d["source"])
+        or type(d["has_modules"]) is not bool
+    ):
         return None
     params, buffers, modules = _rows(d["params"], _param), _rows(d["buffers"], _buffer), _rows(d["modules"], _module)
     if params is None or buffers is None or modules is None:

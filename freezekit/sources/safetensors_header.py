@@ -9,6 +9,7 @@ name to {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
 "__metadata__" {str: str}; offsets count from the first byte after the header.
 Everything is validated, since the file may come from anywhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,22 @@ MAX_INDEX_HEADERS_BYTES = 256 * 1024 * 1024  # all the shards' headers of one in
 
 # safetensors dtype -> the short torch name used in records.DTYPE_BYTES
 DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
-    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "C64": "complex64",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "C64": "complex64",
 }
 ENTRY_KEYS = ("dtype", "shape", "data_offsets")
 
@@ -69,7 +82,9 @@ def _parse_json(path: str | os.PathLike, raw: bytes, what: str) -> dict:
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except UnicodeDecodeError as exc:
-        raise _fail(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged") from exc
+        raise _fail(
+            path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged"
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise _fail(path, f"{what} is not valid JSON ({exc}): not a safetensors file or damaged") from exc
     if not isinstance(data, dict):
@@ -103,7 +118,9 @@ def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> 
     if end - begin != expected:
         raise _fail(path, f"{where}: data_offsets span {end - begin} bytes but {dtype} {shape} needs {expected}")
     if end > data_size:
-        raise _fail(path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)")
+        raise _fail(
+            path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)"
+        )
     return TensorEntry(name, name_dtype, tuple(shape)), begin, end
 
 
@@ -114,8 +131,9 @@ def _check_no_overlap(path: str | os.PathLike, spans: list[tuple[int, int, str]]
             raise _fail(path, f"tensors '{prev_name}' and '{name}' overlap in the data (damaged or crafted header)")
 
 
-def read_header(path: str | os.PathLike, max_header_bytes: int = MAX_HEADER_BYTES,
-                quiet: bool = False) -> SafetensorsHeader:
+def read_header(
+    path: str | os.PathLike, max_header_bytes: int = MAX_HEADER_BYTES, quiet: bool = False
+) -> SafetensorsHeader:
     """Parse and validate the header of one .safetensors file; reads only the header bytes.
 
     `quiet`: the file was named by another file (an index's shard), so it may be anything the
@@ -126,19 +144,27 @@ def read_header(path: str | os.PathLike, max_header_bytes: int = MAX_HEADER_BYTE
         try:
             size = os.fstat(f.fileno()).st_size
             if size < 8:
-                raise _fail(path, "file is empty" if size == 0 else
-                            f"file is only {size} bytes, too short to be a safetensors file")
+                raise _fail(
+                    path,
+                    "file is empty" if size == 0 else f"file is only {size} bytes, too short to be a safetensors file",
+                )
             n = int.from_bytes(f.read(8), "little")
             if n > max_header_bytes:
                 if quiet:
                     raise _fail(path, "not a safetensors file (its header length is over the limit)")
-                raise _fail(path, f"header length {n:,} bytes is over the {max_header_bytes // 2**20} MiB limit: "
-                                  "not a safetensors file or damaged")
+                raise _fail(
+                    path,
+                    f"header length {n:,} bytes is over the {max_header_bytes // 2**20} MiB limit: "
+                    "not a safetensors file or damaged",
+                )
             if 8 + n > size:
                 if quiet:
                     raise _fail(path, "not a safetensors file (its header runs past the end of the file)")
-                raise _fail(path, f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
-                                  "not a safetensors file or truncated")
+                raise _fail(
+                    path,
+                    f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
+                    "not a safetensors file or truncated",
+                )
             raw = f.read(n)
         except OSError as exc:
             raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
@@ -187,12 +213,12 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     data = _parse_json(path, raw, "index")
     weight_map = data.get("weight_map")
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
-        raise _fail(path, "not a safetensors index: needs a \"weight_map\" object of tensor name -> shard file name")
+        raise _fail(path, 'not a safetensors index: needs a "weight_map" object of tensor name -> shard file name')
     if len(weight_map) > MAX_TENSORS:
         raise _fail(path, f"weight_map lists {len(weight_map):,} tensors, over the limit of {MAX_TENSORS:,}")
     metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise _fail(path, "\"metadata\" must be an object")
+        raise _fail(path, '"metadata" must be an object')
     spellings = dict.fromkeys(weight_map.values())
     for shard in spellings:
         if not stays_inside(shard):
@@ -209,8 +235,11 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
             header = read_header(shard_path, quiet=True)
             budget -= header.header_bytes
             if budget < 0:
-                raise _fail(path, f"the shards' headers hold more than {MAX_INDEX_HEADERS_BYTES:,} bytes, "
-                                  "over the limit for an index")
+                raise _fail(
+                    path,
+                    f"the shards' headers hold more than {MAX_INDEX_HEADERS_BYTES:,} bytes, "
+                    "over the limit for an index",
+                )
             by_file[real] = {t.name: t for t in header.tensors}
         shards[shard] = by_file[real]
     tensors = []
