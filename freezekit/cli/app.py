@@ -288,6 +288,13 @@ def check(
         ),
     ] = None,
     trust_pickle: TrustOpt = False,
+    trust_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-code",
+            help="Allow importing and calling the factory the manifest names. This RUNS CODE THE MANIFEST NAMES.",
+        ),
+    ] = False,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
@@ -296,7 +303,7 @@ def check(
     from ..render.check_render import write_check
     from .progress import status
 
-    drift, report = run_check(manifest, model, trust_pickle, progress=status)
+    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
     _write_stdout(lambda: write_check(manifest, drift, report, View(Format(fmt.value)), sys.stdout))
