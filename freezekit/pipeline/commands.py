@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Callable, ContextManager
 
 from ..atomic_write import atomic_path, check_destination
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
@@ -16,14 +15,8 @@ from ..core.report import Report
 from ..errors import OutputError, UsageError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
-from .audit import apply_to_model, build_report, load, plan_for
+from .audit import Progress, apply_to_model, audit, quiet
 from .settings import Settings, build_settings
-
-Progress = Callable[[str], ContextManager[None]]
-
-
-def quiet(message: str) -> ContextManager[None]:
-    return contextlib.nullcontext()
 
 
 def run_audit(command: str, options: Settings, *, save: str | None = None, manifest: str | None = None, force: bool = False,
@@ -40,10 +33,8 @@ def run_audit(command: str, options: Settings, *, save: str | None = None, manif
         check_destination(manifest, force, options.input_files())
         if save is not None and Path(save).resolve() == Path(manifest).resolve():
             raise UsageError("--save and --manifest name the same file")
-    with progress(f"Loading {options.source.text}"):
-        loaded = load(options)
-    plan = plan_for(loaded.inventory, options)
-    report = build_report(command, loaded, plan, options)
+    done = audit(command, options, progress)
+    loaded, plan, report = done.loaded, done.plan, done.report
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)
@@ -82,8 +73,5 @@ def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
     spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
                         weights_file=m.model.weights_file, trust_pickle=trust_pickle)
     options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
-    with progress(f"Loading {spec.text}"):
-        loaded = load(options)
-    plan = plan_for(loaded.inventory, options)
-    report = build_report("check", loaded, plan, options)
-    return compare(m, plan, loaded.inventory), report
+    done = audit("check", options, progress)
+    return compare(m, done.plan, done.loaded.inventory), done.report
