@@ -1,11 +1,12 @@
 """The Python API, for the training script that owns the model.
 
-    import freezekit
-    report = freezekit.freeze(model, "configs/vgg16-features.yaml")   # or rules=["features.*"]
-    optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
-    report.print()
-    freezekit.count(model)
+import freezekit
+report = freezekit.freeze(model, "configs/vgg16-features.yaml")   # or rules=["features.*"]
+optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
+report.print()
+freezekit.count(model)
 """
+
 from __future__ import annotations
 
 import json
@@ -116,8 +117,15 @@ def freeze(
     start = Default.parse(default, RuleError, "default") if default else None
     name = type(model).__name__
     spec = parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name)
-    settings = build_settings(cfg, spec, rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
-                              default=start, strict=strict, expect=exp, batchnorm=policy)
+    settings = build_settings(
+        cfg,
+        spec,
+        rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
+        default=start,
+        strict=strict,
+        expect=exp,
+        batchnorm=policy,
+    )
     inventory = inventory_of(model, spec.text)
     plan = plan_for(inventory, settings)
     report = build_report("freeze", Loaded(inventory, model), plan, settings)
@@ -197,8 +205,9 @@ def apply_manifest(model: "nn.Module", path: str) -> Totals:
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)
     plan = make_plan(inventory, (), Default.TRAINABLE)
-    plan = replace(plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest")
-                                         for d in plan.decisions))
+    plan = replace(
+        plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest") for d in plan.decisions)
+    )
     drift = compare(manifest, plan, inventory)
     if drift.drifted:
         raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))

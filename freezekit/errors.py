@@ -4,6 +4,7 @@ The core raises these errors (chaining the cause); only the CLI turns them into
 one line on stderr and the exit code the class carries. Anything that is not a
 FreezekitError is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 from enum import IntEnum

@@ -3,6 +3,7 @@
 The source modules (sources/torchvision.py, sources/factory.py) call these with plain values;
 `materialize` is decided once, in the settings (pipeline/settings.py), and only passed along.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,11 @@ def build_cascade(make: Callable[[], Any], what: str, materialize: bool) -> Any:
     """Call `make` on the meta device when values are not needed, falling back step by step."""
     import torch
 
-    attempts: list[Callable[[], ContextManager[Any]]] = [contextlib.nullcontext] if materialize else [
-        lambda: torch.device("meta"), zoo.parameters_on_meta, contextlib.nullcontext]
+    attempts: list[Callable[[], ContextManager[Any]]] = (
+        [contextlib.nullcontext]
+        if materialize
+        else [lambda: torch.device("meta"), zoo.parameters_on_meta, contextlib.nullcontext]
+    )
     last: Exception | None = None
     for attempt in attempts:
         try:
@@ -102,8 +106,9 @@ def build_torchvision(name: str, args: dict[str, Any], weights_name: str | None,
             raise ModelError(f"model '{name}' does not accept these arguments: {exc}") from exc
         except (AssertionError, ValueError, KeyError, IndexError) as exc:
             if weights is None:  # the builder refused its arguments (e.g. vit_b_16 image_size=223)
-                raise ModelError(f"model '{name}' could not be built with {args or 'its defaults'}: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+                raise ModelError(
+                    f"model '{name}' could not be built with {args or 'its defaults'}: {type(exc).__name__}: {exc}"
+                ) from exc
             from .weights import cache_path
 
             raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: {exc}") from exc
@@ -112,8 +117,10 @@ def build_torchvision(name: str, args: dict[str, Any], weights_name: str | None,
                 raise
             from .weights import cache_path
 
-            raise WeightsError(f"{cache_path(weights)}: cannot load weights {weights.name}: "
-                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+            raise WeightsError(
+                f"{cache_path(weights)}: cannot load weights {weights.name}: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from exc
 
     return build_cascade(make, f"model '{name}'", materialize)
 

@@ -1,4 +1,5 @@
 """nn.Module <-> plain records: take an inventory, apply a plan."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -26,8 +27,9 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     record under its first name, the others kept as aliases: `model.parameters()`
     counts it once too.
     """
-    modules = tuple(ModuleRecord(name, type(m).__name__, _bases(type(m)))
-                    for name, m in model.named_modules(remove_duplicate=False))
+    modules = tuple(
+        ModuleRecord(name, type(m).__name__, _bases(type(m))) for name, m in model.named_modules(remove_duplicate=False)
+    )
     types = {m.name: m.type for m in modules}
     first: dict[int, str] = {}
     aliases: dict[int, list[str]] = {}
@@ -42,10 +44,21 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     for key, name in first.items():
         p = tensors[key]
         owner = name.rpartition(".")[0]
-        params.append(ParamRecord(name, tuple(p.shape), dtype_name(p.dtype), owner, types.get(owner, ""),
-                                  bool(p.requires_grad), tuple(aliases[key])))
-    buffers = tuple(BufferRecord(name, tuple(b.shape), dtype_name(b.dtype), name.rpartition(".")[0])
-                    for name, b in model.named_buffers())
+        params.append(
+            ParamRecord(
+                name,
+                tuple(p.shape),
+                dtype_name(p.dtype),
+                owner,
+                types.get(owner, ""),
+                bool(p.requires_grad),
+                tuple(aliases[key]),
+            )
+        )
+    buffers = tuple(
+        BufferRecord(name, tuple(b.shape), dtype_name(b.dtype), name.rpartition(".")[0])
+        for name, b in model.named_buffers()
+    )
     return Inventory(tuple(params), buffers, modules, True, source)
 
 
@@ -54,8 +67,10 @@ def apply_plan(model: "nn.Module", plan: Plan) -> None:
     by_name = dict(model.named_parameters(remove_duplicate=False))
     missing = [n for d in plan.decisions for n in d.param.names if n not in by_name]
     if missing:
-        raise RuleError(f"the plan names parameters this model lacks: {', '.join(missing[:5])}"
-                        + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+        raise RuleError(
+            f"the plan names parameters this model lacks: {', '.join(missing[:5])}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        )
     for d in plan.decisions:
         for name in d.param.names:
             by_name[name].requires_grad_(d.trainable)

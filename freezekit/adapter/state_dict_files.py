@@ -4,6 +4,7 @@ Pickle-based files go through `torch.load(weights_only=True)`, which refuses any
 object that would run code on load; only `trust_pickle=True` (the CLI's
 --trust-pickle) loads such a file, and then code from the file runs.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -68,7 +69,11 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
             raise UnsafePickleError(_unsafe_message(path, exc)) from exc
         raise WeightsError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)") from exc
     except Exception as exc:  # torch raises RuntimeError, EOFError, ValueError... for damaged files
-        what = "loading it (which ran code from the file) failed" if trust_pickle else "damaged or not a PyTorch checkpoint"
+        what = (
+            "loading it (which ran code from the file) failed"
+            if trust_pickle
+            else "damaged or not a PyTorch checkpoint"
+        )
         raise WeightsError(f"{path}: {what}: {type(exc).__name__}: {_one_line(exc)}") from exc
 
 
@@ -87,8 +92,10 @@ def _is_pickle(path: Path) -> bool:
 def _unsafe_message(path: Path, exc: BaseException) -> str:
     found = re.search(r"GLOBAL (\S+) was not an allowed global", f"{exc} {exc.__cause__ or ''}")
     what = f" (it refers to {found.group(1)})" if found else ""
-    return (f"{path}: loading this file would run code from it{what}, so it was not loaded; "
-            "if you trust the file, --trust-pickle loads it, which RUNS CODE FROM THE FILE")
+    return (
+        f"{path}: loading this file would run code from it{what}, so it was not loaded; "
+        "if you trust the file, --trust-pickle loads it, which RUNS CODE FROM THE FILE"
+    )
 
 
 def _has_tensors(value: Any) -> bool:
@@ -110,8 +117,10 @@ def _unwrap(path: Path, obj: Any) -> "dict[str, Tensor] | nn.Module":
         if _has_tensors(obj):
             return obj
         keys = ", ".join(repr(k) for k in list(obj)[:8])
-        raise WeightsError(f"{path}: holds a dict with no tensors (keys: {keys or 'none'}); "
-                           f"expected a state_dict, optionally nested under {' or '.join(WRAPPER_KEYS)}")
+        raise WeightsError(
+            f"{path}: holds a dict with no tensors (keys: {keys or 'none'}); "
+            f"expected a state_dict, optionally nested under {' or '.join(WRAPPER_KEYS)}"
+        )
     raise WeightsError(f"{path}: holds a {type(obj).__name__}, not a state_dict (a dict of tensors) or a model")
 
 
@@ -153,8 +162,9 @@ def stored_tensors(state: dict) -> list[StoredTensor]:
         if key is not None:
             first[key] = name
         found[name] = (t, [])
-    return [StoredTensor(name, tuple(t.shape), dtype_name(t.dtype), tuple(aliases))
-            for name, (t, aliases) in found.items()]
+    return [
+        StoredTensor(name, tuple(t.shape), dtype_name(t.dtype), tuple(aliases)) for name, (t, aliases) in found.items()
+    ]
 
 
 def _memory_key(t: "Tensor") -> object:

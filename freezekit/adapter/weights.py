@@ -1,4 +1,5 @@
 """Pretrained weights: torchvision's enums from the local hub cache first, and weight files."""
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,10 @@ def resolve(model_name: str, weights_name: str) -> Any:
         return enum.DEFAULT
     names = [w.name for w in enum]
     if weights_name not in names:
-        raise WeightsError(f"model '{model_name}' has no weights '{weights_name}'"
-                           f"{did_you_mean(weights_name, names)} (choices: DEFAULT, {', '.join(names)})")
+        raise WeightsError(
+            f"model '{model_name}' has no weights '{weights_name}'"
+            f"{did_you_mean(weights_name, names)} (choices: DEFAULT, {', '.join(names)})"
+        )
     return enum[weights_name]
 
 
@@ -64,8 +67,10 @@ def ensure_cached(weights: Any) -> Path:
         # torch writes to a temp file and renames it: an interrupted download leaves no file.
         torch.hub.download_url_to_file(weights.url, str(path), progress=sys.stderr.isatty())
     except Exception as exc:  # URLError, timeouts, HTTP errors: all mean "not available offline"
-        raise WeightsError(f"weights {label} are not in the cache and could not be downloaded "
-                           f"({type(exc).__name__}): expected {path}; fetch {weights.url} to that path") from exc
+        raise WeightsError(
+            f"weights {label} are not in the cache and could not be downloaded "
+            f"({type(exc).__name__}): expected {path}; fetch {weights.url} to that path"
+        ) from exc
     finally:
         socket.setdefaulttimeout(previous)
     return path
@@ -99,10 +104,14 @@ def check_state_dict(model: "nn.Module", state: dict, path: str) -> None:
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     # a state_dict file may hold anything under a key the model expects (a string, a list...)
-    not_tensors = [f"{k} ({type(state[k]).__name__})" for k in expected
-                   if k in state and not isinstance(state[k], torch.Tensor)]
-    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-                  if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)]
+    not_tensors = [
+        f"{k} ({type(state[k]).__name__})" for k in expected if k in state and not isinstance(state[k], torch.Tensor)
+    ]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys: {_first(missing)}")

@@ -3,6 +3,7 @@
 No torch import at module level: `freezekit --help` and every error found before
 a model is needed must stay fast.
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,20 +41,35 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
 
 
-def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
-             no_cache: bool = False) -> "Settings":
+def _options(
+    m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
+) -> "Settings":
     from ..pipeline.settings import from_command_line
 
     return from_command_line(
-        config_path=m.config, model=m.model, patterns=m.pattern or [], unfreezes=m.unfreeze or [],
-        order=m.ctx.meta.get("rule_order"), args=m.arg or [], default=m.default, strict=not m.allow_unmatched,
-        expect=expect, weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle,
-        batchnorm=m.batchnorm, needs_values=needs_values, use_cache=not no_cache)
+        config_path=m.config,
+        model=m.model,
+        patterns=m.pattern or [],
+        unfreezes=m.unfreeze or [],
+        order=m.ctx.meta.get("rule_order"),
+        args=m.arg or [],
+        default=m.default,
+        strict=not m.allow_unmatched,
+        expect=expect,
+        weights=m.weights,
+        weights_file=m.weights_file,
+        trust_pickle=m.trust_pickle,
+        batchnorm=m.batchnorm,
+        needs_values=needs_values,
+        use_cache=not no_cache,
+    )
 
 
 def _emit(report: "Report", view: "View", export: Optional[str]) -> None:
@@ -99,9 +115,20 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
 def freeze(
     m: ModelOptions,
     r: ReportOptions,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.")] = None,
-    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).")] = False,
+    save: Annotated[
+        Optional[str],
+        typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded."),
+    ] = None,
+    manifest: Annotated[
+        Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
+        ),
+    ] = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
     _audit("freeze", m, r, save=save, manifest=manifest, force=force)
@@ -116,8 +143,12 @@ def count(m: ModelOptions, r: ReportOptions) -> None:
 
 @app.command()
 def models(
-    name_filter: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")] = None,
+    name_filter: Annotated[
+        Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")
+    ] = None,
+    weights: Annotated[
+        Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")
+    ] = None,
 ) -> None:
     """List the torchvision model names freezekit can build (or one model's weights)."""
     from ..adapter import zoo
@@ -140,13 +171,21 @@ def models(
 def verify(
     m: ModelOptions,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")] = None,
-    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")
+    ] = None,
+    input_shape: Annotated[
+        Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")
+    ] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, or bfloat16 (autocast).")] = "float32",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps (median reported).")] = 3,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 1,
-    compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")
+    ] = False,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
@@ -177,7 +216,9 @@ def verify(
 @app.command()
 def check(
     manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
-    model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
+    model: Annotated[
+        Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)
+    ] = None,
     trust_pickle: TrustOpt = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.TABLE,
 ) -> None:
@@ -198,8 +239,9 @@ def check(
         raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(drift.lines()))
 
 
-cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",
-                        no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The inventory cache that lets repeated audits skip importing torch.", no_args_is_help=True
+)
 app.add_typer(cache_app, name="cache")
 
 

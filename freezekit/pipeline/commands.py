@@ -3,6 +3,7 @@
 Slow steps are wrapped in `progress(message)`, a context manager the caller supplies (the CLI
 passes a spinner on stderr); this module draws nothing itself.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,8 +20,15 @@ from .audit import Progress, apply_to_model, audit, quiet
 from .settings import Settings, build_settings
 
 
-def run_audit(command: str, options: Settings, *, save: str | None = None, manifest: str | None = None, force: bool = False,
-              progress: Progress = quiet) -> Report:
+def run_audit(
+    command: str,
+    options: Settings,
+    *,
+    save: str | None = None,
+    manifest: str | None = None,
+    force: bool = False,
+    progress: Progress = quiet,
+) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
@@ -62,16 +70,24 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
 
 
-def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
-              progress: Progress = quiet) -> tuple[Drift, Report]:
+def run_check(
+    manifest_path: str, model: str | None, trust_pickle: bool = False, progress: Progress = quiet
+) -> tuple[Drift, Report]:
     """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare."""
     m = load_manifest(manifest_path)
     if model is None and m.model.kind == SourceKind.PYTHON.value:
-        raise UsageError(f"{manifest_path}: written from Python for a {m.model.source} object; "
-                         "name the model to check: freezekit check MANIFEST MODEL")
+        raise UsageError(
+            f"{manifest_path}: written from Python for a {m.model.source} object; "
+            "name the model to check: freezekit check MANIFEST MODEL"
+        )
     text = m.model.source if model is None else model
-    spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
-                        weights_file=m.model.weights_file, trust_pickle=trust_pickle)
+    spec = parse_source(
+        text,
+        args=m.model.args if text == m.model.source else {},
+        weights=m.model.weights,
+        weights_file=m.model.weights_file,
+        trust_pickle=trust_pickle,
+    )
     options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
     done = audit("check", options, progress)
     return compare(m, done.plan, done.loaded.inventory), done.report

@@ -2,6 +2,7 @@
 
 Both import and call user code (through adapter/build.py); the callable gets the spec's args.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -10,6 +10,7 @@ One small JSON file per key under $FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/fre
 else ~/.cache/freezekit. Writes are atomic (temp file + rename), so concurrent runs writing
 the same key never leave a damaged file; a damaged or foreign file is ignored and rewritten.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,13 @@ def cache_key(spec: SourceSpec) -> str | None:
     identity = source_type(spec.kind).cache_identity(spec)
     if identity is None:
         return None
-    material: dict[str, Any] = {"format": FORMAT_VERSION, "kind": spec.kind.value, "args": spec.args,
-                                "versions": versions(), **identity}
+    material: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "kind": spec.kind.value,
+        "args": spec.args,
+        "versions": versions(),
+        **identity,
+    }
     if material["versions"].get("torch") is None:
         return None
     try:
@@ -55,14 +61,22 @@ def cache_key(spec: SourceSpec) -> str | None:
 
 
 def _to_json(inv: Inventory, key: str) -> str:
-    return json.dumps({
-        "format": FORMAT, "format_version": FORMAT_VERSION, "key": key, "source": inv.source,
-        "has_modules": inv.has_modules,
-        "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
-        "params": [[p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
-                   for p in inv.params],
-        "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "key": key,
+            "source": inv.source,
+            "has_modules": inv.has_modules,
+            "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
+            "params": [
+                [p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
+                for p in inv.params
+            ],
+            "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
+        },
+        separators=(",", ":"),
+    )
 
 
 def _from_json(text: str, key: str) -> Inventory | None:
@@ -71,7 +85,9 @@ def _from_json(text: str, key: str) -> Inventory | None:
         if d.get("format") != FORMAT or d.get("format_version") != FORMAT_VERSION or d.get("key") != key:
             return None
         return Inventory(
-            params=tuple(ParamRecord(n, tuple(s), dt, m, mt, bool(rg), tuple(al)) for n, s, dt, m, mt, rg, al in d["params"]),
+            params=tuple(
+                ParamRecord(n, tuple(s), dt, m, mt, bool(rg), tuple(al)) for n, s, dt, m, mt, rg, al in d["params"]
+            ),
             buffers=tuple(BufferRecord(n, tuple(s), dt, m) for n, s, dt, m in d["buffers"]),
             modules=tuple(ModuleRecord(n, t, tuple(b)) for n, t, b in d["modules"]),
             has_modules=bool(d["has_modules"]),

@@ -9,6 +9,7 @@ name to {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
 "__metadata__" {str: str}; offsets count from the first byte after the header.
 Everything is validated, since the file may come from anywhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,22 @@ MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 # safetensors dtype -> the short torch name used in records.DTYPE_BYTES
 DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
-    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "C64": "complex64",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "C64": "complex64",
 }
 ENTRY_KEYS = ("dtype", "shape", "data_offsets")
 
@@ -66,7 +79,9 @@ def _parse_json(path: str | os.PathLike, raw: bytes, what: str) -> dict:
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except UnicodeDecodeError as exc:
-        raise _fail(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged") from exc
+        raise _fail(
+            path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged"
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise _fail(path, f"{what} is not valid JSON ({exc}): not a safetensors file or damaged") from exc
     if not isinstance(data, dict):
@@ -100,7 +115,9 @@ def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> 
     if end - begin != expected:
         raise _fail(path, f"{where}: data_offsets span {end - begin} bytes but {dtype} {shape} needs {expected}")
     if end > data_size:
-        raise _fail(path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)")
+        raise _fail(
+            path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)"
+        )
     return TensorEntry(name, name_dtype, tuple(shape)), begin, end
 
 
@@ -117,15 +134,23 @@ def read_header(path: str | os.PathLike) -> SafetensorsHeader:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size < 8:
-                raise _fail(path, "file is empty" if size == 0 else
-                            f"file is only {size} bytes, too short to be a safetensors file")
+                raise _fail(
+                    path,
+                    "file is empty" if size == 0 else f"file is only {size} bytes, too short to be a safetensors file",
+                )
             n = int.from_bytes(f.read(8), "little")
             if n > MAX_HEADER_BYTES:
-                raise _fail(path, f"header length {n:,} bytes is over the {MAX_HEADER_BYTES // 2**20} MiB limit: "
-                                  "not a safetensors file or damaged")
+                raise _fail(
+                    path,
+                    f"header length {n:,} bytes is over the {MAX_HEADER_BYTES // 2**20} MiB limit: "
+                    "not a safetensors file or damaged",
+                )
             if 8 + n > size:
-                raise _fail(path, f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
-                                  "not a safetensors file or truncated")
+                raise _fail(
+                    path,
+                    f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
+                    "not a safetensors file or truncated",
+                )
             raw = f.read(n)
     except FileNotFoundError as exc:
         raise _fail(path, "no such file") from exc
@@ -171,12 +196,12 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     data = _parse_json(path, raw, "index")
     weight_map = data.get("weight_map")
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
-        raise _fail(path, "not a safetensors index: needs a \"weight_map\" object of tensor name -> shard file name")
+        raise _fail(path, 'not a safetensors index: needs a "weight_map" object of tensor name -> shard file name')
     if len(weight_map) > MAX_TENSORS:
         raise _fail(path, f"weight_map lists {len(weight_map):,} tensors, over the limit of {MAX_TENSORS:,}")
     metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise _fail(path, "\"metadata\" must be an object")
+        raise _fail(path, '"metadata" must be an object')
     shards: dict[str, dict[str, TensorEntry]] = {}
     for shard in dict.fromkeys(weight_map.values()):
         shard_path = index.parent / shard

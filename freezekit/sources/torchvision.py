@@ -2,6 +2,7 @@
 
 Built by the torch adapter (adapter/build.py), on the meta device unless values are needed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
