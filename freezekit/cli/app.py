@@ -6,10 +6,7 @@ a model is needed must stay fast.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -17,7 +14,7 @@ import typer
 from .. import __version__
 from ..core.expectations import Expectations
 from ..errors import UsageError
-from ..render.terminal import silence_stdout, stdout_color, stdout_width
+from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
 from .error_boundary import FreezekitGroup, warn
 from .help_text import FreezekitCommand
@@ -31,10 +28,10 @@ from .options import (
     expectations,
     with_options,
 )
+from .output import emit, no_cyclic_gc, write_stdout
 from .rule_order import OrderedRulesCommand
 
 if TYPE_CHECKING:
-    from ..core.report import Report
     from ..pipeline.settings import Settings
 
 
@@ -86,34 +83,6 @@ def _options(
     )
 
 
-def _write_stdout(write: Any) -> None:
-    """Run `write()` (which prints to stdout); a reader that closed the pipe (`| head`) ends the
-    output quietly, not the run: what follows (an unmet expectation) still decides the exit code."""
-    try:
-        write()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        silence_stdout()
-
-
-def _emit(report: "Report", view: "View", export: Optional[str]) -> None:
-    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
-    from ..render import write
-
-    for warning in report.warnings:
-        warn(warning)
-    failed = report.failed_expectations
-    _write_stdout(lambda: write(report, view, sys.stdout))
-    if export and not failed:
-        from ..render.export import save_export
-
-        save_export(report, view, export)
-    if failed:
-        from ..errors import ExpectationError
-
-        raise ExpectationError("; ".join(e.describe() for e in failed))
-
-
 def _precheck_export(export: Optional[str], fmt: Format) -> None:
     if export:
         if fmt is not Format.TABLE:
@@ -146,21 +115,7 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
     )
     with no_cyclic_gc():
         report = run_audit(command, options, progress=status, **outputs)
-        _emit(report, view, r.export)
-
-
-@contextlib.contextmanager
-def no_cyclic_gc() -> Iterator[None]:
-    """An audit allocates a few objects per tensor and frees nothing until it ends: Python's cyclic
-    collector would rescan them over and over (30% of a 100,000-tensor audit). Reference counting
-    still frees everything; the collector runs again afterwards."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+        emit(report, view, r.export)
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -220,7 +175,7 @@ def models(
         lines = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]
         if not lines:
             raise UsageError(f"no model name contains '{name_filter}'")
-    _write_stdout(lambda: sys.stdout.write("".join(line + "\n" for line in lines)))
+    write_stdout(lambda: sys.stdout.write("".join(line + "\n" for line in lines)))
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -263,7 +218,7 @@ def verify(
     with status(f"Verifying {options.source.text}"):
         result = run_verify(options, vopts)
     view = View(Format(fmt.value), width=stdout_width(), color=stdout_color())
-    _write_stdout(lambda: write_verify(result, view, strict, sys.stdout))
+    write_stdout(lambda: write_verify(result, view, strict, sys.stdout))
     for warning in result.warnings:
         warn(warning)
     for c in result.checks:
@@ -307,7 +262,7 @@ def check(
     drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
-    _write_stdout(lambda: write_check(manifest, drift, report, View(Format(fmt.value)), sys.stdout))
+    write_stdout(lambda: write_check(manifest, drift, report, View(Format(fmt.value)), sys.stdout))
     if drift.drifted:  # the differences are on stdout already: the error line only says so
         raise DriftError(
             f"{report.model.source} no longer matches {manifest}: {len(drift.lines())} difference(s), listed on stdout"
