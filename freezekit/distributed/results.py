@@ -1,0 +1,75 @@
+"""What a distributed run is asked to do and what it found, as plain data (no torch)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..audit import AuditOptions
+from ..verification import Check
+from .memory_plan import MemoryPlan, Split
+
+ENGINES = ("ddp", "fsdp")
+ENGINE_NAMES = {"ddp": "DDP", "fsdp": "FSDP2"}
+STRATEGY_OF = {"ddp": "ddp", "fsdp": "fsdp"}  # the memory plan each engine is checked against
+RUN_OPTIMIZERS = ("adamw", "adam", "sgd", "sgd-momentum")
+AGREEMENT = 0.01  # measured vs planned bytes, per part, mean over ranks
+
+
+@dataclass(frozen=True)
+class DistOptions:
+    engine: str  # one of ENGINES
+    world_size: int
+    device: str = "cpu"  # cpu (gloo) or cuda (nccl, one GPU per rank)
+    shard_by: tuple[str, ...] | None = None  # FSDP unit types; None: the repeated blocks
+    optimizer: str = "adamw"
+    steps: int = 2
+    batch_size: int | None = None
+    input_shape: tuple[int, ...] | None = None
+    timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every rank receives: enough to rebuild, freeze and wrap the same model."""
+
+    options: AuditOptions
+    dist: DistOptions
+    family: str
+    shard_by: tuple[str, ...]
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class RankReport:
+    rank: int
+    params: Split  # local bytes after the last step (FSDP: this rank's shards)
+    grads: Split
+    optimizer_state: Split
+    steps_done: int
+    no_grad: tuple[str, ...] = ()  # trainable parameters without a gradient after the first backward
+    frozen_with_grad: tuple[str, ...] = ()
+    frozen_changed: tuple[str, ...] = ()  # frozen parameters whose values moved on this rank
+    frozen_digest: dict[str, str] = field(default_factory=dict)  # name -> digest of the full tensor
+    trainable_digest: dict[str, str] = field(default_factory=dict)
+    engine_error: str = ""  # what the engine raised, first line
+    wrapped: tuple[str, ...] = ()  # FSDP: the modules given their own unit, the root ("") last
+
+
+@dataclass(frozen=True)
+class DistResult:
+    model: str
+    engine: str
+    world_size: int
+    backend: str
+    device: str
+    optimizer: str
+    steps: int
+    input_desc: str
+    checks: tuple[Check, ...]
+    plan: MemoryPlan  # from the inventory alone
+    expected: MemoryPlan  # the same, given the parameters the run found without a gradient
+    ranks: tuple[RankReport, ...]
+    shard_by: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def failures(self, strict: bool) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or strict))
