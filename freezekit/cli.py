@@ -15,7 +15,8 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__
 from . import clickcompat as click
 from .errors import ExitCode, FreezekitError, UsageError
-from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
+from .cli_options import (Format, FormatOpt, ModelOptions, ParamDtype, PlanOptimizer, ReportOptions, Strategy,
+                          TrustOpt, expectations, with_options)
 from .expectations import Expectations
 
 
@@ -97,8 +98,9 @@ def _options(m: ModelOptions, expect: Expectations = Expectations(), materialize
     )
 
 
-def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
-    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
+def _emit(report: Any, fmt: Format, export: Optional[str], sections: Any = None) -> None:
+    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing).
+    `sections`: what count --shard-by/--memory-plan adds (freezekit.distributed.sections)."""
     from .render import render
 
     for warning in report.warnings:
@@ -112,12 +114,28 @@ def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
         console = Console(record=bool(export))
         for item in renderables(report):
             console.print(item)
+        if sections is not None:
+            from .distributed.render import section_renderables
+
+            for item in section_renderables(sections):
+                console.print(item)
         if export and not failed:
             from .export import save_export
 
             save_export(console, export)
+    elif sections is not None and fmt is Format.json:
+        import json
+
+        from .distributed.sections import sections_dict
+        from .render.json_render import report_dict
+
+        sys.stdout.write(json.dumps({**report_dict(report), **sections_dict(sections)}, indent=2) + "\n")
     else:
         sys.stdout.write(render(report, fmt.value))
+        if sections is not None:
+            from .distributed.render import section_markdown
+
+            sys.stdout.write(section_markdown(sections))
     if failed:
         from .errors import ExpectationError
 
@@ -160,9 +178,51 @@ def freeze(
 
 @app.command(cls=OrderedRulesCommand)
 @with_options(ModelOptions, ReportOptions)
-def count(m: ModelOptions, r: ReportOptions) -> None:
+def count(
+    m: ModelOptions,
+    r: ReportOptions,
+    shard_by: Annotated[Optional[str], typer.Option("--shard-by", help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units.")] = None,
+    fsdp_flat: Annotated[bool, typer.Option("--fsdp-flat", help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).")] = False,
+    memory_plan: Annotated[bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")] = False,
+    world_size: Annotated[Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")] = None,
+    strategy: Annotated[Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")] = None,
+    optimizer: Annotated[Optional[PlanOptimizer], typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum.")] = None,
+    param_dtype: Annotated[Optional[ParamDtype], typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored).")] = None,
+) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
-    _audit("count", m, r)
+    if not (shard_by or fsdp_flat or memory_plan):
+        if world_size or strategy or optimizer or param_dtype:
+            raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
+        _audit("count", m, r)
+        return
+    from .distributed.sections import PlanOptions, check_count_options
+
+    if r.fmt is Format.csv:
+        raise UsageError("--shard-by, --fsdp-flat and --memory-plan print tables, JSON or Markdown, not --format csv")
+    plan_options = PlanOptions(strategy.value if strategy else "ddp", world_size or 1,
+                               optimizer.value if optimizer else "adamw",
+                               param_dtype.value if param_dtype else None) if memory_plan else None
+    if plan_options is None and (world_size or strategy or optimizer or param_dtype):
+        raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
+    _count_sections(m, r, check_count_options(shard_by, fsdp_flat, plan_options), fsdp_flat, plan_options)
+
+
+def _count_sections(m: ModelOptions, r: ReportOptions, shard_by: Any, fsdp_flat: bool, plan_options: Any) -> None:
+    from .audit import load
+    from .commands import run_audit
+    from .distributed.sections import count_sections, flat_error
+    from .progress import status
+
+    _precheck_export(r.export, r.fmt)
+    options = _options(m, expectations(r), no_cache=r.no_cache)
+    report = run_audit("count", options, depth=r.depth, only=r.only.value if r.only else None, progress=status)
+    units = shard_by is not None or fsdp_flat
+    inventory = load(options).inventory if units else None  # a cache hit after run_audit (else a meta build)
+    sections = count_sections(inventory, report.plan, shard_by, fsdp_flat, plan_options)
+    _emit(report, r.fmt, r.export, sections)
+    error = flat_error(inventory, report.plan, sections) if fsdp_flat and inventory is not None else None
+    if error is not None:
+        raise error
 
 
 @app.command()
@@ -199,6 +259,11 @@ def verify(
     compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
     fmt: FormatOpt = Format.table,
+    ddp: Annotated[Optional[int], typer.Option("--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA).")] = None,
+    fsdp: Annotated[Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")] = None,
+    shard_by: Annotated[Optional[str], typer.Option("--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks).")] = None,
+    optimizer: Annotated[Optional[PlanOptimizer], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")] = 300.0,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
     from .verification import VerifyOptions
@@ -210,6 +275,10 @@ def verify(
     if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
         raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
     shape = _parse_shape(input_shape) if input_shape else None
+    if ddp or fsdp or shard_by or optimizer:
+        _verify_distributed(m, ddp, fsdp, shard_by, optimizer, timeout, device, batch_size, shape, dtype, steps,
+                            compare, strict, fmt)
+        return
     options = _options(m, materialize=True, no_cache=True)
     from .adapter.verify import verify as run_verify
     from .errors import VerifyError
@@ -238,6 +307,54 @@ def verify(
     failed = result.failures(strict)
     if failed:
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
+
+
+def _verify_distributed(m: ModelOptions, ddp: Optional[int], fsdp: Optional[int], shard_by: Optional[str],
+                        optimizer: Any, timeout: float, device: str, batch_size: Optional[int], shape: Any,
+                        dtype: str, steps: int, compare: bool, strict: bool, fmt: Format) -> None:
+    """verify --ddp N / --fsdp N: real ranks on a process group (freezekit.distributed)."""
+    if ddp and fsdp:
+        raise UsageError("--ddp and --fsdp exclude each other: pick one engine")
+    if not (ddp or fsdp):
+        raise UsageError("--shard-by and --optimizer go with --ddp N or --fsdp N")
+    if shard_by and not fsdp:
+        raise UsageError("--shard-by goes with --fsdp N")
+    if compare or dtype != "float32":
+        raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
+    if device.startswith("cuda:"):
+        raise UsageError("--ddp/--fsdp place rank N on cuda:N; pass --device cuda")
+    from .adapter.synthetic_inputs import DEFAULT_BATCH
+    from .distributed.results import DistOptions
+    from .distributed.sections import parse_types
+
+    opts = DistOptions("ddp" if ddp else "fsdp", ddp or fsdp or 1, device, parse_types(shard_by) if shard_by else None,
+                       optimizer.value if optimizer else "adamw", steps, batch_size, shape, timeout)
+    options = _options(m, materialize=True, no_cache=True)
+    from .distributed.render import dist_json, dist_markdown, dist_renderables
+    from .distributed.run import failure_message, verify_distributed
+    from .errors import VerifyError
+    from .progress import status
+
+    with status(f"Verifying {options.model.name} on {opts.world_size} ranks"):
+        result = verify_distributed(options, opts, batch_size or DEFAULT_BATCH)
+    if fmt is Format.json:
+        sys.stdout.write(dist_json(result, strict))
+    elif fmt is Format.markdown:
+        sys.stdout.write(dist_markdown(result))
+    else:
+        from rich.console import Console
+
+        console = Console()
+        for item in dist_renderables(result):
+            console.print(item)
+    for warning in result.warnings:
+        _warn(warning)
+    for c in result.checks:
+        if c.severity == "warning" and not c.ok and not strict:
+            _warn(f"{c.name}: {c.detail}")
+    message = failure_message(result, strict)
+    if message:
+        raise VerifyError(message)
 
 
 def _parse_shape(text: str) -> tuple[int, ...]:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from .batchnorm_policy import POLICIES
+from .distributed.memory_plan import OPTIMIZERS, PARAM_DTYPE_CHOICES, STRATEGIES
 from .expectations import Expectations
 from .plan import DEFAULTS
 from .render import FORMATS
@@ -27,6 +28,9 @@ Format = _choices("Format", FORMATS)
 Only = _choices("Only", ONLY)
 Default = _choices("Default", DEFAULTS)
 BatchNormPolicy = _choices("BatchNormPolicy", POLICIES)
+Strategy = _choices("Strategy", STRATEGIES)
+PlanOptimizer = _choices("PlanOptimizer", OPTIMIZERS)
+ParamDtype = _choices("ParamDtype", PARAM_DTYPE_CHOICES)
 
 
 ModelArg = Annotated[Optional[str], typer.Argument(

@@ -97,6 +97,29 @@ def _stop(procs: list[Any]) -> None:
             p.join(3)
 
 
+def _collect(procs: list[Any], results: Any, got: dict[int, RankOutcome], timeout_s: float) -> None:
+    """Fill `got` as ranks report, until all did, the time is up, or one failed and the grace ran out."""
+    world_size = len(procs)
+    deadline = time.monotonic() + timeout_s
+    while len(got) < world_size and time.monotonic() < deadline:
+        try:
+            out = results.get(timeout=0.2)
+            got[out.rank] = out
+            if not out.ok:
+                deadline = min(deadline, time.monotonic() + GRACE_S)
+        except queue.Empty:
+            dead = [r for r, p in enumerate(procs) if r not in got and not p.is_alive()]
+            if dead:  # exited without a word (killed, crashed); its result may still be in the pipe
+                time.sleep(0.5)
+                while not results.empty():
+                    out = results.get_nowait()
+                    got[out.rank] = out
+                for r in dead:
+                    got.setdefault(r, RankOutcome(r, False, error=f"rank {r} exited with code "
+                                                                 f"{procs[r].exitcode} before reporting"))
+                deadline = min(deadline, time.monotonic() + GRACE_S)
+
+
 def launch(target: Callable[[int, int, Any], Any], payload: Any, world_size: int, backend: str = "gloo",
            timeout_s: float = 300.0) -> list[RankOutcome]:
     """Run `target` on `world_size` ranks; one outcome per rank, in rank order. A rank that did not
@@ -108,32 +131,17 @@ def launch(target: Callable[[int, int, Any], Any], payload: Any, world_size: int
                                                    os.getcwd(), dict(os.environ)),
                          name=f"freezekit-rank{r}", daemon=True) for r in range(world_size)]
     got: dict[int, RankOutcome] = {}
+    started: list[Any] = []
     try:
         for p in procs:
             p.start()
-        deadline = time.monotonic() + timeout_s
-        while len(got) < world_size and time.monotonic() < deadline:
-            try:
-                out = results.get(timeout=0.2)
-                got[out.rank] = out
-                if not out.ok:
-                    deadline = min(deadline, time.monotonic() + GRACE_S)
-            except queue.Empty:
-                dead = [r for r, p in enumerate(procs) if r not in got and not p.is_alive()]
-                if dead:  # exited without a word (killed, crashed); its result may still be in the pipe
-                    time.sleep(0.5)
-                    while not results.empty():
-                        out = results.get_nowait()
-                        got[out.rank] = out
-                    for r in dead:
-                        got.setdefault(r, RankOutcome(r, False, error=f"rank {r} exited with code "
-                                                                     f"{procs[r].exitcode} before reporting"))
-                    deadline = min(deadline, time.monotonic() + GRACE_S)
+            started.append(p)
+        _collect(procs, results, got, timeout_s)
     finally:
         settle = time.monotonic() + (2.0 if len(got) == world_size and all(o.ok for o in got.values()) else 0.0)
-        for p in procs:  # ranks that reported are closing their process group: let them exit by themselves
+        for p in started:  # ranks that reported are closing their process group: let them exit by themselves
             p.join(max(0.0, settle - time.monotonic()))
-        _stop(procs)
+        _stop(started)
         results.close()
     return [got.get(r, RankOutcome(r, False, error=f"rank {r} did not finish within {timeout_s:g} s "
                                                   "(a hung collective?)")) for r in range(world_size)]

@@ -27,6 +27,7 @@ STRATEGIES = ("ddp", "fsdp", "zero1", "zero2", "zero3")
 OPTIMIZERS = ("adamw", "adam", "sgd", "sgd-momentum")
 PARAM_DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
                 "fp16": "float16", "float16": "float16"}
+PARAM_DTYPE_CHOICES = ("fp32", "bf16", "fp16")
 STATES_PER_ELEMENT = {"adamw": 2, "adam": 2, "sgd": 0, "sgd-momentum": 1}
 STEP_COUNTER_BYTES = {"adamw": 4, "adam": 4, "sgd": 0, "sgd-momentum": 0}
 PARAMS_SHARDED = frozenset({"zero3", "fsdp"})

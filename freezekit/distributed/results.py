@@ -70,6 +70,7 @@ class DistResult:
     ranks: tuple[RankReport, ...]
     shard_by: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    freeze_hint: str = ""  # -p arguments freezing the trainable parameters that got no gradient
 
     def failures(self, strict: bool) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or strict))

@@ -111,6 +111,22 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
     return checks
 
 
+def failure_message(result: DistResult, strict: bool) -> str | None:
+    """The one line the CLI exits 10 with: DDP's unused-parameter failure said with its fix, else
+    every failed check."""
+    failed = result.failures(strict)
+    if not failed:
+        return None
+    no_grad = tuple(sorted({n for r in result.ranks for n in r.no_grad}))
+    if result.engine == "ddp" and no_grad and any(UNFINISHED_REDUCTION in r.engine_error for r in result.ranks):
+        names = ", ".join(no_grad[:5]) + (" ..." if len(no_grad) > 5 else "")
+        return (f"DDP (find_unused_parameters=False) fails on this freeze: {len(no_grad)} trainable tensors get no "
+                f"gradient ({names}), so DDP raises 'Expected to have finished reduction in the prior iteration' at "
+                f"the next forward; freeze them ({result.freeze_hint}) or pass find_unused_parameters=True to DDP "
+                "(it then walks the autograd graph after every forward)")
+    return "; ".join(f"{c.name}: {c.detail}" for c in failed)
+
+
 def verify_distributed(options: AuditOptions, opts: DistOptions, batch_size: int) -> DistResult:
     from ..adapter import zoo
     from .launch import launch
@@ -147,4 +163,4 @@ def verify_distributed(options: AuditOptions, opts: DistOptions, batch_size: int
     desc = f"{batch_size} synthetic inputs per rank"
     return DistResult(options.model.name, opts.engine, opts.world_size, backend, opts.device, opts.optimizer,
                       opts.steps, desc, tuple(_checks(opts, ranks, plan, expected)), static, expected, ranks,
-                      shard_by, plan.warnings)
+                      shard_by, plan.warnings, _freeze_hint(tuple(sorted(no_grad)), plan) if no_grad else "")
