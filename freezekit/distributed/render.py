@@ -51,7 +51,8 @@ def section_renderables(sections: CountSections) -> list[RenderableType]:
         out.append(t)
     if sections.memory is not None:
         m = sections.memory
-        t = Table(title=plan_title(m), title_justify="left")
+        out.append(Text(plan_title(m), style="italic"))  # a title would wrap to the narrow table's width
+        t = Table()
         for col in ("Part", "Frozen", "Trainable", "Total"):
             t.add_column(col, justify="left" if col == "Part" else "right")
         for (label, frozen, trainable), total in zip(memory_rows(m, True),

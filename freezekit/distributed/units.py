@@ -131,7 +131,7 @@ def uniform_fix(inventory: Inventory, plan: Plan, report: UnitReport, unit: Unit
     extra = tuple(dict.fromkeys(types[o] for o in owners if o and o != unit.name and o in types))
     if extra:
         again = fsdp_units(inventory, plan, report.shard_by + extra)
-        if not any(_within(u.name, unit.name) for u in again.mixed):
+        if not any(_unit_of(u.name, names) == unit.name for u in again.mixed):  # the units carved out of it
             return f"--shard-by {','.join(report.shard_by + extra)}"
     if not unit.name:
         return "FSDP2 (fully_shard) or use_orig_params=True, which accept mixed units"
