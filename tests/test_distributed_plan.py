@@ -4,8 +4,19 @@ from __future__ import annotations
 import pytest
 
 from freezekit.distributed.memory_plan import STRATEGIES, MemoryPlan, Split, memory_plan
-from freezekit.distributed.sections import CountSections, count_sections, flat_error, parse_types, sections_dict
-from freezekit.distributed.units import fsdp_units, mixed_units_message, repeated_block_types, uniform_fix
+from freezekit.distributed.sections import (
+    CountSections,
+    count_sections,
+    flat_error,
+    parse_types,
+    sections_dict,
+)
+from freezekit.distributed.units import (
+    fsdp_units,
+    mixed_units_message,
+    repeated_block_types,
+    uniform_fix,
+)
 from freezekit.errors import ExitCode, NoMatchError, RuleError, UsageError
 from freezekit.plan import Decision, make_plan
 from freezekit.records import Inventory, ModuleRecord, ParamRecord
@@ -14,7 +25,7 @@ from freezekit.rules import Rule
 
 def _decisions() -> list[Decision]:
     """Frozen: 1000 float32 elements in 2 tensors (4000 B). Trainable: 600 float32 elements in 3 tensors (2400 B)."""
-    rec = lambda name, n: ParamRecord(name, (n,), "float32", name.rpartition(".")[0], "Linear")  # noqa: E731
+    rec = lambda name, n: ParamRecord(name, (n,), "float32", name.rpartition(".")[0], "Linear")
     return [Decision(rec("a.w", 800), False, "x"), Decision(rec("a.b", 200), False, "x"),
             Decision(rec("b.w", 500), True, "x"), Decision(rec("b.b", 60), True, "x"), Decision(rec("c.w", 40), True, "x")]
 
@@ -54,7 +65,7 @@ def test_world_size_one_shards_nothing():
 
 
 def test_ten_percent_trainable_with_adam_takes_1_3x_the_parameters_under_ddp():
-    rec = lambda name, n: ParamRecord(name, (n,), "float32", "", "Linear")  # noqa: E731
+    rec = lambda name, n: ParamRecord(name, (n,), "float32", "", "Linear")
     decisions = [Decision(rec("frozen", 9_000_000), False, "x"), Decision(rec("head", 1_000_000), True, "x")]
     ddp = memory_plan(decisions, "ddp", 8, "adam")
     assert ddp.total.total == 40_000_000 + 4_000_000 + 8_000_000 + 4  # 1.3x the 40 MB of parameters

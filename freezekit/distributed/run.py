@@ -11,7 +11,15 @@ from ..sources import TORCHVISION, parse_source
 from ..verification import Check
 from .ddp_check import UNFINISHED_REDUCTION, translate
 from .memory_plan import MemoryPlan, Split, memory_plan
-from .results import AGREEMENT, ENGINE_NAMES, STRATEGY_OF, DistOptions, DistResult, Job, RankReport
+from .results import (
+    AGREEMENT,
+    ENGINE_NAMES,
+    STRATEGY_OF,
+    DistOptions,
+    DistResult,
+    Job,
+    RankReport,
+)
 from .units import fsdp_units
 
 

@@ -143,6 +143,7 @@ def uniform_fix(inventory: Inventory, plan: Plan, report: UnitReport, unit: Unit
 def mixed_units_message(inventory: Inventory, plan: Plan, report: UnitReport) -> str:
     parts = [f"{u.label} ({u.type}: {u.frozen_tensors} frozen, {u.trainable_tensors} trainable tensors; "
              f"fix: {uniform_fix(inventory, plan, report, u)})" for u in report.mixed]
-    return (f"--fsdp-flat: {len(parts)} FSDP unit{'s' if len(parts) != 1 else ''} mix frozen and trainable "
+    many = len(parts) != 1
+    return (f"--fsdp-flat: {len(parts)} FSDP unit{'s' if many else ''} mix{'' if many else 'es'} frozen and trainable "
             f"parameters, which FSDP1 with use_orig_params=False refuses (FlatParameter requires uniform "
             f"requires_grad): " + "; ".join(parts))
