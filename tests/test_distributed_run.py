@@ -185,3 +185,24 @@ def test_cli_fsdp_json(cli):
     assert doc["memory_plan"]["per_rank"]["optimizer"] == 0
     assert [m["optimizer"]["total"] for m in doc["measured"]] == [0, 0]
     assert sum(m["params"]["total"] for m in doc["measured"]) == 2 * doc["memory_plan"]["per_rank"]["params"]
+
+
+def test_cli_input_the_model_cannot_take_is_a_usage_error(cli):
+    code, out, err = cli("verify", f"{MODELS}:build_cnn", "--input-shape", "5", "--ddp", "2")
+    assert code == 2 and out == ""
+    assert err.startswith("freezekit: error: rank 0 of 2: the training step failed on the synthetic input (inputs 2x5): ")
+    assert err.strip().endswith("pass --input-shape C,H,W or --batch-size N")
+    code, _, err = cli("verify", f"{MODELS}:build_cnn", "--ddp", "2")
+    assert code == 2 and "cannot infer an input" in err  # found before any process starts
+    code, _, err = cli("verify", f"{MODELS}:build_cnn", "--input-shape", "3,8,8", "--default", "frozen", "--fsdp", "2")
+    assert code == 2 and "every parameter is frozen" in err
+
+
+def test_batchnorm_policy_frozen_leaves_the_replaced_affine_out_of_the_plan():
+    options = _options("cnn")
+    options = AuditOptions(options.model, options.rules, batchnorm="frozen")
+    result = verify_distributed(options, DistOptions("ddp", 2, input_shape=(3, 8, 8), steps=1, timeout_s=90), 2)
+    assert [c.name for c in result.checks if not c.ok] == []
+    assert result.ranks[0].missing == ("block1.1.weight", "block1.1.bias")
+    assert result.plan.params.frozen == (8 * 3 * 9 + 8) * 4  # the conv only: the BN's 16 elements are buffers now
+    _assert_plan_agrees(result)

@@ -27,7 +27,7 @@ def _nbytes(t: "torch.Tensor") -> int:
     return t.numel() * t.element_size()
 
 
-def measure(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> tuple[Split, Split, Split]:
+def measure(model: "nn.Module", optimizer: "torch.optim.Optimizer | None") -> tuple[Split, Split, Split]:
     """(params, grads, optimizer state) bytes on this rank, frozen and trainable apart."""
     import torch
 
@@ -39,7 +39,7 @@ def measure(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> tuple[Spl
             g = _nbytes(p.grad)
             grads += Split(0, g) if p.requires_grad else Split(g, 0)
     states = Split()
-    for p, state in optimizer.state.items():
+    for p, state in (optimizer.state.items() if optimizer is not None else ()):
         size = sum(_nbytes(v) for v in state.values() if isinstance(v, torch.Tensor))
         states += Split(0, size) if p.requires_grad else Split(size, 0)
     return params, grads, states

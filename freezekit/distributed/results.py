@@ -36,6 +36,7 @@ class Job:
     family: str
     shard_by: tuple[str, ...]
     batch_size: int
+    param_names: tuple[str, ...] = ()  # the plan's parameters (a rank reports those it does not have)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class RankReport:
     trainable_digest: dict[str, str] = field(default_factory=dict)
     engine_error: str = ""  # what the engine raised, first line
     wrapped: tuple[str, ...] = ()  # FSDP: the modules given their own unit, the root ("") last
+    missing: tuple[str, ...] = ()  # the plan's parameters this model no longer has (made buffers)
 
 
 @dataclass(frozen=True)

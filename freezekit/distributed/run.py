@@ -151,19 +151,28 @@ def verify_distributed(options: AuditOptions, opts: DistOptions, batch_size: int
             raise UsageError(f"--device cuda with {opts.world_size} ranks needs {opts.world_size} GPUs; "
                              f"{torch.cuda.device_count()} found")
         backend = "nccl"
-    loaded = load(replace(options, materialize=False))  # meta device: the plan needs no weights
+    # meta device: the plan needs no weights
+    loaded = load(replace(options, materialize=False, weights=None, weights_file=None))
     plan = plan_for(loaded.inventory, options)
+    if not any(d.trainable for d in plan.decisions):
+        raise UsageError(f"--{opts.engine}: every parameter is frozen, so there is nothing to train or synchronise")
     shard_by: tuple[str, ...] = ()
     if opts.engine == "fsdp":
         shard_by = fsdp_units(loaded.inventory, plan, opts.shard_by).shard_by
     family = zoo.family_of(source.ref) if source.kind == TORCHVISION else "custom"
-    job = Job(options, opts, family, shard_by, batch_size)
+    if family == "custom" and opts.input_shape is None:
+        raise UsageError(f"cannot infer an input for '{options.model.name}'; pass --input-shape C,H,W "
+                         "(without the batch size)")
+    job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
     outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
     failed = [o for o in outcomes if not o.ok]
     if failed:
         worst = min(failed, key=lambda o: (o.exit_code == 1, o.rank))
         raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
     ranks = tuple(o.value for o in outcomes)
+    gone = set(ranks[0].missing)
+    if gone:  # parameters the BatchNorm policy turned into buffers: no longer parameters to plan
+        plan = replace(plan, decisions=tuple(d for d in plan.decisions if d.param.name not in gone))
     strategy = STRATEGY_OF[opts.engine]
     static = memory_plan(plan.decisions, strategy, opts.world_size, opts.optimizer)
     no_grad = frozenset(n for r in ranks for n in r.no_grad)

@@ -12,6 +12,7 @@ from ..adapter.batchnorm import apply_policy
 from ..adapter.inventory import apply_plan, inventory_of
 from ..adapter.models import load_model
 from ..adapter.synthetic_inputs import make_batch
+from ..errors import UsageError
 from ..plan import make_plan
 from ..sources import parse_source
 from . import ddp_check, fsdp_check
@@ -55,15 +56,17 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
 
     device = f"cuda:{rank}" if job.dist.device.startswith("cuda") else "cpu"
     model = _build(job, device)
+    present = set(dict(model.named_parameters(remove_duplicate=False)))
+    missing = tuple(n for n in job.param_names if n not in present)  # became buffers (BatchNorm policy frozen)
     frozen = [(n, p) for n, p in model.named_parameters() if not p.requires_grad]
     before = digests((n, p) for n, p in frozen)
     wrapped_names: tuple[str, ...] = ()
     if job.dist.engine == "ddp":
         try:
             engine: "nn.Module" = ddp_check.wrap(model, device)
-        except (RuntimeError, ValueError) as exc:  # e.g. no parameter requires a gradient
-            return RankReport(rank, *measure(model, make_optimizer(job.dist.optimizer, [])), steps_done=0,
-                              engine_error=str(exc).strip().splitlines()[0])
+        except (RuntimeError, ValueError) as exc:
+            return RankReport(rank, *measure(model, None), steps_done=0, engine_error=str(exc).strip().splitlines()[0],
+                              missing=missing)
     else:
         engine, wrapped_names = fsdp_check.wrap(model, job.shard_by, device, world_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -89,8 +92,11 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
                 optimizer.zero_grad(set_to_none=True)
         if job.dist.engine == "ddp":
             batch.call(engine)  # DDP reports a reduction left unfinished at the next forward
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if done == 0 and ddp_check.UNFINISHED_REDUCTION not in error:  # the first step never ran: the input
+            raise UsageError(f"the training step failed on the synthetic input ({batch.desc}): {error}; "
+                             "pass --input-shape C,H,W or --batch-size N") from exc
     after_frozen = trainable_after = {}
     if not error or job.dist.engine == "ddp":  # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
         after_frozen = digests((n, p) for n, p in named if not p.requires_grad)
@@ -99,4 +105,4 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     return RankReport(rank, *measured, steps_done=done, no_grad=tuple(no_grad),
                       frozen_with_grad=tuple(frozen_with_grad), frozen_changed=changed,
                       frozen_digest=after_frozen, trainable_digest=trainable_after, engine_error=error,
-                      wrapped=wrapped_names)
+                      wrapped=wrapped_names, missing=missing)
