@@ -18,9 +18,9 @@ from freezekit.distributed.units import (
     uniform_fix,
 )
 from freezekit.errors import ExitCode, NoMatchError, RuleError, UsageError
-from freezekit.plan import Decision, make_plan
-from freezekit.records import Inventory, ModuleRecord, ParamRecord
-from freezekit.rules import Rule
+from freezekit.core.plan import Decision, make_plan
+from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
+from freezekit.core.rules import Rule
 
 
 def _decisions() -> list[Decision]:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from freezekit.audit import AuditOptions
-from freezekit.config import ModelSpec
+from freezekit.core.rules import Rule
 from freezekit.distributed import launch as launch_mod
 from freezekit.distributed.launch import launch
 from freezekit.distributed.results import AGREEMENT, DistOptions
 from freezekit.distributed.run import failure_message, mean_split, verify_distributed
-from freezekit.rules import Rule
+from freezekit.pipeline.settings import Settings
+from freezekit.sources.registry import parse_source
 
 MODELS = Path(__file__).with_name("dist_models.py")
 CASES = {  # factory, frozen patterns, one input
@@ -28,9 +28,10 @@ CASES = {  # factory, frozen patterns, one input
 }
 
 
-def _options(case: str) -> AuditOptions:
+def _options(case: str, batchnorm: str | None = None) -> Settings:
     factory, frozen, _ = CASES[case]
-    return AuditOptions(ModelSpec(f"{MODELS}:{factory}"), tuple(Rule("freeze", p, "-p") for p in frozen))
+    return Settings(parse_source(f"{MODELS}:{factory}"), tuple(Rule("freeze", p, "-p") for p in frozen),
+                    batchnorm=batchnorm)
 
 
 def _run(case: str, engine: str, **kw):
@@ -199,8 +200,7 @@ def test_cli_input_the_model_cannot_take_is_a_usage_error(cli):
 
 
 def test_batchnorm_policy_frozen_leaves_the_replaced_affine_out_of_the_plan():
-    options = _options("cnn")
-    options = AuditOptions(options.model, options.rules, batchnorm="frozen")
+    options = _options("cnn", batchnorm="frozen")
     result = verify_distributed(options, DistOptions("ddp", 2, input_shape=(3, 8, 8), steps=1, timeout_s=90), 2)
     assert [c.name for c in result.checks if not c.ok] == []
     assert result.ranks[0].missing == ("block1.1.weight", "block1.1.bias")

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 # Imported once by the fork server, so that every launch after the first forks them ready.
 PRELOAD = ["torch", "torch.distributed", "torch._dynamo", "torch.distributed.tensor", "torch.distributed.fsdp",
-           "torch.nn.parallel", "numpy", "torchvision", "freezekit.distributed.worker", "freezekit.adapter.models",
+           "torch.nn.parallel", "numpy", "torchvision", "freezekit.distributed.worker", "freezekit.adapter.build",
            "freezekit.adapter.synthetic_inputs"]
 GRACE_S = 5.0  # after one rank failed, how long the others may take to report
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..errors import UsageError
-from ..plan import Decision
-from ..records import DTYPE_BYTES
+from ..core.plan import Decision
+from ..core.records import DTYPE_BYTES
 
 STRATEGIES = ("ddp", "fsdp", "zero1", "zero2", "zero3")
 OPTIMIZERS = ("adamw", "adam", "sgd", "sgd-momentum")

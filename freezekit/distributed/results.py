@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..audit import AuditOptions
-from ..verification import Check
+from ..pipeline.settings import Settings
+from ..verify.result import Check
 from .memory_plan import MemoryPlan, Split
 
 ENGINES = ("ddp", "fsdp")
@@ -31,7 +31,7 @@ class DistOptions:
 class Job:
     """What every rank receives: enough to rebuild, freeze and wrap the same model."""
 
-    options: AuditOptions
+    options: Settings
     dist: DistOptions
     family: str
     shard_by: tuple[str, ...]

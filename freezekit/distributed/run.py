@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..audit import AuditOptions, load, plan_for
+from ..core.plan import Plan
 from ..errors import FreezekitError, UsageError
-from ..plan import Plan
-from ..sources import TORCHVISION, parse_source
-from ..verification import Check
+from ..pipeline.audit import load, plan_for
+from ..pipeline.settings import Settings
+from ..sources.registry import source_type
+from ..sources.spec import SourceKind
+from ..verify.result import Check
 from .ddp_check import UNFINISHED_REDUCTION, translate
 from .memory_plan import MemoryPlan, Split, memory_plan
 from .results import (
@@ -135,13 +137,13 @@ def failure_message(result: DistResult, strict: bool) -> str | None:
     return "; ".join(f"{c.name}: {c.detail}" for c in failed)
 
 
-def verify_distributed(options: AuditOptions, opts: DistOptions, batch_size: int) -> DistResult:
+def verify_distributed(options: Settings, opts: DistOptions, batch_size: int) -> DistResult:
     from ..adapter import zoo
     from .launch import launch
     from .worker import run_rank
 
-    source = parse_source(options.model.name)
-    if source.is_checkpoint:
+    source = options.source
+    if not source_type(source.kind).builds_model(source):
         raise UsageError("verify runs training steps and needs a model; MODEL is a checkpoint file")
     backend = "gloo"
     if opts.device.startswith("cuda"):
@@ -152,16 +154,16 @@ def verify_distributed(options: AuditOptions, opts: DistOptions, batch_size: int
                              f"{torch.cuda.device_count()} found")
         backend = "nccl"
     # meta device: the plan needs no weights
-    loaded = load(replace(options, materialize=False, weights=None, weights_file=None))
+    loaded = load(replace(options, needs_values=False, source=replace(source, weights=None, weights_file=None)))
     plan = plan_for(loaded.inventory, options)
     if not any(d.trainable for d in plan.decisions):
         raise UsageError(f"--{opts.engine}: every parameter is frozen, so there is nothing to train or synchronise")
     shard_by: tuple[str, ...] = ()
     if opts.engine == "fsdp":
         shard_by = fsdp_units(loaded.inventory, plan, opts.shard_by).shard_by
-    family = zoo.family_of(source.ref) if source.kind == TORCHVISION else "custom"
+    family = zoo.family_of(source.ref) if source.kind is SourceKind.TORCHVISION else "custom"
     if family == "custom" and opts.input_shape is None:
-        raise UsageError(f"cannot infer an input for '{options.model.name}'; pass --input-shape C,H,W "
+        raise UsageError(f"cannot infer an input for '{source.text}'; pass --input-shape C,H,W "
                          "(without the batch size)")
     job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
     outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
@@ -178,6 +180,6 @@ def verify_distributed(options: AuditOptions, opts: DistOptions, batch_size: int
     no_grad = frozenset(n for r in ranks for n in r.no_grad)
     expected = memory_plan(plan.decisions, strategy, opts.world_size, opts.optimizer, without_gradient=no_grad)
     desc = f"{batch_size} synthetic inputs per rank"
-    return DistResult(options.model.name, opts.engine, opts.world_size, backend, opts.device, opts.optimizer,
+    return DistResult(source.text, opts.engine, opts.world_size, backend, opts.device, opts.optimizer,
                       opts.steps, desc, tuple(_checks(opts, ranks, plan, expected)), static, expected, ranks,
                       shard_by, plan.warnings, _freeze_hint(tuple(sorted(no_grad)), plan) if no_grad else "")

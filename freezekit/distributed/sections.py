@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UsageError, VerifyError
-from ..plan import Plan
-from ..records import Inventory
+from ..core.plan import Plan
+from ..core.records import Inventory
 from .memory_plan import MemoryPlan, check_plan_options, memory_plan
 from .units import UnitReport, fsdp_units, mixed_units_message
 

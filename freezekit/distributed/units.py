@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..errors import NoMatchError, RuleError
-from ..plan import Plan
-from ..records import Inventory, ModuleRecord
-from ..suggest import did_you_mean
+from ..core.plan import Plan
+from ..core.records import Inventory, ModuleRecord
+from ..core.suggest import did_you_mean
 
 CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
 

@@ -9,12 +9,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..adapter.batchnorm import apply_policy
-from ..adapter.inventory import apply_plan, inventory_of
-from ..adapter.models import load_model
+from ..adapter.inventory import apply_plan
 from ..adapter.synthetic_inputs import make_batch
+from ..core.plan import make_plan
 from ..errors import UsageError
-from ..plan import make_plan
-from ..sources import parse_source
+from ..sources.registry import source_type
 from . import ddp_check, fsdp_check
 from .measure import digests, measure
 from .results import Job, RankReport
@@ -37,10 +36,11 @@ def make_optimizer(name: str, params: list[Any]) -> "torch.optim.Optimizer":
 def _build(job: Job, device: str) -> "nn.Module":
     import torch
 
-    options = replace(job.options, materialize=True, use_cache=False)
+    options = replace(job.options, needs_values=True, use_cache=False)
     torch.manual_seed(0)
-    model = load_model(parse_source(options.model.name), options)
-    plan = make_plan(inventory_of(model, options.model.name), options.rules, options.default, options.strict)
+    loaded = source_type(options.source.kind).load(options.source, True)
+    model = loaded.model
+    plan = make_plan(loaded.inventory, options.rules, options.default, options.strict)
     apply_plan(model, plan)
     apply_policy(model, options.batchnorm)
     return model.to(device)
@@ -72,7 +72,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(job.dist.optimizer, trainable)
     torch.manual_seed(1000 + rank)
-    batch = make_batch(model, job.options.model.name, job.family, job.batch_size, device, job.dist.input_shape)
+    batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
     named = list(model.named_parameters())
     measured = measure(model, optimizer)
     no_grad: list[str] = []
