@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from freezekit.core.plan import Decision, make_plan
+from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
+from freezekit.core.rules import Rule
 from freezekit.distributed.memory_plan import STRATEGIES, MemoryPlan, Split, memory_plan
 from freezekit.distributed.sections import (
     CountSections,
@@ -18,9 +21,6 @@ from freezekit.distributed.units import (
     uniform_fix,
 )
 from freezekit.errors import ExitCode, NoMatchError, RuleError, UsageError
-from freezekit.core.plan import Decision, make_plan
-from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
-from freezekit.core.rules import Rule
 
 
 def _decisions() -> list[Decision]:

@@ -9,5 +9,8 @@ and real DDP / FSDP2 runs on a process group (torch, launched on demand).
     fsdp_check.py   FSDP2 fully_shard wrapping
     measure.py      local tensor bytes and digests on one rank
     run.py          the parent: plan, launch, compare ranks, build the result
-    wrap_guard.py   refuse freezing a model already wrapped; optimizers that shard
+    results.py      what a run is asked and what it found (plain data)
+    sections.py     what `count --shard-by/--fsdp-flat/--memory-plan` adds to the report
+    render.py       tables, JSON and Markdown for the above
+    wrap_guard.py   refuse freezing a model already wrapped; names without the wrappers' prefixes
 """

@@ -65,7 +65,7 @@ def _child(target: Callable[[int, int, Any], Any], rank: int, world_size: int, p
             torch.cuda.set_device(rank)
         dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s))
         results.put(RankOutcome(rank, True, target(rank, world_size, payload)))
-    except BaseException as exc:  # noqa: BLE001 - report everything, even KeyboardInterrupt; the parent decides
+    except BaseException as exc:  # report everything, even KeyboardInterrupt; the parent decides
         if os.environ.get("FREEZEKIT_DEBUG"):
             traceback.print_exc()
         from ..errors import FreezekitError

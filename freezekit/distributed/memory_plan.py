@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from ..errors import UsageError
 from ..core.plan import Decision
 from ..core.records import DTYPE_BYTES
+from ..errors import UsageError
 
 STRATEGIES = ("ddp", "fsdp", "zero1", "zero2", "zero3")
 OPTIMIZERS = ("adamw", "adam", "sgd", "sgd-momentum")

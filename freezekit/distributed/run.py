@@ -79,13 +79,17 @@ def memory_disagreements(ranks: tuple[RankReport, ...], expected: MemoryPlan) ->
     return out
 
 
+def _steps_text(steps: int, ranks: int) -> str:
+    return f"{steps} step{'s' if steps != 1 else ''} on {ranks} ranks"
+
+
 def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expected: MemoryPlan) -> list[Check]:
     engine = ENGINE_NAMES[opts.engine]
     errors = sorted({r.engine_error for r in ranks if r.engine_error})
     no_grad = tuple(sorted({n for r in ranks for n in r.no_grad}))
     ddp = opts.engine == "ddp"
     accepted = Check(f"{engine} accepted the frozen model" + (" (find_unused_parameters=False)" if ddp else ""),
-                     not errors, f"{min(r.steps_done for r in ranks)} steps on {len(ranks)} ranks" if not errors
+                     not errors, _steps_text(min(r.steps_done for r in ranks), len(ranks)) if not errors
                      else "; ".join(translate(e) for e in errors))
     if no_grad:
         fix = (f"freeze them ({_freeze_hint(no_grad, plan)}) or pass find_unused_parameters=True to DDP "

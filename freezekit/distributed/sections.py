@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UsageError, VerifyError
 from ..core.plan import Plan
 from ..core.records import Inventory
+from ..errors import UsageError, VerifyError
 from .memory_plan import MemoryPlan, check_plan_options, memory_plan
 from .units import UnitReport, fsdp_units, mixed_units_message
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from ..errors import NoMatchError, RuleError
 from ..core.plan import Plan
 from ..core.records import Inventory, ModuleRecord
 from ..core.suggest import did_you_mean
+from ..errors import NoMatchError, RuleError
 
 CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
 
