@@ -62,3 +62,22 @@ def build_lm() -> nn.Module:
 
 def build_unused() -> nn.Module:
     return WithUnused()
+
+
+class Drifting(nn.Module):
+    """Moves its (frozen) stem in place during forward, by an amount that depends on the input: the
+    bit-identical check must catch it, on every rank and across ranks."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(6, 12)
+        self.head = nn.Linear(12, 4)
+
+    def forward(self, x):
+        with torch.no_grad():
+            self.stem.weight.add_(x.mean())
+        return self.head(torch.relu(self.stem(x)))
+
+
+def build_drifting() -> nn.Module:
+    return Drifting()

@@ -206,3 +206,13 @@ def test_batchnorm_policy_frozen_leaves_the_replaced_affine_out_of_the_plan():
     assert result.ranks[0].missing == ("block1.1.weight", "block1.1.bias")
     assert result.plan.params.frozen == (8 * 3 * 9 + 8) * 4  # the conv only: the BN's 16 elements are buffers now
     _assert_plan_agrees(result)
+
+
+def test_a_frozen_parameter_moved_in_place_fails_the_bit_identical_check(cli):
+    code, out, err = cli("verify", f"{MODELS}:build_drifting", "-p", "stem", "--input-shape", "6", "--ddp", "2",
+                         "--steps", "1", "--format", "json")
+    assert code == 10
+    failed = {c["name"]: c for c in json.loads(out)["checks"] if not c["ok"]}
+    assert list(failed) == ["frozen parameters bit-identical on every rank"]
+    assert failed["frozen parameters bit-identical on every rank"]["offenders"] == ["stem.weight"]
+    assert err.startswith("freezekit: error: frozen parameters bit-identical on every rank: moved or differ")

@@ -58,8 +58,6 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     model = _build(job, device)
     present = set(dict(model.named_parameters(remove_duplicate=False)))
     missing = tuple(n for n in job.param_names if n not in present)  # became buffers (BatchNorm policy frozen)
-    frozen = [(n, p) for n, p in model.named_parameters() if not p.requires_grad]
-    before = digests((n, p) for n, p in frozen)
     wrapped_names: tuple[str, ...] = ()
     if job.dist.engine == "ddp":
         try:
@@ -74,6 +72,8 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     torch.manual_seed(1000 + rank)
     batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
     named = list(model.named_parameters())
+    # after wrapping: the engine has given every rank rank 0's values (DDP's broadcast, our sync for FSDP)
+    before = digests((n, p) for n, p in named if not p.requires_grad)
     measured = measure(model, optimizer)
     no_grad: list[str] = []
     frozen_with_grad: list[str] = []
