@@ -209,11 +209,14 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
     return OptimizerAudit(tuple(frozen_in), tuple(will_move), tuple(decayed), tuple(missing))
 
 
-def apply_manifest(model: "nn.Module", path: str) -> Totals:
+def apply_manifest(model: "nn.Module", path: str, *, after_wrap: str | None = None) -> Totals:
     """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
-    differ from the manifest's (names the model lacks, new names, other shapes)."""
+    differ from the manifest's (names the model lacks, new names, other shapes). A wrapped model
+    is refused as in `freeze` unless `after_wrap="ok"`."""
     from .adapter.inventory import apply_plan, inventory_of
+    from .distributed.wrap_guard import check_not_wrapped
 
+    check_not_wrapped(model, after_wrap)
     manifest = load_manifest(path)
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)

@@ -177,3 +177,16 @@ def test_count_sections_and_flat_error():
     error = flat_error(inv, _plan("layers.0.fc1"), mixed)
     assert error is not None and error.exit_code == ExitCode.VERIFY and "layers.0 (Block" in str(error)
     assert sections_dict(CountSections()) == {}
+
+
+def test_memory_disagreements_name_the_part_beyond_one_percent():
+    from freezekit.distributed.results import RankReport
+    from freezekit.distributed.run import memory_disagreements
+
+    expected = memory_plan(_decisions(), "ddp", 2, "sgd-momentum")  # params 4000/2400, grads 2400, states 2400
+    def rank(r: int, states: int) -> RankReport:
+        return RankReport(r, Split(4000, 2400), Split(0, 2400), Split(0, states), steps_done=1)
+
+    assert memory_disagreements((rank(0, 2400), rank(1, 2424)), expected) == []  # mean 2412: 0.5% off
+    assert memory_disagreements((rank(0, 2400), rank(1, 2500)), expected) == [
+        "optimizer_state trainable: measured 2,450 B, planned 2,400 B"]  # mean 2450: 2.1% off

@@ -83,3 +83,15 @@ def test_unwrapped_names():
     assert unwrapped_name("blocks.0._fsdp_wrapped_module.fc.bias") == "blocks.0.fc.bias"
     assert unwrapped_name("_orig_mod.head.weight") == "head.weight"
     assert unwrapped_name("modules.weight") == "modules.weight"
+
+
+def test_apply_manifest_refuses_a_wrapped_model_too(group, tmp_path):
+    model = _net()
+    path = tmp_path / "m.json"
+    freezekit.save_manifest(freezekit.freeze(model, rules=["0"]), str(path))
+    wrapped = nn.parallel.DistributedDataParallel(_net())
+    with pytest.raises(UsageError, match="DistributedDataParallel"):
+        freezekit.apply_manifest(wrapped, str(path))
+    fresh = _net()
+    freezekit.apply_manifest(fresh, str(path))
+    assert [p.requires_grad for p in fresh.parameters()] == [False, False, True, True]
