@@ -190,3 +190,11 @@ def test_memory_disagreements_name_the_part_beyond_one_percent():
     assert memory_disagreements((rank(0, 2400), rank(1, 2424)), expected) == []  # mean 2412: 0.5% off
     assert memory_disagreements((rank(0, 2400), rank(1, 2500)), expected) == [
         "optimizer_state trainable: measured 2,450 B, planned 2,400 B"]  # mean 2450: 2.1% off
+
+
+def test_a_rank_error_keeps_its_exit_code():
+    from freezekit.distributed.run import _error_for
+
+    assert type(_error_for(2, "x")) is UsageError
+    assert type(_error_for(8, "x")) is NoMatchError
+    assert _error_for(10, "rank 1 did not finish").exit_code == ExitCode.VERIFY  # hung, crashed, engine refused

@@ -138,7 +138,7 @@ def test_a_failed_rank_ends_the_run(tmp_path, monkeypatch):
     outcomes = launch(_give_up, str(tmp_path), 2, timeout_s=60)
     assert time.monotonic() - started < 20
     assert [o.ok for o in outcomes] == [False, False]  # rank 0: its peer closed the connection, or stopped
-    assert outcomes[1].error == "ValueError: rank 1 gives up" and outcomes[1].exit_code == 1
+    assert outcomes[1].error == "ValueError: rank 1 gives up" and outcomes[1].exit_code == 10
     assert _wait_gone(_pids(tmp_path))
 
 

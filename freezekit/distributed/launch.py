@@ -34,7 +34,7 @@ class RankOutcome:
     ok: bool
     value: Any = None
     error: str = ""  # first line of the exception, "TypeName: message"
-    exit_code: int = 1  # a FreezekitError's exit code, else 1 (a bug)
+    exit_code: int = 10  # a FreezekitError's exit code; else 10: the engine failed on this model (or hung)
 
 
 def free_port() -> int:
@@ -70,7 +70,7 @@ def _child(target: Callable[[int, int, Any], Any], rank: int, world_size: int, p
             traceback.print_exc()
         from ..errors import FreezekitError
 
-        code = int(exc.exit_code) if isinstance(exc, FreezekitError) else 1
+        code = int(exc.exit_code) if isinstance(exc, FreezekitError) else 10  # ExitCode.VERIFY
         message = str(exc) if isinstance(exc, FreezekitError) else _first_line(exc)
         results.put(RankOutcome(rank, False, error=message, exit_code=code))
     finally:

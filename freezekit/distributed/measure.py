@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def _local(t: "torch.Tensor") -> "torch.Tensor":
+def _local(t: "torch.Tensor") -> "torch.Tensor":  # a DTensor's shard on this rank
     from torch.distributed.tensor import DTensor
 
     return t.to_local() if isinstance(t, DTensor) else t
@@ -39,9 +39,9 @@ def measure(model: "nn.Module", optimizer: "torch.optim.Optimizer | None") -> tu
             g = _nbytes(p.grad)
             grads += Split(0, g) if p.requires_grad else Split(g, 0)
     states = Split()
-    for p, state in (optimizer.state.items() if optimizer is not None else ()):
+    for param, state in (optimizer.state.items() if optimizer is not None else ()):
         size = sum(_nbytes(v) for v in state.values() if isinstance(v, torch.Tensor))
-        states += Split(0, size) if p.requires_grad else Split(size, 0)
+        states += Split(0, size) if param.requires_grad else Split(size, 0)
     return params, grads, states
 
 

@@ -108,7 +108,8 @@ def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Spli
         e = result.expected
         rows.append(("plan, given the parameters without gradient", e.params, e.grads, e.optimizer_state))
     rows += [(f"rank {r.rank}", r.params, r.grads, r.optimizer_state) for r in result.ranks]
-    rows.append(("mean over ranks", *(mean_split(result.ranks, a) for a in ("params", "grads", "optimizer_state"))))
+    rows.append(("mean over ranks", mean_split(result.ranks, "params"), mean_split(result.ranks, "grads"),
+                 mean_split(result.ranks, "optimizer_state")))
     return rows
 
 

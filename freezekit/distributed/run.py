@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..core.plan import Plan
-from ..errors import FreezekitError, UsageError
+from ..errors import FreezekitError, UsageError, VerifyError
 from ..pipeline.audit import load, plan_for
 from ..pipeline.settings import Settings
 from ..sources.registry import source_type
@@ -27,15 +27,14 @@ from .units import fsdp_units
 
 def _error_for(code: int, message: str) -> FreezekitError:
     """The error class carrying `code` (a rank raised it; its class stayed in the child)."""
-    stack, found = [FreezekitError], []
+    stack: list[type[FreezekitError]] = [FreezekitError]
+    found: list[type[FreezekitError]] = []
     while stack:
         cls = stack.pop()
         found.append(cls)
         stack.extend(cls.__subclasses__())
-    cls = next((c for c in found if int(c.exit_code) == code), None)
-    if cls is None:
-        raise RuntimeError(message)  # a bug in a rank: keep it loud
-    return cls(message)
+    match = next((c for c in found[1:] if int(c.exit_code) == code), VerifyError)
+    return match(message)
 
 
 def _freeze_hint(names: tuple[str, ...], plan: Plan) -> str:
@@ -173,7 +172,7 @@ def verify_distributed(options: Settings, opts: DistOptions, batch_size: int) ->
     outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        worst = min(failed, key=lambda o: (o.exit_code == 1, o.rank))
+        worst = min(failed, key=lambda o: (o.exit_code == int(VerifyError.exit_code), o.rank))
         raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
     ranks = tuple(o.value for o in outcomes)
     gone = set(ranks[0].missing)
