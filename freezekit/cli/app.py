@@ -146,9 +146,9 @@ def count(
     param_dtype: Annotated[Optional[ParamDtype], typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored).")] = None,
 ) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
+    if (world_size or strategy or optimizer or param_dtype) and not memory_plan:
+        raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
     if not (shard_by or fsdp_flat or memory_plan):
-        if world_size or strategy or optimizer or param_dtype:
-            raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
         _audit("count", m, r)
         return
     from ..distributed.sections import PlanOptions, check_count_options
@@ -158,8 +158,6 @@ def count(
     plan_options = PlanOptions(strategy.value if strategy else "ddp", world_size or 1,
                                optimizer.value if optimizer else "adamw",
                                param_dtype.value if param_dtype else None) if memory_plan else None
-    if plan_options is None and (world_size or strategy or optimizer or param_dtype):
-        raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
     _count_sections(m, r, check_count_options(shard_by, fsdp_flat, plan_options), fsdp_flat, plan_options)
 
 
