@@ -6,7 +6,8 @@ import pytest
 from freezekit.core.plan import Decision, make_plan
 from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
 from freezekit.core.rules import Rule
-from freezekit.distributed.memory_plan import STRATEGIES, MemoryPlan, Split, memory_plan
+from freezekit.distributed.memory_plan import (OPTIMIZERS, STATES_PER_ELEMENT, STEP_COUNTER_BYTES, STRATEGIES,
+                                                MemoryPlan, Split, memory_plan)
 from freezekit.distributed.sections import (
     CountSections,
     count_sections,
@@ -42,10 +43,16 @@ def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
     ("zero3", Split(1000, 600), Split(0, 600), Split(0, 1203)),
     ("fsdp", Split(1000, 600), Split(0, 600), Split(0, 1212)),  # states sharded, counters on every rank
 ])
-def test_adamw_plan_per_strategy(strategy, params, grads, states):
+def test_adamw_plan_per_strategy(strategy, params, grads, states):  # every strategy: see the next test
     plan = memory_plan(_decisions(), strategy, 4, "adamw")
     assert _parts(plan) == (params, grads, states)
     assert plan.total == params + grads + states
+
+
+def test_every_strategy_and_optimizer_has_a_case():
+    cases = test_adamw_plan_per_strategy.pytestmark[0].args[1]
+    assert {c[0] for c in cases} == set(STRATEGIES)
+    assert set(STATES_PER_ELEMENT) == set(OPTIMIZERS) == set(STEP_COUNTER_BYTES)
 
 
 def test_optimizers_and_param_dtype():
