@@ -3,16 +3,24 @@ from __future__ import annotations
 
 import pytest
 
-from freezekit.core.plan import Decision, make_plan
+from freezekit.core.plan import Decision, Default, make_plan
 from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
 from freezekit.core.rules import Rule
-from freezekit.distributed.memory_plan import (OPTIMIZERS, STATES_PER_ELEMENT, STEP_COUNTER_BYTES, STRATEGIES,
-                                                MemoryPlan, Split, memory_plan)
+from freezekit.distributed import memory_plan as mp
+from freezekit.distributed.memory_plan import (
+    OPTIMIZERS,
+    STATES_PER_ELEMENT,
+    STEP_COUNTER_BYTES,
+    STRATEGIES,
+    MemoryPlan,
+    Split,
+    plan_options,
+)
+from freezekit.distributed.options import parse_types
 from freezekit.distributed.sections import (
     CountSections,
     count_sections,
     flat_error,
-    parse_types,
     sections_dict,
 )
 from freezekit.distributed.units import (
@@ -29,6 +37,10 @@ def _decisions() -> list[Decision]:
     rec = lambda name, n: ParamRecord(name, (n,), "float32", name.rpartition(".")[0], "Linear")
     return [Decision(rec("a.w", 800), False, "x"), Decision(rec("a.b", 200), False, "x"),
             Decision(rec("b.w", 500), True, "x"), Decision(rec("b.b", 60), True, "x"), Decision(rec("c.w", 40), True, "x")]
+
+
+def memory_plan(decisions, strategy, world_size, optimizer, param_dtype=None, **kw) -> MemoryPlan:
+    return mp.memory_plan(decisions, plan_options(strategy, world_size, optimizer, param_dtype), **kw)
 
 
 def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
@@ -62,7 +74,7 @@ def test_optimizers_and_param_dtype():
     assert memory_plan(_decisions(), "ddp", 4, "adam").optimizer_state == Split(0, 4812)
     bf16 = memory_plan(_decisions(), "ddp", 4, "adamw", "bf16")
     assert _parts(bf16) == (Split(2000, 1200), Split(0, 1200), Split(0, 2412))
-    assert bf16.param_dtype == "bfloat16"
+    assert bf16.param_dtype.dtype == "bfloat16"
 
 
 def test_world_size_one_shards_nothing():
@@ -93,13 +105,13 @@ def test_to_dict_shape():
                  "trainable": {"params": 600, "grads": 600, "optimizer": 1212, "total": 2412}}
 
 
-@pytest.mark.parametrize("args, culprit", [(("tp", 2, "adamw"), "--strategy tp"), (("ddp", 0, "adamw"), "--world-size 0"),
-                                           (("ddp", 2, "lion"), "--optimizer lion")])
+@pytest.mark.parametrize("args, culprit", [(("tp", 2, "adamw"), "--strategy 'tp' is not one of ddp, fsdp, zero1"),
+                                           (("ddp", 0, "adamw"), "--world-size 0: must be at least 1"),
+                                           (("ddp", 2, "lion"), "--optimizer 'lion' is not one of adamw, adam, sgd"),
+                                           (("ddp", 2, "adamw", "int8"), "--param-dtype 'int8' is not one of fp32, bf16")])
 def test_bad_plan_options(args, culprit):
     with pytest.raises(UsageError, match=culprit):
         memory_plan(_decisions(), *args)
-    with pytest.raises(UsageError, match="--param-dtype int8"):
-        memory_plan(_decisions(), "ddp", 2, "adamw", "int8")
 
 
 BLOCK = ("Block", "Module")
@@ -123,7 +135,7 @@ def lm_inventory() -> Inventory:
 
 
 def _plan(*frozen: str):
-    return make_plan(lm_inventory(), [Rule("freeze", p, "-p") for p in frozen], "trainable")
+    return make_plan(lm_inventory(), [Rule("freeze", p, "-p") for p in frozen], Default.TRAINABLE)
 
 
 def test_repeated_blocks_skip_containers_and_leaves():
@@ -155,7 +167,7 @@ def test_a_unit_holding_a_parameter_itself_is_fixed_by_freezing_it_whole():
     inv = lm_inventory()
     params = inv.params + (ParamRecord("layers.2.scale", (4,), "float32", "layers.2", "Block"),)
     inv = Inventory(params, (), inv.modules, True, "lm")
-    plan = make_plan(inv, [Rule("freeze", "layers.2.scale", "-p")], "trainable")
+    plan = make_plan(inv, [Rule("freeze", "layers.2.scale", "-p")], Default.TRAINABLE)
     report = fsdp_units(inv, plan, ("Block",))
     (unit,) = [u for u in report.mixed if u.name]
     assert uniform_fix(inv, plan, report, unit) == "-u 'layers.2' (or -p 'layers.2')"
@@ -167,7 +179,7 @@ def test_shard_by_errors():
     assert e.value.exit_code == ExitCode.NO_MATCH
     headers = Inventory(lm_inventory().params, (), (), False, "x.safetensors")
     with pytest.raises(RuleError, match="checkpoint file has none"):
-        fsdp_units(headers, make_plan(headers, [], "trainable"), ("Block",))
+        fsdp_units(headers, make_plan(headers, [], Default.TRAINABLE), ("Block",))
     with pytest.raises(UsageError, match="--shard-by A,,B"):
         parse_types("A,,B")
     assert parse_types("TransformerEncoderLayer, LlamaDecoderLayer") == ("TransformerEncoderLayer", "LlamaDecoderLayer")

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from freezekit.core.batchnorm_policy import BatchNormPolicy
 from freezekit.core.rules import Rule
 from freezekit.distributed import launch as launch_mod
 from freezekit.distributed.launch import launch
-from freezekit.distributed.results import AGREEMENT, DistOptions
+from freezekit.distributed.memory_plan import OptimizerKind
+from freezekit.distributed.results import AGREEMENT, DistOptions, Engine
 from freezekit.distributed.run import failure_message, mean_split, verify_distributed
 from freezekit.pipeline.settings import Settings
 from freezekit.sources.registry import parse_source
@@ -28,15 +30,15 @@ CASES = {  # factory, frozen patterns, one input
 }
 
 
-def _options(case: str, batchnorm: str | None = None) -> Settings:
+def _options(case: str, batchnorm: BatchNormPolicy | None = None) -> Settings:
     factory, frozen, _ = CASES[case]
     return Settings(parse_source(f"{MODELS}:{factory}"), tuple(Rule("freeze", p, "-p") for p in frozen),
                     batchnorm=batchnorm)
 
 
 def _run(case: str, engine: str, **kw):
-    opts = DistOptions(engine, 2, input_shape=CASES[case][2], steps=2, timeout_s=90, **kw)
-    return verify_distributed(_options(case), opts, 2)
+    opts = DistOptions(Engine(engine), 2, input_shape=CASES[case][2], steps=2, batch_size=2, timeout_s=90, **kw)
+    return verify_distributed(_options(case), opts)
 
 
 def _close(measured: int, planned: int) -> bool:
@@ -50,7 +52,7 @@ def _assert_plan_agrees(result) -> None:
         assert _close(mean.frozen, planned.frozen) and _close(mean.trainable, planned.trainable), (part, mean, planned)
         for r in result.ranks:  # each rank within padding: FSDP shards dim 0 in chunks of ceil(dim0 / 2)
             got = getattr(r, part)
-            assert _close(got.total, planned.total) or result.engine == "fsdp", (part, r.rank, got, planned)
+            assert _close(got.total, planned.total) or result.engine is Engine.FSDP, (part, r.rank, got, planned)
 
 
 @pytest.mark.parametrize("engine", ["ddp", "fsdp"])
@@ -87,7 +89,7 @@ def test_unused_trainable_parameter_under_ddp_is_the_exit_10_diagnosis():
 
 
 def test_unused_trainable_parameter_under_fsdp_is_a_warning():
-    result = _run("unused", "fsdp", optimizer="sgd-momentum")
+    result = _run("unused", "fsdp", optimizer=OptimizerKind.SGD_MOMENTUM)
     (failed,) = [c for c in result.checks if not c.ok]
     assert failed.severity == "warning" and failed.offenders == ("spare.bias", "spare.weight")
     assert failure_message(result, strict=False) is None
@@ -200,8 +202,8 @@ def test_cli_input_the_model_cannot_take_is_a_usage_error(cli):
 
 
 def test_batchnorm_policy_frozen_leaves_the_replaced_affine_out_of_the_plan():
-    options = _options("cnn", batchnorm="frozen")
-    result = verify_distributed(options, DistOptions("ddp", 2, input_shape=(3, 8, 8), steps=1, timeout_s=90), 2)
+    options = _options("cnn", batchnorm=BatchNormPolicy.FROZEN)
+    result = verify_distributed(options, DistOptions(Engine.DDP, 2, input_shape=(3, 8, 8), steps=1, timeout_s=90))
     assert [c.name for c in result.checks if not c.ok] == []
     assert result.ranks[0].missing == ("block1.1.weight", "block1.1.bias")
     assert result.plan.params.frozen == (8 * 3 * 9 + 8) * 4  # the conv only: the BN's 16 elements are buffers now

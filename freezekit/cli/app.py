@@ -6,17 +6,22 @@ a model is needed must stay fast.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from .. import __version__
 from ..core.expectations import Expectations
 from ..errors import UsageError
+from ..render.view import Format, View
 from .error_boundary import FreezekitGroup, warn
-from .options import (Format, FormatOpt, ModelOptions, ParamDtype, PlanOptimizer, ReportOptions, Strategy,
-                      TrustOpt, expectations, with_options)
+from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
+from .options import FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .rule_order import OrderedRulesCommand
+
+if TYPE_CHECKING:
+    from ..core.report import Report
+    from ..pipeline.settings import Settings
 
 
 app = typer.Typer(
@@ -42,56 +47,35 @@ def main_callback(
 
 
 def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
-             no_cache: bool = False):
-    from ..pipeline.settings import build_settings, command_line_rules, find_config
+             no_cache: bool = False) -> "Settings":
+    from ..pipeline.settings import build_settings, command_line_rules, find_config, resolve_source
 
     rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
-    return build_settings(
-        find_config(m.config, m.model), model=m.model, args=m.arg or [], rules=rules,
-        default=m.default.value if m.default else None, strict=not m.allow_unmatched, expect=expect,
-        weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle,
-        batchnorm=m.batchnorm.value if m.batchnorm else None, needs_values=needs_values, use_cache=not no_cache,
-    )
+    config = find_config(m.config, m.model)
+    source = resolve_source(config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file,
+                            trust_pickle=m.trust_pickle)
+    return build_settings(config, source, rules=rules, default=m.default, strict=not m.allow_unmatched,
+                          expect=expect, batchnorm=m.batchnorm, needs_values=needs_values, use_cache=not no_cache)
 
 
-def _emit(report: Any, fmt: Format, export: Optional[str], sections: Any = None) -> None:
+def _emit(report: "Report", view: "View", export: Optional[str], sections: Any = None) -> None:
     """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing).
-    `sections`: what count --shard-by/--memory-plan adds (freezekit.distributed.sections)."""
-    from ..render import render
+    `sections`: what count --shard-by/--fsdp-flat/--memory-plan adds (freezekit.distributed.sections)."""
+    from ..render import write
 
     for warning in report.warnings:
         warn(warning)
     failed = report.failed_expectations
-    if fmt is Format.table:
-        from rich.console import Console
-
-        from ..render.table_render import renderables
-
-        console = Console(record=bool(export))
-        for item in renderables(report):
-            console.print(item)
-        if sections is not None:
-            from ..distributed.render import section_renderables
-
-            for item in section_renderables(sections):
-                console.print(item)
-        if export and not failed:
-            from ..render.export import save_export
-
-            save_export(console, export)
-    elif sections is not None and fmt is Format.json:
-        import json
-
-        from ..distributed.sections import sections_dict
-        from ..render.json_render import report_dict
-
-        sys.stdout.write(json.dumps({**report_dict(report), **sections_dict(sections)}, indent=2) + "\n")
+    if sections is None:
+        write(report, view, sys.stdout)
     else:
-        sys.stdout.write(render(report, fmt.value))
-        if sections is not None:
-            from ..distributed.render import section_markdown
+        from ..distributed.render import write_with_sections
 
-            sys.stdout.write(section_markdown(sections))
+        write_with_sections(report, view, sections, sys.stdout)
+    if export and not failed:
+        from ..render.export import save_export
+
+        save_export(report, view, export)
     if failed:
         from ..errors import ExpectationError
 
@@ -100,7 +84,7 @@ def _emit(report: Any, fmt: Format, export: Optional[str], sections: Any = None)
 
 def _precheck_export(export: Optional[str], fmt: Format) -> None:
     if export:
-        if fmt is not Format.table:
+        if fmt is not Format.TABLE:
             raise UsageError("--export saves the rendered table; it cannot be combined with --format " + fmt.value)
         from ..render.export import check_export_path
 
@@ -114,9 +98,8 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
 
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
-    report = run_audit(command, options, depth=r.depth, only=r.only.value if r.only else None, progress=status,
-                       **outputs)
-    _emit(report, r.fmt, r.export)
+    report = run_audit(command, options, progress=status, **outputs)
+    _emit(report, View(r.fmt, r.depth, r.only, parameters=command == "freeze"), r.export)
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -142,7 +125,7 @@ def count(
     memory_plan: Annotated[bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")] = False,
     world_size: Annotated[Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")] = None,
     strategy: Annotated[Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")] = None,
-    optimizer: Annotated[Optional[PlanOptimizer], typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum.")] = None,
+    optimizer: Annotated[Optional[OptimizerKind], typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum.")] = None,
     param_dtype: Annotated[Optional[ParamDtype], typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored).")] = None,
 ) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
@@ -151,17 +134,17 @@ def count(
     if not (shard_by or fsdp_flat or memory_plan):
         _audit("count", m, r)
         return
-    from ..distributed.sections import PlanOptions, check_count_options
-
-    if r.fmt is Format.csv:
+    if r.fmt is Format.CSV:
         raise UsageError("--shard-by, --fsdp-flat and --memory-plan print tables, JSON or Markdown, not --format csv")
-    plan_options = PlanOptions(strategy.value if strategy else "ddp", world_size or 1,
-                               optimizer.value if optimizer else "adamw",
-                               param_dtype.value if param_dtype else None) if memory_plan else None
-    _count_sections(m, r, check_count_options(shard_by, fsdp_flat, plan_options), fsdp_flat, plan_options)
+    from ..distributed.memory_plan import plan_options
+    from ..distributed.options import parse_types
+
+    types = parse_types(shard_by) if shard_by is not None else None
+    plan = plan_options(strategy, world_size, optimizer, param_dtype) if memory_plan else None
+    _count_sections(m, r, types, fsdp_flat, plan)
 
 
-def _count_sections(m: ModelOptions, r: ReportOptions, shard_by: Any, fsdp_flat: bool, plan_options: Any) -> None:
+def _count_sections(m: ModelOptions, r: ReportOptions, shard_by: Any, fsdp_flat: bool, plan: Any) -> None:
     from ..distributed.sections import count_sections, flat_error
     from ..pipeline.audit import load
     from ..pipeline.commands import run_audit
@@ -169,11 +152,11 @@ def _count_sections(m: ModelOptions, r: ReportOptions, shard_by: Any, fsdp_flat:
 
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), no_cache=r.no_cache)
-    report = run_audit("count", options, depth=r.depth, only=r.only.value if r.only else None, progress=status)
+    report = run_audit("count", options, progress=status)
     units = shard_by is not None or fsdp_flat
     inventory = load(options).inventory if units else None  # a cache hit after run_audit (else a meta build)
-    sections = count_sections(inventory, report.plan, shard_by, fsdp_flat, plan_options)
-    _emit(report, r.fmt, r.export, sections)
+    sections = count_sections(inventory, report.plan, shard_by, fsdp_flat, plan)
+    _emit(report, View(r.fmt, r.depth, r.only), r.export, sections)
     error = flat_error(inventory, report.plan, sections) if fsdp_flat and inventory is not None else None
     if error is not None:
         raise error
@@ -212,47 +195,31 @@ def verify(
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 1,
     compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = Format.TABLE,
     ddp: Annotated[Optional[int], typer.Option("--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA).")] = None,
     fsdp: Annotated[Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")] = None,
     shard_by: Annotated[Optional[str], typer.Option("--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks).")] = None,
-    optimizer: Annotated[Optional[PlanOptimizer], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")] = None,
+    optimizer: Annotated[Optional[OptimizerKind], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")] = None,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")] = 300.0,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
-    from ..verify.result import VerifyOptions
+    from ..verify.options import verify_options
 
-    if fmt is Format.csv:
+    if fmt is Format.CSV:
         raise UsageError("verify prints a table, JSON or Markdown; --format csv is not available here")
-    if dtype not in ("float32", "bfloat16"):
-        raise UsageError(f"--dtype {dtype}: choose float32 or bfloat16")
-    if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
-    shape = _parse_shape(input_shape) if input_shape else None
+    vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
     if ddp or fsdp or shard_by or optimizer:
-        _verify_distributed(m, ddp, fsdp, shard_by, optimizer, timeout, device, batch_size, shape, dtype, steps,
-                            compare, strict, fmt)
+        _verify_distributed(m, vopts, ddp, fsdp, shard_by, optimizer, timeout, strict, fmt)
         return
     options = _options(m, needs_values=True, no_cache=True)
-    from ..verify.runner import verify as run_verify
     from ..errors import VerifyError
-    from ..render.verify_render import verify_json, verify_markdown, verify_renderables
-
-    vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
+    from ..render.verify_render import write_verify
+    from ..verify.runner import verify as run_verify
     from .progress import status
 
     with status(f"Verifying {options.source.text}"):
         result = run_verify(options, vopts)
-    if fmt is Format.json:
-        sys.stdout.write(verify_json(result, strict))
-    elif fmt is Format.markdown:
-        sys.stdout.write(verify_markdown(result))
-    else:
-        from rich.console import Console
-
-        console = Console()
-        for item in verify_renderables(result):
-            console.print(item)
+    write_verify(result, View(fmt), strict, sys.stdout)
     for warning in result.warnings:
         warn(warning)
     for c in result.checks:
@@ -263,44 +230,21 @@ def verify(
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
-def _verify_distributed(m: ModelOptions, ddp: Optional[int], fsdp: Optional[int], shard_by: Optional[str],
-                        optimizer: Any, timeout: float, device: str, batch_size: Optional[int], shape: Any,
-                        dtype: str, steps: int, compare: bool, strict: bool, fmt: Format) -> None:
+def _verify_distributed(m: ModelOptions, vopts: Any, ddp: Optional[int], fsdp: Optional[int],
+                        shard_by: Optional[str], optimizer: Any, timeout: float, strict: bool, fmt: Format) -> None:
     """verify --ddp N / --fsdp N: real ranks on a process group (freezekit.distributed)."""
-    if ddp and fsdp:
-        raise UsageError("--ddp and --fsdp exclude each other: pick one engine")
-    if not (ddp or fsdp):
-        raise UsageError("--shard-by and --optimizer go with --ddp N or --fsdp N")
-    if shard_by and not fsdp:
-        raise UsageError("--shard-by goes with --fsdp N")
-    if compare or dtype != "float32":
-        raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
-    if device.startswith("cuda:"):
-        raise UsageError("--ddp/--fsdp place rank N on cuda:N; pass --device cuda")
-    from ..adapter.synthetic_inputs import DEFAULT_BATCH
-    from ..distributed.results import DistOptions
-    from ..distributed.sections import parse_types
+    from ..distributed.options import dist_options
 
-    opts = DistOptions("ddp" if ddp else "fsdp", ddp or fsdp or 1, device, parse_types(shard_by) if shard_by else None,
-                       optimizer.value if optimizer else "adamw", steps, batch_size, shape, timeout)
+    opts = dist_options(vopts, ddp, fsdp, shard_by, optimizer, timeout)
     options = _options(m, needs_values=True, no_cache=True)
-    from ..distributed.render import dist_json, dist_markdown, dist_renderables
+    from ..distributed.render import write_dist
     from ..distributed.run import failure_message, verify_distributed
     from ..errors import VerifyError
     from .progress import status
 
     with status(f"Verifying {options.source.text} on {opts.world_size} ranks"):
-        result = verify_distributed(options, opts, batch_size or DEFAULT_BATCH)
-    if fmt is Format.json:
-        sys.stdout.write(dist_json(result, strict))
-    elif fmt is Format.markdown:
-        sys.stdout.write(dist_markdown(result))
-    else:
-        from rich.console import Console
-
-        console = Console()
-        for item in dist_renderables(result):
-            console.print(item)
+        result = verify_distributed(options, opts)
+    write_dist(result, fmt, strict, sys.stdout)
     for warning in result.warnings:
         warn(warning)
     for c in result.checks:
@@ -311,47 +255,28 @@ def _verify_distributed(m: ModelOptions, ddp: Optional[int], fsdp: Optional[int]
         raise VerifyError(message)
 
 
-def _parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(x) for x in text.replace("x", ",").split(","))
-    except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
-        raise UsageError(f"--input-shape {text}: expected positive integers like 3,224,224")
-    return shape
-
-
 @app.command()
 def check(
     manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
     model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
     trust_pickle: TrustOpt = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
-    from ..pipeline.commands import run_check
     from ..errors import DriftError
+    from ..pipeline.commands import run_check
 
-    if fmt not in (Format.table, Format.json):
+    if fmt not in (Format.TABLE, Format.JSON):
         raise UsageError("check prints a table or JSON; --format csv/markdown are not available here")
+    from ..render.check_render import write_check
     from .progress import status
 
     drift, report = run_check(manifest, model, trust_pickle, progress=status)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
-    lines = drift.lines()
-    if fmt is Format.json:
-        import json
-        from dataclasses import asdict
-
-        typer.echo(json.dumps({"schema": "freezekit.check", "schema_version": 1, "manifest": manifest,
-                               "model": report.model.source, "ok": not drift.drifted, **asdict(drift)}, indent=2))
-    else:
-        for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} parameters "
-                              f"frozen, inventory {drift.fingerprint_now}"]:
-            typer.echo(line)
+    write_check(manifest, drift, report, View(fmt), sys.stdout)
     if drift.drifted:
-        raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(lines))
+        raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(drift.lines()))
 
 
 cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",

@@ -19,21 +19,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from ..core.choice import Choice
 from ..core.plan import Decision
 from ..core.records import DTYPE_BYTES
 from ..errors import UsageError
 
-STRATEGIES = ("ddp", "fsdp", "zero1", "zero2", "zero3")
-OPTIMIZERS = ("adamw", "adam", "sgd", "sgd-momentum")
-PARAM_DTYPES = {"fp32": "float32", "float32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
-                "fp16": "float16", "float16": "float16"}
-PARAM_DTYPE_CHOICES = ("fp32", "bf16", "fp16")
-STATES_PER_ELEMENT = {"adamw": 2, "adam": 2, "sgd": 0, "sgd-momentum": 1}
-STEP_COUNTER_BYTES = {"adamw": 4, "adam": 4, "sgd": 0, "sgd-momentum": 0}
-PARAMS_SHARDED = frozenset({"zero3", "fsdp"})
-GRADS_SHARDED = frozenset({"zero2", "zero3", "fsdp"})
-STATES_SHARDED = frozenset({"fsdp"})  # and ZeRO, below
-COUNTERS_SHARDED = frozenset({"zero1", "zero2", "zero3"})
+
+class Strategy(Choice):
+    DDP = "ddp"
+    FSDP = "fsdp"
+    ZERO1 = "zero1"
+    ZERO2 = "zero2"
+    ZERO3 = "zero3"
+
+
+class OptimizerKind(Choice):
+    ADAMW = "adamw"
+    ADAM = "adam"
+    SGD = "sgd"
+    SGD_MOMENTUM = "sgd-momentum"
+
+
+class ParamDtype(Choice):
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+    @property
+    def dtype(self) -> str:
+        return {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[self.value]
+
+
+STRATEGIES = Strategy.values()
+OPTIMIZERS = OptimizerKind.values()
+STATES_PER_ELEMENT = {OptimizerKind.ADAMW: 2, OptimizerKind.ADAM: 2, OptimizerKind.SGD: 0, OptimizerKind.SGD_MOMENTUM: 1}
+STEP_COUNTER_BYTES = {OptimizerKind.ADAMW: 4, OptimizerKind.ADAM: 4, OptimizerKind.SGD: 0, OptimizerKind.SGD_MOMENTUM: 0}
+PARAMS_SHARDED = frozenset({Strategy.ZERO3, Strategy.FSDP})
+GRADS_SHARDED = frozenset({Strategy.ZERO2, Strategy.ZERO3, Strategy.FSDP})
+COUNTERS_SHARDED = frozenset({Strategy.ZERO1, Strategy.ZERO2, Strategy.ZERO3})  # ZeRO: states and counters
 
 
 @dataclass(frozen=True)
@@ -53,10 +76,10 @@ class Split:
 
 @dataclass(frozen=True)
 class MemoryPlan:
-    strategy: str
+    strategy: Strategy
     world_size: int
-    optimizer: str
-    param_dtype: str | None  # None: each parameter's stored dtype
+    optimizer: OptimizerKind
+    param_dtype: ParamDtype | None  # None: each parameter's stored dtype
     params: Split
     grads: Split
     optimizer_state: Split
@@ -68,37 +91,43 @@ class MemoryPlan:
     def to_dict(self) -> dict:
         parts = {"params": self.params, "grads": self.grads, "optimizer": self.optimizer_state,
                  "total": self.total}
-        return {"strategy": self.strategy, "world_size": self.world_size, "optimizer": self.optimizer,
-                "param_dtype": self.param_dtype,
+        return {"strategy": self.strategy.value, "world_size": self.world_size, "optimizer": self.optimizer.value,
+                "param_dtype": self.param_dtype.dtype if self.param_dtype else None,
                 "per_rank": {k: v.total for k, v in parts.items()},
                 "frozen": {k: v.frozen for k, v in parts.items()},
                 "trainable": {k: v.trainable for k, v in parts.items()}}
 
 
-def check_plan_options(strategy: str, world_size: int, optimizer: str, param_dtype: str | None) -> str | None:
-    """Validate the options; returns the canonical dtype name (or None)."""
-    if strategy not in STRATEGIES:
-        raise UsageError(f"--strategy {strategy}: choose one of {', '.join(STRATEGIES)}")
-    if optimizer not in OPTIMIZERS:
-        raise UsageError(f"--optimizer {optimizer}: choose one of {', '.join(OPTIMIZERS)}")
-    if world_size < 1:
+@dataclass(frozen=True)
+class PlanOptions:
+    """`count --memory-plan`: the ranks, the strategy and the optimizer to plan for."""
+
+    strategy: Strategy = Strategy.DDP
+    world_size: int = 1
+    optimizer: OptimizerKind = OptimizerKind.ADAMW
+    param_dtype: ParamDtype | None = None
+
+
+def plan_options(strategy: object = None, world_size: int | None = None, optimizer: object = None,
+                 param_dtype: object = None) -> PlanOptions:
+    """Options from the command line or Python (strings or members), or a UsageError naming the flag."""
+    if world_size is not None and world_size < 1:
         raise UsageError(f"--world-size {world_size}: must be at least 1")
-    if param_dtype is None:
-        return None
-    if param_dtype not in PARAM_DTYPES:
-        raise UsageError(f"--param-dtype {param_dtype}: choose one of fp32, bf16, fp16")
-    return PARAM_DTYPES[param_dtype]
+    return PlanOptions(Strategy.parse(strategy or Strategy.DDP, UsageError, "--strategy"), world_size or 1,
+                       OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer"),
+                       ParamDtype.parse(param_dtype, UsageError, "--param-dtype") if param_dtype else None)
 
 
 def _ceil_div(n: int, d: int) -> int:
     return -(-n // d)
 
 
-def memory_plan(decisions: Iterable[Decision], strategy: str, world_size: int, optimizer: str,
-                param_dtype: str | None = None, without_gradient: frozenset[str] = frozenset()) -> MemoryPlan:
+def memory_plan(decisions: Iterable[Decision], options: PlanOptions,
+                without_gradient: frozenset[str] = frozenset()) -> MemoryPlan:
     """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
     measured run found them unused): they hold parameter bytes but no gradient or optimizer state."""
-    dtype = check_plan_options(strategy, world_size, optimizer, param_dtype)
+    strategy, w, optimizer = options.strategy, options.world_size, options.optimizer
+    dtype = options.param_dtype.dtype if options.param_dtype else None
     p_frozen = p_train = g_train = counters = 0
     for d in decisions:
         size = d.param.numel * DTYPE_BYTES.get(dtype or d.param.dtype, 0)
@@ -109,7 +138,6 @@ def memory_plan(decisions: Iterable[Decision], strategy: str, world_size: int, o
         if d.param.name not in without_gradient:
             g_train += size
             counters += 1
-    w = world_size
     k, s = STATES_PER_ELEMENT[optimizer], STEP_COUNTER_BYTES[optimizer]
 
     def shard(n: int, sharded: bool) -> int:
@@ -119,6 +147,6 @@ def memory_plan(decisions: Iterable[Decision], strategy: str, world_size: int, o
     grads = Split(0, shard(g_train, strategy in GRADS_SHARDED))
     if strategy in COUNTERS_SHARDED:  # ZeRO partitions whole parameters' states, counters included
         states = _ceil_div(k * g_train + s * counters, w)
-    else:
-        states = shard(k * g_train, strategy in STATES_SHARDED) + s * counters
-    return MemoryPlan(strategy, world_size, optimizer, dtype, params, grads, Split(0, states))
+    else:  # DDP replicates; FSDP2 shards the states, every rank keeps each parameter's step counter
+        states = shard(k * g_train, strategy is Strategy.FSDP) + s * counters
+    return MemoryPlan(strategy, w, optimizer, options.param_dtype, params, grads, Split(0, states))

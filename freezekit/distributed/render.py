@@ -3,17 +3,22 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import RenderableType
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ..render.numbers import human_bytes
+from ..render.view import Format
 from .memory_plan import MemoryPlan, Split
-from .results import ENGINE_NAMES, DistResult
+from .results import ENGINE_NAMES, DistResult, Engine
 from .run import mean_split
-from .sections import CountSections
+from .sections import CountSections, sections_dict
+
+if TYPE_CHECKING:
+    from ..core.report import Report
+    from ..render.view import View
 
 PARTS = (("params", "params"), ("grads", "grads"), ("optimizer", "optimizer_state"))
 
@@ -34,8 +39,8 @@ def memory_rows(plan: MemoryPlan, human: bool) -> list[tuple[str, str, str]]:
 
 
 def plan_title(plan: MemoryPlan) -> str:
-    return (f"Memory plan per rank: {plan.strategy}, world size {plan.world_size}, {plan.optimizer}, "
-            f"{plan.param_dtype or 'stored dtypes'}")
+    dtype = plan.param_dtype.dtype if plan.param_dtype else "stored dtypes"
+    return f"Memory plan per rank: {plan.strategy}, world size {plan.world_size}, {plan.optimizer}, {dtype}"
 
 
 def section_renderables(sections: CountSections) -> list[RenderableType]:
@@ -87,9 +92,9 @@ def _rank_dict(r: Any) -> dict[str, Any]:
 def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
     return {
         "schema": "freezekit.verify", "schema_version": 1,
-        "model": result.model, "engine": result.engine, "world_size": result.world_size,
-        "backend": result.backend, "device": result.device, "optimizer": result.optimizer, "steps": result.steps,
-        "input": result.input_desc, "shard_by": list(result.shard_by) if result.engine == "fsdp" else None,
+        "model": result.model, "engine": result.engine.value, "world_size": result.world_size,
+        "backend": result.backend, "device": result.device, "optimizer": result.optimizer.value, "steps": result.steps,
+        "input": result.input_desc, "shard_by": list(result.shard_by) if result.engine is Engine.FSDP else None,
         "ok": not result.failures(strict),
         "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
         "memory_plan": result.plan.to_dict(),
@@ -100,6 +105,36 @@ def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
 
 def dist_json(result: DistResult, strict: bool) -> str:
     return json.dumps(dist_dict(result, strict), indent=2) + "\n"
+
+
+def write_dist(result: DistResult, fmt: Format, strict: bool, out: TextIO) -> None:
+    """Table, JSON or Markdown (the CLI refuses CSV before running anything)."""
+    if fmt is Format.JSON:
+        out.write(dist_json(result, strict))
+    elif fmt is Format.MARKDOWN:
+        out.write(dist_markdown(result))
+    else:
+        console = Console(file=out)
+        for item in dist_renderables(result):
+            console.print(item)
+
+
+def write_with_sections(report: Report, view: View, sections: CountSections, out: TextIO) -> None:
+    """The count report, then its distributed sections; JSON as one document with `units`/`memory_plan`."""
+    from ..render import write
+
+    if view.format is Format.JSON:
+        from ..render.json_render import report_dict
+
+        out.write(json.dumps({**report_dict(report, view), **sections_dict(sections)}, indent=2) + "\n")
+        return
+    write(report, view, out)
+    if view.format is Format.MARKDOWN:
+        out.write(section_markdown(sections))
+    else:
+        console = Console(file=out)
+        for item in section_renderables(sections):
+            console.print(item)
 
 
 def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Split]]:
@@ -115,7 +150,7 @@ def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Spli
 
 def dist_renderables(result: DistResult) -> list[RenderableType]:
     engine = ENGINE_NAMES[result.engine]
-    units = f", units: {', '.join(result.shard_by) or 'the root only'}" if result.engine == "fsdp" else ""
+    units = f", units: {', '.join(result.shard_by) or 'the root only'}" if result.engine is Engine.FSDP else ""
     checks = Table(title=f"verify {result.model} under {engine} on {result.world_size} ranks "
                          f"({result.backend}, {result.device}, {result.optimizer}{units})", title_justify="left")
     for col in ("Check", "Result", "Detail"):

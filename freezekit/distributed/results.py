@@ -3,24 +3,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..core.choice import Choice
 from ..pipeline.settings import Settings
 from ..verify.result import Check
-from .memory_plan import MemoryPlan, Split
+from .memory_plan import MemoryPlan, OptimizerKind, Split, Strategy
 
-ENGINES = ("ddp", "fsdp")
-ENGINE_NAMES = {"ddp": "DDP", "fsdp": "FSDP2"}
-STRATEGY_OF = {"ddp": "ddp", "fsdp": "fsdp"}  # the memory plan each engine is checked against
-RUN_OPTIMIZERS = ("adamw", "adam", "sgd", "sgd-momentum")
+
+class Engine(Choice):
+    DDP = "ddp"
+    FSDP = "fsdp"
+
+
+ENGINE_NAMES = {Engine.DDP: "DDP", Engine.FSDP: "FSDP2"}
+STRATEGY_OF = {Engine.DDP: Strategy.DDP, Engine.FSDP: Strategy.FSDP}  # the plan each engine is checked against
 AGREEMENT = 0.01  # measured vs planned bytes, per part, mean over ranks
 
 
 @dataclass(frozen=True)
 class DistOptions:
-    engine: str  # one of ENGINES
+    engine: Engine
     world_size: int
     device: str = "cpu"  # cpu (gloo) or cuda (nccl, one GPU per rank)
     shard_by: tuple[str, ...] | None = None  # FSDP unit types; None: the repeated blocks
-    optimizer: str = "adamw"
+    optimizer: OptimizerKind = OptimizerKind.ADAMW
     steps: int = 2
     batch_size: int | None = None
     input_shape: tuple[int, ...] | None = None
@@ -59,11 +64,11 @@ class RankReport:
 @dataclass(frozen=True)
 class DistResult:
     model: str
-    engine: str
+    engine: Engine
     world_size: int
     backend: str
     device: str
-    optimizer: str
+    optimizer: OptimizerKind
     steps: int
     input_desc: str
     checks: tuple[Check, ...]

@@ -12,13 +12,14 @@ from ..sources.registry import source_type
 from ..sources.spec import SourceKind
 from ..verify.result import Check
 from .ddp_check import UNFINISHED_REDUCTION, translate
-from .memory_plan import MemoryPlan, Split, memory_plan
+from .memory_plan import MemoryPlan, PlanOptions, Split, memory_plan
 from .results import (
     AGREEMENT,
     ENGINE_NAMES,
     STRATEGY_OF,
     DistOptions,
     DistResult,
+    Engine,
     Job,
     RankReport,
 )
@@ -86,7 +87,7 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
     engine = ENGINE_NAMES[opts.engine]
     errors = sorted({r.engine_error for r in ranks if r.engine_error})
     no_grad = tuple(sorted({n for r in ranks for n in r.no_grad}))
-    ddp = opts.engine == "ddp"
+    ddp = opts.engine is Engine.DDP
     accepted = Check(f"{engine} accepted the frozen model" + (" (find_unused_parameters=False)" if ddp else ""),
                      not errors, _steps_text(min(r.steps_done for r in ranks), len(ranks)) if not errors
                      else "; ".join(translate(e) for e in errors))
@@ -131,7 +132,7 @@ def failure_message(result: DistResult, strict: bool) -> str | None:
     if not failed:
         return None
     no_grad = tuple(sorted({n for r in result.ranks for n in r.no_grad}))
-    if result.engine == "ddp" and no_grad and any(UNFINISHED_REDUCTION in r.engine_error for r in result.ranks):
+    if result.engine is Engine.DDP and no_grad and any(UNFINISHED_REDUCTION in r.engine_error for r in result.ranks):
         names = ", ".join(no_grad[:5]) + (" ..." if len(no_grad) > 5 else "")
         return (f"DDP (find_unused_parameters=False) fails on this freeze: {len(no_grad)} trainable tensors get no "
                 f"gradient ({names}), so DDP raises 'Expected to have finished reduction in the prior iteration' at "
@@ -140,8 +141,9 @@ def failure_message(result: DistResult, strict: bool) -> str | None:
     return "; ".join(f"{c.name}: {c.detail}" for c in failed)
 
 
-def verify_distributed(options: Settings, opts: DistOptions, batch_size: int) -> DistResult:
+def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
     from ..adapter import zoo
+    from ..adapter.synthetic_inputs import DEFAULT_BATCH
     from .launch import launch
     from .worker import run_rank
 
@@ -162,12 +164,13 @@ def verify_distributed(options: Settings, opts: DistOptions, batch_size: int) ->
     if not any(d.trainable for d in plan.decisions):
         raise UsageError(f"--{opts.engine}: every parameter is frozen, so there is nothing to train or synchronise")
     shard_by: tuple[str, ...] = ()
-    if opts.engine == "fsdp":
+    if opts.engine is Engine.FSDP:
         shard_by = fsdp_units(loaded.inventory, plan, opts.shard_by).shard_by
     family = zoo.family_of(source.ref) if source.kind is SourceKind.TORCHVISION else "custom"
     if family == "custom" and opts.input_shape is None:
         raise UsageError(f"cannot infer an input for '{source.text}'; pass --input-shape C,H,W "
                          "(without the batch size)")
+    batch_size = opts.batch_size or DEFAULT_BATCH
     job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
     outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
     failed = [o for o in outcomes if not o.ok]
@@ -178,10 +181,10 @@ def verify_distributed(options: Settings, opts: DistOptions, batch_size: int) ->
     gone = set(ranks[0].missing)
     if gone:  # parameters the BatchNorm policy turned into buffers: no longer parameters to plan
         plan = replace(plan, decisions=tuple(d for d in plan.decisions if d.param.name not in gone))
-    strategy = STRATEGY_OF[opts.engine]
-    static = memory_plan(plan.decisions, strategy, opts.world_size, opts.optimizer)
+    plan_options = PlanOptions(STRATEGY_OF[opts.engine], opts.world_size, opts.optimizer)
+    static = memory_plan(plan.decisions, plan_options)
     no_grad = frozenset(n for r in ranks for n in r.no_grad)
-    expected = memory_plan(plan.decisions, strategy, opts.world_size, opts.optimizer, without_gradient=no_grad)
+    expected = memory_plan(plan.decisions, plan_options, without_gradient=no_grad)
     desc = f"{batch_size} synthetic inputs per rank"
     return DistResult(source.text, opts.engine, opts.world_size, backend, opts.device, opts.optimizer,
                       opts.steps, desc, tuple(_checks(opts, ranks, plan, expected)), static, expected, ranks,

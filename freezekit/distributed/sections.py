@@ -5,38 +5,15 @@ from dataclasses import dataclass
 
 from ..core.plan import Plan
 from ..core.records import Inventory
-from ..errors import UsageError, VerifyError
-from .memory_plan import MemoryPlan, check_plan_options, memory_plan
+from ..errors import VerifyError
+from .memory_plan import MemoryPlan, PlanOptions, memory_plan
 from .units import UnitReport, fsdp_units, mixed_units_message
-
-
-@dataclass(frozen=True)
-class PlanOptions:
-    strategy: str = "ddp"
-    world_size: int = 1
-    optimizer: str = "adamw"
-    param_dtype: str | None = None
 
 
 @dataclass(frozen=True)
 class CountSections:
     units: UnitReport | None = None
     memory: MemoryPlan | None = None
-
-
-def parse_types(text: str, option: str = "--shard-by") -> tuple[str, ...]:
-    types = tuple(t.strip() for t in text.split(","))
-    if not types or any(not t.isidentifier() for t in types):
-        raise UsageError(f"{option} {text}: expected module class names separated by commas, "
-                         "like TransformerEncoderLayer,LlamaDecoderLayer")
-    return types
-
-
-def check_count_options(shard_by: str | None, fsdp_flat: bool, plan: PlanOptions | None) -> tuple[str, ...] | None:
-    """Fail on bad option values before any model is built; returns the parsed --shard-by."""
-    if plan is not None:
-        check_plan_options(plan.strategy, plan.world_size, plan.optimizer, plan.param_dtype)
-    return parse_types(shard_by) if shard_by is not None else None
 
 
 def count_sections(inventory: Inventory | None, plan: Plan, shard_by: tuple[str, ...] | None, fsdp_flat: bool,
@@ -47,8 +24,7 @@ def count_sections(inventory: Inventory | None, plan: Plan, shard_by: tuple[str,
         units = fsdp_units(inventory, plan, shard_by)
     memory = None
     if plan_options is not None:
-        memory = memory_plan(plan.decisions, plan_options.strategy, plan_options.world_size, plan_options.optimizer,
-                             plan_options.param_dtype)
+        memory = memory_plan(plan.decisions, plan_options)
     return CountSections(units, memory)
 
 

@@ -16,21 +16,22 @@ from ..errors import UsageError
 from ..sources.registry import source_type
 from . import ddp_check, fsdp_check
 from .measure import digests, measure
-from .results import Job, RankReport
+from .memory_plan import OptimizerKind
+from .results import Engine, Job, RankReport
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
 
-def make_optimizer(name: str, params: list[Any]) -> "torch.optim.Optimizer":
+def make_optimizer(kind: OptimizerKind, params: list[Any]) -> "torch.optim.Optimizer":
     import torch
 
-    if name == "adamw":
+    if kind is OptimizerKind.ADAMW:
         return torch.optim.AdamW(params, lr=1e-3)
-    if name == "adam":
+    if kind is OptimizerKind.ADAM:
         return torch.optim.Adam(params, lr=1e-3)
-    return torch.optim.SGD(params, lr=1e-3, momentum=0.9 if name == "sgd-momentum" else 0.0)
+    return torch.optim.SGD(params, lr=1e-3, momentum=0.9 if kind is OptimizerKind.SGD_MOMENTUM else 0.0)
 
 
 def _build(job: Job, device: str) -> "nn.Module":
@@ -59,7 +60,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     present = set(dict(model.named_parameters(remove_duplicate=False)))
     missing = tuple(n for n in job.param_names if n not in present)  # became buffers (BatchNorm policy frozen)
     wrapped_names: tuple[str, ...] = ()
-    if job.dist.engine == "ddp":
+    if job.dist.engine is Engine.DDP:
         try:
             engine: "nn.Module" = ddp_check.wrap(model, device)
         except (RuntimeError, ValueError) as exc:
@@ -90,7 +91,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
             done += 1
             if step < job.dist.steps - 1:
                 optimizer.zero_grad(set_to_none=True)
-        if job.dist.engine == "ddp":
+        if job.dist.engine is Engine.DDP:
             batch.call(engine)  # DDP reports a reduction left unfinished at the next forward
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -98,7 +99,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
             raise UsageError(f"the training step failed on the synthetic input ({batch.desc}): {error}; "
                              "pass --input-shape C,H,W or --batch-size N") from exc
     after_frozen = trainable_after = {}
-    if not error or job.dist.engine == "ddp":  # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
+    if not error or job.dist.engine is Engine.DDP:  # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
         after_frozen = digests((n, p) for n, p in named if not p.requires_grad)
         trainable_after = digests((n, p) for n, p in named if p.requires_grad)
     changed = tuple(n for n, d in after_frozen.items() if before.get(n) != d)
