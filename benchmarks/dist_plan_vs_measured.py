@@ -6,7 +6,7 @@ the plan's bytes per rank beside the bytes each rank measured (local tensors aft
     python benchmarks/dist_plan_vs_measured.py --json out.json
 
 Each run goes through the CLI (`python -m freezekit verify ... --format json`), so the figures are
-the ones a user sees. The models live in tests/dist_models.py: a small CNN (first block frozen), a
+the ones a user sees. The models live in tests/distributed/dist_models.py: a small CNN (first block frozen), a
 small transformer (embedding and two of its four blocks frozen), and a model with a trainable
 parameter the forward pass never uses (DDP must fail on it with exit 10; its measurement is from
 the step before DDP raised). "ratio" is measured / planned; the plan used for the last model is the
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = "tests/dist_models.py"
+MODELS = "tests/distributed/dist_models.py"
 CASES = [  # label, factory, freeze patterns, input shape
     ("small CNN, first block frozen", "build_cnn", ["block1"], "3,8,8"),
     ("transformer, embedding + 2 of 4 blocks frozen", "build_lm", ["embed", "layers.0", "layers.1"], "8"),
