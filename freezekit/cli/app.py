@@ -3,6 +3,7 @@
 No torch import at module level: `freezekit --help` and every error found before
 a model is needed must stay fast.
 """
+
 from __future__ import annotations
 
 import sys
@@ -12,10 +13,10 @@ import typer
 
 from .. import __version__
 from ..core.expectations import Expectations
+from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import FreezekitGroup, warn
-from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
 from .options import FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .rule_order import OrderedRulesCommand
 
@@ -41,21 +42,34 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
 
 
-def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
-             no_cache: bool = False) -> "Settings":
+def _options(
+    m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
+) -> "Settings":
     from ..pipeline.settings import build_settings, command_line_rules, find_config, resolve_source
 
     rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
     config = find_config(m.config, m.model)
-    source = resolve_source(config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file,
-                            trust_pickle=m.trust_pickle)
-    return build_settings(config, source, rules=rules, default=m.default, strict=not m.allow_unmatched,
-                          expect=expect, batchnorm=m.batchnorm, needs_values=needs_values, use_cache=not no_cache)
+    source = resolve_source(
+        config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle
+    )
+    return build_settings(
+        config,
+        source,
+        rules=rules,
+        default=m.default,
+        strict=not m.allow_unmatched,
+        expect=expect,
+        batchnorm=m.batchnorm,
+        needs_values=needs_values,
+        use_cache=not no_cache,
+    )
 
 
 def _emit(report: "Report", view: "View", export: Optional[str], sections: Any = None) -> None:
@@ -107,9 +121,20 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
 def freeze(
     m: ModelOptions,
     r: ReportOptions,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.")] = None,
-    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).")] = False,
+    save: Annotated[
+        Optional[str],
+        typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded."),
+    ] = None,
+    manifest: Annotated[
+        Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
+        ),
+    ] = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
     _audit("freeze", m, r, save=save, manifest=manifest, force=force)
@@ -120,13 +145,36 @@ def freeze(
 def count(
     m: ModelOptions,
     r: ReportOptions,
-    shard_by: Annotated[Optional[str], typer.Option("--shard-by", help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units.")] = None,
-    fsdp_flat: Annotated[bool, typer.Option("--fsdp-flat", help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).")] = False,
-    memory_plan: Annotated[bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")] = False,
-    world_size: Annotated[Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")] = None,
-    strategy: Annotated[Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")] = None,
-    optimizer: Annotated[Optional[OptimizerKind], typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum.")] = None,
-    param_dtype: Annotated[Optional[ParamDtype], typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored).")] = None,
+    shard_by: Annotated[
+        Optional[str],
+        typer.Option(
+            "--shard-by", help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units."
+        ),
+    ] = None,
+    fsdp_flat: Annotated[
+        bool,
+        typer.Option(
+            "--fsdp-flat",
+            help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).",
+        ),
+    ] = False,
+    memory_plan: Annotated[
+        bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")
+    ] = False,
+    world_size: Annotated[
+        Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")
+    ] = None,
+    strategy: Annotated[
+        Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")
+    ] = None,
+    optimizer: Annotated[
+        Optional[OptimizerKind],
+        typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum."),
+    ] = None,
+    param_dtype: Annotated[
+        Optional[ParamDtype],
+        typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored)."),
+    ] = None,
 ) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
     if (world_size or strategy or optimizer or param_dtype) and not memory_plan:
@@ -164,8 +212,12 @@ def _count_sections(m: ModelOptions, r: ReportOptions, shard_by: Any, fsdp_flat:
 
 @app.command()
 def models(
-    name_filter: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")] = None,
+    name_filter: Annotated[
+        Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")
+    ] = None,
+    weights: Annotated[
+        Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")
+    ] = None,
 ) -> None:
     """List the torchvision model names freezekit can build (or one model's weights)."""
     from ..adapter import zoo
@@ -188,19 +240,44 @@ def models(
 def verify(
     m: ModelOptions,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")] = None,
-    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")
+    ] = None,
+    input_shape: Annotated[
+        Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")
+    ] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, or bfloat16 (autocast).")] = "float32",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps (median reported).")] = 3,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 1,
-    compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")
+    ] = False,
     fmt: FormatOpt = Format.TABLE,
-    ddp: Annotated[Optional[int], typer.Option("--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA).")] = None,
-    fsdp: Annotated[Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")] = None,
-    shard_by: Annotated[Optional[str], typer.Option("--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks).")] = None,
-    optimizer: Annotated[Optional[OptimizerKind], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")] = 300.0,
+    ddp: Annotated[
+        Optional[int],
+        typer.Option(
+            "--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA)."
+        ),
+    ] = None,
+    fsdp: Annotated[
+        Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")
+    ] = None,
+    shard_by: Annotated[
+        Optional[str],
+        typer.Option(
+            "--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks)."
+        ),
+    ] = None,
+    optimizer: Annotated[
+        Optional[OptimizerKind],
+        typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")
+    ] = 300.0,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
     from ..verify.options import verify_options
@@ -230,8 +307,17 @@ def verify(
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
-def _verify_distributed(m: ModelOptions, vopts: Any, ddp: Optional[int], fsdp: Optional[int],
-                        shard_by: Optional[str], optimizer: Any, timeout: float, strict: bool, fmt: Format) -> None:
+def _verify_distributed(
+    m: ModelOptions,
+    vopts: Any,
+    ddp: Optional[int],
+    fsdp: Optional[int],
+    shard_by: Optional[str],
+    optimizer: Any,
+    timeout: float,
+    strict: bool,
+    fmt: Format,
+) -> None:
     """verify --ddp N / --fsdp N: real ranks on a process group (freezekit.distributed)."""
     from ..distributed.options import dist_options
 
@@ -258,8 +344,17 @@ def _verify_distributed(m: ModelOptions, vopts: Any, ddp: Optional[int], fsdp: O
 @app.command()
 def check(
     manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
-    model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
+    model: Annotated[
+        Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)
+    ] = None,
     trust_pickle: TrustOpt = False,
+    trust_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-code",
+            help="Allow importing and calling the factory the manifest names. This RUNS CODE THE MANIFEST NAMES.",
+        ),
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
@@ -271,7 +366,7 @@ def check(
     from ..render.check_render import write_check
     from .progress import status
 
-    drift, report = run_check(manifest, model, trust_pickle, progress=status)
+    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
     write_check(manifest, drift, report, View(fmt), sys.stdout)
@@ -279,8 +374,9 @@ def check(
         raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(drift.lines()))
 
 
-cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",
-                        no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The inventory cache that lets repeated audits skip importing torch.", no_args_is_help=True
+)
 app.add_typer(cache_app, name="cache")
 
 

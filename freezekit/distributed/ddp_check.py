@@ -1,4 +1,5 @@
 """DistributedDataParallel as production jobs build it: find_unused_parameters=False."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ def wrap(model: "nn.Module", device: str) -> "nn.Module":
 def translate(error: str) -> str:
     """DDP's deferred unused-parameter error, said in one line."""
     if UNFINISHED_REDUCTION in error:
-        return ("DDP (find_unused_parameters=False) raised 'Expected to have finished reduction in the prior "
-                "iteration before starting a new one' at the next forward: trainable parameters got no gradient")
+        return (
+            "DDP (find_unused_parameters=False) raised 'Expected to have finished reduction in the prior "
+            "iteration before starting a new one' at the next forward: trainable parameters got no gradient"
+        )
     return error

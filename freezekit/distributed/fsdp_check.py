@@ -1,4 +1,5 @@
 """FSDP2: fully_shard each module of the --shard-by types (bottom-up), then the root."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -21,7 +22,9 @@ def sync_from_rank0(model: "nn.Module") -> None:
             dist.broadcast(t.data, src=0)
 
 
-def wrap(model: "nn.Module", shard_by: tuple[str, ...], device: str, world_size: int) -> tuple["nn.Module", tuple[str, ...]]:
+def wrap(
+    model: "nn.Module", shard_by: tuple[str, ...], device: str, world_size: int
+) -> tuple["nn.Module", tuple[str, ...]]:
     """Shard `model` in place; returns it and the names given their own unit, the root ("") last."""
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard

@@ -9,6 +9,7 @@ in all; once one rank fails the others get a short grace (they may be stuck in a
 every child still alive at the end, after an error or on Ctrl-C, is terminated, then killed, then
 joined.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -22,9 +23,19 @@ from datetime import timedelta
 from typing import Any, Callable
 
 # Imported once by the fork server, so that every launch after the first forks them ready.
-PRELOAD = ["torch", "torch.distributed", "torch._dynamo", "torch.distributed.tensor", "torch.distributed.fsdp",
-           "torch.nn.parallel", "numpy", "torchvision", "freezekit.distributed.worker", "freezekit.adapter.build",
-           "freezekit.adapter.synthetic_inputs"]
+PRELOAD = [
+    "torch",
+    "torch.distributed",
+    "torch._dynamo",
+    "torch.distributed.tensor",
+    "torch.distributed.fsdp",
+    "torch.nn.parallel",
+    "numpy",
+    "torchvision",
+    "freezekit.distributed.worker",
+    "freezekit.adapter.build",
+    "freezekit.adapter.synthetic_inputs",
+]
 GRACE_S = 5.0  # after one rank failed, how long the others may take to report
 
 
@@ -48,14 +59,25 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def _child(target: Callable[[int, int, Any], Any], rank: int, world_size: int, port: int, backend: str,
-           timeout_s: float, payload: Any, results: Any, cwd: str, env: dict[str, str]) -> None:
+def _child(
+    target: Callable[[int, int, Any], Any],
+    rank: int,
+    world_size: int,
+    port: int,
+    backend: str,
+    timeout_s: float,
+    payload: Any,
+    results: Any,
+    cwd: str,
+    env: dict[str, str],
+) -> None:
     # The fork server kept the folder and environment of its own start: take the parent's current ones.
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+    )
     import torch
     import torch.distributed as dist
 
@@ -115,21 +137,34 @@ def _collect(procs: list[Any], results: Any, got: dict[int, RankOutcome], timeou
                     out = results.get_nowait()
                     got[out.rank] = out
                 for r in dead:
-                    got.setdefault(r, RankOutcome(r, False, error=f"rank {r} exited with code "
-                                                                 f"{procs[r].exitcode} before reporting"))
+                    got.setdefault(
+                        r,
+                        RankOutcome(r, False, error=f"rank {r} exited with code {procs[r].exitcode} before reporting"),
+                    )
                 deadline = min(deadline, time.monotonic() + GRACE_S)
 
 
-def launch(target: Callable[[int, int, Any], Any], payload: Any, world_size: int, backend: str = "gloo",
-           timeout_s: float = 300.0) -> list[RankOutcome]:
+def launch(
+    target: Callable[[int, int, Any], Any],
+    payload: Any,
+    world_size: int,
+    backend: str = "gloo",
+    timeout_s: float = 300.0,
+) -> list[RankOutcome]:
     """Run `target` on `world_size` ranks; one outcome per rank, in rank order. A rank that did not
     report in time (hung, killed, crashed) gets an outcome saying so."""
     ctx = _context()
     results = ctx.Queue()
     port = free_port()
-    procs = [ctx.Process(target=_child, args=(target, r, world_size, port, backend, timeout_s, payload, results,
-                                                   os.getcwd(), dict(os.environ)),
-                         name=f"freezekit-rank{r}", daemon=True) for r in range(world_size)]
+    procs = [
+        ctx.Process(
+            target=_child,
+            args=(target, r, world_size, port, backend, timeout_s, payload, results, os.getcwd(), dict(os.environ)),
+            name=f"freezekit-rank{r}",
+            daemon=True,
+        )
+        for r in range(world_size)
+    ]
     got: dict[int, RankOutcome] = {}
     started: list[Any] = []
     try:
@@ -143,5 +178,7 @@ def launch(target: Callable[[int, int, Any], Any], payload: Any, world_size: int
             p.join(max(0.0, settle - time.monotonic()))
         _stop(started)
         results.close()
-    return [got.get(r, RankOutcome(r, False, error=f"rank {r} did not finish within {timeout_s:g} s "
-                                                  "(a hung collective?)")) for r in range(world_size)]
+    return [
+        got.get(r, RankOutcome(r, False, error=f"rank {r} did not finish within {timeout_s:g} s (a hung collective?)"))
+        for r in range(world_size)
+    ]

@@ -4,6 +4,7 @@ FSDP2 parameters, gradients and optimizer states are DTensors: their local shard
 holds (without FSDP's dim-0 padding). Digests of DTensors are taken over the full tensor, which is
 a collective: every rank must call `digests` with the same names in the same order.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,7 +40,7 @@ def measure(model: "nn.Module", optimizer: "torch.optim.Optimizer | None") -> tu
             g = _nbytes(p.grad)
             grads += Split(0, g) if p.requires_grad else Split(g, 0)
     states = Split()
-    for param, state in (optimizer.state.items() if optimizer is not None else ()):
+    for param, state in optimizer.state.items() if optimizer is not None else ():
         size = sum(_nbytes(v) for v in state.values() if isinstance(v, torch.Tensor))
         states += Split(0, size) if param.requires_grad else Split(size, 0)
     return params, grads, states

@@ -14,6 +14,7 @@ by torch.optim on every rank that holds the parameter (FSDP2 shards the states b
 States take the parameter dtype, as torch.optim keeps them (no float32 master copy is counted).
 Divisions round up; FSDP's padding of dim 0 to a multiple of W is left out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,8 +53,18 @@ class ParamDtype(Choice):
 
 STRATEGIES = Strategy.values()
 OPTIMIZERS = OptimizerKind.values()
-STATES_PER_ELEMENT = {OptimizerKind.ADAMW: 2, OptimizerKind.ADAM: 2, OptimizerKind.SGD: 0, OptimizerKind.SGD_MOMENTUM: 1}
-STEP_COUNTER_BYTES = {OptimizerKind.ADAMW: 4, OptimizerKind.ADAM: 4, OptimizerKind.SGD: 0, OptimizerKind.SGD_MOMENTUM: 0}
+STATES_PER_ELEMENT = {
+    OptimizerKind.ADAMW: 2,
+    OptimizerKind.ADAM: 2,
+    OptimizerKind.SGD: 0,
+    OptimizerKind.SGD_MOMENTUM: 1,
+}
+STEP_COUNTER_BYTES = {
+    OptimizerKind.ADAMW: 4,
+    OptimizerKind.ADAM: 4,
+    OptimizerKind.SGD: 0,
+    OptimizerKind.SGD_MOMENTUM: 0,
+}
 PARAMS_SHARDED = frozenset({Strategy.ZERO3, Strategy.FSDP})
 GRADS_SHARDED = frozenset({Strategy.ZERO2, Strategy.ZERO3, Strategy.FSDP})
 COUNTERS_SHARDED = frozenset({Strategy.ZERO1, Strategy.ZERO2, Strategy.ZERO3})  # ZeRO: states and counters
@@ -89,13 +100,16 @@ class MemoryPlan:
         return self.params + self.grads + self.optimizer_state
 
     def to_dict(self) -> dict:
-        parts = {"params": self.params, "grads": self.grads, "optimizer": self.optimizer_state,
-                 "total": self.total}
-        return {"strategy": self.strategy.value, "world_size": self.world_size, "optimizer": self.optimizer.value,
-                "param_dtype": self.param_dtype.dtype if self.param_dtype else None,
-                "per_rank": {k: v.total for k, v in parts.items()},
-                "frozen": {k: v.frozen for k, v in parts.items()},
-                "trainable": {k: v.trainable for k, v in parts.items()}}
+        parts = {"params": self.params, "grads": self.grads, "optimizer": self.optimizer_state, "total": self.total}
+        return {
+            "strategy": self.strategy.value,
+            "world_size": self.world_size,
+            "optimizer": self.optimizer.value,
+            "param_dtype": self.param_dtype.dtype if self.param_dtype else None,
+            "per_rank": {k: v.total for k, v in parts.items()},
+            "frozen": {k: v.frozen for k, v in parts.items()},
+            "trainable": {k: v.trainable for k, v in parts.items()},
+        }
 
 
 @dataclass(frozen=True)
@@ -108,22 +122,27 @@ class PlanOptions:
     param_dtype: ParamDtype | None = None
 
 
-def plan_options(strategy: object = None, world_size: int | None = None, optimizer: object = None,
-                 param_dtype: object = None) -> PlanOptions:
+def plan_options(
+    strategy: object = None, world_size: int | None = None, optimizer: object = None, param_dtype: object = None
+) -> PlanOptions:
     """Options from the command line or Python (strings or members), or a UsageError naming the flag."""
     if world_size is not None and world_size < 1:
         raise UsageError(f"--world-size {world_size}: must be at least 1")
-    return PlanOptions(Strategy.parse(strategy or Strategy.DDP, UsageError, "--strategy"), world_size or 1,
-                       OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer"),
-                       ParamDtype.parse(param_dtype, UsageError, "--param-dtype") if param_dtype else None)
+    return PlanOptions(
+        Strategy.parse(strategy or Strategy.DDP, UsageError, "--strategy"),
+        world_size or 1,
+        OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer"),
+        ParamDtype.parse(param_dtype, UsageError, "--param-dtype") if param_dtype else None,
+    )
 
 
 def _ceil_div(n: int, d: int) -> int:
     return -(-n // d)
 
 
-def memory_plan(decisions: Iterable[Decision], options: PlanOptions,
-                without_gradient: frozenset[str] = frozenset()) -> MemoryPlan:
+def memory_plan(
+    decisions: Iterable[Decision], options: PlanOptions, without_gradient: frozenset[str] = frozenset()
+) -> MemoryPlan:
     """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
     measured run found them unused): they hold parameter bytes but no gradient or optimizer state."""
     strategy, w, optimizer = options.strategy, options.world_size, options.optimizer

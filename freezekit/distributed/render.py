@@ -1,4 +1,5 @@
 """Rendering the distributed results: rich tables, JSON dicts and Markdown."""
+
 from __future__ import annotations
 
 import json
@@ -49,10 +50,20 @@ def section_renderables(sections: CountSections) -> list[RenderableType]:
         u = sections.units
         t = Table(title=f"FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'}; the root last)", title_justify="left")
         for col in ("Unit", "Type", "Frozen tensors", "Trainable tensors", "Frozen", "Trainable", "Mixed"):
-            t.add_column(col, justify="right" if col in ("Frozen tensors", "Trainable tensors", "Frozen", "Trainable") else "left")
+            t.add_column(
+                col,
+                justify="right" if col in ("Frozen tensors", "Trainable tensors", "Frozen", "Trainable") else "left",
+            )
         for unit in u.units:
-            t.add_row(unit.label, unit.type, f"{unit.frozen_tensors:,}", f"{unit.trainable_tensors:,}",
-                      f"{unit.frozen:,}", f"{unit.trainable:,}", Text("MIXED", style="yellow") if unit.mixed else "")
+            t.add_row(
+                unit.label,
+                unit.type,
+                f"{unit.frozen_tensors:,}",
+                f"{unit.trainable_tensors:,}",
+                f"{unit.frozen:,}",
+                f"{unit.trainable:,}",
+                Text("MIXED", style="yellow") if unit.mixed else "",
+            )
         out.append(t)
     if sections.memory is not None:
         m = sections.memory
@@ -60,8 +71,9 @@ def section_renderables(sections: CountSections) -> list[RenderableType]:
         t = Table()
         for col in ("Part", "Frozen", "Trainable", "Total"):
             t.add_column(col, justify="left" if col == "Part" else "right")
-        for (label, frozen, trainable), total in zip(memory_rows(m, True),
-                                                     [*(getattr(m, a).total for _, a in PARTS), m.total.total]):
+        for (label, frozen, trainable), total in zip(
+            memory_rows(m, True), [*(getattr(m, a).total for _, a in PARTS), m.total.total]
+        ):
             t.add_row(label, frozen, trainable, human_bytes(total))
         out.append(t)
     return out
@@ -71,30 +83,52 @@ def section_markdown(sections: CountSections) -> str:
     lines: list[str] = []
     if sections.units is not None:
         u = sections.units
-        lines += ["", f"### FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'})", "",
-                  "| Unit | Type | Frozen tensors | Trainable tensors | Mixed |", "|---|---|---:|---:|---|"]
-        lines += [f"| `{x.label}` | {x.type} | {x.frozen_tensors} | {x.trainable_tensors} | {'yes' if x.mixed else ''} |"
-                  for x in u.units]
+        lines += [
+            "",
+            f"### FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'})",
+            "",
+            "| Unit | Type | Frozen tensors | Trainable tensors | Mixed |",
+            "|---|---|---:|---:|---|",
+        ]
+        lines += [
+            f"| `{x.label}` | {x.type} | {x.frozen_tensors} | {x.trainable_tensors} | {'yes' if x.mixed else ''} |"
+            for x in u.units
+        ]
     if sections.memory is not None:
         m = sections.memory
         lines += ["", f"### {plan_title(m)}", "", "| Part | Frozen | Trainable | Total |", "|---|---:|---:|---:|"]
         totals = [*(getattr(m, a).total for _, a in PARTS), m.total.total]
-        lines += [f"| {label} | {f} | {t} | {human_bytes(n)} |" for (label, f, t), n in zip(memory_rows(m, True), totals)]
+        lines += [
+            f"| {label} | {f} | {t} | {human_bytes(n)} |" for (label, f, t), n in zip(memory_rows(m, True), totals)
+        ]
     return "\n".join(lines) + "\n" if lines else ""
 
 
 def _rank_dict(r: Any) -> dict[str, Any]:
-    return {"rank": r.rank, "steps_done": r.steps_done, "params": _split(r.params), "grads": _split(r.grads),
-            "optimizer": _split(r.optimizer_state), "total": _split(r.params + r.grads + r.optimizer_state),
-            "engine_error": r.engine_error or None}
+    return {
+        "rank": r.rank,
+        "steps_done": r.steps_done,
+        "params": _split(r.params),
+        "grads": _split(r.grads),
+        "optimizer": _split(r.optimizer_state),
+        "total": _split(r.params + r.grads + r.optimizer_state),
+        "engine_error": r.engine_error or None,
+    }
 
 
 def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
     return {
-        "schema": "freezekit.verify", "schema_version": 1,
-        "model": result.model, "engine": result.engine.value, "world_size": result.world_size,
-        "backend": result.backend, "device": result.device, "optimizer": result.optimizer.value, "steps": result.steps,
-        "input": result.input_desc, "shard_by": list(result.shard_by) if result.engine is Engine.FSDP else None,
+        "schema": "freezekit.verify",
+        "schema_version": 1,
+        "model": result.model,
+        "engine": result.engine.value,
+        "world_size": result.world_size,
+        "backend": result.backend,
+        "device": result.device,
+        "optimizer": result.optimizer.value,
+        "steps": result.steps,
+        "input": result.input_desc,
+        "shard_by": list(result.shard_by) if result.engine is Engine.FSDP else None,
         "ok": not result.failures(strict),
         "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
         "memory_plan": result.plan.to_dict(),
@@ -143,38 +177,63 @@ def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Spli
         e = result.expected
         rows.append(("plan, given the parameters without gradient", e.params, e.grads, e.optimizer_state))
     rows += [(f"rank {r.rank}", r.params, r.grads, r.optimizer_state) for r in result.ranks]
-    rows.append(("mean over ranks", mean_split(result.ranks, "params"), mean_split(result.ranks, "grads"),
-                 mean_split(result.ranks, "optimizer_state")))
+    rows.append(
+        (
+            "mean over ranks",
+            mean_split(result.ranks, "params"),
+            mean_split(result.ranks, "grads"),
+            mean_split(result.ranks, "optimizer_state"),
+        )
+    )
     return rows
 
 
 def dist_renderables(result: DistResult) -> list[RenderableType]:
     engine = ENGINE_NAMES[result.engine]
     units = f", units: {', '.join(result.shard_by) or 'the root only'}" if result.engine is Engine.FSDP else ""
-    checks = Table(title=f"verify {result.model} under {engine} on {result.world_size} ranks "
-                         f"({result.backend}, {result.device}, {result.optimizer}{units})", title_justify="left")
+    checks = Table(
+        title=f"verify {result.model} under {engine} on {result.world_size} ranks "
+        f"({result.backend}, {result.device}, {result.optimizer}{units})",
+        title_justify="left",
+    )
     for col in ("Check", "Result", "Detail"):
         checks.add_column(col)
     for c in result.checks:
         style = "green" if c.ok else ("red" if c.severity == "error" else "yellow")
         checks.add_row(c.name, Text(_status(c.ok, c.severity), style=style), c.detail)
-    mem = Table(title=f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})",
-                title_justify="left")
+    mem = Table(
+        title=f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})", title_justify="left"
+    )
     for col in ("", "params frozen", "params trainable", "grads", "optimizer", "total"):
         mem.add_column(col, justify="left" if not col else "right")
     for label, p, g, o in _memory_table_rows(result):
-        mem.add_row(label, f"{p.frozen:,}", f"{p.trainable:,}", f"{g.total:,}", f"{o.total:,}",
-                    f"{p.total + g.total + o.total:,}")
+        mem.add_row(
+            label,
+            f"{p.frozen:,}",
+            f"{p.trainable:,}",
+            f"{g.total:,}",
+            f"{o.total:,}",
+            f"{p.total + g.total + o.total:,}",
+        )
     return [checks, mem]
 
 
 def dist_markdown(result: DistResult) -> str:
     engine = ENGINE_NAMES[result.engine]
-    lines = [f"## freezekit verify: `{result.model}` under {engine} on {result.world_size} ranks ({result.backend})", "",
-             "| Check | Result | Detail |", "|---|---|---|"]
+    lines = [
+        f"## freezekit verify: `{result.model}` under {engine} on {result.world_size} ranks ({result.backend})",
+        "",
+        "| Check | Result | Detail |",
+        "|---|---|---|",
+    ]
     lines += [f"| {c.name} | {_status(c.ok, c.severity)} | {c.detail} |" for c in result.checks]
-    lines += ["", "| bytes per rank | params frozen | params trainable | grads | optimizer | total |",
-              "|---|---:|---:|---:|---:|---:|"]
-    lines += [f"| {label} | {p.frozen:,} | {p.trainable:,} | {g.total:,} | {o.total:,} | {p.total + g.total + o.total:,} |"
-              for label, p, g, o in _memory_table_rows(result)]
+    lines += [
+        "",
+        "| bytes per rank | params frozen | params trainable | grads | optimizer | total |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {label} | {p.frozen:,} | {p.trainable:,} | {g.total:,} | {o.total:,} | {p.total + g.total + o.total:,} |"
+        for label, p, g, o in _memory_table_rows(result)
+    ]
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
 """What a distributed run is asked to do and what it found, as plain data (no torch)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """What `count --shard-by/--fsdp-flat/--memory-plan` adds to the report, as data. Pure: no torch."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,8 +17,13 @@ class CountSections:
     memory: MemoryPlan | None = None
 
 
-def count_sections(inventory: Inventory | None, plan: Plan, shard_by: tuple[str, ...] | None, fsdp_flat: bool,
-                   plan_options: PlanOptions | None) -> CountSections:
+def count_sections(
+    inventory: Inventory | None,
+    plan: Plan,
+    shard_by: tuple[str, ...] | None,
+    fsdp_flat: bool,
+    plan_options: PlanOptions | None,
+) -> CountSections:
     """`inventory` is needed for the units only (see `flat_error` for --fsdp-flat)."""
     units = None
     if inventory is not None and (shard_by is not None or fsdp_flat):

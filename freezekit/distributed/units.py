@@ -10,6 +10,7 @@ Default unit types ("repeated blocks"): the classes of modules that (1) are not 
 twice under the same parent; of those, the outermost (a candidate nested in another candidate's
 instance is dropped). ResNet gives Bottleneck/BasicBlock, ViT EncoderBlock, Llama LlamaDecoderLayer.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -41,9 +42,15 @@ class Unit:
         return self.name or "(root)"
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "type": self.type, "frozen_tensors": self.frozen_tensors,
-                "trainable_tensors": self.trainable_tensors, "frozen": self.frozen, "trainable": self.trainable,
-                "mixed": self.mixed}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "frozen_tensors": self.frozen_tensors,
+            "trainable_tensors": self.trainable_tensors,
+            "frozen": self.frozen,
+            "trainable": self.trainable,
+            "mixed": self.mixed,
+        }
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,15 @@ def repeated_block_types(inventory: Inventory) -> tuple[str, ...]:
     owners = {p.module for p in inventory.params}
     holds = {m.name for m in modules if any(_within(o, m.name) for o in owners)} if owners else set()
     siblings = Counter((_parent(m.name), m.type) for m in modules if m.name)
-    candidates = {m.type for m in modules
-                  if m.name and m.name in has_children and m.name in holds
-                  and not any(c in m.bases for c in CONTAINERS) and siblings[(_parent(m.name), m.type)] >= 2}
+    candidates = {
+        m.type
+        for m in modules
+        if m.name
+        and m.name in has_children
+        and m.name in holds
+        and not any(c in m.bases for c in CONTAINERS)
+        and siblings[(_parent(m.name), m.type)] >= 2
+    }
     instances = [m for m in modules if m.type in candidates]
     outer = [m for m in instances if not any(o is not m and o.name and _within(m.name, o.name) for o in instances)]
     return tuple(dict.fromkeys(m.type for m in outer))
@@ -125,8 +138,11 @@ def uniform_fix(inventory: Inventory, plan: Plan, report: UnitReport, unit: Unit
     modules into uniform units, else freezing or training the whole unit."""
     minority_trainable = unit.trainable_tensors <= unit.frozen_tensors
     names = [u.name for u in report.units if u.name]
-    owners = {d.param.module for d in plan.decisions
-              if d.trainable == minority_trainable and _unit_of(d.param.module, names) == unit.name}
+    owners = {
+        d.param.module
+        for d in plan.decisions
+        if d.trainable == minority_trainable and _unit_of(d.param.module, names) == unit.name
+    }
     types = {m.name: m.type for m in inventory.modules}
     extra = tuple(dict.fromkeys(types[o] for o in owners if o and o != unit.name and o in types))
     if extra:
@@ -141,9 +157,14 @@ def uniform_fix(inventory: Inventory, plan: Plan, report: UnitReport, unit: Unit
 
 
 def mixed_units_message(inventory: Inventory, plan: Plan, report: UnitReport) -> str:
-    parts = [f"{u.label} ({u.type}: {u.frozen_tensors} frozen, {u.trainable_tensors} trainable tensors; "
-             f"fix: {uniform_fix(inventory, plan, report, u)})" for u in report.mixed]
+    parts = [
+        f"{u.label} ({u.type}: {u.frozen_tensors} frozen, {u.trainable_tensors} trainable tensors; "
+        f"fix: {uniform_fix(inventory, plan, report, u)})"
+        for u in report.mixed
+    ]
     many = len(parts) != 1
-    return (f"--fsdp-flat: {len(parts)} FSDP unit{'s' if many else ''} mix{'' if many else 'es'} frozen and trainable "
-            f"parameters, which FSDP1 with use_orig_params=False refuses (FlatParameter requires uniform "
-            f"requires_grad): " + "; ".join(parts))
+    return (
+        f"--fsdp-flat: {len(parts)} FSDP unit{'s' if many else ''} mix{'' if many else 'es'} frozen and trainable "
+        f"parameters, which FSDP1 with use_orig_params=False refuses (FlatParameter requires uniform "
+        f"requires_grad): " + "; ".join(parts)
+    )

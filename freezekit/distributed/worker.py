@@ -3,6 +3,7 @@
 Every rank builds the same model from the same seed, applies the same plan, then draws its own
 synthetic batch (seeded by rank, so that gradients really need averaging).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -64,8 +65,13 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
         try:
             engine: "nn.Module" = ddp_check.wrap(model, device)
         except (RuntimeError, ValueError) as exc:
-            return RankReport(rank, *measure(model, None), steps_done=0, engine_error=str(exc).strip().splitlines()[0],
-                              missing=missing)
+            return RankReport(
+                rank,
+                *measure(model, None),
+                steps_done=0,
+                engine_error=str(exc).strip().splitlines()[0],
+                missing=missing,
+            )
     else:
         engine, wrapped_names = fsdp_check.wrap(model, job.shard_by, device, world_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -96,14 +102,27 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if done == 0 and ddp_check.UNFINISHED_REDUCTION not in error:  # the first step never ran: the input
-            raise UsageError(f"the training step failed on the synthetic input ({batch.desc}): {error}; "
-                             "pass --input-shape C,H,W or --batch-size N") from exc
+            raise UsageError(
+                f"the training step failed on the synthetic input ({batch.desc}): {error}; "
+                "pass --input-shape C,H,W or --batch-size N"
+            ) from exc
     after_frozen = trainable_after = {}
-    if not error or job.dist.engine is Engine.DDP:  # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
+    if (
+        not error or job.dist.engine is Engine.DDP
+    ):  # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
         after_frozen = digests((n, p) for n, p in named if not p.requires_grad)
         trainable_after = digests((n, p) for n, p in named if p.requires_grad)
     changed = tuple(n for n, d in after_frozen.items() if before.get(n) != d)
-    return RankReport(rank, *measured, steps_done=done, no_grad=tuple(no_grad),
-                      frozen_with_grad=tuple(frozen_with_grad), frozen_changed=changed,
-                      frozen_digest=after_frozen, trainable_digest=trainable_after, engine_error=error,
-                      wrapped=wrapped_names, missing=missing)
+    return RankReport(
+        rank,
+        *measured,
+        steps_done=done,
+        no_grad=tuple(no_grad),
+        frozen_with_grad=tuple(frozen_with_grad),
+        frozen_changed=changed,
+        frozen_digest=after_frozen,
+        trainable_digest=trainable_after,
+        engine_error=error,
+        wrapped=wrapped_names,
+        missing=missing,
+    )

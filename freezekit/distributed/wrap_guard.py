@@ -4,6 +4,7 @@ FlatParameters and FSDP2 its sharded parameter groups from the requires_grad fla
 
 Wrappers are recognised by class name along the MRO, so nothing from torch.distributed is imported.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -38,12 +39,12 @@ def check_not_wrapped(model: "nn.Module", after_wrap: str | None) -> None:
     if found is None or after_wrap == "ok":
         return
     where, wrapper = found
-    unwrap = ("model.module" if wrapper == "DistributedDataParallel" else
-              "the model you passed to the wrapper")
+    unwrap = "model.module" if wrapper == "DistributedDataParallel" else "the model you passed to the wrapper"
     raise UsageError(
         f"freeze: {where} is already wrapped in {wrapper}, which took its gradient buckets or shards from the "
         f"requires_grad flags at wrapping time: changing them now is silently wrong. Freeze {unwrap} before "
-        "wrapping (build, freeze, then wrap), or pass after_wrap='ok' if you know your engine reads the new flags")
+        "wrapping (build, freeze, then wrap), or pass after_wrap='ok' if you know your engine reads the new flags"
+    )
 
 
 def unwrapped_name(name: str) -> str:
@@ -53,6 +54,6 @@ def unwrapped_name(name: str) -> str:
         changed = False
         for prefix in WRAPPER_PREFIXES:
             if name.startswith(prefix):
-                name, changed = name[len(prefix):], True
+                name, changed = name[len(prefix) :], True
             name = name.replace("." + prefix, ".")
     return name

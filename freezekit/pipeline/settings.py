@@ -1,4 +1,5 @@
 """What a command asks (Settings), built once from a config file and the command line. Pure: no torch."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -64,7 +65,9 @@ def parse_arg(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order: Sequence[str] | None) -> tuple[Rule, ...]:
+def command_line_rules(
+    patterns: Sequence[str], unfreezes: Sequence[str], order: Sequence[str] | None
+) -> tuple[Rule, ...]:
     """Rebuild the order in which -p and -u were given (order: 'pattern'/'unfreeze' per occurrence)."""
     queues = {"pattern": list(patterns), "unfreeze": list(unfreezes)}
     if not order or len(order) != len(patterns) + len(unfreezes):
@@ -72,8 +75,9 @@ def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order:
     rules = []
     for which in order:
         pattern = queues[which].pop(0)
-        rule = Rule("freeze" if which == "pattern" else "unfreeze", pattern,
-                    "--pattern" if which == "pattern" else "--unfreeze")
+        rule = Rule(
+            "freeze" if which == "pattern" else "unfreeze", pattern, "--pattern" if which == "pattern" else "--unfreeze"
+        )
         validate_rule(rule)
         rules.append(rule)
     return tuple(rules)
