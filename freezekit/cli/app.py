@@ -13,9 +13,9 @@ import typer
 
 from .. import __version__
 from ..core.expectations import Expectations
-from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
 from ..errors import UsageError
 from ..render.view import Format, View
+from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup, warn
 from .options import FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .rule_order import OrderedRulesCommand
@@ -142,73 +142,16 @@ def freeze(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions, ReportOptions)
-def count(
-    m: ModelOptions,
-    r: ReportOptions,
-    shard_by: Annotated[
-        Optional[str],
-        typer.Option(
-            "--shard-by", help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units."
-        ),
-    ] = None,
-    fsdp_flat: Annotated[
-        bool,
-        typer.Option(
-            "--fsdp-flat",
-            help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).",
-        ),
-    ] = False,
-    memory_plan: Annotated[
-        bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")
-    ] = False,
-    world_size: Annotated[
-        Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")
-    ] = None,
-    strategy: Annotated[
-        Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")
-    ] = None,
-    optimizer: Annotated[
-        Optional[OptimizerKind],
-        typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum."),
-    ] = None,
-    param_dtype: Annotated[
-        Optional[ParamDtype],
-        typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored)."),
-    ] = None,
-) -> None:
+@with_options(ModelOptions, ReportOptions, CountDistOptions)
+def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
-    if (world_size or strategy or optimizer or param_dtype) and not memory_plan:
-        raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
-    if not (shard_by or fsdp_flat or memory_plan):
+    if not d.requested(r.fmt):
         _audit("count", m, r)
         return
-    if r.fmt is Format.CSV:
-        raise UsageError("--shard-by, --fsdp-flat and --memory-plan print tables, JSON or Markdown, not --format csv")
-    from ..distributed.memory_plan import plan_options
-    from ..distributed.options import parse_types
-
-    types = parse_types(shard_by) if shard_by is not None else None
-    plan = plan_options(strategy, world_size, optimizer, param_dtype) if memory_plan else None
-    _count_sections(m, r, types, fsdp_flat, plan)
-
-
-def _count_sections(m: ModelOptions, r: ReportOptions, shard_by: Any, fsdp_flat: bool, plan: Any) -> None:
-    from ..distributed.sections import count_sections, flat_error
-    from ..pipeline.audit import load
-    from ..pipeline.commands import run_audit
-    from .progress import status
+    from .distributed import count_sections
 
     _precheck_export(r.export, r.fmt)
-    options = _options(m, expectations(r), no_cache=r.no_cache)
-    report = run_audit("count", options, progress=status)
-    units = shard_by is not None or fsdp_flat
-    inventory = load(options).inventory if units else None  # a cache hit after run_audit (else a meta build)
-    sections = count_sections(inventory, report.plan, shard_by, fsdp_flat, plan)
-    _emit(report, View(r.fmt, r.depth, r.only), r.export, sections)
-    error = flat_error(inventory, report.plan, sections) if fsdp_flat and inventory is not None else None
-    if error is not None:
-        raise error
+    count_sections(d, _options(m, expectations(r), no_cache=r.no_cache), View(r.fmt, r.depth, r.only), r.export, _emit)
 
 
 @app.command()
@@ -237,9 +180,10 @@ def models(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions)
+@with_options(ModelOptions, VerifyDistOptions)
 def verify(
     m: ModelOptions,
+    d: VerifyDistOptions,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
     batch_size: Annotated[
         Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")
@@ -257,28 +201,6 @@ def verify(
         bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")
     ] = False,
     fmt: FormatOpt = Format.TABLE,
-    ddp: Annotated[
-        Optional[int],
-        typer.Option(
-            "--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA)."
-        ),
-    ] = None,
-    fsdp: Annotated[
-        Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")
-    ] = None,
-    shard_by: Annotated[
-        Optional[str],
-        typer.Option(
-            "--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks)."
-        ),
-    ] = None,
-    optimizer: Annotated[
-        Optional[OptimizerKind],
-        typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum."),
-    ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")
-    ] = 300.0,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
     from ..verify.options import verify_options
@@ -286,8 +208,10 @@ def verify(
     if fmt is Format.CSV:
         raise UsageError("verify prints a table, JSON or Markdown; --format csv is not available here")
     vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
-    if ddp or fsdp or shard_by or optimizer:
-        _verify_distributed(m, vopts, ddp, fsdp, shard_by, optimizer, timeout, strict, fmt)
+    if d.requested:
+        from .distributed import verify_distributed
+
+        verify_distributed(d, vopts, lambda: _options(m, needs_values=True, no_cache=True), strict, fmt)
         return
     options = _options(m, needs_values=True, no_cache=True)
     from ..errors import VerifyError
@@ -306,40 +230,6 @@ def verify(
     failed = result.failures(strict)
     if failed:
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
-
-
-def _verify_distributed(
-    m: ModelOptions,
-    vopts: Any,
-    ddp: Optional[int],
-    fsdp: Optional[int],
-    shard_by: Optional[str],
-    optimizer: Any,
-    timeout: float,
-    strict: bool,
-    fmt: Format,
-) -> None:
-    """verify --ddp N / --fsdp N: real ranks on a process group (freezekit.distributed)."""
-    from ..distributed.options import dist_options
-
-    opts = dist_options(vopts, ddp, fsdp, shard_by, optimizer, timeout)
-    options = _options(m, needs_values=True, no_cache=True)
-    from ..distributed.render import write_dist
-    from ..distributed.run import failure_message, verify_distributed
-    from ..errors import VerifyError
-    from .progress import status
-
-    with status(f"Verifying {options.source.text} on {opts.world_size} ranks"):
-        result = verify_distributed(options, opts)
-    write_dist(result, fmt, strict, sys.stdout)
-    for warning in result.warnings:
-        warn(warning)
-    for c in result.checks:
-        if c.severity == "warning" and not c.ok and not strict:
-            warn(f"{c.name}: {c.detail}")
-    message = failure_message(result, strict)
-    if message:
-        raise VerifyError(message)
 
 
 @app.command()
