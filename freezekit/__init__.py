@@ -21,6 +21,7 @@ _API = (
     "audit_optimizer",
     "apply_manifest",
     "save_manifest",
+    "check_manifest",
     "FreezeReport",
     "OptimizerAudit",
 )

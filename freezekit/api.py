@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import load_config
 from .core.expectations import Expectations
-from .core.manifest import build_manifest, compare, load_manifest
+from .core.manifest import Drift, build_manifest, compare, load_manifest
 from .core.plan import Default, make_plan
 from .core.records import Inventory
 from .core.report import Report
@@ -198,7 +198,8 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
 
 def apply_manifest(model: "nn.Module", path: str) -> Totals:
     """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
-    differ from the manifest's (names the model lacks, new names, other shapes)."""
+    differ from the manifest's (names the model lacks, new names, other shapes). Reads the manifest
+    as data only: the model is yours, so nothing the manifest names is imported or called."""
     from .adapter.inventory import inventory_of
 
     manifest = load_manifest(path)
@@ -213,6 +214,18 @@ def apply_manifest(model: "nn.Module", path: str) -> Totals:
         raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))
     apply_to_model(model, plan)
     return compute_totals(plan, inventory)
+
+
+def check_manifest(
+    path: str, model: str | None = None, *, trust_code: bool = False, trust_pickle: bool = False
+) -> Drift:
+    """What `freezekit check` does: rebuild the manifest's model (or `model`, a MODEL string) and
+    compare. A factory the manifest names is imported and called only with `trust_code=True` (or
+    when you pass it as `model`); otherwise UnsafeCodeError. `trust_pickle` as --trust-pickle."""
+    from .pipeline.commands import run_check
+
+    drift, _ = run_check(path, model, trust_pickle, trust_code=trust_code)
+    return drift
 
 
 def save_manifest(report: FreezeReport, path: str, force: bool = False) -> None:

@@ -26,6 +26,7 @@ class ExitCode(IntEnum):
     VERIFY = 10  # verify: a backward-pass or BatchNorm check failed
     DRIFT = 11  # check: the model no longer matches the manifest
     OUTPUT = 12  # an output file could not be written (exists, no folder, no permission)
+    INTERRUPTED = 130  # SIGINT or SIGTERM: stopped, nothing half-written (128 + SIGINT, as shells report it)
 
 
 def one_line(text: str) -> str:
@@ -62,12 +63,23 @@ class ModelError(FreezekitError):
     exit_code = ExitCode.MODEL
 
 
+class InterruptedByUser(FreezekitError):
+    """KeyboardInterrupt raised while the user's code ran (a factory): a line and exit 130, not a traceback."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class WeightsError(FreezekitError):
     exit_code = ExitCode.WEIGHTS
 
 
 class UnsafePickleError(WeightsError):
     exit_code = ExitCode.UNSAFE_PICKLE
+
+
+class UnsafeCodeError(UnsafePickleError):
+    """The same refusal as an unsafe pickle (exit 6), for a manifest naming code to import and run
+    (a factory) when the user did not consent with --trust-code."""
 
 
 class RuleError(FreezekitError):

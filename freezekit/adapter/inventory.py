@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..core.plan import Plan
 from ..core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
-from ..errors import RuleError
+from ..errors import ModelError, RuleError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -20,6 +20,21 @@ def _bases(cls: type) -> tuple[str, ...]:
     return tuple(c.__name__ for c in cls.__mro__ if c is not object)
 
 
+def _refuse_uninitialized(model: "nn.Module", source: str) -> None:
+    """Lazy modules (LazyLinear, LazyConv2d...) have no shape until their first forward pass: there is
+    nothing to count or freeze yet, so say which parameters and how to get shapes."""
+    from torch.nn.parameter import is_lazy
+
+    lazy = [name for name, t in [*model.named_parameters(remove_duplicate=False), *model.named_buffers()] if is_lazy(t)]
+    if lazy:
+        shown = ", ".join(lazy[:5]) + (f" and {len(lazy) - 5} more" if len(lazy) > 5 else "")
+        raise ModelError(
+            f"{source or type(model).__name__}: {len(lazy)} parameters or buffers are not initialized "
+            f"yet (lazy modules): {shown}; run one forward pass before freezing, or build the model "
+            "with sizes (nn.Linear instead of nn.LazyLinear)"
+        )
+
+
 def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     """Records for every module, distinct parameter and buffer of `model`, in registration order.
 
@@ -27,6 +42,7 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     record under its first name, the others kept as aliases: `model.parameters()`
     counts it once too.
     """
+    _refuse_uninitialized(model, source)
     modules = tuple(
         ModuleRecord(name, type(m).__name__, _bases(type(m))) for name, m in model.named_modules(remove_duplicate=False)
     )

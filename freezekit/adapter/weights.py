@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlparse
 
+from ..bounded_read import open_regular
 from ..core.suggest import did_you_mean
 from ..errors import ModelError, WeightsError
 
@@ -65,7 +67,11 @@ def ensure_cached(weights: Any) -> Path:
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         # torch writes to a temp file and renames it: an interrupted download leaves no file.
-        torch.hub.download_url_to_file(weights.url, str(path), progress=sys.stderr.isatty())
+        # with the hash prefix of the file's name checked, as torch.hub's own download does
+        found = torch.hub.HASH_REGEX.search(path.name)
+        torch.hub.download_url_to_file(
+            weights.url, str(path), hash_prefix=found.group(1) if found else None, progress=sys.stderr.isatty()
+        )
     except Exception as exc:  # URLError, timeouts, HTTP errors: all mean "not available offline"
         raise WeightsError(
             f"weights {label} are not in the cache and could not be downloaded "
@@ -74,6 +80,68 @@ def ensure_cached(weights: Any) -> Path:
     finally:
         socket.setdefaulttimeout(previous)
     return path
+
+
+def check_hash_prefix(path: Path) -> None:
+    """The check torch.hub makes on download (the file's SHA-256 starts with the hex digits in its
+    name), made again on a cached file before --trust-pickle unpickles it in full."""
+    import hashlib
+
+    from torch.hub import HASH_REGEX
+
+    found = HASH_REGEX.search(path.name)
+    if not found or not found.group(1):
+        return
+    digest = hashlib.sha256()
+    with open_regular(path, "weights file", WeightsError) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if not digest.hexdigest().startswith(found.group(1)):
+        raise WeightsError(
+            f"{path}: its SHA-256 does not start with {found.group(1)}, the hash in its published "
+            "name: the cached file was damaged or replaced; not loaded (delete it to download again)"
+        )
+
+
+@contextlib.contextmanager
+def safe_hub_loading(trust_pickle: bool) -> Iterator[None]:
+    """While a torchvision builder runs, its weights load through freezekit, not torch.hub.
+
+    torchvision's `Weights.get_state_dict` calls torch.hub's `load_state_dict_from_url`, which
+    unpickles with weights_only=False: a poisoned file in the hub cache would run code. Here the
+    cached file is loaded with `torch.load(weights_only=True)`; full unpickling only under
+    --trust-pickle, and then only after the file matches the hash prefix in its name. Nothing is
+    downloaded here (`ensure_cached` did that, with the same hash check, as torch.hub does).
+    """
+    from torchvision.models import _api
+
+    def load_cached(
+        url: str,
+        model_dir: str | None = None,
+        map_location: Any = None,
+        progress: bool = True,
+        check_hash: bool = False,
+        file_name: str | None = None,
+        weights_only: bool = False,
+    ) -> Any:
+        import torch.hub
+
+        folder = Path(model_dir) if model_dir else Path(torch.hub.get_dir()) / "checkpoints"
+        path = folder / (file_name or os.path.basename(urlparse(url).path))
+        if not path.is_file():
+            raise WeightsError(f"weights are not in the cache: expected {path}; fetch {url} to that path")
+        if trust_pickle:  # about to unpickle fully: the file must at least be the one published
+            check_hash_prefix(path)
+        from .state_dict_files import load_state_dict_file
+
+        return load_state_dict_file(path, trust_pickle=trust_pickle)
+
+    saved = _api.load_state_dict_from_url
+    _api.load_state_dict_from_url = load_cached
+    try:
+        yield
+    finally:
+        _api.load_state_dict_from_url = saved
 
 
 def torchvision_weights(model_name: str, weights_name: str) -> Any:

@@ -220,6 +220,13 @@ def check(
         Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)
     ] = None,
     trust_pickle: TrustOpt = False,
+    trust_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-code",
+            help="Allow importing and calling the factory the manifest names. This RUNS CODE THE MANIFEST NAMES.",
+        ),
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
@@ -231,7 +238,7 @@ def check(
     from ..render.check_render import write_check
     from .progress import status
 
-    drift, report = run_check(manifest, model, trust_pickle, progress=status)
+    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
     write_check(manifest, drift, report, View(fmt), sys.stdout)

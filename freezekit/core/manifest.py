@@ -12,8 +12,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..bounded_read import refuse_special
 from ..errors import ConfigError
 from ..text_files import read_text
+from .config import MAX_RULES
 from .installed import versions
 from .plan import Default, Plan
 from .records import Inventory
@@ -23,6 +25,7 @@ from .rules import Rule, RuleError, validate_rule
 SCHEMA = "freezekit.manifest"
 SCHEMA_VERSION = 1
 MAX_MANIFEST_BYTES = 256 << 20
+MAX_NAMES = 1_000_000  # parameter names in 'frozen' and 'parameters' (a safetensors header's tensor limit)
 
 
 def entry(shape: tuple[int, ...], dtype: str) -> str:
@@ -89,6 +92,8 @@ def _need(path: str, data: dict, key: str, kind: type | tuple[type, ...], what: 
 
 
 def _rules(path: str, value: list) -> tuple[Rule, ...]:
+    if len(value) > MAX_RULES:  # the same cap as a config's: a lock file is no bigger a recipe
+        raise _damaged(path, f"{len(value):,} rules is over the limit of {MAX_RULES:,}")
     rules = []
     for i, item in enumerate(value):
         where = f"rules[{i}]"
@@ -107,12 +112,15 @@ def _rules(path: str, value: list) -> tuple[Rule, ...]:
 
 
 def _strings(path: str, value: Any, what: str) -> None:
+    if len(value) > MAX_NAMES:
+        raise _damaged(path, f"{what!r} lists {len(value):,} names, over the limit of {MAX_NAMES:,}")
     if not all(isinstance(v, str) for v in value):
         raise _damaged(path, f"{what!r} must hold only strings")
 
 
 def load_manifest(path: str) -> Manifest:
     """Read and validate a manifest: every key the format has, with its type; errors name the file and key."""
+    refuse_special(path, "manifest file", ConfigError)  # someone else's file: a FIFO would block forever
     text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
     try:
         data = json.loads(text)

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..atomic_write import atomic_path, check_destination
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
 from ..core.report import Report
-from ..errors import OutputError, UsageError
+from ..errors import OutputError, UnsafeCodeError, UsageError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
 from .audit import Progress, apply_to_model, audit, quiet
@@ -71,9 +71,16 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
 
 
 def run_check(
-    manifest_path: str, model: str | None, trust_pickle: bool = False, progress: Progress = quiet
+    manifest_path: str,
+    model: str | None,
+    trust_pickle: bool = False,
+    progress: Progress = quiet,
+    trust_code: bool = False,
 ) -> tuple[Drift, Report]:
-    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare."""
+    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare.
+
+    A factory the manifest names is imported and called only with `trust_code` (or when the
+    caller names the model itself, as MODEL): a manifest is someone else's file."""
     m = load_manifest(manifest_path)
     if model is None and m.model.kind == SourceKind.PYTHON.value:
         raise UsageError(
@@ -88,6 +95,12 @@ def run_check(
         weights_file=m.model.weights_file,
         trust_pickle=trust_pickle,
     )
+    if model is None and not trust_code and source_type(spec.kind).runs_code(spec):
+        raise UnsafeCodeError(
+            f"{manifest_path}: the manifest names code to import and run ('{spec.text}'), which was not run; "
+            f"if you trust the manifest pass --trust-code, or name the model yourself: "
+            f"freezekit check {manifest_path} '{spec.text}'"
+        )
     options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
     done = audit("check", options, progress)
     return compare(m, done.plan, done.loaded.inventory), done.report

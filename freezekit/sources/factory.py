@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..bounded_read import MAX_FACTORY_BYTES, read_regular
+from ..errors import ModelError, UsageError
 from .spec import Loaded, SourceKind, SourceSpec
 
 
@@ -41,6 +42,10 @@ def builds_model(spec: SourceSpec) -> bool:
     return True
 
 
+def runs_code(spec: SourceSpec) -> bool:
+    return True
+
+
 def input_files(spec: SourceSpec) -> tuple[str, ...]:
     return (spec.ref,) if spec.kind == SourceKind.FILE_FACTORY else ()
 
@@ -51,8 +56,8 @@ def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:
     be hashed without importing it."""
     if spec.kind != SourceKind.FILE_FACTORY:
         return None
-    try:
-        digest = hashlib.sha256(Path(spec.ref).read_bytes()).hexdigest()
-    except OSError:
+    if not os.path.lexists(spec.ref):
         return None  # the build reports the problem
+    # a FIFO, a device or a huge file is refused here, before a byte is read (exit 4)
+    digest = hashlib.sha256(read_regular(spec.ref, MAX_FACTORY_BYTES, "Python file", ModelError)).hexdigest()
     return {"file_sha256": digest, "path": str(Path(spec.ref).resolve()), "callable": spec.attr}

@@ -19,11 +19,17 @@ def load(spec: SourceSpec, materialize: bool) -> Loaded:
     from ..adapter.build import build_torchvision
     from .built import loaded_model
 
-    return loaded_model(build_torchvision(spec.ref, dict(spec.args), spec.weights, materialize), spec)
+    return loaded_model(
+        build_torchvision(spec.ref, dict(spec.args), spec.weights, materialize, spec.trust_pickle), spec
+    )
 
 
 def builds_model(spec: SourceSpec) -> bool:
     return True
+
+
+def runs_code(spec: SourceSpec) -> bool:
+    return False
 
 
 def input_files(spec: SourceSpec) -> tuple[str, ...]:

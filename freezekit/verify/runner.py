@@ -54,14 +54,31 @@ def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, bat
 
     model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
     before = _stats(model, frozen_bn)
-    batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
+    try:
+        batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if not _allocation_failed(exc):
+            raise
+        raise UsageError(
+            f"cannot allocate a synthetic batch of {batch_size} on {vopts.device} "
+            f"({_first_line(exc)}); lower --batch-size"
+        ) from exc
     try:
         ms, mib, measure = run_steps(model, batch, vopts.device, vopts.dtype, vopts.steps, vopts.warmup)
     except torch.OutOfMemoryError as exc:
         raise UsageError(
             f"out of memory on {vopts.device} with a batch of {batch_size} ({batch.desc}); lower --batch-size"
         ) from exc
-    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
+    except RuntimeError as exc:
+        if not _allocation_failed(exc):
+            raise UsageError(
+                f"the training step failed on the synthetic input ({batch.desc}): {_first_line(exc)}; "
+                "pass --input-shape C,H,W or --batch-size N"
+            ) from exc
+        raise UsageError(
+            f"out of memory on {vopts.device} with a batch of {batch_size} ({batch.desc}); lower --batch-size"
+        ) from exc
+    except (ValueError, TypeError, AssertionError) as exc:
         raise UsageError(
             f"the training step failed on the synthetic input ({batch.desc}): "
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
@@ -70,6 +87,19 @@ def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, bat
     trainable = sum(d.param.numel for d in plan.decisions if d.trainable)
     stats = StepStats(round(ms, 3), round(mib, 1), measure, trainable, sum(d.param.numel for d in plan.decisions))
     return model, plan, frozen_bn, before, batch.desc, stats
+
+
+def _allocation_failed(exc: BaseException) -> bool:
+    """torch's CPU allocator raises a plain RuntimeError ("can't allocate memory"), CUDA an OutOfMemoryError."""
+    import torch
+
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return " ".join(lines[0].split()) if lines else type(exc).__name__
 
 
 def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, policy: BatchNormPolicy) -> list[Check]:
