@@ -13,19 +13,18 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "freezekit"
 
 # layer -> the freezekit packages and top-level modules it may import (besides itself)
-BASE = {"errors", "text_files", "atomic_write", "bounded_read", "code_trust"}  # top-level utilities
 ALLOWED = {
     "errors": set(),
     "text_files": {"errors"},
     "atomic_write": {"errors"},
     "bounded_read": {"errors"},
     "code_trust": {"errors"},
-    "core": BASE,
-    "sources": BASE | {"core", "adapter"},
-    "adapter": BASE | {"core", "sources"},
-    "pipeline": BASE | {"core", "sources", "adapter"},
-    "verify": BASE | {"core", "sources", "adapter", "pipeline"},
-    "render": BASE | {"core", "verify"},
+    "core": {"errors", "text_files", "bounded_read"},
+    "sources": {"errors", "text_files", "bounded_read", "code_trust", "atomic_write", "core", "adapter"},
+    "adapter": {"errors", "text_files", "bounded_read", "code_trust", "core", "sources"},
+    "pipeline": {"errors", "text_files", "atomic_write", "core", "sources", "adapter"},
+    "verify": {"errors", "core", "sources", "adapter", "pipeline"},
+    "render": {"errors", "atomic_write", "core", "verify"},
 }
 THIRD_PARTY_TORCH = ("torch", "torchvision", "safetensors.torch")
 
