@@ -16,6 +16,7 @@ from ..core.expectations import Expectations
 from ..errors import UsageError
 from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
+from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup, warn
 from .help_text import FreezekitCommand
 from .options import (
@@ -28,7 +29,7 @@ from .options import (
     expectations,
     with_options,
 )
-from .output import emit, no_cyclic_gc, write_stdout
+from .output import emit, emit_verify, no_cyclic_gc, write_stdout
 from .rule_order import OrderedRulesCommand
 
 if TYPE_CHECKING:
@@ -143,10 +144,17 @@ def freeze(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions, ReportOptions)
-def count(m: ModelOptions, r: ReportOptions) -> None:
+@with_options(ModelOptions, ReportOptions, CountDistOptions)
+def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
-    _audit("count", m, r)
+    if not d.requested(r.fmt):
+        _audit("count", m, r)
+        return
+    from .distributed import count_sections
+
+    _precheck_export(r.export, r.fmt)
+    view = View(r.fmt, r.depth, r.only, width=stdout_width(), color=stdout_color())
+    count_sections(d, _options(m, expectations(r), no_cache=r.no_cache), view, r.export, emit)
 
 
 @app.command(cls=FreezekitCommand)
@@ -179,9 +187,10 @@ def models(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions)
+@with_options(ModelOptions, VerifyDistOptions)
 def verify(
     m: ModelOptions,
+    d: VerifyDistOptions,
     device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda or cuda:N.")] = "cpu",
     batch_size: Annotated[
         Optional[int], typer.Option("--batch-size", min=1, metavar="N", help="Synthetic batch size (default: 2).")
@@ -209,24 +218,18 @@ def verify(
     from ..verify.options import verify_options
 
     vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
+    if d.requested:
+        from .distributed import verify_distributed
+
+        verify_distributed(d, vopts, lambda: _options(m, needs_values=True, no_cache=True), strict, Format(fmt.value))
+        return
     options = _options(m, needs_values=True, no_cache=True)
-    from ..errors import VerifyError
-    from ..render.verify_render import write_verify
     from ..verify.runner import verify as run_verify
     from .progress import status
 
     with status(f"Verifying {options.source.text}"):
         result = run_verify(options, vopts)
-    view = View(Format(fmt.value), width=stdout_width(), color=stdout_color())
-    write_stdout(lambda: write_verify(result, view, strict, sys.stdout))
-    for warning in result.warnings:
-        warn(warning)
-    for c in result.checks:
-        if c.severity == "warning" and c.offenders and not (strict and not c.ok):
-            warn(f"{c.name}: {c.detail}")
-    failed = result.failures(strict)
-    if failed:
-        raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
+    emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), strict)
 
 
 @app.command(cls=FreezekitCommand)

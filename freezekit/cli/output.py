@@ -16,6 +16,7 @@ from .error_boundary import warn
 if TYPE_CHECKING:
     from ..core.report import Report
     from ..render.view import View
+    from ..verify.result import VerifyResult
 
 
 def write_stdout(write: Any) -> None:
@@ -28,14 +29,20 @@ def write_stdout(write: Any) -> None:
         silence_stdout()
 
 
-def emit(report: "Report", view: "View", export: str | None) -> None:
-    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
+def emit(report: "Report", view: "View", export: str | None, sections: Any = None) -> None:
+    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing).
+    `sections`: what count --shard-by/--fsdp-flat/--memory-plan adds (freezekit.distributed.sections)."""
     from ..render import write
 
     for warning in report.warnings:
         warn(warning)
     failed = report.failed_expectations
-    write_stdout(lambda: write(report, view, sys.stdout))
+    if sections is None:
+        write_stdout(lambda: write(report, view, sys.stdout))
+    else:
+        from ..distributed.render import write_with_sections
+
+        write_stdout(lambda: write_with_sections(report, view, sections, sys.stdout))
     if export and not failed:
         from ..render.export import save_export
 
@@ -44,6 +51,22 @@ def emit(report: "Report", view: "View", export: str | None) -> None:
         from ..errors import ExpectationError
 
         raise ExpectationError("; ".join(e.describe() for e in failed))
+
+
+def emit_verify(result: "VerifyResult", view: "View", strict: bool) -> None:
+    """verify's report to stdout, its warnings to stderr; failed checks (warnings too under --strict) fail."""
+    from ..errors import VerifyError
+    from ..render.verify_render import write_verify
+
+    write_stdout(lambda: write_verify(result, view, strict, sys.stdout))
+    for warning in result.warnings:
+        warn(warning)
+    for c in result.checks:
+        if c.severity == "warning" and c.offenders and not (strict and not c.ok):
+            warn(f"{c.name}: {c.detail}")
+    failed = result.failures(strict)
+    if failed:
+        raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
 @contextlib.contextmanager
