@@ -1,7 +1,8 @@
 """Every `bash` and `yaml` block of README.md runs as written.
 
 Each block runs in a temporary folder holding a copy of `configs/`, the `my_models.py` and the
-`llama/` checkpoint index the README's recipes name (made here, tiny). freezekit commands run
+`llama/` checkpoint index the README's recipes name (made here, tiny: `build` takes 6 features,
+`build_lm` a sequence of 8 values). freezekit commands run
 in-process (CliRunner), so torch is imported once; a pipe into another program (`| jq .totals`)
 feeds it freezekit's stdout. A block is skipped only when the line before it says
 "not run by the tests" (pretrained weights from the network, a GPU), as the README shows readers.
@@ -27,20 +28,42 @@ from torch import nn
 
 
 class Net(nn.Module):
-    """An encoder of `depth` conv blocks and a head: what the README's recipes call my_models.py:build."""
+    """A stem, an encoder of `depth` blocks and a head; input: 6 features."""
 
     def __init__(self, depth: int = 2):
         super().__init__()
-        self.encoder = nn.Sequential(*[nn.Sequential(nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1), nn.ReLU())
-                                       for i in range(depth)])
-        self.head = nn.Linear(8, 10)
+        self.stem = nn.Linear(6, 12)
+        self.encoder = nn.Sequential(*[nn.Sequential(nn.Linear(12, 12), nn.ReLU()) for _ in range(depth)])
+        self.head = nn.Linear(12, 4)
 
     def forward(self, x):
-        return self.head(self.encoder(x).mean(dim=(2, 3)))
+        return self.head(self.encoder(torch.relu(self.stem(x))))
+
+
+class TinyLM(nn.Module):
+    """Embedding, four encoder layers, a head; verify's float inputs become token ids."""
+
+    def __init__(self, vocab: int = 32, dim: int = 16, depth: int = 4):
+        super().__init__()
+        self.vocab = vocab
+        self.embed = nn.Embedding(vocab, dim)
+        self.layers = nn.ModuleList(nn.TransformerEncoderLayer(dim, 2, 32, dropout=0.0, batch_first=True)
+                                    for _ in range(depth))
+        self.head = nn.Linear(dim, vocab)
+
+    def forward(self, x):
+        h = self.embed((x.abs() * 1000).long() % self.vocab)
+        for layer in self.layers:
+            h = layer(h)
+        return self.head(h)
 
 
 def build(depth: int = 2) -> nn.Module:
     return Net(depth)
+
+
+def build_lm() -> nn.Module:
+    return TinyLM()
 '''
 
 
@@ -93,9 +116,10 @@ def workdir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def commands(text: str) -> list[list[str]]:
-    """Shell lines (comments dropped, continuations joined), each split at '&&' into argv lists;
-    a '|' stays inside its command as a separate token."""
+def commands(text: str) -> list[tuple[list[str], int]]:
+    """(argv, expected exit code) per command: shell lines (comments dropped, continuations joined),
+    split at '&&'; a '|' stays inside its command as a separate token. A trailing comment
+    '# exits N' says the README shows a command that fails on purpose, with code N."""
     out, pending = [], ""
     for line in text.splitlines():
         line = pending + line
@@ -103,19 +127,20 @@ def commands(text: str) -> list[list[str]]:
         if line.rstrip().endswith("\\"):
             pending = line.rstrip()[:-1] + " "
             continue
+        expected = re.search(r"#\s*exits (\d+)", line)
         words = shlex.split(line, comments=True)
         command: list[str] = []
         for word in words + ["&&"]:
             if word == "&&":
                 if command:
-                    out.append(command)
+                    out.append((command, int(expected[1]) if expected else 0))
                 command = []
             else:
                 command.append(word)
     return out
 
 
-def run_shell_command(cli, argv: list[str]) -> None:
+def run_shell_command(cli, argv: list[str], expected: int = 0) -> None:
     if argv[0] == "pip":
         assert argv[1:3] == ["install", "-e"] and argv[3] in (".", ".[test]"), f"installs something else: {argv}"
         return
@@ -124,8 +149,8 @@ def run_shell_command(cli, argv: list[str]) -> None:
     assert argv[0] == "freezekit", f"the README runs '{argv[0]}': teach tests/test_readme.py about it or mark the block"
     args, pipe = (argv[1:argv.index("|")], argv[argv.index("|") + 1:]) if "|" in argv else (argv[1:], None)
     code, out, err = cli(*args)
-    assert code == 0, f"{' '.join(argv)}: exit {code}: {err}"
-    assert out.strip(), f"{' '.join(argv)}: printed nothing"
+    assert code == expected, f"{' '.join(argv)}: exit {code}, not {expected}: {err}"
+    assert out.strip() or (expected and err.startswith("freezekit: error: ")), f"{' '.join(argv)}: printed nothing"
     if pipe:
         if pipe[0] == "jq" and not shutil.which("jq"):
             data = json.loads(out)
@@ -144,8 +169,8 @@ def test_readme_block_runs(cli, workdir, language, text):
         assert code == 0, err
         assert all(e["ok"] for e in json.loads(out)["expectations"])
         return
-    for argv in commands(text):
-        run_shell_command(cli, argv)
+    for argv, expected in commands(text):
+        run_shell_command(cli, argv, expected)
 
 
 def test_the_readme_has_blocks_to_run():
