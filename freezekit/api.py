@@ -120,7 +120,7 @@ def freeze(
         model=ModelSpec(source or type(model).__name__),
         source_kind=None if source else "python",
         rules=(cfg.rules if cfg else ()) + _as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
-        default=default or (cfg.default if cfg else "trainable"),
+        default=default or (cfg.default if cfg else None) or "trainable",
         strict=strict,
         expect=(cfg.expect if cfg else Expectations()).merged_with(exp),
         batchnorm=batchnorm or (cfg.batchnorm if cfg else None),

@@ -17,7 +17,7 @@ from .plan import Plan, make_plan
 from .records import Inventory
 from .report import ModelInfo, Report
 from .rules import Rule
-from .sources import TORCHVISION, parse_source
+from .sources import HF, SAFETENSORS, SAFETENSORS_INDEX, TIMM, TORCHVISION, Source, parse_source
 from .totals import by_depth, compute_totals
 
 if TYPE_CHECKING:
@@ -41,11 +41,14 @@ class AuditOptions:
     use_cache: bool = True
     config_path: str | None = None  # the config the options came from, if any
     source_kind: str | None = None  # overrides what the model name says (the Python API: "python")
+    download: bool = False  # timm:/hf: may fetch what the local cache lacks
+    trust_code: bool = False  # hf: may run the code a model ships with (auto_map)
 
     def input_files(self) -> tuple[str, ...]:
         """Files this run reads: an output must never overwrite one of them."""
         source = parse_source(self.model.name)
-        files = (self.weights_file, self.config_path, source.ref if source.kind != TORCHVISION else None)
+        files = (self.weights_file, self.config_path,
+                 source.ref if source.kind not in (TORCHVISION, TIMM, HF) else None)
         return tuple(f for f in files if f)
 
     def model_info(self) -> ModelInfo:
@@ -68,6 +71,10 @@ def load(options: AuditOptions) -> Loaded:
         if options.weights is not None or options.weights_file is not None:
             raise UsageError("--weights and --weights-file apply to a model, not to a checkpoint given as MODEL")
         return Loaded(read_checkpoint_inventory(source, trust_pickle=options.trust_pickle))
+    if source.kind == HF:
+        weights_only = _hub_weights_only(source, options)
+        if weights_only is not None:
+            return Loaded(weights_only)
     key = None
     if options.use_cache and not options.materialize and options.weights is None and options.weights_file is None:
         from . import inventory_cache
@@ -84,6 +91,23 @@ def load(options: AuditOptions) -> Loaded:
     if key:
         inventory_cache.put(key, inventory)
     return Loaded(inventory, model)
+
+
+def _hub_weights_only(source: Source, options: AuditOptions) -> Inventory | None:
+    """An hf: folder holding weights but no config.json: a header-only checkpoint audit, as for a file."""
+    from .checkpoints import read_checkpoint_inventory
+    from .hub_folders import WEIGHTS, resolve
+
+    folder = resolve(source.ref, options.model.revision, options.download)
+    if folder.kind != WEIGHTS:
+        return None
+    if options.weights is not None or options.weights_file is not None:
+        raise UsageError(f"{folder.label} holds weights but no config.json: a checkpoint, which takes no weights")
+    files = folder.weight_files()
+    if len(files) > 1:
+        raise UsageError(f"{folder.label}: several *.safetensors and no model.safetensors.index.json; name one file")
+    kind = SAFETENSORS_INDEX if files[0].name.endswith(".json") else SAFETENSORS
+    return read_checkpoint_inventory(Source(kind, str(files[0])))
 
 
 def plan_for(inventory: Inventory, options: AuditOptions) -> Plan:

@@ -15,7 +15,7 @@ from typer.core import TyperCommand, TyperGroup
 from . import __version__
 from . import clickcompat as click
 from .errors import ExitCode, FreezekitError, UsageError
-from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
+from .cli_options import Format, FormatOpt, ModelsSource, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .expectations import Expectations
 
 
@@ -94,6 +94,7 @@ def _options(m: ModelOptions, expect: Expectations = Expectations(), materialize
         default=m.default.value if m.default else None, strict=not m.allow_unmatched, expect=expect,
         weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle,
         batchnorm=m.batchnorm.value if m.batchnorm else None, materialize=materialize, use_cache=not no_cache,
+        hf_class=m.hf_class, revision=m.revision, base=m.base, download=m.download, trust_code=m.trust_code,
     )
 
 
@@ -169,14 +170,21 @@ def count(m: ModelOptions, r: ReportOptions) -> None:
 def models(
     name_filter: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")] = None,
     weights: Annotated[Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")] = None,
+    source: Annotated[ModelsSource, typer.Option("--source", help="Whose names: torchvision's, or timm's (use them as timm:NAME).")] = ModelsSource.torchvision,
 ) -> None:
-    """List the torchvision model names freezekit can build (or one model's weights)."""
-    from .adapter import zoo
-
+    """List the model names freezekit can build (or one model's weights)."""
+    if source is ModelsSource.timm:
+        from .adapter import timm_models as zoo
+    else:
+        from .adapter import zoo  # type: ignore[no-redef]
     if weights:
-        from .adapter.weights import list_weights
+        if source is ModelsSource.timm:
+            lines = zoo.list_weights(weights)
+        else:
+            from .adapter.weights import list_weights
 
-        for line in list_weights(weights):
+            lines = list_weights(weights)
+        for line in lines:
             typer.echo(line)
         return
     names = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]

@@ -27,10 +27,12 @@ Format = _choices("Format", FORMATS)
 Only = _choices("Only", ONLY)
 Default = _choices("Default", DEFAULTS)
 BatchNormPolicy = _choices("BatchNormPolicy", POLICIES)
+ModelsSource = _choices("ModelsSource", ("torchvision", "timm"))
 
 
 ModelArg = Annotated[Optional[str], typer.Argument(
-    help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
+    help="torchvision model name, timm:NAME, hf:FOLDER or hf:ORG/NAME (a transformers model or a PEFT adapter), "
+         "pkg.module:callable, file.py:callable, or a checkpoint file "
          "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
     show_default=False)]
 ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config (default: ./freezekit.yaml when MODEL is omitted).")]
@@ -39,9 +41,14 @@ UnfreezeOpt = Annotated[Optional[list[str]], typer.Option("--unfreeze", "-u", he
 DefaultOpt = Annotated[Optional[Default], typer.Option("--default", help="Starting state before rules (default: trainable).")]
 AllowOpt = Annotated[bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")]
 ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="key=value passed to the model builder (repeatable; YAML scalars).")]
-WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")]
+WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="torchvision weights (DEFAULT or an enum name: IMAGENET1K_V1, ...) or timm weights (DEFAULT or a tag), from the local cache.")]
 WeightsFileOpt = Annotated[Optional[str], typer.Option("--weights-file", help="state_dict to load: .safetensors, .pt or .pth.")]
 TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")]
+HfClassOpt = Annotated[Optional[str], typer.Option("--hf-class", help="hf: the transformers class to build, e.g. AutoModelForSequenceClassification (default: the config's architectures[0]).")]
+RevisionOpt = Annotated[Optional[str], typer.Option("--revision", help="hf:ORG/NAME: the revision in the local Hugging Face cache (branch, tag or commit).")]
+BaseOpt = Annotated[Optional[str], typer.Option("--base", help="PEFT adapter: the base model, hf:FOLDER or hf:ORG/NAME (default: the adapter's base_model_name_or_path, when cached).")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="timm:/hf: fetch what the local cache lacks (never done otherwise).")]
+TrustCodeOpt = Annotated[bool, typer.Option("--trust-code", help="hf: allow a model's own code (its config's auto_map). This RUNS CODE FROM THE MODEL'S FOLDER.")]
 BatchNormOpt = Annotated[Optional[BatchNormPolicy], typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace).")]
 DepthOpt = Annotated[Optional[int], typer.Option("--depth", min=0, help="Aggregate by module at this depth.")]
 OnlyOpt = Annotated[Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows.")]
@@ -67,6 +74,11 @@ def _model_options(
     weights_file: WeightsFileOpt = None,
     trust_pickle: TrustOpt = False,
     batchnorm: BatchNormOpt = None,
+    hf_class: HfClassOpt = None,
+    revision: RevisionOpt = None,
+    base: BaseOpt = None,
+    download: DownloadOpt = False,
+    trust_code: TrustCodeOpt = False,
 ) -> None:
     """Which model, which rules: freeze, count, verify."""
 

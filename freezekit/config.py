@@ -37,7 +37,7 @@ MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
 MAX_DEPTH = 16
 MAX_RULES = 10_000
 TOP_KEYS = ("model", "weights", "weights_file", "default", "batchnorm", "rules", "expect")
-MODEL_KEYS = ("name", "factory", "args")
+MODEL_KEYS = ("name", "factory", "args", "hf_class", "revision", "base")
 EXPECT_KEYS = ("trainable", "frozen", "total", "max_trainable_pct")
 
 
@@ -47,6 +47,9 @@ class ModelSpec:
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+    hf_class: str | None = None  # hf: the transformers class to build (default: the config's architectures[0])
+    revision: str | None = None  # hf:ORG/NAME: the cached revision (branch, tag or commit)
+    base: str | None = None  # PEFT adapter: the base model (default: its base_model_name_or_path)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Config:
     model: ModelSpec | None = None
     weights: str | None = None
     weights_file: str | None = None
-    default: str = "trainable"
+    default: str | None = None  # None: the source's own (trainable; keep for a PEFT adapter)
     batchnorm: str | None = None
     rules: tuple[Rule, ...] = ()
     expect: Expectations = Expectations()
@@ -196,8 +199,21 @@ def _parse(data: Any, doc: _Doc, path: Path) -> Config:
     return Config(**cfg)
 
 
+def _resolve_hf_ref(name: str, base: Path) -> str:
+    """`hf:folder` is relative to the config file when that folder exists there; else a repo id."""
+    prefix = "hf:" if name.startswith("hf:") else ""
+    rest = name[len(prefix):]
+    if rest and not os.path.isabs(rest) and (base / rest).is_dir():
+        return f"{prefix}{base / rest}"
+    return name
+
+
 def _resolve_file_ref(name: str, base: Path) -> str:
     """`models.py:build` is relative to the config file; `pkg.mod:build` and torchvision names are left alone."""
+    if name.startswith("hf:"):
+        return _resolve_hf_ref(name, base)
+    if name.startswith("timm:"):
+        return name
     head, sep, tail = name.rpartition(":")
     if sep and head.endswith(".py") and not os.path.isabs(head):
         return f"{base / head}:{tail}"
@@ -229,7 +245,10 @@ def _parse_model(doc: _Doc, value: Any, base: Path) -> ModelSpec:
         except (TypeError, ValueError):
             raise doc.error(f"model.args.{key}", f"must be a string, number, boolean, null, or a list or mapping "
                                                  f"of those, not {type(value).__name__}") from None
-    return ModelSpec(_resolve_file_ref(name, base), dict(args))
+    hub = {k: _string(doc, f"model.{k}", spec[k]) for k in ("hf_class", "revision", "base") if spec.get(k) is not None}
+    if "base" in hub:
+        hub["base"] = _resolve_hf_ref(hub["base"], base)
+    return ModelSpec(_resolve_file_ref(name, base), dict(args), **hub)
 
 
 def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:

@@ -18,7 +18,7 @@ class ExitCode(IntEnum):
     CONFIG = 3  # config file unreadable, not YAML, wrong keys or types
     MODEL = 4  # unknown model, builder or factory failed
     WEIGHTS = 5  # weight/checkpoint file missing, damaged or not matching the model
-    UNSAFE_PICKLE = 6  # a file would run code on load and --trust-pickle was not given
+    UNSAFE_PICKLE = 6  # a file would run code on load and --trust-pickle (or --trust-code) was not given
     RULE = 7  # a rule is malformed: bad regex, unknown type, through: names no module
     NO_MATCH = 8  # strict mode: a rule selected no parameter
     EXPECTATION = 9  # an expect: / --expect-* check failed
@@ -66,6 +66,12 @@ class WeightsError(FreezekitError):
 
 
 class UnsafePickleError(WeightsError):
+    exit_code = ExitCode.UNSAFE_PICKLE
+
+
+class UnsafeCodeError(FreezekitError):
+    """A model would run code it ships with (a transformers `auto_map`) and --trust-code was not given."""
+
     exit_code = ExitCode.UNSAFE_PICKLE
 
 

@@ -6,6 +6,10 @@ torch/torchvision versions, so that is the key. What is cached:
   - torchvision models by name (no weights), keyed on name, args and versions;
   - `file.py:callable` models, keyed on the file's content too (only that file: a factory
     whose result depends on other files it imports should be run with --no-cache);
+  - `timm:NAME` models, keyed on name, args and the timm version too;
+  - `hf:` models and PEFT adapters, keyed on the content of config.json (and adapter_config.json
+    and the base's config.json), --hf-class, args and the transformers/peft versions; never a
+    model that ships its own code (auto_map), which could change without its config changing;
 never `pkg.mod:callable` (its source cannot be hashed without importing it), checkpoints
 (their header is read directly, already fast), or anything with weights, --save or verify.
 
@@ -26,7 +30,7 @@ from .atomic_write import TMP_MARK, atomic_path
 from .config import ModelSpec
 from .installed import versions
 from .records import BufferRecord, Inventory, ModuleRecord, ParamRecord
-from .sources import FILE_FACTORY, TORCHVISION, parse_source
+from .sources import FILE_FACTORY, HF, TIMM, TORCHVISION, parse_source
 
 FORMAT = "freezekit.inventory-cache"
 FORMAT_VERSION = 1
@@ -48,6 +52,19 @@ def cache_key(spec: ModelSpec) -> str | None:
                                 "versions": versions()}
     if source.kind == TORCHVISION:
         material["name"] = source.ref
+    elif source.kind == TIMM:
+        material["name"] = source.ref
+        material["versions"] = versions(("timm",))
+        if material["versions"]["timm"] is None:
+            return None
+    elif source.kind == HF:
+        from .hub_folders import fingerprint
+
+        material["configs_sha256"] = fingerprint(source.ref, spec.revision, spec.base)
+        material["hf_class"] = spec.hf_class
+        material["versions"] = versions(("transformers", "peft"))
+        if material["configs_sha256"] is None or material["versions"]["transformers"] is None:
+            return None
     elif source.kind == FILE_FACTORY:
         try:
             material["file_sha256"] = hashlib.sha256(Path(source.ref).read_bytes()).hexdigest()

@@ -12,6 +12,7 @@ from .config import Config, ModelSpec, load_config
 from .errors import ConfigError, UsageError, WeightsError
 from .expectations import Expectations
 from .rules import Rule, validate_rule
+from .sources import HF, parse_source
 from .text_files import check_input_file
 
 DEFAULT_CONFIG = "freezekit.yaml"
@@ -71,6 +72,11 @@ def merge_options(
     batchnorm: str | None = None,
     materialize: bool = False,
     use_cache: bool = True,
+    hf_class: str | None = None,
+    revision: str | None = None,
+    base: str | None = None,
+    download: bool = False,
+    trust_code: bool = False,
 ) -> AuditOptions:
     config = config or Config()
     if weights_file is not None:
@@ -83,10 +89,15 @@ def merge_options(
         raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
     if args:
         spec = replace(spec, args={**spec.args, **dict(parse_arg(a) for a in args)})
+    hub = {k: v for k, v in (("hf_class", hf_class), ("revision", revision), ("base", base)) if v is not None}
+    if hub:
+        if parse_source(spec.name).kind != HF:
+            raise UsageError(f"--{next(iter(hub)).replace('_', '-')} applies to hf: models, not to '{spec.name}'")
+        spec = replace(spec, **hub)
     return AuditOptions(
         model=spec,
         rules=config.rules + rules,
-        default=default or config.default,
+        default=default or config.default or _natural_default(spec),
         strict=strict,
         expect=config.expect.merged_with(expect),
         weights=weights if weights is not None else config.weights,
@@ -96,4 +107,17 @@ def merge_options(
         config_path=config.path or None,
         materialize=materialize,
         use_cache=use_cache,
+        download=download,
+        trust_code=trust_code,
     )
+
+
+def _natural_default(spec: ModelSpec) -> str:
+    """Where rules start when neither the command line nor the config says: a PEFT adapter as PEFT
+    arranged it (keep), every other model trainable."""
+    source = parse_source(spec.name)
+    if source.kind != HF:
+        return "trainable"
+    from .hub_folders import natural_default
+
+    return natural_default(source.ref, spec.revision)

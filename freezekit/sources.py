@@ -9,6 +9,9 @@ FILE_FACTORY = "file"  # path/to/file.py:callable
 SAFETENSORS = "safetensors"
 SAFETENSORS_INDEX = "safetensors-index"
 STATE_DICT = "state-dict"  # .pt / .pth / .bin
+TIMM = "timm"  # timm:NAME
+HF = "hf"  # hf:PATH or hf:ORG/NAME (a transformers model, a PEFT adapter, or a folder of weights)
+PREFIXED = {"timm:": TIMM, "hf:": HF}
 CHECKPOINT_KINDS = (SAFETENSORS, SAFETENSORS_INDEX, STATE_DICT)
 
 
@@ -24,6 +27,9 @@ class Source:
 
 
 def parse_source(text: str) -> Source:
+    for prefix, kind in PREFIXED.items():
+        if text.startswith(prefix):
+            return Source(kind, text[len(prefix):])
     lowered = text.lower()
     if lowered.endswith(".safetensors"):
         return Source(SAFETENSORS, text)

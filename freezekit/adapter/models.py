@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ModelError, UsageError, WeightsError
-from ..sources import FACTORY, FILE_FACTORY, TORCHVISION, Source
+from ..sources import FACTORY, FILE_FACTORY, HF, TIMM, TORCHVISION, Source
 from . import zoo
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ def _call_factory(fn: Callable[..., Any], args: dict, what: str) -> "nn.Module":
 def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
     materialize = options.materialize or options.weights is not None or options.weights_file is not None
     args = dict(options.model.args)
-    if options.weights is not None and source.kind != TORCHVISION:
-        raise UsageError("--weights names torchvision weights; for your own model use --weights-file")
+    if options.weights is not None and source.kind not in (TORCHVISION, TIMM):
+        raise UsageError("--weights names torchvision or timm weights; for this model use --weights-file")
     if source.kind == TORCHVISION:
         zoo.check_name(source.ref)
         weights = None
@@ -118,6 +118,13 @@ def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
 
         model = build_cascade(make, f"model '{source.ref}'", materialize)
+    elif source.kind == TIMM:
+        from .timm_models import build_timm
+
+        model = build_timm(source.ref, args, weights=options.weights, download=options.download,
+                           materialize=materialize)
+    elif source.kind == HF:
+        model = _build_hub(source, options, materialize)
     elif source.kind in (FACTORY, FILE_FACTORY):
         fn = load_factory(source)
         what = f"{source.ref}:{source.attr}"
@@ -129,3 +136,22 @@ def load_model(source: Source, options: "AuditOptions") -> "nn.Module":
 
         load_weights_file(model, options.weights_file, trust_pickle=options.trust_pickle)
     return model
+
+
+def _build_hub(source: Source, options: "AuditOptions", materialize: bool) -> "nn.Module":
+    """hf:PATH or hf:ORG/NAME: a transformers model, or a PEFT adapter on its base model."""
+    from ..hub_folders import ADAPTER, MODEL, resolve
+
+    spec = options.model
+    folder = resolve(source.ref, spec.revision, options.download, with_weights=materialize)
+    if folder.kind == ADAPTER:
+        from .peft_models import build_peft
+
+        return build_peft(folder, dict(spec.args), base=spec.base, hf_class=spec.hf_class,
+                          trust_code=options.trust_code, materialize=materialize, download=options.download)
+    if folder.kind != MODEL:
+        raise ModelError(f"{folder.label}: a folder of weights without config.json is a checkpoint, not a model")
+    from .hf_models import build_hf
+
+    return build_hf(folder, dict(spec.args), hf_class=spec.hf_class, trust_code=options.trust_code,
+                    materialize=materialize, weights_file=options.weights_file)
