@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,16 +74,24 @@ def _hub() -> Any:
     return huggingface_hub
 
 
-def expected_cache_dir(repo_id: str) -> Path:
-    from huggingface_hub import constants
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment now (huggingface_hub reads it once, at
+    import): $HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/..."""
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    return Path(home).expanduser() / "hub"
 
-    return Path(constants.HF_HUB_CACHE) / f"models--{repo_id.replace('/', '--')}"
+
+def expected_cache_dir(repo_id: str) -> Path:
+    return hub_cache_dir() / f"models--{repo_id.replace('/', '--')}"
 
 
 def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
     hub = _hub()
     for name in ("config.json", "adapter_config.json", "model.safetensors.index.json", "model.safetensors"):
-        found = hub.try_to_load_from_cache(repo_id, name, revision=revision)
+        found = hub.try_to_load_from_cache(repo_id, name, cache_dir=hub_cache_dir(), revision=revision)
         if isinstance(found, str):
             return Path(found).parent
     return None
@@ -92,7 +101,8 @@ def _download(repo_id: str, revision: str | None, with_weights: bool) -> Path:
     hub = _hub()
     patterns = ["*.json"] + (["*.safetensors"] if with_weights else [])
     try:
-        return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns))
+        return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns,
+                                          cache_dir=hub_cache_dir()))
     except Exception as exc:  # network, unknown repo, gated repo: one line naming the repo
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"hf:{repo_id}: download failed: {first}") from exc

@@ -6,7 +6,8 @@ The class is `architectures[0]` of the config when transformers has it (else Aut
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import contextlib
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import ModelError, UnsafeCodeError
 from ..hub_folders import HF_EXTRA, HubFolder
@@ -94,6 +95,26 @@ def build_hf(folder: HubFolder, args: dict, *, hf_class: str | None, trust_code:
              weights_file: str | None) -> "nn.Module":
     """The model of an hf: folder: meta unless materialize; then real weights from --weights-file, else
     the folder's safetensors (when it has some), else a random init."""
+    with quiet_transformers():
+        return _build(folder, args, hf_class, trust_code, materialize, weights_file)
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers logs advice while building (unused config keys, token ids): freezekit's stderr
+    holds one line per warning or error, so its log is held at errors while freezekit builds."""
+    from transformers.utils import logging
+
+    level = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(level)
+
+
+def _build(folder: HubFolder, args: dict, hf_class: str | None, trust_code: bool, materialize: bool,
+           weights_file: str | None) -> "nn.Module":
     from .models import build_cascade
 
     cls, how = model_class(folder, hf_class, trust_code)

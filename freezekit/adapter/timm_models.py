@@ -78,17 +78,19 @@ def cached_weights(cfg: Any, download: bool) -> Path:
     """The weights file in the local cache (the Hugging Face hub cache, or torch hub's for URL-only
     weights); fetched only under --download; else exit 5 naming the path and the repo id."""
     if cfg.hf_hub_id:
-        from huggingface_hub import constants, try_to_load_from_cache
+        from huggingface_hub import try_to_load_from_cache
+
+        from ..hub_folders import expected_cache_dir, hub_cache_dir
 
         repo = cfg.hf_hub_id
         files = (cfg.hf_hub_filename,) if getattr(cfg, "hf_hub_filename", None) else WEIGHT_FILES
         for filename in files:
-            found = try_to_load_from_cache(repo, filename)
+            found = try_to_load_from_cache(repo, filename, cache_dir=hub_cache_dir())
             if isinstance(found, str):
                 return Path(found)
         if download:
             return _download_hub(repo, files)
-        expected = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots" / "<revision>" / files[0]
+        expected = expected_cache_dir(repo) / "snapshots" / "<revision>" / files[0]
         raise WeightsError(f"timm weights {repo} are not in the local cache: expected {expected}; "
                            "pass --download to fetch them")
     import os
@@ -113,10 +115,12 @@ def cached_weights(cfg: Any, download: bool) -> Path:
 def _download_hub(repo: str, files: tuple[str, ...]) -> Path:
     from huggingface_hub import hf_hub_download
 
+    from ..hub_folders import hub_cache_dir
+
     last: Exception | None = None
     for filename in files:
         try:
-            return Path(hf_hub_download(repo, filename))
+            return Path(hf_hub_download(repo, filename, cache_dir=hub_cache_dir()))
         except Exception as exc:  # this file is not in the repo, or the network failed: try the next
             last = exc
     raise WeightsError(f"could not download the weights of {repo}: {last}") from last
