@@ -103,8 +103,7 @@ def build_hf(folder: HubFolder, args: dict, *, hf_class: str | None, trust_code:
 def quiet_transformers() -> Iterator[None]:
     """transformers logs advice while building (unused config keys, token ids): freezekit's stderr
     holds one line per warning or error, so its log is held at errors while freezekit builds."""
-    from transformers.utils import logging
-
+    logging = require_transformers().utils.logging
     level = logging.get_verbosity()
     logging.set_verbosity_error()
     try:
