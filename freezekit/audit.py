@@ -6,7 +6,7 @@ header readers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .batchnorm_policy import norm_rows
@@ -88,6 +88,12 @@ def load(options: AuditOptions) -> Loaded:
 
     model = load_model(source, options)
     inventory = inventory_of(model, options.model.name)
+    if source.kind == HF:
+        from .hub_folders import quantization_note
+
+        note = quantization_note(source.ref, options.model.revision)
+        if note:
+            inventory = replace(inventory, meta={**inventory.meta, "notes": (note,)})
     if key:
         inventory_cache.put(key, inventory)
     return Loaded(inventory, model)
@@ -132,7 +138,7 @@ def build_report(command: str, view: str, loaded: Loaded, plan: Plan, options: A
         expectations=check(options.expect, totals),
         norms=norms,
         batchnorm=options.batchnorm,
-        warnings=plan.warnings + norm_warnings,
+        warnings=tuple(inventory.meta.get("notes", ())) + plan.warnings + norm_warnings,
     )
 
 

@@ -166,8 +166,8 @@ def fingerprint(ref: str, revision: str | None, base: str | None) -> str | None:
     (a folder of weights alone: its header is read directly, already fast) or cannot be resolved."""
     try:
         folder = resolve(ref, revision)
-        if folder.kind == WEIGHTS or "auto_map" in folder.config():
-            return None
+        if folder.kind == WEIGHTS or {"auto_map", "quantization_config"} & set(folder.config()):
+            return None  # code that may change under the same config; a note the cache would not keep
         texts = [folder.kind, folder.config_text]
         if folder.kind == ADAPTER:
             base_folder = resolve(base_reference(folder, base))
@@ -185,3 +185,20 @@ def natural_default(ref: str, revision: str | None) -> str:
         return "keep" if resolve(ref, revision).kind == ADAPTER else "trainable"
     except (ModelError, UsageError):
         return "trainable"  # the build reports the problem
+
+
+def quantization_note(ref: str, revision: str | None) -> str | None:
+    """What a meta build of a quantized checkpoint's config counts (the logical parameters), said once."""
+    try:
+        folder = resolve(ref, revision)
+        quant = folder.config().get("quantization_config") if folder.kind == MODEL else None
+    except (ModelError, UsageError):
+        return None
+    if not isinstance(quant, dict):
+        return None
+    method = str(quant.get("quant_method", "quantized"))
+    bits = quant.get("bits") or (4 if quant.get("load_in_4bit") else 8 if quant.get("load_in_8bit") else None)
+    how = f"{method}, {bits}-bit" if bits else method
+    return (f"{folder.label}: config.json describes {how} weights; built from the config on the meta device, the "
+            "counts are the logical (unpacked) parameters and the bytes are in the config's dtype, not the packed "
+            "storage (audit the safetensors file for the stored bytes)")

@@ -17,6 +17,8 @@ DTYPE_BYTES = {
     "uint16": 2, "uint32": 4, "uint64": 8, "bool": 1,
     "qint8": 1, "quint8": 1, "qint32": 4,
 }
+# Packed sub-byte dtypes (bitsandbytes 4-bit): bits per logical element.
+PACKED_BITS = {"nf4": 4, "fp4": 4}
 
 
 def numel_of(shape: tuple[int, ...]) -> int:
@@ -56,6 +58,8 @@ class ParamRecord:
 
     @property
     def nbytes(self) -> int:
+        if self.dtype in PACKED_BITS:
+            return self.numel * PACKED_BITS[self.dtype] // 8
         return self.numel * DTYPE_BYTES.get(self.dtype, 0)
 
     @property

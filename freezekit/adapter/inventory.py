@@ -19,6 +19,18 @@ def _bases(cls: type) -> tuple[str, ...]:
     return tuple(c.__name__ for c in cls.__mro__ if c is not object)
 
 
+def logical_shape(p) -> tuple[tuple[int, ...], str]:  # noqa: ANN001 - a torch Parameter
+    """The shape and dtype a parameter stands for. A bitsandbytes `Params4bit` stores two 4-bit values
+    per uint8 element: its logical shape is its quant_state's (the layer's weight shape), else twice
+    its stored elements (what PEFT counts), and its dtype the quant type (nf4/fp4), whose bytes are
+    the packed storage (records.PACKED_BITS). bitsandbytes is not a dependency: this is read by name."""
+    if type(p).__name__ == "Params4bit":
+        state = getattr(p, "quant_state", None)
+        logical = tuple(getattr(state, "shape", ()) or ()) or (2 * p.numel(),)
+        return tuple(int(d) for d in logical), str(getattr(p, "quant_type", "nf4"))
+    return tuple(p.shape), dtype_name(p.dtype)
+
+
 def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     """Records for every module, distinct parameter and buffer of `model`, in registration order.
 
@@ -42,7 +54,8 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     for key, name in first.items():
         p = tensors[key]
         owner = name.rpartition(".")[0]
-        params.append(ParamRecord(name, tuple(p.shape), dtype_name(p.dtype), owner, types.get(owner, ""),
+        shape, dtype = logical_shape(p)
+        params.append(ParamRecord(name, shape, dtype, owner, types.get(owner, ""),
                                   bool(p.requires_grad), tuple(aliases[key])))
     buffers = tuple(BufferRecord(name, tuple(b.shape), dtype_name(b.dtype), name.rpartition(".")[0])
                     for name, b in model.named_buffers())
