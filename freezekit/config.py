@@ -226,7 +226,7 @@ def _parse_model(doc: _Doc, value: Any, base: Path) -> ModelSpec:
     if isinstance(value, str):
         return ModelSpec(_resolve_file_ref(_string(doc, "model", value), base))
     if not isinstance(value, dict):
-        raise doc.error("model", f"must be a model name or a mapping of {', '.join(MODEL_KEYS)}, not {_kind(value)}")
+        raise doc.error("model", f"must be a model name or a mapping of {', '.join(MODEL_KEYS[:3])}, not {_kind(value)}")
     spec = _check_keys(doc, "model", value, MODEL_KEYS)
     if ("name" in spec) == ("factory" in spec):
         raise doc.error("model", "give exactly one of 'name' (a torchvision model or a file) or 'factory' ('module:callable')")

@@ -69,10 +69,9 @@ class UnsafePickleError(WeightsError):
     exit_code = ExitCode.UNSAFE_PICKLE
 
 
-class UnsafeCodeError(FreezekitError):
-    """A model would run code it ships with (a transformers `auto_map`) and --trust-code was not given."""
-
-    exit_code = ExitCode.UNSAFE_PICKLE
+class UnsafeCodeError(UnsafePickleError):
+    """A model would run code it ships with (a transformers `auto_map`) and --trust-code was not given:
+    the same refusal as a pickle's (exit 6), for code that arrives as a .py file instead."""
 
 
 class RuleError(FreezekitError):
