@@ -129,7 +129,7 @@ def test_second_count_comes_from_the_cache_without_torch(tiny_vit, tmp_path):
     env = {**os.environ, "FREEZEKIT_CACHE_DIR": str(tmp_path / "cache")}
     first = subprocess.run([sys.executable, "-m", "freezekit", "count", f"hf:{tiny_vit}", "--format", "json"],
                            capture_output=True, text=True, env=env, check=True)
-    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli import app\n"
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
             f"r = CliRunner().invoke(app, ['count', 'hf:{tiny_vit}', '--format', 'json'])\n"
             "print(r.exit_code, 'torch' in sys.modules, 'transformers' in sys.modules)\nprint(r.stdout)")
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)

@@ -84,7 +84,7 @@ def test_second_count_comes_from_the_cache_without_torch(tmp_path):
     import sys
 
     env = {**os.environ, "FREEZEKIT_CACHE_DIR": str(tmp_path)}
-    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli import app\n"
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
             "r = CliRunner().invoke(app, ['count', 'timm:lcnet_050', '--format', 'json'])\n"
             "print(r.exit_code, 'torch' in sys.modules, 'timm' in sys.modules)\nprint(r.stdout)")
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout

@@ -10,7 +10,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import ModelError, UnsafeCodeError
-from ..hub_folders import HF_EXTRA, HubFolder
+from ..sources.hub_folders import HF_EXTRA, HubFolder
 
 if TYPE_CHECKING:
     from torch import nn
@@ -75,7 +75,7 @@ def model_class(folder: HubFolder, hf_class: str | None, trust_code: bool) -> tu
     if hf_class:
         cls = _known_class(transformers, hf_class)
         if cls is None:
-            from ..suggest import did_you_mean
+            from ..core.suggest import did_you_mean
 
             names = [n for n in dir(transformers) if n.startswith("AutoModel") or n.endswith(("Model", "LMHeadModel"))
                      or "For" in n]
@@ -114,7 +114,7 @@ def quiet_transformers() -> Iterator[None]:
 
 def _build(folder: HubFolder, args: dict, hf_class: str | None, trust_code: bool, materialize: bool,
            weights_file: str | None) -> "nn.Module":
-    from .models import build_cascade
+    from .build import build_cascade
 
     cls, how = model_class(folder, hf_class, trust_code)
     config = _config(folder, args, trust_code)

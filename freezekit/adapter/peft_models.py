@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError, WeightsError
-from ..hub_folders import HF_EXTRA, MODEL, HubFolder, base_reference, resolve
+from ..sources.hub_folders import HF_EXTRA, MODEL, HubFolder, base_reference, resolve
 from .hf_models import build_hf
 
 if TYPE_CHECKING:

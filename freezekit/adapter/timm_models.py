@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError, UsageError, WeightsError
-from ..suggest import nearest
+from ..core.suggest import nearest
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,7 +63,7 @@ def _pretrained_cfg(name: str, weights: str) -> Any:
     if weights != "DEFAULT":
         tags = [n.partition(".")[2] for n in timm.list_pretrained(f"{arch}.*")]
         if weights not in tags:
-            from ..suggest import did_you_mean
+            from ..core.suggest import did_you_mean
 
             raise WeightsError(f"timm model '{arch}' has no weights '{weights}'{did_you_mean(weights, tags)}"
                                f" (choices: DEFAULT, {', '.join(tags) or 'none'})")
@@ -80,7 +80,7 @@ def cached_weights(cfg: Any, download: bool) -> Path:
     if cfg.hf_hub_id:
         from huggingface_hub import try_to_load_from_cache
 
-        from ..hub_folders import expected_cache_dir, hub_cache_dir
+        from ..sources.hub_folders import expected_cache_dir, hub_cache_dir
 
         repo = cfg.hf_hub_id
         files = (cfg.hf_hub_filename,) if getattr(cfg, "hf_hub_filename", None) else WEIGHT_FILES
@@ -115,7 +115,7 @@ def cached_weights(cfg: Any, download: bool) -> Path:
 def _download_hub(repo: str, files: tuple[str, ...]) -> Path:
     from huggingface_hub import hf_hub_download
 
-    from ..hub_folders import hub_cache_dir
+    from ..sources.hub_folders import hub_cache_dir
 
     last: Exception | None = None
     for filename in files:
@@ -128,7 +128,7 @@ def _download_hub(repo: str, files: tuple[str, ...]) -> Path:
 
 def build_timm(name: str, args: dict, *, weights: str | None, download: bool, materialize: bool) -> "nn.Module":
     """The timm model: on meta unless values are needed; with pretrained weights from the cache."""
-    from .models import build_cascade
+    from .build import build_cascade
 
     timm = require_timm()
     check_name(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..report import Report
+from ..core.report import Report
 from .json_render import totals_dict
 
 PARAM_COLUMNS = ("name", "shape", "numel", "dtype", "trainable", "module", "module_type", "rule", "aliases")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, ModelError, UsageError
-from .text_files import read_text
+from ..errors import ConfigError, ModelError, UsageError
+from ..text_files import read_text
 
 MAX_JSON_BYTES = 8 << 20  # a config.json is kilobytes; an index of 100k tensors is a few MiB
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -187,13 +187,9 @@ def natural_default(ref: str, revision: str | None) -> str:
         return "trainable"  # the build reports the problem
 
 
-def quantization_note(ref: str, revision: str | None) -> str | None:
+def quantization_note(folder: HubFolder) -> str | None:
     """What a meta build of a quantized checkpoint's config counts (the logical parameters), said once."""
-    try:
-        folder = resolve(ref, revision)
-        quant = folder.config().get("quantization_config") if folder.kind == MODEL else None
-    except (ModelError, UsageError):
-        return None
+    quant = folder.config().get("quantization_config") if folder.kind == MODEL else None
     if not isinstance(quant, dict):
         return None
     method = str(quant.get("quant_method", "quantized"))

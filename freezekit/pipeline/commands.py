@@ -10,13 +10,14 @@ import json
 from pathlib import Path
 from typing import Callable, ContextManager
 
-from .atomic_write import atomic_path, check_destination
-from .audit import AuditOptions, Loaded, apply_to_model, build_report, load, plan_for
-from .config import ModelSpec
-from .errors import OutputError, UsageError
-from .manifest import Drift, build_manifest, compare, load_manifest
-from .report import Report
-from .sources import parse_source
+from ..atomic_write import atomic_path, check_destination
+from ..core.manifest import Drift, build_manifest, compare, load_manifest
+from ..core.report import Report
+from ..errors import OutputError, UsageError
+from ..sources.registry import parse_source, source_type
+from ..sources.spec import Loaded, SourceKind
+from .audit import apply_to_model, build_report, load, plan_for
+from .settings import Settings
 
 
 Progress = Callable[[str], ContextManager[None]]
@@ -26,14 +27,14 @@ def quiet(message: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
-def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, only: str | None = None,
+def run_audit(command: str, options: Settings, *, depth: int | None = None, only: str | None = None,
               save: str | None = None, manifest: str | None = None, force: bool = False,
               progress: Progress = quiet) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
-    if save is not None and parse_source(options.model.name).is_checkpoint:
+    if save is not None and not source_type(options.source.kind).builds_model(options.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
     if save is not None:
-        from .adapter.save import check_save_path
+        from ..adapter.save import check_save_path
 
         check_destination(save, force, options.input_files())
         check_save_path(save)
@@ -41,7 +42,7 @@ def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, 
         check_destination(manifest, force, options.input_files())
         if save is not None and Path(save).resolve() == Path(manifest).resolve():
             raise UsageError("--save and --manifest name the same file")
-    with progress(f"Loading {options.model.name}"):
+    with progress(f"Loading {options.source.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
     view = "parameters" if command == "freeze" else "totals"
@@ -62,7 +63,7 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
             tmp_save = stack.enter_context(atomic_path(save, force)) if save is not None else None
             tmp_manifest = stack.enter_context(atomic_path(manifest, force)) if manifest is not None else None
             if tmp_save is not None:
-                from .adapter.save import write_weights
+                from ..adapter.save import write_weights
 
                 apply_to_model(loaded.model, plan)
                 write_weights(loaded.model, tmp_save, Path(save).suffix.lower(), doc)
@@ -77,13 +78,14 @@ def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
               progress: Progress = quiet) -> tuple[Drift, Report]:
     """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare."""
     m = load_manifest(manifest_path)
-    if model is None and m.model.kind == "python":
+    if model is None and m.model.kind == SourceKind.PYTHON.value:
         raise UsageError(f"{manifest_path}: written from Python for a {m.model.source} object; "
                          "name the model to check: freezekit check MANIFEST MODEL")
-    spec = m.model_spec if model is None else ModelSpec(model, dict(m.model.args) if model == m.model.source else {})
-    options = AuditOptions(model=spec, rules=m.rules, default=m.default, strict=False, weights=m.model.weights,
-                           weights_file=m.model.weights_file, trust_pickle=trust_pickle)
-    with progress(f"Loading {spec.name}"):
+    text = m.model.source if model is None else model
+    spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
+                        weights_file=m.model.weights_file, trust_pickle=trust_pickle)
+    options = Settings(source=spec, rules=m.rules, default=m.default, strict=False)
+    with progress(f"Loading {spec.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
     report = build_report("check", "totals", loaded, plan, options)

@@ -1,0 +1,169 @@
+"""What a command asks (Settings), built once from a config file and the command line. Pure: no torch."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from ..core.config import Config, load_config
+from ..core.expectations import Expectations
+from ..core.report import ModelInfo
+from ..core.rules import Rule, validate_rule
+from ..errors import ConfigError, UsageError, WeightsError
+from ..sources.registry import parse_source, source_type
+from ..sources.spec import SourceKind, SourceSpec
+from ..text_files import check_input_file
+
+DEFAULT_CONFIG = "freezekit.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know, merged from the config and the command line."""
+
+    source: SourceSpec
+    rules: tuple[Rule, ...] = ()
+    default: str = "trainable"
+    strict: bool = True
+    expect: Expectations = Expectations()
+    batchnorm: str | None = None
+    needs_values: bool = False  # the command needs real tensors (--save, verify)
+    use_cache: bool = True
+    config_path: str | None = None  # the config the settings came from, if any
+
+    @property
+    def materialize(self) -> bool:
+        """Whether the model must hold real values (else it is built on the meta device): decided here only."""
+        return self.needs_values or self.source.weights is not None or self.source.weights_file is not None
+
+    def input_files(self) -> tuple[str, ...]:
+        """Files this run reads: an output must never overwrite one of them."""
+        files = (self.source.weights_file, self.config_path, *source_type(self.source.kind).input_files(self.source))
+        return tuple(f for f in files if f)
+
+    def model_info(self) -> ModelInfo:
+        s = self.source
+        return ModelInfo(s.text, s.kind.value, s.weights, s.weights_file, dict(s.args))
+
+
+def parse_arg(text: str) -> tuple[str, Any]:
+    """`--arg key=value`: the value is read as a YAML scalar (4 -> int, true -> bool, 0.5 -> float)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise UsageError(f"--arg '{text}': expected key=value with a Python identifier as key")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):
+        parsed = value  # YAML that cannot be built (2001-13-45, !!int x): keep the text as given
+    if not isinstance(parsed, (str, int, float, bool, type(None))):
+        parsed = value  # only JSON scalars (a date, a list, a mapping stay the text as given)
+    return key.strip(), parsed
+
+
+def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order: Sequence[str] | None) -> tuple[Rule, ...]:
+    """Rebuild the order in which -p and -u were given (order: 'pattern'/'unfreeze' per occurrence)."""
+    queues = {"pattern": list(patterns), "unfreeze": list(unfreezes)}
+    if not order or len(order) != len(patterns) + len(unfreezes):
+        order = ["pattern"] * len(patterns) + ["unfreeze"] * len(unfreezes)
+    rules = []
+    for which in order:
+        pattern = queues[which].pop(0)
+        rule = Rule("freeze" if which == "pattern" else "unfreeze", pattern,
+                    "--pattern" if which == "pattern" else "--unfreeze")
+        validate_rule(rule)
+        rules.append(rule)
+    return tuple(rules)
+
+
+def find_config(config_path: str | None, model: str | None) -> Config | None:
+    if config_path is not None:
+        return load_config(config_path)
+    if model is None:
+        if Path(DEFAULT_CONFIG).is_file():
+            return load_config(DEFAULT_CONFIG)
+        raise UsageError(f"no MODEL given, and no {DEFAULT_CONFIG} in this folder; name a model or pass --config FILE")
+    return None
+
+
+def config_source(config: Config) -> SourceSpec | None:
+    """The config's model, parsed, a relative file resolved against the config's folder."""
+    if config.model is None:
+        return None
+    folder = Path(config.path).parent
+    hub = dict(config.model.hub)
+    if "base" in hub:  # a PEFT base folder beside the config
+        hub["base"] = parse_source(hub["base"] if hub["base"].startswith("hf:") else "hf:" + hub["base"],
+                                   base=folder).text
+    return parse_source(config.model.name, args=config.model.args, base=folder, hub=hub)
+
+
+def build_settings(
+    config: Config | None,
+    *,
+    model: str | None,
+    args: Sequence[str] = (),
+    rules: tuple[Rule, ...] = (),
+    default: str | None = None,
+    strict: bool = True,
+    expect: Expectations = Expectations(),
+    weights: str | None = None,
+    weights_file: str | None = None,
+    trust_pickle: bool = False,
+    batchnorm: str | None = None,
+    needs_values: bool = False,
+    use_cache: bool = True,
+    hf_class: str | None = None,
+    revision: str | None = None,
+    base: str | None = None,
+    download: bool = False,
+    trust_code: bool = False,
+) -> Settings:
+    """Command-line values win over the config's; MODEL replaces the config's model (keeping its args
+    when it names the same one)."""
+    config = config or Config()
+    if weights_file is not None:
+        check_input_file(weights_file, "weights file", WeightsError)  # fail before building anything
+    from_config = config_source(config)
+    if model is not None:
+        source = from_config if from_config is not None and from_config.text == model else parse_source(model)
+    elif from_config is not None:
+        source = from_config
+    else:
+        raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
+    source = replace(
+        source,
+        args={**source.args, **dict(parse_arg(a) for a in args)},
+        weights=weights if weights is not None else config.weights,
+        weights_file=weights_file if weights_file is not None else config.weights_file,
+        trust_pickle=trust_pickle,
+        download=download,
+        trust_code=trust_code,
+    )
+    hub = {k: v for k, v in (("hf_class", hf_class), ("revision", revision), ("base", base)) if v is not None}
+    if hub:
+        if source.kind is not SourceKind.HF:
+            raise UsageError(f"--{next(iter(hub)).replace('_', '-')} applies to hf: models, not to '{source.text}'")
+        source = replace(source, **hub)
+    return Settings(
+        source=source,
+        rules=config.rules + rules,
+        default=default or config.default or natural_default(source),
+        strict=strict,
+        expect=config.expect.merged_with(expect),
+        batchnorm=batchnorm or config.batchnorm,
+        config_path=config.path or None,
+        needs_values=needs_values,
+        use_cache=use_cache,
+    )
+
+
+def natural_default(source: SourceSpec) -> str:
+    """Where rules start when neither the command line nor the config says: a PEFT adapter as PEFT
+    arranged it (keep: base frozen, adapter trainable), every other model trainable."""
+    if source.kind is not SourceKind.HF:
+        return "trainable"
+    from ..sources.hub_folders import natural_default as hub_default
+
+    return hub_default(source.ref, source.revision)
