@@ -63,3 +63,14 @@ def test_save_loads_the_adapter_weights(cli, tiny_llama, tiny_lora, tmp_path):
     name = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight"
     stored = next(k for k in adapter if k.endswith("layers.0.self_attn.q_proj.lora_A.weight"))
     assert saved[name].equal(adapter[stored])
+
+
+def test_a_manifest_records_the_base_and_check_rebuilds_with_it(cli, tiny_llama, tiny_lora, tmp_path):
+    manifest = tmp_path / "lora.json"
+    code, _, err = cli("freeze", f"hf:{tiny_lora}", "--base", f"hf:{tiny_llama}", "-u", "re:.*lm_head.*",
+                       "--manifest", manifest, "--format", "json")
+    assert code == 0, err
+    assert json.loads(manifest.read_text())["model"]["hub"] == {"base": f"hf:{tiny_llama}"}
+    code, out, err = cli("check", manifest)
+    assert code == 0, err
+    assert out.startswith("manifest matches:")

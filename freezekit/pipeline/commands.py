@@ -83,7 +83,8 @@ def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
                          "name the model to check: freezekit check MANIFEST MODEL")
     text = m.model.source if model is None else model
     spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
-                        weights_file=m.model.weights_file, trust_pickle=trust_pickle)
+                        weights_file=m.model.weights_file, trust_pickle=trust_pickle,
+                        hub=m.model.hub if text == m.model.source else {})
     options = Settings(source=spec, rules=m.rules, default=m.default, strict=False)
     with progress(f"Loading {spec.text}"):
         loaded = load(options)

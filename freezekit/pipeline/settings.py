@@ -45,7 +45,8 @@ class Settings:
 
     def model_info(self) -> ModelInfo:
         s = self.source
-        return ModelInfo(s.text, s.kind.value, s.weights, s.weights_file, dict(s.args))
+        hub = {k: v for k, v in (("hf_class", s.hf_class), ("revision", s.revision), ("base", s.base)) if v}
+        return ModelInfo(s.text, s.kind.value, s.weights, s.weights_file, dict(s.args), hub)
 
 
 def parse_arg(text: str) -> tuple[str, Any]:
