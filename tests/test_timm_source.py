@@ -91,3 +91,11 @@ def test_second_count_comes_from_the_cache_without_torch(tmp_path):
             for _ in range(2)]
     assert [r.partition("\n")[0] for r in runs] == ["0 True True", "0 False False"]
     assert json.loads(runs[1].partition("\n")[2])["totals"]["total"] == 1_880_856
+
+
+def test_verify_takes_the_input_size_of_the_timm_config(cli):
+    code, out, err = cli("verify", "timm:lcnet_050", "-p", "through:blocks.2", "--format", "json",
+                         "--steps", "1", "--warmup", "0")
+    assert code == 0, err
+    result = json.loads(out)
+    assert all(c["ok"] for c in result["checks"]) and "2x3x224x224" in json.dumps(result)

@@ -101,15 +101,18 @@ def build_hf(folder: HubFolder, args: dict, *, hf_class: str | None, trust_code:
 
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
-    """transformers logs advice while building (unused config keys, token ids): freezekit's stderr
-    holds one line per warning or error, so its log is held at errors while freezekit builds."""
+    """transformers logs advice while building (unused config keys, token ids) and draws progress bars:
+    freezekit's stderr holds one line per warning or error, so both are held while freezekit builds."""
     logging = require_transformers().utils.logging
-    level = logging.get_verbosity()
+    level, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
+    logging.disable_progress_bar()  # "Loading weights: 100%" is not freezekit's to print
     try:
         yield
     finally:
         logging.set_verbosity(level)
+        if bars:
+            logging.enable_progress_bar()
 
 
 def _build(folder: HubFolder, args: dict, hf_class: str | None, trust_code: bool, materialize: bool,

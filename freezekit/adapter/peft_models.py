@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError, WeightsError
 from ..sources.hub_folders import HF_EXTRA, MODEL, HubFolder, base_reference, resolve
-from .hf_models import build_hf
+from .hf_models import build_hf, quiet_transformers
 
 if TYPE_CHECKING:
     from torch import nn
@@ -40,6 +40,12 @@ def _adapter_config(adapter: HubFolder) -> Any:
 
 def build_peft(adapter: HubFolder, args: dict, *, base: str | None, hf_class: str | None, trust_code: bool,
                materialize: bool, download: bool) -> "nn.Module":
+    with quiet_transformers():
+        return _build_peft(adapter, args, base, hf_class, trust_code, materialize, download)
+
+
+def _build_peft(adapter: HubFolder, args: dict, base: str | None, hf_class: str | None, trust_code: bool,
+                materialize: bool, download: bool) -> "nn.Module":
     peft = require_peft()
     base_folder = resolve(base_reference(adapter, base), download=download, with_weights=materialize)
     if base_folder.kind != MODEL:

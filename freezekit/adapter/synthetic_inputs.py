@@ -30,6 +30,9 @@ def _image_size(model: "nn.Module", name: str) -> int:
     size = getattr(model, "image_size", None)  # ViT checks the exact size
     if isinstance(size, int):
         return size
+    timm_cfg = getattr(model, "pretrained_cfg", None)  # a timm model: the input its weights were trained on
+    if isinstance(timm_cfg, dict) and isinstance(timm_cfg.get("input_size"), (tuple, list)):
+        return int(timm_cfg["input_size"][-1])
     return 299 if "inception" in name else 224
 
 
@@ -109,6 +112,10 @@ def make_batch(model: "nn.Module", name: str, family: str, batch: int, device: s
             return torch.nn.functional.cross_entropy(logits.float(), labels % logits.shape[-1]) + aux
 
         return Batch(lambda m: m(x), loss, f"images {batch}x{'x'.join(map(str, shape))}")
+    if family == "transformers":
+        from .hf_inputs import hf_batch
+
+        return hf_batch(model, name, batch, device, input_shape)
     if input_shape is None:
         raise UsageError(f"cannot infer an input for '{name}'; pass --input-shape C,H,W (without the batch size)")
     x = randn(batch, *input_shape)

@@ -112,7 +112,8 @@ def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
         raise UsageError("verify runs a training step and needs a model; MODEL is a checkpoint file")
     if vopts.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here")
-    family = zoo.family_of(source.ref) if source.kind == SourceKind.TORCHVISION else "custom"
+    family = {SourceKind.TORCHVISION: zoo.family_of(source.ref) if source.kind == SourceKind.TORCHVISION else "",
+              SourceKind.TIMM: "classification", SourceKind.HF: "transformers"}.get(source.kind, "custom")
     batch_size = vopts.batch_size or DEFAULT_BATCH
     baseline = None
     if vopts.compare:  # everything trainable, same step, measured first on a fresh model
