@@ -4,6 +4,7 @@ The forward pass gets every input it names among the common ones: token ids (tex
 decoder of an encoder-decoder), pixel values (vision towers), log-mel features (Whisper). The loss
 sums the means of every floating tensor it returns, so that every head gets a gradient.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,7 +31,8 @@ def _get(config: Any, key: str, *subconfigs: str) -> Any:
 def hf_batch(model: "nn.Module", name: str, batch: int, device: str, input_shape: tuple[int, ...] | None) -> Batch:
     import torch
 
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # a PEFT model's transformers model
+    get_base = getattr(model, "get_base_model", None)  # a PEFT model: its transformers model
+    inner = get_base() if callable(get_base) else model
     config = getattr(inner, "config", None)
     if config is None:
         raise UsageError(f"cannot infer an input for '{name}': it has no transformers config")
@@ -51,7 +53,9 @@ def hf_batch(model: "nn.Module", name: str, batch: int, device: str, input_shape
     if "decoder_input_ids" in accepted and vocab and "input_ids" not in inputs:
         inputs["decoder_input_ids"] = torch.randint(0, int(vocab), (batch, SEQUENCE), device=device)
     if not inputs:
-        raise UsageError(f"cannot infer an input for '{name}' (its forward takes none of input_ids, pixel_values, "
-                         "input_features); verify it through your own factory")
+        raise UsageError(
+            f"cannot infer an input for '{name}' (its forward takes none of input_ids, pixel_values, "
+            "input_features); verify it through your own factory"
+        )
     desc = ", ".join(f"{k} {'x'.join(map(str, v.shape))}" for k, v in inputs.items())
     return Batch(lambda m: m(**inputs), total_of, desc)

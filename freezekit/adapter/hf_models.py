@@ -4,6 +4,7 @@ are needed; real weights only from the folder's own safetensors or --weights-fil
 The class is `architectures[0]` of the config when transformers has it (else AutoModel), or
 `--hf-class`. Code shipped with a model (the config's `auto_map`) runs only under --trust-code.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -57,8 +58,9 @@ def json_text(value: Any) -> str:
 def _config(folder: HubFolder, args: dict, trust_code: bool) -> Any:
     transformers = require_transformers()
     try:
-        return transformers.AutoConfig.from_pretrained(str(folder.path), local_files_only=True,
-                                                       trust_remote_code=trust_code, **args)
+        return transformers.AutoConfig.from_pretrained(
+            str(folder.path), local_files_only=True, trust_remote_code=trust_code, **args
+        )
     except (Exception, SystemExit) as exc:  # an unknown model_type, a bad value: one line naming the folder
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{folder.label}: transformers cannot read {folder.path / 'config.json'}: {first}") from exc
@@ -70,15 +72,19 @@ def model_class(folder: HubFolder, hf_class: str | None, trust_code: bool) -> tu
     data = folder.config()
     entry = remote_code_entry(data, transformers, hf_class)
     if entry is not None and not trust_code:
-        raise UnsafeCodeError(f"{folder.label}: building it would run the model's own code ({entry}); "
-                              "pass --trust-code to allow that")
+        raise UnsafeCodeError(
+            f"{folder.label}: building it would run the model's own code ({entry}); pass --trust-code to allow that"
+        )
     if hf_class:
         cls = _known_class(transformers, hf_class)
         if cls is None:
             from ..core.suggest import did_you_mean
 
-            names = [n for n in dir(transformers) if n.startswith("AutoModel") or n.endswith(("Model", "LMHeadModel"))
-                     or "For" in n]
+            names = [
+                n
+                for n in dir(transformers)
+                if n.startswith("AutoModel") or n.endswith(("Model", "LMHeadModel")) or "For" in n
+            ]
             raise ModelError(f"--hf-class {hf_class}: not a transformers model class{did_you_mean(hf_class, names)}")
         return cls, f"--hf-class {hf_class}"
     if entry is not None:  # trusted remote code: the auto class named in auto_map
@@ -91,8 +97,15 @@ def model_class(folder: HubFolder, hf_class: str | None, trust_code: bool) -> tu
     return transformers.AutoModel, "AutoModel (the config names no architecture transformers has)"
 
 
-def build_hf(folder: HubFolder, args: dict, *, hf_class: str | None, trust_code: bool, materialize: bool,
-             weights_file: str | None) -> "nn.Module":
+def build_hf(
+    folder: HubFolder,
+    args: dict,
+    *,
+    hf_class: str | None,
+    trust_code: bool,
+    materialize: bool,
+    weights_file: str | None,
+) -> "nn.Module":
     """The model of an hf: folder: meta unless materialize; then real weights from --weights-file, else
     the folder's safetensors (when it has some), else a random init."""
     with quiet_transformers():
@@ -115,8 +128,9 @@ def quiet_transformers() -> Iterator[None]:
             logging.enable_progress_bar()
 
 
-def _build(folder: HubFolder, args: dict, hf_class: str | None, trust_code: bool, materialize: bool,
-           weights_file: str | None) -> "nn.Module":
+def _build(
+    folder: HubFolder, args: dict, hf_class: str | None, trust_code: bool, materialize: bool, weights_file: str | None
+) -> "nn.Module":
     from .build import build_cascade
 
     cls, how = model_class(folder, hf_class, trust_code)
@@ -134,7 +148,9 @@ def _build(folder: HubFolder, args: dict, hf_class: str | None, trust_code: bool
             raise  # may be the meta device: let the cascade retry
         except (Exception, SystemExit) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelError(f"{folder.label}: {cls.__name__} ({how}) cannot be built from its config: {first}") from exc
+            raise ModelError(
+                f"{folder.label}: {cls.__name__} ({how}) cannot be built from its config: {first}"
+            ) from exc
 
     return build_cascade(make, folder.label, materialize)
 
@@ -145,8 +161,9 @@ def _from_pretrained(folder: HubFolder, cls: Any, args: dict, trust_code: bool) 
     from ..errors import WeightsError
 
     try:
-        return cls.from_pretrained(str(folder.path), local_files_only=True, use_safetensors=True,
-                                   trust_remote_code=trust_code, **args)
+        return cls.from_pretrained(
+            str(folder.path), local_files_only=True, use_safetensors=True, trust_remote_code=trust_code, **args
+        )
     except (Exception, SystemExit) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{folder.label}: cannot load the weights in {folder.path}: {first}") from exc

@@ -5,6 +5,7 @@ training (base frozen, adapter and `modules_to_save` trainable), so that the tot
 On the meta device the adapter's layers are created from adapter_config.json alone; its weights
 (adapter_model.safetensors) are loaded by PEFT only when values are needed (--save, verify).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -38,25 +39,42 @@ def _adapter_config(adapter: HubFolder) -> Any:
     return config
 
 
-def build_peft(adapter: HubFolder, args: dict, *, base: str | None, hf_class: str | None, trust_code: bool,
-               materialize: bool, download: bool) -> "nn.Module":
+def build_peft(
+    adapter: HubFolder,
+    args: dict,
+    *,
+    base: str | None,
+    hf_class: str | None,
+    trust_code: bool,
+    materialize: bool,
+    download: bool,
+) -> "nn.Module":
     with quiet_transformers():
         return _build_peft(adapter, args, base, hf_class, trust_code, materialize, download)
 
 
-def _build_peft(adapter: HubFolder, args: dict, base: str | None, hf_class: str | None, trust_code: bool,
-                materialize: bool, download: bool) -> "nn.Module":
+def _build_peft(
+    adapter: HubFolder,
+    args: dict,
+    base: str | None,
+    hf_class: str | None,
+    trust_code: bool,
+    materialize: bool,
+    download: bool,
+) -> "nn.Module":
     peft = require_peft()
     base_folder = resolve(base_reference(adapter, base), download=download, with_weights=materialize)
     if base_folder.kind != MODEL:
         raise ModelError(f"{adapter.label}: its base {base_folder.label} is not a model folder (no config.json)")
     config = _adapter_config(adapter)
-    model = build_hf(base_folder, args, hf_class=hf_class, trust_code=trust_code, materialize=materialize,
-                     weights_file=None)
+    model = build_hf(
+        base_folder, args, hf_class=hf_class, trust_code=trust_code, materialize=materialize, weights_file=None
+    )
     if materialize and (adapter.path / ADAPTER_WEIGHTS).is_file():
         try:
-            return peft.PeftModel.from_pretrained(model, str(adapter.path), config=config, is_trainable=True,
-                                                  use_safetensors=True)
+            return peft.PeftModel.from_pretrained(
+                model, str(adapter.path), config=config, is_trainable=True, use_safetensors=True
+            )
         except (Exception, SystemExit) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise WeightsError(f"{adapter.label}: cannot load {adapter.path / ADAPTER_WEIGHTS}: {first}") from exc
@@ -67,7 +85,7 @@ def _build_peft(adapter: HubFolder, args: dict, base: str | None, hf_class: str 
     import torch
 
     try:  # once: get_peft_model changes the base model in place, so it cannot be retried another way
-        with warnings.catch_warnings(), (contextlib.nullcontext() if materialize else torch.device("meta")):
+        with warnings.catch_warnings(), contextlib.nullcontext() if materialize else torch.device("meta"):
             warnings.simplefilter("ignore")
             return peft.get_peft_model(model, config)
     except (Exception, SystemExit) as exc:

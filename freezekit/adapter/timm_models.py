@@ -5,13 +5,14 @@ Weights are never fetched unless --download is given; a file found in the cache 
 timm's own loader (safetensors, or torch.load with weights_only=True), which also adapts the
 classifier when --arg num_classes=N differs from the checkpoint's.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelError, UsageError, WeightsError
 from ..core.suggest import nearest
+from ..errors import ModelError, UsageError, WeightsError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -65,8 +66,10 @@ def _pretrained_cfg(name: str, weights: str) -> Any:
         if weights not in tags:
             from ..core.suggest import did_you_mean
 
-            raise WeightsError(f"timm model '{arch}' has no weights '{weights}'{did_you_mean(weights, tags)}"
-                               f" (choices: DEFAULT, {', '.join(tags) or 'none'})")
+            raise WeightsError(
+                f"timm model '{arch}' has no weights '{weights}'{did_you_mean(weights, tags)}"
+                f" (choices: DEFAULT, {', '.join(tags) or 'none'})"
+            )
         tag = weights
     cfg = timm.models.get_pretrained_cfg(f"{arch}.{tag}" if tag else arch)
     if cfg is None or not (cfg.hf_hub_id or cfg.url):
@@ -91,8 +94,9 @@ def cached_weights(cfg: Any, download: bool) -> Path:
         if download:
             return _download_hub(repo, files)
         expected = expected_cache_dir(repo) / "snapshots" / "<revision>" / files[0]
-        raise WeightsError(f"timm weights {repo} are not in the local cache: expected {expected}; "
-                           "pass --download to fetch them")
+        raise WeightsError(
+            f"timm weights {repo} are not in the local cache: expected {expected}; pass --download to fetch them"
+        )
     import os
     from urllib.parse import urlparse
 
@@ -102,8 +106,10 @@ def cached_weights(cfg: Any, download: bool) -> Path:
     if path.is_file():
         return path
     if not download:
-        raise WeightsError(f"timm weights are not in the local cache: expected {path}; fetch {cfg.url} to that "
-                           "path, or pass --download")
+        raise WeightsError(
+            f"timm weights are not in the local cache: expected {path}; fetch {cfg.url} to that "
+            "path, or pass --download"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         torch.hub.download_url_to_file(cfg.url, str(path), progress=False)
@@ -134,29 +140,36 @@ def build_timm(name: str, args: dict, *, weights: str | None, download: bool, ma
     check_name(name)
     reserved = sorted(set(args) & set(RESERVED_ARGS))
     if reserved:
-        raise UsageError(f"--arg {reserved[0]}: timm weights are chosen with --weights (from the local cache), "
-                         "never passed to the builder")
+        raise UsageError(
+            f"--arg {reserved[0]}: timm weights are chosen with --weights (from the local cache), "
+            "never passed to the builder"
+        )
     kwargs: dict[str, Any] = {"pretrained": False}
     if weights is not None:
         cfg = _pretrained_cfg(name, weights)
         path = cached_weights(cfg, download)
         arch = timm.models.split_model_name_tag(name)[0]
         name = f"{arch}.{cfg.tag}" if cfg.tag else arch
-        kwargs = {"pretrained": True, "pretrained_cfg_overlay": {"file": str(path), "source": "timm", "state_dict": None}}
+        kwargs = {
+            "pretrained": True,
+            "pretrained_cfg_overlay": {"file": str(path), "source": "timm", "state_dict": None},
+        }
 
     def make() -> "nn.Module":
         try:
             return timm.create_model(name, **kwargs, **args)
         except (NotImplementedError, RuntimeError) as exc:
             if weights is not None and "state_dict" in str(exc):
-                raise WeightsError(f"timm model '{name}': the cached weights do not fit: "
-                                   f"{str(exc).splitlines()[0]}") from exc
+                raise WeightsError(
+                    f"timm model '{name}': the cached weights do not fit: {str(exc).splitlines()[0]}"
+                ) from exc
             raise  # may be the meta device: let the cascade retry
         except TypeError as exc:
             raise ModelError(f"timm model '{name}' does not accept these arguments: {exc}") from exc
         except (Exception, SystemExit) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ModelError(f"timm model '{name}' could not be built with {args or 'its defaults'}: "
-                             f"{type(exc).__name__}: {first}") from exc
+            raise ModelError(
+                f"timm model '{name}' could not be built with {args or 'its defaults'}: {type(exc).__name__}: {first}"
+            ) from exc
 
     return build_cascade(make, f"timm model '{name}'", materialize or weights is not None)

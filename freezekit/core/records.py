@@ -5,7 +5,7 @@ build by hand in tests, and cheap to cache as JSON.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Bytes per element, keyed by the short dtype names the adapter records
 # (torch.float32 -> "float32"). Unknown dtypes count as 0 bytes rather than guess.
@@ -95,7 +95,7 @@ class Inventory:
     modules: tuple[ModuleRecord, ...] = ()
     has_modules: bool = True
     source: str = ""
-    meta: dict = field(default_factory=dict, compare=False, hash=False)
+    notes: tuple[str, ...] = ()  # what the source says about how it counted (packed weights): report warnings
 
     def module_names(self) -> list[str]:
         if self.modules:

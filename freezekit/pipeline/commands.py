@@ -17,8 +17,7 @@ from ..errors import OutputError, UsageError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
 from .audit import apply_to_model, build_report, load, plan_for
-from .settings import Settings
-
+from .settings import Settings, build_settings
 
 Progress = Callable[[str], ContextManager[None]]
 
@@ -27,8 +26,7 @@ def quiet(message: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
-def run_audit(command: str, options: Settings, *, depth: int | None = None, only: str | None = None,
-              save: str | None = None, manifest: str | None = None, force: bool = False,
+def run_audit(command: str, options: Settings, *, save: str | None = None, manifest: str | None = None, force: bool = False,
               progress: Progress = quiet) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
@@ -45,8 +43,7 @@ def run_audit(command: str, options: Settings, *, depth: int | None = None, only
     with progress(f"Loading {options.source.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
-    view = "parameters" if command == "freeze" else "totals"
-    report = build_report(command, view, loaded, plan, options, depth=depth, only=only)
+    report = build_report(command, loaded, plan, options)
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)
@@ -62,7 +59,7 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
         with contextlib.ExitStack() as stack:
             tmp_save = stack.enter_context(atomic_path(save, force)) if save is not None else None
             tmp_manifest = stack.enter_context(atomic_path(manifest, force)) if manifest is not None else None
-            if tmp_save is not None:
+            if tmp_save is not None and save is not None:
                 from ..adapter.save import write_weights
 
                 apply_to_model(loaded.model, plan)
@@ -85,9 +82,9 @@ def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
     spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
                         weights_file=m.model.weights_file, trust_pickle=trust_pickle,
                         hub=m.model.hub if text == m.model.source else {})
-    options = Settings(source=spec, rules=m.rules, default=m.default, strict=False)
+    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
     with progress(f"Loading {spec.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
-    report = build_report("check", "totals", loaded, plan, options)
+    report = build_report("check", loaded, plan, options)
     return compare(m, plan, loaded.inventory), report

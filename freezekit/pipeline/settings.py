@@ -7,8 +7,10 @@ from typing import Any, Sequence
 
 import yaml
 
+from ..core.batchnorm_policy import BatchNormPolicy
 from ..core.config import Config, load_config
 from ..core.expectations import Expectations
+from ..core.plan import DEFAULT_START, Default
 from ..core.report import ModelInfo
 from ..core.rules import Rule, validate_rule
 from ..errors import ConfigError, UsageError, WeightsError
@@ -25,10 +27,10 @@ class Settings:
 
     source: SourceSpec
     rules: tuple[Rule, ...] = ()
-    default: str = "trainable"
+    default: Default = DEFAULT_START
     strict: bool = True
     expect: Expectations = Expectations()
-    batchnorm: str | None = None
+    batchnorm: BatchNormPolicy | None = None  # None: not chosen (core/batchnorm_policy.effective says which applies)
     needs_values: bool = False  # the command needs real tensors (--save, verify)
     use_cache: bool = True
     config_path: str | None = None  # the config the settings came from, if any
@@ -100,29 +102,22 @@ def config_source(config: Config) -> SourceSpec | None:
     return parse_source(config.model.name, args=config.model.args, base=folder, hub=hub)
 
 
-def build_settings(
+def resolve_source(
     config: Config | None,
-    *,
     model: str | None,
+    *,
     args: Sequence[str] = (),
-    rules: tuple[Rule, ...] = (),
-    default: str | None = None,
-    strict: bool = True,
-    expect: Expectations = Expectations(),
     weights: str | None = None,
     weights_file: str | None = None,
     trust_pickle: bool = False,
-    batchnorm: str | None = None,
-    needs_values: bool = False,
-    use_cache: bool = True,
     hf_class: str | None = None,
     revision: str | None = None,
     base: str | None = None,
     download: bool = False,
     trust_code: bool = False,
-) -> Settings:
-    """Command-line values win over the config's; MODEL replaces the config's model (keeping its args
-    when it names the same one)."""
+) -> SourceSpec:
+    """MODEL replaces the config's model (keeping its args when it names the same one); command-line
+    values win over the config's. hf_class, revision and base apply to hf: models only."""
     config = config or Config()
     if weights_file is not None:
         check_input_file(weights_file, "weights file", WeightsError)  # fail before building anything
@@ -147,6 +142,24 @@ def build_settings(
         if source.kind is not SourceKind.HF:
             raise UsageError(f"--{next(iter(hub)).replace('_', '-')} applies to hf: models, not to '{source.text}'")
         source = replace(source, **hub)
+    return source
+
+
+def build_settings(
+    config: Config | None,
+    source: SourceSpec,
+    *,
+    rules: tuple[Rule, ...] = (),
+    default: Default | None = None,
+    strict: bool = True,
+    expect: Expectations = Expectations(),
+    batchnorm: BatchNormPolicy | None = None,
+    needs_values: bool = False,
+    use_cache: bool = True,
+) -> Settings:
+    """The one merge of a config and the caller's values (command line or Python API): the caller's
+    rules come after the config's, its other values win."""
+    config = config or Config()
     return Settings(
         source=source,
         rules=config.rules + rules,
@@ -160,11 +173,11 @@ def build_settings(
     )
 
 
-def natural_default(source: SourceSpec) -> str:
-    """Where rules start when neither the command line nor the config says: a PEFT adapter as PEFT
-    arranged it (keep: base frozen, adapter trainable), every other model trainable."""
+def natural_default(source: SourceSpec) -> Default:
+    """Where rules start when neither the caller nor the config says: a PEFT adapter as PEFT
+    arranged it (keep: base frozen, adapter trainable), every other model DEFAULT_START."""
     if source.kind is not SourceKind.HF:
-        return "trainable"
-    from ..sources.hub_folders import natural_default as hub_default
+        return DEFAULT_START
+    from ..sources.hub_folders import is_adapter
 
-    return hub_default(source.ref, source.revision)
+    return Default.KEEP if is_adapter(source.ref, source.revision) else DEFAULT_START

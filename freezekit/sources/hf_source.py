@@ -5,6 +5,7 @@ What the folder holds decides (sources/hub_folders.py, no torch):
 - adapter_config.json: a PEFT adapter applied to its base model (adapter/peft_models.py);
 - only *.safetensors: a header-only checkpoint audit, as for a .safetensors file given as MODEL.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,7 +25,7 @@ def parse(text: str, base: Path | None) -> SourceSpec | None:
     (one stat: `org/name` may be a folder or a repo id, and only the disk can tell)."""
     if not text.startswith(PREFIX):
         return None
-    ref = text[len(PREFIX):]
+    ref = text[len(PREFIX) :]
     if base is not None and ref and not os.path.isabs(ref) and (base / ref).is_dir():
         ref = str(base / ref)
         text = PREFIX + ref
@@ -37,8 +38,10 @@ def _folder(spec: SourceSpec, materialize: bool = False) -> hub_folders.HubFolde
 
 def load(spec: SourceSpec, materialize: bool) -> Loaded:
     if spec.weights is not None:
-        raise UsageError("--weights names torchvision or timm weights; an hf: model loads its folder's own "
-                         "safetensors (with --save or verify) or --weights-file")
+        raise UsageError(
+            "--weights names torchvision or timm weights; an hf: model loads its folder's own "
+            "safetensors (with --save or verify) or --weights-file"
+        )
     folder = _folder(spec, materialize)
     if folder.kind == hub_folders.WEIGHTS:
         return Loaded(_header_inventory(folder, spec))
@@ -47,19 +50,32 @@ def load(spec: SourceSpec, materialize: bool) -> Loaded:
     if folder.kind == hub_folders.ADAPTER:
         from ..adapter.peft_models import build_peft
 
-        model = build_peft(folder, dict(spec.args), base=spec.base, hf_class=spec.hf_class,
-                           trust_code=spec.trust_code, materialize=materialize, download=spec.download)
+        model = build_peft(
+            folder,
+            dict(spec.args),
+            base=spec.base,
+            hf_class=spec.hf_class,
+            trust_code=spec.trust_code,
+            materialize=materialize,
+            download=spec.download,
+        )
     else:
         from ..adapter.hf_models import build_hf
 
-        model = build_hf(folder, dict(spec.args), hf_class=spec.hf_class, trust_code=spec.trust_code,
-                         materialize=materialize, weights_file=spec.weights_file)
+        model = build_hf(
+            folder,
+            dict(spec.args),
+            hf_class=spec.hf_class,
+            trust_code=spec.trust_code,
+            materialize=materialize,
+            weights_file=spec.weights_file,
+        )
     loaded = loaded_model(model, spec)
     note = hub_folders.quantization_note(folder)
     if note:
         from dataclasses import replace
 
-        loaded = replace(loaded, inventory=replace(loaded.inventory, meta={**loaded.inventory.meta, "notes": (note,)}))
+        loaded = replace(loaded, inventory=replace(loaded.inventory, notes=(*loaded.inventory.notes, note)))
     return loaded
 
 
@@ -68,7 +84,9 @@ def _header_inventory(folder: hub_folders.HubFolder, spec: SourceSpec) -> Any:
     from .checkpoint import read_checkpoint_inventory
 
     if spec.weights_file is not None:
-        raise UsageError(f"{folder.label} holds weights but no config.json: a checkpoint, which takes no --weights-file")
+        raise UsageError(
+            f"{folder.label} holds weights but no config.json: a checkpoint, which takes no --weights-file"
+        )
     files = folder.weight_files()
     if len(files) > 1:
         raise UsageError(f"{folder.label}: several *.safetensors and no model.safetensors.index.json; name one file")
@@ -102,5 +120,9 @@ def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:
     library = versions(("transformers", "peft"))
     if digest is None or library["transformers"] is None:
         return None
-    return {"configs_sha256": digest, "hf_class": spec.hf_class,
-            "transformers": library["transformers"], "peft": library["peft"]}
+    return {
+        "configs_sha256": digest,
+        "hf_class": spec.hf_class,
+        "transformers": library["transformers"],
+        "peft": library["peft"],
+    }

@@ -4,6 +4,7 @@ of its configs for the inventory cache.
 
 Nothing here downloads unless the user passed --download, and nothing runs code: a config is data.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -101,14 +102,17 @@ def _download(repo_id: str, revision: str | None, with_weights: bool) -> Path:
     hub = _hub()
     patterns = ["*.json"] + (["*.safetensors"] if with_weights else [])
     try:
-        return Path(hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns,
-                                          cache_dir=hub_cache_dir()))
+        return Path(
+            hub.snapshot_download(repo_id, revision=revision, allow_patterns=patterns, cache_dir=hub_cache_dir())
+        )
     except Exception as exc:  # network, unknown repo, gated repo: one line naming the repo
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"hf:{repo_id}: download failed: {first}") from exc
 
 
-def locate(ref: str, revision: str | None = None, download: bool = False, with_weights: bool = False) -> tuple[Path, str | None]:
+def locate(
+    ref: str, revision: str | None = None, download: bool = False, with_weights: bool = False
+) -> tuple[Path, str | None]:
     """The folder an hf: reference names, and its repo id when it came from the cache."""
     if not ref.strip():
         raise ModelError("hf: needs a folder or a repo id after it, e.g. hf:./my-model or hf:meta-llama/Llama-3.1-8B")
@@ -126,8 +130,10 @@ def locate(ref: str, revision: str | None = None, download: bool = False, with_w
     found = _cached_snapshot(ref, revision)
     if found is None:
         at = f" at revision {revision}" if revision else ""
-        raise ModelError(f"hf:{ref}: not in the local Hugging Face cache{at} (expected under {expected_cache_dir(ref)}); "
-                         "pass --download to fetch its config, or name a local folder")
+        raise ModelError(
+            f"hf:{ref}: not in the local Hugging Face cache{at} (expected under {expected_cache_dir(ref)}); "
+            "pass --download to fetch its config, or name a local folder"
+        )
     return found, ref
 
 
@@ -151,14 +157,18 @@ def base_reference(adapter: HubFolder, base: str | None) -> str:
         return base.removeprefix("hf:")
     named = adapter.config().get("base_model_name_or_path")
     if not isinstance(named, str) or not named.strip():
-        raise ModelError(f"{adapter.label}: adapter_config.json names no base_model_name_or_path; pass --base hf:FOLDER")
+        raise ModelError(
+            f"{adapter.label}: adapter_config.json names no base_model_name_or_path; pass --base hf:FOLDER"
+        )
     inside = (adapter.path / named).resolve()
     if inside.is_dir() and inside.is_relative_to(adapter.path.resolve()):
         return str(inside)
     if REPO_ID.fullmatch(named) and not Path(named).is_absolute():
         return named
-    raise ModelError(f"{adapter.label}: its base model '{named}' is a path outside the adapter's folder, which is "
-                     "not followed; pass --base hf:FOLDER (or a cached repo id)")
+    raise ModelError(
+        f"{adapter.label}: its base model '{named}' is a path outside the adapter's folder, which is "
+        "not followed; pass --base hf:FOLDER (or a cached repo id)"
+    )
 
 
 def fingerprint(ref: str, revision: str | None, base: str | None) -> str | None:
@@ -179,12 +189,12 @@ def fingerprint(ref: str, revision: str | None, base: str | None) -> str | None:
     return hashlib.sha256("\0".join(texts).encode()).hexdigest()
 
 
-def natural_default(ref: str, revision: str | None) -> str:
-    """Where rules start: a PEFT adapter starts as PEFT arranges it (keep); everything else trainable."""
+def is_adapter(ref: str, revision: str | None) -> bool:
+    """Whether an hf: reference is a PEFT adapter (whose rules start where PEFT left requires_grad)."""
     try:
-        return "keep" if resolve(ref, revision).kind == ADAPTER else "trainable"
+        return resolve(ref, revision).kind == ADAPTER
     except (ModelError, UsageError):
-        return "trainable"  # the build reports the problem
+        return False  # the build reports the problem
 
 
 def quantization_note(folder: HubFolder) -> str | None:
@@ -195,6 +205,8 @@ def quantization_note(folder: HubFolder) -> str | None:
     method = str(quant.get("quant_method", "quantized"))
     bits = quant.get("bits") or (4 if quant.get("load_in_4bit") else 8 if quant.get("load_in_8bit") else None)
     how = f"{method}, {bits}-bit" if bits else method
-    return (f"{folder.label}: config.json describes {how} weights; built from the config on the meta device, the "
-            "counts are the logical (unpacked) parameters and the bytes are in the config's dtype, not the packed "
-            "storage (audit the safetensors file for the stored bytes)")
+    return (
+        f"{folder.label}: config.json describes {how} weights; built from the config on the meta device, the "
+        "counts are the logical (unpacked) parameters and the bytes are in the config's dtype, not the packed "
+        "storage (audit the safetensors file for the stored bytes)"
+    )

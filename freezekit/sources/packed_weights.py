@@ -11,6 +11,7 @@
 - Packed formats whose bit width lives outside the file (GPTQ/AWQ `qweight`, `qzeros`): not unpacked
   (the width is in the model's config.json quantization_config); they stay buffers and a note says so.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -75,16 +76,22 @@ def _aux_owner(name: str, owners: dict | set, suffixes: tuple[str, ...]) -> str 
 def _notes(counts: dict[str, int]) -> list[str]:
     notes = []
     if counts["bnb4"]:
-        notes.append(f"{counts['bnb4']} bitsandbytes 4-bit weights: counted as 2 parameters per stored byte (their "
-                     "logical size, as PEFT counts Params4bit); their bytes are the packed storage, and their "
-                     "quantization state (absmax, quant_map) is reported as buffers")
+        notes.append(
+            f"{counts['bnb4']} bitsandbytes 4-bit weights: counted as 2 parameters per stored byte (their "
+            "logical size, as PEFT counts Params4bit); their bytes are the packed storage, and their "
+            "quantization state (absmax, quant_map) is reported as buffers"
+        )
     if counts["bnb8"]:
-        notes.append(f"{counts['bnb8']} bitsandbytes 8-bit weights: one parameter per int8 element; "
-                     "their scales (SCB) are reported as buffers")
+        notes.append(
+            f"{counts['bnb8']} bitsandbytes 8-bit weights: one parameter per int8 element; "
+            "their scales (SCB) are reported as buffers"
+        )
     if counts["pruned"]:
         notes.append(f"{counts['pruned']} pruned weights: counted once as *_orig; their *_mask is reported as a buffer")
     if counts["gptq"]:
-        notes.append(f"{counts['gptq']} packed quantized tensors (qweight/qzeros, GPTQ or AWQ) are not unpacked: "
-                     "their bit width is in the model's config.json, not in this file; they are reported as buffers. "
-                     "Audit the model folder with hf:FOLDER to count its logical parameters")
+        notes.append(
+            f"{counts['gptq']} packed quantized tensors (qweight/qzeros, GPTQ or AWQ) are not unpacked: "
+            "their bit width is in the model's config.json, not in this file; they are reported as buffers. "
+            "Audit the model folder with hf:FOLDER to count its logical parameters"
+        )
     return notes

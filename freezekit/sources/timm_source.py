@@ -3,6 +3,7 @@
 Built by adapter/timm_models.py with `timm.create_model(NAME, pretrained=False, **args)` on the meta
 device; `--weights DEFAULT|TAG` loads pretrained weights from the local cache only.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,7 @@ PREFIX = "timm:"
 
 
 def parse(text: str, base: Path | None) -> SourceSpec | None:
-    return SourceSpec(SourceKind.TIMM, text, text[len(PREFIX):]) if text.startswith(PREFIX) else None
+    return SourceSpec(SourceKind.TIMM, text, text[len(PREFIX) :]) if text.startswith(PREFIX) else None
 
 
 def load(spec: SourceSpec, materialize: bool) -> Loaded:
@@ -25,8 +26,7 @@ def load(spec: SourceSpec, materialize: bool) -> Loaded:
     from ..adapter.timm_models import build_timm
     from .built import loaded_model
 
-    model = build_timm(spec.ref, dict(spec.args), weights=spec.weights, download=spec.download,
-                       materialize=materialize)
+    model = build_timm(spec.ref, dict(spec.args), weights=spec.weights, download=spec.download, materialize=materialize)
     return loaded_model(model, spec)
 
 

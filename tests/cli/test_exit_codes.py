@@ -1,0 +1,41 @@
+"""Exit codes live in one place (freezekit/errors.py) and the README lists exactly those."""
+import re
+from pathlib import Path
+
+import pytest
+
+import freezekit.pipeline.commands
+from freezekit.errors import ExitCode, FreezekitError
+
+README = (Path(__file__).parents[2] / "README.md").read_text()
+
+
+def test_readme_lists_every_exit_code():
+    section = README.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(n) for n in re.findall(r"^\| (\d+) \|", section, re.MULTILINE)}
+    assert documented == {int(c) for c in ExitCode}
+
+
+def test_every_error_class_maps_to_a_distinct_code():
+    classes = FreezekitError.__subclasses__() + [c for s in FreezekitError.__subclasses__() for c in s.__subclasses__()]
+    codes = [c.exit_code for c in classes]
+    assert len(codes) == len(set(codes)) and ExitCode.OK not in codes and ExitCode.INTERNAL not in codes
+
+
+def test_a_bug_keeps_its_traceback_and_exits_1(cli, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(freezekit.pipeline.commands, "run_audit", broken)
+    with pytest.raises(ZeroDivisionError):  # not swallowed into a one-line "error"
+        cli("count", "vgg16")
+
+
+def test_debug_switch_shows_the_traceback_of_a_user_error(monkeypatch):
+    from typer.testing import CliRunner
+
+    from freezekit.cli.app import app
+
+    monkeypatch.setenv("FREEZEKIT_DEBUG", "1")
+    result = CliRunner().invoke(app, ["count", "vgg61"])
+    assert type(result.exception).__name__ == "ModelError"
