@@ -137,11 +137,12 @@ def resolve_source(
         download=download,
         trust_code=trust_code,
     )
-    hub = {k: v for k, v in (("hf_class", hf_class), ("revision", revision), ("base", base)) if v is not None}
-    if hub:
+    given = [name for name, value in (("hf-class", hf_class), ("revision", revision), ("base", base)) if value]
+    if given:
         if source.kind is not SourceKind.HF:
-            raise UsageError(f"--{next(iter(hub)).replace('_', '-')} applies to hf: models, not to '{source.text}'")
-        source = replace(source, **hub)
+            raise UsageError(f"--{given[0]} applies to hf: models, not to '{source.text}'")
+        source = replace(source, hf_class=hf_class or source.hf_class, revision=revision or source.revision,
+                         base=base or source.base)
     return source
 
 
