@@ -4,6 +4,7 @@ A process killed mid-write leaves at most a hidden temp file beside the
 destination, never a damaged destination; the next successful write of the
 same destination sweeps such leftovers whose writer is gone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -71,7 +72,7 @@ def sweep_stale(dest: Path) -> None:
     """Remove temp files left beside `dest` by writers that were killed."""
     prefix = f".{dest.name}{TMP_MARK}"
     for leftover in dest.parent.glob(prefix + "*"):
-        pid_text = leftover.name[len(prefix):].split("-", 1)[0]
+        pid_text = leftover.name[len(prefix) :].split("-", 1)[0]
         if pid_text.isdigit() and not _pid_alive(int(pid_text)):
             with contextlib.suppress(OSError):
                 leftover.unlink()

@@ -4,6 +4,7 @@ The core raises these errors (chaining the cause); only the CLI turns them into
 one line on stderr and the exit code the class carries. Anything that is not a
 FreezekitError is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 from enum import IntEnum
@@ -25,6 +26,7 @@ class ExitCode(IntEnum):
     VERIFY = 10  # verify: a backward-pass or BatchNorm check failed
     DRIFT = 11  # check: the model no longer matches the manifest
     OUTPUT = 12  # an output file could not be written (exists, no folder, no permission)
+    INTERRUPTED = 130  # SIGINT or SIGTERM: stopped, nothing half-written (128 + SIGINT, as shells report it)
 
 
 def one_line(text: str) -> str:
@@ -61,6 +63,12 @@ class ModelError(FreezekitError):
     exit_code = ExitCode.MODEL
 
 
+class InterruptedByUser(FreezekitError):
+    """KeyboardInterrupt raised while the user's code ran (a factory): a line and exit 130, not a traceback."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class WeightsError(FreezekitError):
     exit_code = ExitCode.WEIGHTS
 
@@ -70,8 +78,8 @@ class UnsafePickleError(WeightsError):
 
 
 class UnsafeCodeError(UnsafePickleError):
-    """A model would run code it ships with (a transformers `auto_map`) and --trust-code was not given:
-    the same refusal as a pickle's (exit 6), for code that arrives as a .py file instead."""
+    """The same refusal as an unsafe pickle (exit 6), for code the user did not consent to run with
+    --trust-code: a factory named by a manifest, or an hf: model's own code (its config's auto_map)."""
 
 
 class RuleError(FreezekitError):

@@ -1,4 +1,5 @@
 """--save: the model's weights as .safetensors or .pt, with the freeze manifest embedded."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The error boundary: every user error becomes one line on stderr and its exit code; bugs keep their traceback."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 Everything after the torch adapter works on these: no torch import, easy to
 build by hand in tests, and cheap to cache as JSON.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,12 +11,29 @@ from dataclasses import dataclass
 # Bytes per element, keyed by the short dtype names the adapter records
 # (torch.float32 -> "float32"). Unknown dtypes count as 0 bytes rather than guess.
 DTYPE_BYTES = {
-    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2,
-    "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1, "float8_e5m2fnuz": 1,
-    "complex128": 16, "complex64": 8, "complex32": 4,
-    "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1,
-    "uint16": 2, "uint32": 4, "uint64": 8, "bool": 1,
-    "qint8": 1, "quint8": 1, "qint32": 4,
+    "float64": 8,
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float8_e4m3fn": 1,
+    "float8_e5m2": 1,
+    "float8_e4m3fnuz": 1,
+    "float8_e5m2fnuz": 1,
+    "complex128": 16,
+    "complex64": 8,
+    "complex32": 4,
+    "int64": 8,
+    "int32": 4,
+    "int16": 2,
+    "int8": 1,
+    "uint8": 1,
+    "uint16": 2,
+    "uint32": 4,
+    "uint64": 8,
+    "bool": 1,
+    "qint8": 1,
+    "quint8": 1,
+    "qint32": 4,
 }
 # Packed sub-byte dtypes (bitsandbytes 4-bit): bits per logical element.
 PACKED_BITS = {"nf4": 4, "fp4": 4}

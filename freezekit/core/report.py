@@ -1,4 +1,5 @@
 """The report: everything a command found, as data. Renderers turn it into text."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,8 +23,13 @@ class ModelInfo:
 
     def as_dict(self) -> dict[str, Any]:
         """For JSON reports and manifests: `hub` only when set, so other models' entries stay as they were."""
-        d: dict[str, Any] = {"source": self.source, "kind": self.kind, "weights": self.weights,
-                             "weights_file": self.weights_file, "args": dict(self.args)}
+        d: dict[str, Any] = {
+            "source": self.source,
+            "kind": self.kind,
+            "weights": self.weights,
+            "weights_file": self.weights_file,
+            "args": dict(self.args),
+        }
         if self.hub:
             d["hub"] = dict(self.hub)
         return d

@@ -1,4 +1,5 @@
 """What a command asks (Settings), built once from a config file and the command line. Pure: no torch."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -11,7 +12,6 @@ from ..core.batchnorm_policy import BatchNormPolicy
 from ..core.config import Config, load_config
 from ..core.expectations import Expectations
 from ..core.plan import DEFAULT_START, Default
-from ..core.report import ModelInfo
 from ..core.rules import Rule, validate_rule
 from ..errors import ConfigError, UsageError, WeightsError
 from ..sources.registry import parse_source, source_type
@@ -45,11 +45,6 @@ class Settings:
         files = (self.source.weights_file, self.config_path, *source_type(self.source.kind).input_files(self.source))
         return tuple(f for f in files if f)
 
-    def model_info(self) -> ModelInfo:
-        s = self.source
-        hub = {k: v for k, v in (("hf_class", s.hf_class), ("revision", s.revision), ("base", s.base)) if v}
-        return ModelInfo(s.text, s.kind.value, s.weights, s.weights_file, dict(s.args), hub)
-
 
 def parse_arg(text: str) -> tuple[str, Any]:
     """`--arg key=value`: the value is read as a YAML scalar (4 -> int, true -> bool, 0.5 -> float)."""
@@ -65,7 +60,9 @@ def parse_arg(text: str) -> tuple[str, Any]:
     return key.strip(), parsed
 
 
-def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order: Sequence[str] | None) -> tuple[Rule, ...]:
+def command_line_rules(
+    patterns: Sequence[str], unfreezes: Sequence[str], order: Sequence[str] | None
+) -> tuple[Rule, ...]:
     """Rebuild the order in which -p and -u were given (order: 'pattern'/'unfreeze' per occurrence)."""
     queues = {"pattern": list(patterns), "unfreeze": list(unfreezes)}
     if not order or len(order) != len(patterns) + len(unfreezes):
@@ -73,8 +70,9 @@ def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order:
     rules = []
     for which in order:
         pattern = queues[which].pop(0)
-        rule = Rule("freeze" if which == "pattern" else "unfreeze", pattern,
-                    "--pattern" if which == "pattern" else "--unfreeze")
+        rule = Rule(
+            "freeze" if which == "pattern" else "unfreeze", pattern, "--pattern" if which == "pattern" else "--unfreeze"
+        )
         validate_rule(rule)
         rules.append(rule)
     return tuple(rules)
@@ -97,8 +95,9 @@ def config_source(config: Config) -> SourceSpec | None:
     folder = Path(config.path).parent
     hub = dict(config.model.hub)
     if "base" in hub:  # a PEFT base folder beside the config
-        hub["base"] = parse_source(hub["base"] if hub["base"].startswith("hf:") else "hf:" + hub["base"],
-                                   base=folder).text
+        hub["base"] = parse_source(
+            hub["base"] if hub["base"].startswith("hf:") else "hf:" + hub["base"], base=folder
+        ).text
     return parse_source(config.model.name, args=config.model.args, base=folder, hub=hub)
 
 
@@ -141,8 +140,9 @@ def resolve_source(
     if given:
         if source.kind is not SourceKind.HF:
             raise UsageError(f"--{given[0]} applies to hf: models, not to '{source.text}'")
-        source = replace(source, hf_class=hf_class or source.hf_class, revision=revision or source.revision,
-                         base=base or source.base)
+        source = replace(
+            source, hf_class=hf_class or source.hf_class, revision=revision or source.revision, base=base or source.base
+        )
     return source
 
 
@@ -182,3 +182,56 @@ def natural_default(source: SourceSpec) -> Default:
     from ..sources.hub_folders import is_adapter
 
     return Default.KEEP if is_adapter(source.ref, source.revision) else DEFAULT_START
+
+
+def from_command_line(
+    *,
+    config_path: str | None,
+    model: str | None,
+    patterns: Sequence[str] = (),
+    unfreezes: Sequence[str] = (),
+    order: Sequence[str] | None = None,
+    args: Sequence[str] = (),
+    default: Default | None = None,
+    strict: bool = True,
+    expect: Expectations = Expectations(),
+    weights: str | None = None,
+    weights_file: str | None = None,
+    trust_pickle: bool = False,
+    batchnorm: BatchNormPolicy | None = None,
+    needs_values: bool = False,
+    use_cache: bool = True,
+    hf_class: str | None = None,
+    revision: str | None = None,
+    base: str | None = None,
+    download: bool = False,
+    trust_code: bool = False,
+) -> Settings:
+    """The settings of a freeze, count or verify command line: its rules (in the order -p/-u were
+    given), the config it names (or ./freezekit.yaml), the model, merged once."""
+    rules = command_line_rules(patterns, unfreezes, order)
+    config = find_config(config_path, model)
+    source = resolve_source(
+        config,
+        model,
+        args=args,
+        weights=weights,
+        weights_file=weights_file,
+        trust_pickle=trust_pickle,
+        hf_class=hf_class,
+        revision=revision,
+        base=base,
+        download=download,
+        trust_code=trust_code,
+    )
+    return build_settings(
+        config,
+        source,
+        rules=rules,
+        default=default,
+        strict=strict,
+        expect=expect,
+        batchnorm=batchnorm,
+        needs_values=needs_values,
+        use_cache=use_cache,
+    )

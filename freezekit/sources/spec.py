@@ -3,6 +3,7 @@
 `sources.registry.parse_source` is the one function that turns a MODEL string into a
 SourceSpec; everything downstream takes the spec and never looks at the string again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from ..core.records import Inventory
+from ..core.report import ModelInfo
 
 
 class SourceKind(str, Enum):
@@ -43,6 +45,11 @@ class SourceSpec:
     base: str | None = None  # a PEFT adapter's base model (default: its base_model_name_or_path)
     download: bool = False  # timm:/hf: may fetch what the local cache lacks
     trust_code: bool = False  # hf: may run the code a model ships with (auto_map)
+
+    def info(self) -> ModelInfo:
+        """How reports and manifests record the source."""
+        hub = {k: v for k, v in (("hf_class", self.hf_class), ("revision", self.revision), ("base", self.base)) if v}
+        return ModelInfo(self.text, self.kind.value, self.weights, self.weights_file, dict(self.args), hub)
 
 
 @dataclass(frozen=True)
