@@ -8,6 +8,7 @@ The class is `architectures[0]` of the config when transformers has it (else Aut
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import ModelError, UnsafeCodeError
@@ -114,14 +115,17 @@ def build_hf(
 
 @contextlib.contextmanager
 def quiet_transformers() -> Iterator[None]:
-    """transformers logs advice while building (unused config keys, token ids) and draws progress bars:
-    freezekit's stderr holds one line per warning or error, so both are held while freezekit builds."""
+    """transformers logs advice while building (unused config keys, token ids), raises deprecation
+    warnings and draws progress bars: freezekit's stderr holds one line per warning or error, so all
+    three are held while freezekit builds."""
     logging = require_transformers().utils.logging
     level, bars = logging.get_verbosity(), logging.is_progress_bar_enabled()
     logging.set_verbosity_error()
     logging.disable_progress_bar()  # "Loading weights: 100%" is not freezekit's to print
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         logging.set_verbosity(level)
         if bars:
