@@ -112,6 +112,25 @@ def input_files(spec: SourceSpec) -> tuple[str, ...]:
     return tuple(str(f) for f in files)
 
 
+def runs_code(spec: SourceSpec) -> bool:
+    """Whether building would run code shipped with the model (or its PEFT base): an `auto_map` entry for
+    a class transformers does not have itself (adapter/hf_models.remote_code_entry decides)."""
+    try:
+        folder = _folder(spec)
+        folders = [folder]
+        if folder.kind == hub_folders.ADAPTER:
+            folders.append(hub_folders.resolve(hub_folders.base_reference(folder, spec.base)))
+    except (ModelError, UsageError):
+        return False  # load reports the problem
+    configs = [f.config() for f in folders if f.kind == hub_folders.MODEL]
+    if not any("auto_map" in c for c in configs):
+        return False
+    from ..adapter.hf_models import remote_code_entry, require_transformers
+
+    transformers = require_transformers()
+    return any(remote_code_entry(c, transformers, spec.hf_class) is not None for c in configs)
+
+
 def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:
     """The content of the configs that fix the inventory (config.json; an adapter's and its base's),
     --hf-class, and the transformers/peft versions; None for a model that ships its own code or

@@ -38,6 +38,10 @@ def input_files(spec: SourceSpec) -> tuple[str, ...]:
     return ()
 
 
+def runs_code(spec: SourceSpec) -> bool:
+    return False  # a name among timm's own models: nothing the spec names is imported
+
+
 def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:
     """The name, and timm's version: another timm may build another model under the same name."""
     library = versions(("timm",))

@@ -68,7 +68,8 @@ def test_hf_class_overrides_the_architecture(cli, tiny_llama):
     assert code == 4 and "--hf-class NoSuchModel: not a transformers model class" in err
 
 
-def test_remote_code_needs_trust_code(cli, tmp_path):
+def _remote_code_model(tmp_path):
+    """A model whose config's auto_map names code in its folder (a class transformers lacks)."""
     (tmp_path / "config.json").write_text(json.dumps({
         "model_type": "tinything", "architectures": ["TinyThing"], "hidden": 4,
         "auto_map": {"AutoConfig": "tiny_thing.TinyConfig", "AutoModel": "tiny_thing.TinyThing"}}))
@@ -80,6 +81,10 @@ def test_remote_code_needs_trust_code(cli, tmp_path):
         "    def __init__(self, config):\n        super().__init__(config)\n"
         "        self.proj = torch.nn.Linear(config.hidden, 3)\n        self.post_init()\n"
         "    def forward(self, x):\n        return self.proj(x)\n")
+
+
+def test_remote_code_needs_trust_code(cli, tmp_path):
+    _remote_code_model(tmp_path)
     code, out, err = cli("count", f"hf:{tmp_path}", "--no-cache")
     assert code == 6 and out == ""
     assert "auto_map.AutoModel = tiny_thing.TinyThing" in err and "--trust-code" in err
@@ -156,3 +161,16 @@ def test_verify_runs_real_training_steps_on_synthetic_inputs(cli, request, fixtu
     result = json.loads(out)
     assert all(c["ok"] for c in result["checks"]), result["checks"]
     assert err == ""  # no progress bar, no transformers advice: stderr is freezekit's
+
+
+def test_a_manifest_of_a_model_with_its_own_code_checks_only_with_trust_code(cli, tmp_path):
+    folder = tmp_path / "thing"
+    folder.mkdir()
+    _remote_code_model(folder)
+    manifest = tmp_path / "m.json"
+    code, _, err = cli("freeze", f"hf:{folder}", "--trust-code", "--manifest", manifest, "--format", "json")
+    assert code == 0, err
+    code, out, err = cli("check", manifest)
+    assert code == 6 and out == "" and "--trust-code" in err
+    code, out, err = cli("check", manifest, "--trust-code")
+    assert code == 0, err
