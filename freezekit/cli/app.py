@@ -182,25 +182,9 @@ def models(
     ] = ModelsSource.TORCHVISION,
 ) -> None:
     """List the model names freezekit can build (or one model's weights): torchvision's, or timm's."""
-    if source is ModelsSource.TIMM:
-        from ..adapter import timm_models as zoo
-    else:
-        from ..adapter import zoo  # type: ignore[no-redef]
-    if weights:
-        if source is ModelsSource.TIMM:
-            lines = zoo.list_weights(weights)
-        else:
-            from ..adapter.weights import list_weights
+    from .model_names import model_name_lines
 
-            lines = list_weights(weights)
-        for line in lines:
-            typer.echo(line)
-        return
-    names = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]
-    if not names:
-        raise UsageError(f"no model name contains '{name_filter}'")
-    for name in names:
-        typer.echo(name)
+    typer.echo("\n".join(model_name_lines(source, name_filter, weights)))
 
 
 @app.command(cls=OrderedRulesCommand)
