@@ -34,7 +34,8 @@ from freezekit.errors import ExitCode, NoMatchError, RuleError, UsageError
 
 def _decisions() -> list[Decision]:
     """Frozen: 1000 float32 elements in 2 tensors (4000 B). Trainable: 600 float32 elements in 3 tensors (2400 B)."""
-    rec = lambda name, n: ParamRecord(name, (n,), "float32", name.rpartition(".")[0], "Linear")
+    def rec(name, n):
+        return ParamRecord(name, (n,), "float32", name.rpartition(".")[0], "Linear")
     return [Decision(rec("a.w", 800), False, "x"), Decision(rec("a.b", 200), False, "x"),
             Decision(rec("b.w", 500), True, "x"), Decision(rec("b.b", 60), True, "x"), Decision(rec("c.w", 40), True, "x")]
 
@@ -84,7 +85,8 @@ def test_world_size_one_shards_nothing():
 
 
 def test_ten_percent_trainable_with_adam_takes_1_3x_the_parameters_under_ddp():
-    rec = lambda name, n: ParamRecord(name, (n,), "float32", "", "Linear")
+    def rec(name, n):
+        return ParamRecord(name, (n,), "float32", "", "Linear")
     decisions = [Decision(rec("frozen", 9_000_000), False, "x"), Decision(rec("head", 1_000_000), True, "x")]
     ddp = memory_plan(decisions, "ddp", 8, "adam")
     assert ddp.total.total == 40_000_000 + 4_000_000 + 8_000_000 + 4  # 1.3x the 40 MB of parameters
