@@ -4,7 +4,7 @@ Each block runs in a temporary folder holding a copy of `configs/`, the `my_mode
 `llama/` checkpoint index the README's recipes name (made here, tiny: `build` takes 6 features,
 `build_lm` a sequence of 8 values). freezekit commands run
 in-process (CliRunner), so torch is imported once; a pipe into another program (`| jq .totals`)
-feeds it freezekit's stdout. A block is skipped only when the line before it says
+feeds it freezekit's stdout. A block is skipped only when the paragraph before it says
 "not run by the tests" (pretrained weights from the network, a GPU), as the README shows readers.
 Setup commands are checked, not run: `pip install` must name this project, `pytest` is this run.
 """
@@ -77,8 +77,14 @@ def blocks() -> list:
             i += 1
             continue
         end = lines.index("```", i + 1)
-        before = next((line for line in reversed(lines[:i]) if line.strip()), "")
-        marks = [pytest.mark.skip(reason=before.strip())] if SKIP_MARK in before else []
+        stop = i
+        while stop > 0 and not lines[stop - 1].strip():
+            stop -= 1
+        start = stop
+        while start > 0 and lines[start - 1].strip():  # the paragraph just before the block
+            start -= 1
+        before = " ".join(line.strip() for line in lines[start:stop])
+        marks = [pytest.mark.skip(reason=before)] if SKIP_MARK in before else []
         out.append(pytest.param(match[1], "\n".join(lines[i + 1:end]), id=f"README line {i + 1}", marks=marks))
         i = end + 1
     return out

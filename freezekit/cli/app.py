@@ -22,7 +22,9 @@ from .help_text import FreezekitCommand
 from .options import (
     CheckFormat,
     ModelOptions,
+    ModelsSource,
     ReportOptions,
+    TrustCodeOpt,
     TrustOpt,
     VerifyFormat,
     complete_model,
@@ -81,6 +83,11 @@ def _options(
         batchnorm=m.batchnorm,
         needs_values=needs_values,
         use_cache=not no_cache,
+        hf_class=m.hf_class,
+        revision=m.revision,
+        base=m.base,
+        download=m.download,
+        trust_code=m.trust_code,
     )
 
 
@@ -171,18 +178,15 @@ def models(
             help="List the pretrained weights of model NAME instead.",
         ),
     ] = None,
+    source: Annotated[
+        ModelsSource,
+        typer.Option("--source", help="Whose names: torchvision's, or timm's (use them as timm:NAME)."),
+    ] = ModelsSource.TORCHVISION,
 ) -> None:
-    """List the torchvision model names freezekit can build (or one model's weights)."""
-    from ..adapter import zoo
+    """List the model names freezekit can build (or one model's weights): torchvision's, or timm's."""
+    from .model_names import model_name_lines
 
-    if weights:
-        from ..adapter.weights import list_weights
-
-        lines = list_weights(weights)
-    else:
-        lines = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]
-        if not lines:
-            raise UsageError(f"no model name contains '{name_filter}'")
+    lines = model_name_lines(source, name_filter, weights)
     write_stdout(lambda: sys.stdout.write("".join(line + "\n" for line in lines)))
 
 
@@ -247,13 +251,7 @@ def check(
         ),
     ] = None,
     trust_pickle: TrustOpt = False,
-    trust_code: Annotated[
-        bool,
-        typer.Option(
-            "--trust-code",
-            help="Allow importing and calling the factory the manifest names. This RUNS CODE THE MANIFEST NAMES.",
-        ),
-    ] = False,
+    trust_code: TrustCodeOpt = False,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""

@@ -38,15 +38,23 @@ class VerifyFormat(Choice):
 
 def complete_model(incomplete: str) -> list[str]:
     """Shell completion of MODEL: the names of `freezekit models` (cached: no torchvision import per TAB)."""
-    from ..sources.model_names import model_names
+    from ..sources.model_name_cache import model_names
 
     return [name for name in model_names() if name.startswith(incomplete)]
+
+
+class ModelsSource(Choice):
+    """Whose model names `freezekit models` lists."""
+
+    TORCHVISION = "torchvision"
+    TIMM = "timm"
 
 
 ModelArg = Annotated[
     Optional[str],
     typer.Argument(
-        help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
+        help="torchvision model name, timm:NAME, hf:FOLDER or hf:ORG/NAME (a transformers model or a PEFT "
+        "adapter), pkg.module:callable, file.py:callable, or a checkpoint file "
         "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
         show_default=False,
         metavar="MODEL",
@@ -87,7 +95,10 @@ ArgOpt = Annotated[
 WeightsOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--weights", metavar="NAME", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...)."
+        "--weights",
+        metavar="NAME",
+        help="torchvision weights (DEFAULT or an enum name: IMAGENET1K_V1, ...) or timm weights (DEFAULT or a tag), "
+        "from the local cache.",
     ),
 ]
 WeightsFileOpt = Annotated[
@@ -95,6 +106,39 @@ WeightsFileOpt = Annotated[
 ]
 TrustOpt = Annotated[
     bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")
+]
+HfClassOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--hf-class",
+        help="hf: the transformers class to build, e.g. AutoModelForSequenceClassification "
+        "(default: the config's architectures[0]).",
+    ),
+]
+RevisionOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--revision", help="hf:ORG/NAME: the revision in the local Hugging Face cache (branch, tag or commit)."
+    ),
+]
+BaseOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--base",
+        help="PEFT adapter: the base model, hf:FOLDER or hf:ORG/NAME "
+        "(default: the adapter's base_model_name_or_path, when cached).",
+    ),
+]
+DownloadOpt = Annotated[
+    bool, typer.Option("--download", help="timm:/hf: fetch what the local cache lacks (never done otherwise).")
+]
+TrustCodeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-code",
+        help="Allow running code that is not freezekit's: a factory a manifest names, or an hf: model's own code "
+        "(its config's auto_map). This RUNS THAT CODE.",
+    ),
 ]
 BatchNormOpt = Annotated[
     Optional[BatchNormPolicy],
@@ -166,6 +210,11 @@ class ModelOptions:
     weights_file: WeightsFileOpt = None
     trust_pickle: TrustOpt = False
     batchnorm: BatchNormOpt = None
+    hf_class: HfClassOpt = None
+    revision: RevisionOpt = None
+    base: BaseOpt = None
+    download: DownloadOpt = False
+    trust_code: TrustCodeOpt = False
 
 
 @dataclass(frozen=True)
