@@ -92,19 +92,16 @@ class _Doc:
         self.lines[where] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
-            key_lines: dict[str, int] = {}
+            seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = self.scalar(key_node, where)
                 if not isinstance(key, str):
                     raise ConfigError(f"{self.at(where)}: keys must be strings, not {key!r}")
                 sub = f"{where}.{key}" if where else key
                 line = key_node.start_mark.line + 1
-                if key in key_lines:  # PyYAML keeps the last one silently: a second rules: block would vanish
-                    raise ConfigError(
-                        f"{self.path}: duplicate key '{sub}' on lines {key_lines[key]} and {line}; "
-                        "keep one (a list under one key holds several rules)"
-                    )
-                key_lines[key] = line
+                if key in seen:  # PyYAML keeps the last of two equal keys silently: a rules: block would vanish
+                    raise ConfigError(f"{self.path}: duplicate key '{sub}' on lines {seen[key]} and {line}; keep one")
+                seen[key] = line
                 out[key] = self.value(value_node, sub, depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):
