@@ -6,6 +6,7 @@ a model is needed must stay fast.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Annotated, Any, Optional
 
@@ -14,7 +15,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from . import clickcompat as click
-from .errors import ExitCode, FreezekitError, UsageError
+from .errors import ExitCode, FreezekitError, Interrupted, Terminated, UsageError
 from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .expectations import Expectations
 
@@ -24,20 +25,50 @@ class FreezekitGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with _sigterm_as_interrupt():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
             _error(exc.format_message() + hint)
             sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
         except typer.Abort:
             _error("aborted")
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except FreezekitError as exc:
             if os.environ.get("FREEZEKIT_DEBUG"):
                 raise
             _error(str(exc))
             sys.exit(int(exc.exit_code))
         sys.exit(rv if isinstance(rv, int) else 0)
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        # Typer turns KeyboardInterrupt into a silent exit 130; say it in one line instead.
+        try:
+            return super().invoke(ctx)
+        except Terminated as exc:
+            raise Interrupted("terminated by SIGTERM") from exc
+        except KeyboardInterrupt as exc:
+            raise Interrupted("interrupted by SIGINT") from exc
+
+
+class _sigterm_as_interrupt:
+    """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt): temp files are removed
+    and a half-committed --save/--manifest pair is rolled back, as for Ctrl-C."""
+
+    def __enter__(self) -> None:
+        self.previous = None
+        try:
+            self.previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        except ValueError:  # not the main thread (an embedding application): leave signals alone
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 class OrderedRulesCommand(TyperCommand):
@@ -138,6 +169,9 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
     from .commands import run_audit
     from .progress import status
 
+    from .atomic_write import check_distinct
+
+    check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), materialize=outputs.get("save") is not None, no_cache=r.no_cache)
     report = run_audit(command, options, depth=r.depth, only=r.only.value if r.only else None, progress=status,

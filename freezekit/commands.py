@@ -10,13 +10,13 @@ import json
 from pathlib import Path
 from typing import Callable, ContextManager
 
-from .atomic_write import atomic_path, check_destination
+from .atomic_write import atomic_paths, check_destination, check_distinct
 from .audit import AuditOptions, Loaded, apply_to_model, build_report, load, plan_for
 from .config import ModelSpec
 from .errors import OutputError, UsageError
 from .manifest import Drift, build_manifest, compare, load_manifest
 from .report import Report
-from .sources import parse_source
+from .sources import TORCHVISION, parse_source
 
 
 Progress = Callable[[str], ContextManager[None]]
@@ -32,15 +32,15 @@ def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, 
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and parse_source(options.model.name).is_checkpoint:
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
+    check_distinct({"--save": save, "--manifest": manifest})
+    inputs = _input_files(options) if save is not None or manifest is not None else ()
     if save is not None:
         from .adapter.save import check_save_path
 
-        check_destination(save, force, options.input_files())
+        check_destination(save, force, inputs)
         check_save_path(save)
     if manifest is not None:
-        check_destination(manifest, force, options.input_files())
-        if save is not None and Path(save).resolve() == Path(manifest).resolve():
-            raise UsageError("--save and --manifest name the same file")
+        check_destination(manifest, force, inputs)
     with progress(f"Loading {options.model.name}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
@@ -49,27 +49,40 @@ def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, 
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)
+        if save is not None:
+            from .adapter.save import check_savable
+
+            check_savable(loaded.model, save)
         with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
             _write_outputs(loaded, plan, doc, save, manifest, force)
     return report
 
 
+def _input_files(options: AuditOptions) -> tuple[str, ...]:
+    """The files this run reads, the torch hub's cached weights file included (--weights)."""
+    files = options.input_files()
+    if options.weights is not None and parse_source(options.model.name).kind == TORCHVISION:
+        from .adapter.weights import cache_path, resolve
+
+        files += (str(cache_path(resolve(options.model.name, options.weights))),)
+    return files
+
+
 def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: str | None, force: bool) -> None:
-    """Both files are written in full to temp files before either is renamed into place, so a
-    failure while writing (a full disk) leaves neither."""
+    """Both files are written in full to temp files, then renamed into place together: a failure
+    or an interrupt at any point leaves both old files (or none) in place, never a mixed pair."""
+    outputs = [p for p in (save, manifest) if p is not None]
+    names = " and ".join(outputs)
     try:
-        with contextlib.ExitStack() as stack:
-            tmp_save = stack.enter_context(atomic_path(save, force)) if save is not None else None
-            tmp_manifest = stack.enter_context(atomic_path(manifest, force)) if manifest is not None else None
-            if tmp_save is not None:
+        with atomic_paths(outputs, force) as tmps:
+            if save is not None:
                 from .adapter.save import write_weights
 
                 apply_to_model(loaded.model, plan)
-                write_weights(loaded.model, tmp_save, Path(save).suffix.lower(), doc)
-            if tmp_manifest is not None:
-                tmp_manifest.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+                write_weights(loaded.model, tmps[0], save, doc)
+            if manifest is not None:
+                tmps[-1].write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
-        names = " and ".join(p for p in (save, manifest) if p is not None)
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
 
 

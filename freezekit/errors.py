@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     VERIFY = 10  # verify: a backward-pass or BatchNorm check failed
     DRIFT = 11  # check: the model no longer matches the manifest
     OUTPUT = 12  # an output file could not be written (exists, no folder, no permission)
+    INTERRUPTED = 130  # SIGINT or SIGTERM: stopped, nothing half-written (128 + SIGINT, as shells report it)
 
 
 def one_line(text: str) -> str:
@@ -91,3 +92,14 @@ class DriftError(FreezekitError):
 
 class OutputError(FreezekitError):
     exit_code = ExitCode.OUTPUT
+
+
+class Interrupted(FreezekitError):
+    """The run was stopped by SIGINT (Ctrl-C) or SIGTERM; raised by the CLI only."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so the same cleanup runs (temp files removed,
+    a half-committed pair of outputs rolled back); the CLI exits INTERRUPTED for both."""
