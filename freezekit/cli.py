@@ -15,7 +15,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from . import clickcompat as click
-from .errors import ExitCode, FreezekitError, Interrupted, Terminated, UsageError
+from .errors import ExitCode, FreezekitError, Interrupted, Terminated, UsageError, one_line
 from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .expectations import Expectations
 
@@ -93,11 +93,12 @@ app = typer.Typer(
 
 
 def _error(message: str) -> None:
-    typer.echo(f"freezekit: error: {message}", err=True)
+    typer.echo(f"freezekit: error: {one_line(message)}", err=True)
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"freezekit: warning: {message}", err=True)
+    """Warnings carry names from files: one line each, control characters escaped (errors.one_line)."""
+    typer.echo(f"freezekit: warning: {one_line(message)}", err=True)
 
 
 
@@ -312,7 +313,7 @@ def check(
     else:
         for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} parameters "
                               f"frozen, inventory {drift.fingerprint_now}"]:
-            typer.echo(line)
+            typer.echo(one_line(line))
     if drift.drifted:
         raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(lines))
 

@@ -6,6 +6,7 @@ import io
 
 from ..report import Report
 from .json_render import totals_dict
+from .safe_text import csv_text
 
 PARAM_COLUMNS = ("name", "shape", "numel", "dtype", "trainable", "module", "module_type", "rule", "aliases")
 MODULE_COLUMNS = ("module", "total", "trainable", "frozen")
@@ -17,13 +18,14 @@ def render_csv(report: Report) -> str:
     if report.modules is not None:
         w.writerow(MODULE_COLUMNS)
         for r in report.shown_modules():
-            w.writerow((r.name, r.total, r.trainable, r.frozen))
+            w.writerow((csv_text(r.name), r.total, r.trainable, r.frozen))
     elif report.view == "parameters":
         w.writerow(PARAM_COLUMNS)
         for d in report.shown_decisions():
             p = d.param
-            w.writerow((p.name, "x".join(map(str, p.shape)), p.numel, p.dtype, str(d.trainable).lower(),
-                        p.module, p.module_type, d.rule, " ".join(p.aliases)))
+            w.writerow((csv_text(p.name), "x".join(map(str, p.shape)), p.numel, p.dtype, str(d.trainable).lower(),
+                        csv_text(p.module), csv_text(p.module_type), csv_text(d.rule),
+                        csv_text(" ".join(p.aliases))))
     else:
         totals = {k: v for k, v in totals_dict(report).items() if k != "bytes_by_dtype"}
         w.writerow(totals.keys())

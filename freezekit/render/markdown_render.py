@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from ..report import Report
 from .numbers import expectation_rows, shape_text, share_bar, summary_rows
+from .safe_text import markdown_code, markdown_text
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], right: set[int] = frozenset()) -> list[str]:
-    def cell(value) -> str:  # noqa: ANN001
-        return str(value).replace("|", "\\|")
+    def cell(value) -> str:  # noqa: ANN001 - code spans come escaped (Markdown), the rest is prose
+        return markdown_text(value)
 
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
@@ -16,19 +17,21 @@ def _table(header: tuple[str, ...], rows: list[tuple], right: set[int] = frozens
 
 
 def render_markdown(report: Report) -> str:
-    lines = [f"## freezekit {report.command}: `{report.model.source}`", ""]
+    lines = [f"## freezekit {report.command}: {markdown_code(report.model.source)}", ""]
     if report.modules is not None:
         lines += _table(("Module", "Total", "Trainable", "Frozen", "Frozen share"),
-                        [(f"`{r.name or '(model)'}`", f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
+                        [(markdown_code(r.name or "(model)"), f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
                           share_bar(r.frozen_share)) for r in report.shown_modules()], {1, 2, 3})
     elif report.view == "parameters":
         lines += _table(("Parameter", "Shape", "Params", "Trainable", "Rule"),
-                        [(f"`{d.param.name}`" + (f" (= {', '.join(d.param.aliases)})" if d.param.aliases else ""),
-                          shape_text(d.param.shape), f"{d.param.numel:,}", "yes" if d.trainable else "no", d.rule)
+                        [(markdown_code(d.param.name) + (f" (= {markdown_code(', '.join(d.param.aliases))})"
+                                                           if d.param.aliases else ""),
+                          shape_text(d.param.shape), f"{d.param.numel:,}", "yes" if d.trainable else "no",
+                          markdown_code(d.rule))
                          for d in report.shown_decisions()], {2})
     if report.norms and report.view == "parameters":
         lines += _table(("Layer", "Type", "Affine", "Statistics", "Note"),
-                        [(f"`{n.name}`", n.type,
+                        [(markdown_code(n.name), n.type,
                           "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen"),
                           "update" if n.stats_update else "fixed", n.note) for n in report.norms])
     lines += _table(("Totals", ""), summary_rows(report), {1})
