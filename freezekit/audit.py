@@ -79,7 +79,10 @@ def load(options: AuditOptions) -> Loaded:
     from .adapter.inventory import inventory_of
     from .adapter.models import load_model
 
-    model = load_model(source, options)
+    from .stdio import stdout_to_stderr
+
+    with stdout_to_stderr():  # a factory that prints must not corrupt the report on stdout
+        model = load_model(source, options)
     inventory = inventory_of(model, options.model.name)
     if key:
         inventory_cache.put(key, inventory)

@@ -253,7 +253,9 @@ def verify(
     vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
     from .progress import status
 
-    with status(f"Verifying {options.model.name}"):
+    from .stdio import stdout_to_stderr
+
+    with status(f"Verifying {options.model.name}"), stdout_to_stderr():  # the model's prints stay off stdout
         result = run_verify(options, vopts)
     if fmt is Format.json:
         sys.stdout.write(verify_json(result, strict))
