@@ -52,9 +52,23 @@ def check_destination(path: str | os.PathLike, force: bool = False, inputs: tupl
 def _refuse_special(dest: Path) -> None:
     """/dev/stdout, /dev/null, /proc/...: a rename would replace the device node or link itself
     (as root it can), so such names are refused whatever the file they lead to."""
-    for candidate in {os.path.abspath(dest), os.path.realpath(dest)}:
+    for candidate in (*_link_chain(dest), os.path.realpath(dest)):
         if any(candidate == d or candidate.startswith(d + os.sep) for d in SPECIAL_FOLDERS):
             raise OutputError(f"{dest}: is a device or kernel path; write to a regular file instead")
+
+
+def _link_chain(dest: Path, max_hops: int = 40) -> list[str]:
+    """The path and every symbolic link hop it goes through (`out.json -> /dev/stdout ->
+    /proc/self/fd/1 -> ...`): the final target alone can look like an ordinary file."""
+    chain, current = [], os.path.abspath(dest)
+    for _ in range(max_hops):
+        chain.append(current)
+        try:
+            target = os.readlink(current)
+        except OSError:  # not a link (or gone): the chain ends here
+            break
+        current = os.path.normpath(os.path.join(os.path.dirname(current), target))
+    return chain
 
 
 def _regular_or_link_to_regular(dest: Path) -> bool:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..report import Report
 from .numbers import expectation_rows, shape_text, share_bar, summary_rows
-from .safe_text import markdown_code, markdown_text
+from .safe_text import Markdown, markdown_code, markdown_text
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], right: set[int] = frozenset()) -> list[str]:
@@ -24,8 +24,8 @@ def render_markdown(report: Report) -> str:
                           share_bar(r.frozen_share)) for r in report.shown_modules()], {1, 2, 3})
     elif report.view == "parameters":
         lines += _table(("Parameter", "Shape", "Params", "Trainable", "Rule"),
-                        [(markdown_code(d.param.name) + (f" (= {markdown_code(', '.join(d.param.aliases))})"
-                                                           if d.param.aliases else ""),
+                        [(Markdown(markdown_code(d.param.name) + (f" (= {markdown_code(', '.join(d.param.aliases))})"
+                                                                    if d.param.aliases else "")),
                           shape_text(d.param.shape), f"{d.param.numel:,}", "yes" if d.trainable else "no",
                           markdown_code(d.rule))
                          for d in report.shown_decisions()], {2})
