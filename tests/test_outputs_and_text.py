@@ -1,0 +1,102 @@
+"""What the corpus cannot show with one stderr line: a pair committed whole under Ctrl-C, file
+modes, files freezekit writes and reads back, a printing factory, and the text escaping helpers."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+
+from freezekit.atomic_write import TMP_MARK
+from freezekit.errors import ExitCode as X
+from freezekit.render.safe_text import csv_text, markdown_code, markdown_text, plain
+from tests.test_bad_inputs import TIED, write
+
+
+def test_ctrl_c_between_the_renames_is_held_until_the_pair_is_in_place(cli, tmp_path, monkeypatch):
+    """SIGINT arriving right after the first rename waits: both files are the new run's, then exit 130."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "out.safetensors", b"old weights")
+    write(tmp_path, "m.json", "{}")
+    real, renames = os.replace, []
+
+    def replace(src, dst, **kw):
+        real(src, dst, **kw)
+        if TMP_MARK in str(src) and not renames:
+            renames.append(dst)
+            os.kill(os.getpid(), signal.SIGINT)  # delivered between the first rename and the second
+
+    monkeypatch.setattr(os, "replace", replace)
+    code, _, err = cli("freeze", TIED, "-p", "body", "--save", "out.safetensors", "--manifest", "m.json", "--force")
+    assert code == X.INTERRUPTED and err.strip() == "freezekit: error: interrupted by SIGINT", err
+    from safetensors import safe_open
+
+    with safe_open(tmp_path / "out.safetensors", "pt") as f:
+        embedded = json.loads(f.metadata()["freezekit_manifest"])
+    assert embedded == json.loads((tmp_path / "m.json").read_text())  # one run wrote both
+    assert embedded["frozen"] == ["body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "out.safetensors"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
+def test_saved_files_get_the_mode_of_any_new_file(cli, tmp_path, monkeypatch, umask):
+    monkeypatch.chdir(tmp_path)
+    previous = os.umask(umask)
+    try:
+        code, _, err = cli("freeze", TIED, "--save", "w.safetensors", "--manifest", "m.json")
+        code_pt, _, _ = cli("freeze", TIED, "--save", "w.pt")
+    finally:
+        os.umask(previous)
+    assert code == code_pt == 0, err
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes == dict.fromkeys(["w.safetensors", "m.json", "w.pt"], 0o666 & ~umask)
+
+
+@pytest.mark.parametrize("dtype", ["float8_e8m0fnu", "float4_e2m1fn_x2"])
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_odd_dtypes_are_saved_and_read_back_with_their_bytes(cli, tmp_path, monkeypatch, dtype, suffix):
+    monkeypatch.chdir(tmp_path)
+    model = write(tmp_path, "odd.py", "import torch\nfrom torch import nn\n\n\ndef build():\n    m = nn.Linear(2, 3)\n"
+                  f"    m.weight = nn.Parameter(torch.zeros(3, 2, dtype=torch.uint8).view(torch.{dtype}), False)\n"
+                  "    return m\n") + ":build"
+    code, _, err = cli("freeze", model, "--save", "w" + suffix)
+    assert code == 0, err
+    code, out, err = cli("count", "w" + suffix, "-f", "json")
+    assert code == 0, err
+    totals = json.loads(out)["totals"]
+    # weight: 3 x 2 elements of one byte each (float4_e2m1fn_x2: two 4-bit values per byte); bias: 3 float32
+    assert (totals["total"], totals["bytes_by_dtype"]) == (9, {"float32": 12, dtype: 6})
+    code, out, _ = cli("count", model, "-f", "json", "--no-cache")
+    assert json.loads(out)["totals"]["bytes_by_dtype"] == {"float32": 12, dtype: 6}  # the live model agrees
+
+
+def test_a_factory_that_prints_keeps_json_on_stdout(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = write(tmp_path, "loud.py", "from torch import nn\nprint('importing')\n\n\ndef build():\n"
+                  "    print('building')\n    return nn.Linear(2, 2)\n") + ":build"
+    code, out, err = cli("count", model, "-f", "json", "--no-cache")
+    assert code == 0
+    assert json.loads(out)["totals"]["total"] == 6
+    assert err.splitlines() == ["importing", "building"]
+
+
+def test_plain_escapes_control_and_invisible_characters_only():
+    assert plain("features.0.weight") == "features.0.weight"
+    assert plain("ü.ß.权重") == "ü.ß.权重"
+    assert plain("a\x1b[2Jb\nc\rd\u202ee\x00") == r"a\x1b[2Jb\nc\rd\u202ee\x00"
+
+
+def test_markdown_code_spans_survive_backticks_and_pipes():
+    assert markdown_code("a.b") == "`a.b`"
+    assert markdown_code("a`b") == "``a`b``"
+    assert markdown_code("`x``") == "``` `x`` ```"
+    assert markdown_code("a|b") == r"`a\|b`"
+    assert markdown_text("1 *a* <b> [c](d) | e_f") == r"1 \*a\* \<b\> \[c\](d) \| e\_f"
+    assert markdown_text(markdown_code("a*b")) == "`a*b`"  # already safe: kept
+
+
+@pytest.mark.parametrize("text, cell", [("=1+1", "'=1+1"), ("+a", "'+a"), ("-a.w", "'-a.w"), ("@x", "'@x"),
+                                        ("a=b", "a=b"), ("\tx", r"\tx"), ("x\ny", r"x\ny")])
+def test_csv_cells_never_start_a_formula(text, cell):
+    assert csv_text(text) == cell
