@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-bench-results}"
 mkdir -p "$OUT"
-python -m pip install --quiet -e . >/dev/null
+# The GPU machine has no network: run from the source tree instead of installing.
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+PY="$(command -v python3 || command -v python)"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-OUT="$OUT" python local/gpu_freeze_baseline.py | tee "$OUT/baseline.log"
-python benchmarks/verify_savings.py --device cuda --dtypes float32,bfloat16 \
+OUT="$OUT" "$PY" local/gpu_freeze_baseline.py | tee "$OUT/baseline.log"
+"$PY" benchmarks/verify_savings.py --device cuda --dtypes float32,bfloat16 \
     --baseline "$OUT/gpu_freeze_baseline.json" --json "$OUT/verify_savings.json" | tee "$OUT/verify_savings.md"
