@@ -78,7 +78,6 @@ def load(options: AuditOptions) -> Loaded:
             return Loaded(cached)  # the warm path: torch is never imported
     from .adapter.inventory import inventory_of
     from .adapter.models import load_model
-
     from .stdio import stdout_to_stderr
 
     with stdout_to_stderr():  # a factory that prints must not corrupt the report on stdout

@@ -15,8 +15,8 @@ from typer.core import TyperCommand, TyperGroup
 
 from . import __version__
 from . import clickcompat as click
-from .errors import ExitCode, FreezekitError, Interrupted, Terminated, UsageError, one_line
 from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
+from .errors import ExitCode, FreezekitError, Interrupted, Terminated, UsageError, one_line
 from .expectations import Expectations
 
 
@@ -41,7 +41,7 @@ class FreezekitGroup(TyperGroup):
             sys.exit(int(exc.exit_code))
         sys.exit(rv if isinstance(rv, int) else 0)
 
-    def invoke(self, ctx: click.Context):  # noqa: ANN201
+    def invoke(self, ctx: click.Context):  # returns whatever the command returns
         # Typer turns KeyboardInterrupt into a silent exit 130; say it in one line instead.
         try:
             return super().invoke(ctx)
@@ -167,10 +167,9 @@ def _precheck_export(export: Optional[str], fmt: Format) -> None:
 
 def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
     """freeze and count: the same model, rules and report options; they differ in what they print."""
+    from .atomic_write import check_distinct
     from .commands import run_audit
     from .progress import status
-
-    from .atomic_write import check_distinct
 
     check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     _precheck_export(r.export, r.fmt)
@@ -252,7 +251,6 @@ def verify(
 
     vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
     from .progress import status
-
     from .stdio import stdout_to_stderr
 
     with status(f"Verifying {options.model.name}"), stdout_to_stderr():  # the model's prints stay off stdout

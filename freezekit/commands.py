@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
 from typing import Callable, ContextManager
 
 from .atomic_write import atomic_paths, check_destination, check_distinct

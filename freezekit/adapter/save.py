@@ -21,7 +21,7 @@ def _first(names: list[str], n: int = 5) -> str:
     return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
 
 
-def check_savable(model: "nn.Module", path: str) -> None:
+def check_savable(model: nn.Module, path: str) -> None:
     """Refuse, before a byte is written, what would save a file freezekit cannot read back: tensors
     on the meta device (no values: the file would hold no weights) and dtypes freezekit does not
     know the size of."""

@@ -31,7 +31,7 @@ def plain(text: object) -> str:
     return one_line(str(text))
 
 
-def cell(text: object, style: str | None = None) -> "Text":
+def cell(text: object, style: str | None = None) -> Text:
     """A rich Text for a table cell or title: shown literally, never parsed as markup."""
     from rich.text import Text
 
