@@ -168,6 +168,15 @@ CASES = [
     pytest.param(lambda t, m, s: ["freeze", factory(t, "    with torch.device('meta'):\n        return nn.Linear(3, 2)\n"),
                                   "--save", "o.safetensors"], X.WEIGHTS, "o.safetensors: 2 tensor(s) are on the meta device",
                  None, id="output: save a meta model as .safetensors"),
+    pytest.param(lambda t, m, s: ["freeze", factory(t, "    m = nn.Linear(2, 2)\n    m.weight = nn.Parameter("
+                                                     "torch.zeros(2, 2, dtype=torch.complex128))\n    return m\n"),
+                                  "--save", "c.safetensors"], X.WEIGHTS,
+                 "--save c.safetensors: dtype complex128 (weight) cannot be read back from a .safetensors file", None,
+                 id="output: save a dtype safetensors cannot hold"),
+    pytest.param(lambda t, m, s: ["freeze", factory(t, "    m = nn.Linear(2, 2)\n    m.weight = nn.Parameter(torch.zeros("
+                                                     "2, 2, dtype=torch.uint8).view(torch.bits8), False)\n    return m\n"),
+                                  "--save", "b.pt"], X.WEIGHTS, "--save b.pt: dtype bits8 (weight) cannot be read back from a .pt file by "
+                 "freezekit; convert those tensors", None, id="output: save a dtype freezekit cannot size"),
     pytest.param(lambda t, m, s: ["count", safetensors_file(t, "f4.safetensors", {"w": {"dtype": "F4", "shape": [3],
                                                                                        "data_offsets": [0, 2]}})],
                  X.WEIGHTS, "tensor 'w': F4 needs an even last dimension", None, id="output: F4 with an odd dimension"),

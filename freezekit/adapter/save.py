@@ -36,8 +36,9 @@ def check_savable(model: nn.Module, path: str) -> None:
     odd = sorted({dtype_name(t.dtype) for t in state.values() if hasattr(t, "dtype")} - known)
     if odd:
         names = [name for name, t in state.items() if hasattr(t, "dtype") and dtype_name(t.dtype) in odd]
+        way_out = "convert those tensors" + (" or save as .pt" if known is SAFETENSORS_READABLE else "")
         raise WeightsError(f"--save {path}: dtype {', '.join(odd)} ({_first(names)}) cannot be read back from a "
-                           f"{Path(path).suffix} file by freezekit; convert those tensors or save as .pt")
+                           f"{Path(path).suffix} file by freezekit; {way_out}")
 
 
 def write_weights(model: "nn.Module", tmp: Path, dest: str, manifest: dict[str, Any]) -> None:
