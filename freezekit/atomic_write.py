@@ -12,7 +12,7 @@ import secrets
 import signal
 import stat
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from .errors import OutputError
 
@@ -153,7 +153,7 @@ def signals_deferred() -> Iterator[None]:
     left half-replaced by Ctrl-C. (Python runs signal handlers in the main thread only; elsewhere
     the signals cannot be held and the rollback in `_commit` is what keeps the pair whole.)"""
     held: list[int] = []
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, object] = {}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda signum, frame: held.append(signum))
@@ -163,7 +163,7 @@ def signals_deferred() -> Iterator[None]:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)  # type: ignore[arg-type]  # what signal.signal returned before
         if held:
             signal.raise_signal(held[0])  # now handled as it would have been: KeyboardInterrupt, or exit
 
@@ -212,7 +212,7 @@ def _commit(pairs: list[tuple[Path, Path]]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_paths(paths: list[str | os.PathLike], force: bool = False) -> Iterator[list[Path]]:
+def atomic_paths(paths: Sequence[str | os.PathLike], force: bool = False) -> Iterator[list[Path]]:
     """Yield one temp path per destination; when the block succeeds, all replace their destinations
     together (see `_commit`), with the mode a new file of the user's gets. On any error or
     interrupt, no destination changes."""

@@ -106,7 +106,9 @@ def glob_literal_runs(pattern: str) -> list[str]:
     """The literal text between the wildcards of a glob, read exactly as fnmatch.translate reads it:
     `[` opens a class only when a `]` closes it later (a `]` right after `[` or `[!` is a member:
     `layer[]1]` is `layer` + a class), otherwise it is a literal `[`."""
-    runs, current, i, n = [], [], 0, len(pattern)
+    runs: list[str] = []
+    current: list[str] = []
+    i, n = 0, len(pattern)
     while i < n:
         c = pattern[i]
         i += 1
