@@ -133,7 +133,7 @@ RULE_TEMPLATES = (
 
 
 def synthetic_inventory():
-    from freezekit.records import Inventory, ModuleRecord, ParamRecord
+    from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
 
     modules = [ModuleRecord("", "VisionTransformer"), ModuleRecord("stages", "ModuleList")]
     params = []
@@ -150,7 +150,7 @@ def synthetic_inventory():
 
 
 def synthetic_rules(count: int = 50):
-    from freezekit.rules import Rule
+    from freezekit.core.rules import Rule
 
     rules = []
     for i in range(count):
@@ -161,7 +161,7 @@ def synthetic_rules(count: int = 50):
 
 
 def rule_engine_case() -> Case:
-    from freezekit.plan import make_plan
+    from freezekit.core.plan import make_plan
 
     inventory, rules = synthetic_inventory(), synthetic_rules()
 

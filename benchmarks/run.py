@@ -19,7 +19,7 @@ Cases
                 input (no forward pass), fvcore.nn.parameter_count_table
   header audit  `freezekit count` of a sparse safetensors file, made in a temp dir, whose header
                 declares a Llama-3-70B (70,553,706,496 bf16 parameters; no disk used)
-  rule engine   freezekit.plan.make_plan in this process: 100,000 names x 50 rules, no torch
+  rule engine   freezekit.core.plan.make_plan in this process: 100,000 names x 50 rules, no torch
 
 Peers are not project dependencies. Install them into the interpreter that runs this script
 (a venv with --system-site-packages is best): `pip install -r benchmarks/requirements.txt`,

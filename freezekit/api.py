@@ -12,17 +12,20 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .audit import AuditOptions, Loaded, build_report
-from .batchnorm_policy import check_policy
-from .config import ModelSpec, load_config
+from .core.batchnorm_policy import check_policy
+from .core.config import load_config
+from .core.expectations import Expectations
+from .core.manifest import build_manifest, compare, load_manifest
+from .core.plan import make_plan
+from .core.records import Inventory
+from .core.report import Report
+from .core.rules import Rule, validate_rule
+from .core.totals import Totals, compute_totals
 from .errors import DriftError, ExpectationError, UsageError
-from .expectations import Expectations
-from .manifest import build_manifest, compare, load_manifest
-from .plan import make_plan
-from .records import Inventory
-from .report import Report
-from .rules import Rule, validate_rule
-from .totals import Totals, compute_totals
+from .pipeline.audit import build_report
+from .pipeline.settings import Settings
+from .sources.registry import parse_source
+from .sources.spec import Loaded, SourceKind, SourceSpec
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +51,7 @@ class FreezeReport:
         from rich.console import Console
 
         from .render.table_render import renderables
-        from .totals import by_depth
+        from .core.totals import by_depth
 
         report = self.report
         if depth is not None:
@@ -116,16 +119,16 @@ def freeze(
     except TypeError as exc:
         raise UsageError(f"expect: {exc}; the keys are trainable, frozen, total, max_trainable_pct") from exc
     check_policy(batchnorm)
-    options = AuditOptions(
-        model=ModelSpec(source or type(model).__name__),
-        source_kind=None if source else "python",
+    name = type(model).__name__
+    options = Settings(
+        source=parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name),
         rules=(cfg.rules if cfg else ()) + _as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
         default=default or (cfg.default if cfg else "trainable"),
         strict=strict,
         expect=(cfg.expect if cfg else Expectations()).merged_with(exp),
         batchnorm=batchnorm or (cfg.batchnorm if cfg else None),
     )
-    inventory = inventory_of(model, options.model.name)
+    inventory = inventory_of(model, options.source.text)
     plan = make_plan(inventory, options.rules, options.default, options.strict)
     report = build_report("freeze", "parameters", Loaded(inventory, model), plan, options)
     if report.failed_expectations:

@@ -21,7 +21,7 @@ def cli():
     """Run the CLI in-process; returns a callable giving (exit_code, stdout, stderr)."""
     from typer.testing import CliRunner
 
-    from freezekit.cli import app
+    from freezekit.cli.app import app
 
     runner = CliRunner()
 

@@ -1,7 +1,7 @@
 """Hand-built inventories for the pure tests (no torch)."""
 from __future__ import annotations
 
-from freezekit.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
+from freezekit.core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
 
 CONV = ("Conv2d", "_ConvNd", "Module")
 BN = ("BatchNorm2d", "_BatchNorm", "_NormBase", "Module")

@@ -3,11 +3,12 @@ import torch
 import torchvision
 
 from freezekit.adapter.inventory import apply_plan, inventory_of
-from freezekit.audit import AuditOptions, load
-from freezekit.config import ModelSpec
-from freezekit.plan import make_plan
-from freezekit.rules import Rule
-from freezekit.totals import compute_totals
+from freezekit.pipeline.audit import load
+from freezekit.pipeline.settings import Settings
+from freezekit.sources.registry import parse_source
+from freezekit.core.plan import make_plan
+from freezekit.core.rules import Rule
+from freezekit.core.totals import compute_totals
 
 from .models_for_tests import TiedNet
 
@@ -36,15 +37,15 @@ def test_apply_plan_sets_requires_grad_through_aliases():
 
 
 def test_meta_build_allocates_nothing_and_regnet_falls_back():
-    loaded = load(AuditOptions(model=ModelSpec("regnet_x_400mf"), use_cache=False))
+    loaded = load(Settings(source=parse_source("regnet_x_400mf"), use_cache=False))
     assert next(loaded.model.parameters()).device.type == "meta"
     assert sum(p.numel for p in loaded.inventory.params) == 5495976
-    assert next(load(AuditOptions(model=ModelSpec("vgg16"), use_cache=False)).model.parameters()).device.type == "meta"
+    assert next(load(Settings(source=parse_source("vgg16"), use_cache=False)).model.parameters()).device.type == "meta"
 
 
 def test_detection_builds_without_backbone_download(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    loaded = load(AuditOptions(model=ModelSpec("fasterrcnn_resnet50_fpn"), use_cache=False))
+    loaded = load(Settings(source=parse_source("fasterrcnn_resnet50_fpn"), use_cache=False))
     assert sum(p.numel for p in loaded.inventory.params) == 41808406  # plain BatchNorm2d: no weights, so not FrozenBatchNorm2d
     assert not any(tmp_path.rglob("*.pth"))
 
@@ -57,7 +58,7 @@ def test_totals_equal_the_classic_formula(name):
             model = torchvision.models.get_model(name, weights=None)
     except NotImplementedError:  # regnets compute on tensors while building: a real CPU build
         model = torchvision.models.get_model(name, weights=None)
-    options = AuditOptions(model=ModelSpec(name), rules=(Rule("freeze", r"re:.*weight"), Rule("unfreeze", "type:_BatchNorm")),
+    options = Settings(source=parse_source(name), rules=(Rule("freeze", r"re:.*weight"), Rule("unfreeze", "type:_BatchNorm")),
                            strict=False, use_cache=False)
     loaded = load(options)
     plan = make_plan(loaded.inventory, options.rules, strict=False)
@@ -72,7 +73,7 @@ def test_meta_fallback_keeps_tied_weights_tied():
     from pathlib import Path
 
     factory = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied_needing_values"
-    loaded = load(AuditOptions(model=ModelSpec(factory), use_cache=False))
+    loaded = load(Settings(source=parse_source(factory), use_cache=False))
     assert next(loaded.model.parameters()).device.type == "meta"  # the fallback ran
     assert loaded.model.head.weight is loaded.model.embed.weight
     assert sum(p.numel for p in loaded.inventory.params) == 60 == sum(p.numel() for p in TiedNet().parameters())

@@ -161,7 +161,7 @@ def _chmod_000_config(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
 
 
 def _many_tensors(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
-    from freezekit import safetensors_header
+    from freezekit.sources import safetensors_header
 
     mp.setattr(safetensors_header, "MAX_TENSORS", 3)
     header = {f"t{i}": {"dtype": "U8", "shape": [1], "data_offsets": [i, i + 1]} for i in range(4)}
@@ -550,9 +550,9 @@ def test_bad_input_fails_cleanly(cli, tmp_path, monkeypatch, build, code, fragme
 # -- the limits are exact: one step below each limit is accepted ----------------------------
 
 def test_limits_accept_what_is_just_under_them(tmp_path, monkeypatch):
-    from freezekit import safetensors_header
-    from freezekit.config import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_RULES, load_config
-    from freezekit.safetensors_header import read_header
+    from freezekit.sources import safetensors_header
+    from freezekit.core.config import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_RULES, load_config
+    from freezekit.sources.safetensors_header import read_header
 
     rules = "model: resnet18\nrules:\n" + "  - freeze: fc\n" * MAX_RULES
     path = tmp_path / "rules.yaml"

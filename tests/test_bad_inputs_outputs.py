@@ -91,7 +91,7 @@ def _second_rename_fails(exc: BaseException):
 def _interrupt_while_planning(sig: int | None):
     """A signal (or Ctrl-C's KeyboardInterrupt) arrives after the model was built."""
     def build(t, m, stack):
-        from freezekit import commands
+        from freezekit.pipeline import commands
 
         real = commands.build_report
         if sig is not None:  # should the handler be missing, fail the case instead of killing pytest

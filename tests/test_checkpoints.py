@@ -18,16 +18,16 @@ from hypothesis import strategies as st
 from safetensors.torch import save_file
 from torch import nn
 
-from freezekit import safetensors_header
-from freezekit.checkpoints import is_buffer, read_checkpoint_inventory
+from freezekit.sources import safetensors_header
+from freezekit.sources.checkpoint import is_buffer, read_checkpoint_inventory
 from freezekit.errors import ExitCode, UnsafePickleError, WeightsError
-from freezekit.safetensors_header import read_header
-from freezekit.sources import parse_source
+from freezekit.sources.safetensors_header import read_header
+from freezekit.sources.registry import parse_source
 from tests.models_for_tests import TiedNet
 
 
 def inventory(path, trust_pickle=False):
-    return read_checkpoint_inventory(parse_source(str(path)), trust_pickle=trust_pickle)
+    return read_checkpoint_inventory(parse_source(str(path), trust_pickle=trust_pickle))
 
 
 def small_model() -> nn.Module:
@@ -88,7 +88,7 @@ def test_names_sort_naturally(tmp_path):
 
 
 def test_every_dtype_maps_to_a_sized_short_name(tmp_path):
-    from freezekit.records import DTYPE_BYTES
+    from freezekit.core.records import DTYPE_BYTES
 
     assert all(name in DTYPE_BYTES for name in safetensors_header.DTYPES.values())
     header, offset = {}, 0
@@ -121,8 +121,8 @@ def test_seven_billion_sparse_file_reads_only_the_header_without_torch(tmp_path)
     assert path.stat().st_size > 14_000_000_000  # sparse: the disk holds only the header
     code = f"""
 import json, sys
-from freezekit.checkpoints import read_checkpoint_inventory
-from freezekit.sources import parse_source
+from freezekit.sources.checkpoint import read_checkpoint_inventory
+from freezekit.sources.registry import parse_source
 def rchar():  # bytes this process has read through read() calls
     return int(next(line.split()[1] for line in open('/proc/self/io') if line.startswith('rchar:')))
 before = rchar()
@@ -131,7 +131,7 @@ read_bytes = rchar() - before
 # VmHWM, not getrusage: ru_maxrss keeps the forking pytest's size across exec
 peak_kib = int(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')))
 from typer.testing import CliRunner
-from freezekit.cli import app
+from freezekit.cli.app import app
 r = CliRunner().invoke(app, ['count', {str(path)!r}, '-p', 'layers.0.*', '-f', 'json'])
 assert r.exit_code == 0, r.output
 totals = json.loads(r.stdout)['totals']

@@ -1,8 +1,10 @@
 import pytest
 
-from freezekit.config import ModelSpec, load_config
+from freezekit.core.config import ConfigModel, load_config
+from freezekit.pipeline.settings import config_source
+from freezekit.sources.spec import SourceKind
 from freezekit.errors import ConfigError
-from freezekit.expectations import Expectations
+from freezekit.core.expectations import Expectations
 
 
 def write(tmp_path, text, name="c.yaml"):
@@ -24,7 +26,11 @@ expect:
   trainable: 12
   max_trainable_pct: 5.5
 """))
-    assert cfg.model == ModelSpec(str(tmp_path / "my_models.py") + ":build", {"depth": 4})
+    assert cfg.model == ConfigModel("my_models.py:build", {"depth": 4})
+    source = config_source(cfg)  # a file named by a config is relative to the config's folder
+    assert (source.kind, source.text, source.ref, source.attr, source.args) == (
+        SourceKind.FILE_FACTORY, str(tmp_path / "my_models.py") + ":build", str(tmp_path / "my_models.py"), "build",
+        {"depth": 4})
     assert cfg.default == "frozen" and cfg.batchnorm == "eval"
     assert cfg.weights_file == str(tmp_path / "w/state.pt")
     assert [(r.action, r.pattern) for r in cfg.rules] == [
@@ -84,4 +90,4 @@ def test_checkpoint_models_resolve_against_the_config_folder(tmp_path):
     (tmp_path / "sub").mkdir()
     for name in ("w.ckpt", "W.PT", "m.safetensors"):
         cfg = load_config(write(tmp_path / "sub", f"model: {name}\n"))
-        assert cfg.model.name == str(tmp_path / "sub" / name)
+        assert config_source(cfg).text == str(tmp_path / "sub" / name)

@@ -173,7 +173,7 @@ def test_freeze_save_killed_mid_write_leaves_old_file_or_none(tmp_path):
             "    real(obj, f, *a, **k)\n"
             "    os.kill(os.getpid(), signal.SIGKILL)  # the temp file is complete; the rename has not happened\n"
             "torch.save = save\n"
-            "from freezekit.cli import app\n"
+            "from freezekit.cli.app import app\n"
             f"app(['freeze', 'resnet18', '-p', 'layer1', '--save', {str(out)!r}, '--force', '-f', 'json'])\n")
     child = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120, cwd=tmp_path)
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-import freezekit.commands
+import freezekit.pipeline.commands
 from freezekit.errors import ExitCode, FreezekitError
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -26,7 +26,7 @@ def test_a_bug_keeps_its_traceback_and_exits_1(cli, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(freezekit.commands, "run_audit", broken)
+    monkeypatch.setattr(freezekit.pipeline.commands, "run_audit", broken)
     with pytest.raises(ZeroDivisionError):  # not swallowed into a one-line "error"
         cli("count", "vgg16")
 
@@ -34,7 +34,7 @@ def test_a_bug_keeps_its_traceback_and_exits_1(cli, monkeypatch):
 def test_debug_switch_shows_the_traceback_of_a_user_error(monkeypatch):
     from typer.testing import CliRunner
 
-    from freezekit.cli import app
+    from freezekit.cli.app import app
 
     monkeypatch.setenv("FREEZEKIT_DEBUG", "1")
     result = CliRunner().invoke(app, ["count", "vgg61"])

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from freezekit import inventory_cache
-from freezekit.config import ModelSpec
-from freezekit.records import Inventory, ParamRecord
+from freezekit.sources import inventory_cache
+from freezekit.sources.registry import parse_source
+from freezekit.core.records import Inventory, ParamRecord
 
 ROOT = Path(__file__).parent.parent
 
@@ -55,21 +55,21 @@ def test_warm_count_does_not_import_torch(cache):
 
 
 def test_version_change_misses(cache, monkeypatch):
-    spec = ModelSpec("vgg16")
+    spec = parse_source("vgg16")
     key = inventory_cache.cache_key(spec)
     monkeypatch.setattr(inventory_cache, "versions", lambda: {"freezekit": "0.1.0", "torch": "9.9", "torchvision": "0.29.1"})
     assert inventory_cache.cache_key(spec) != key
-    assert inventory_cache.cache_key(ModelSpec("vgg16", {"num_classes": 10})) != inventory_cache.cache_key(spec)
+    assert inventory_cache.cache_key(parse_source("vgg16", args={"num_classes": 10})) != inventory_cache.cache_key(spec)
 
 
 def test_what_is_never_cached(tmp_path, cache):
-    assert inventory_cache.cache_key(ModelSpec("torchvision.models:vgg16")) is None
-    assert inventory_cache.cache_key(ModelSpec(str(tmp_path / "model.safetensors"))) is None
+    assert inventory_cache.cache_key(parse_source("torchvision.models:vgg16")) is None
+    assert inventory_cache.cache_key(parse_source(str(tmp_path / "model.safetensors"))) is None
     factory = tmp_path / "m.py"
     factory.write_text("def build(): pass\n")
-    key = inventory_cache.cache_key(ModelSpec(f"{factory}:build"))
+    key = inventory_cache.cache_key(parse_source(f"{factory}:build"))
     factory.write_text("def build(): return 1\n")
-    assert inventory_cache.cache_key(ModelSpec(f"{factory}:build")) not in (None, key)
+    assert inventory_cache.cache_key(parse_source(f"{factory}:build")) not in (None, key)
 
 
 def test_damaged_cache_file_is_rebuilt(cli, cache):

@@ -17,12 +17,12 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from freezekit.config import TOP_KEYS, Config, load_config
+from freezekit.core.config import TOP_KEYS, Config, load_config
 from freezekit.errors import ConfigError, WeightsError
-from freezekit.plan import make_plan
-from freezekit.records import DTYPE_BYTES, Inventory, ModuleRecord, ParamRecord, numel_of
-from freezekit.rules import Rule
-from freezekit.safetensors_header import read_header
+from freezekit.core.plan import make_plan
+from freezekit.core.records import DTYPE_BYTES, Inventory, ModuleRecord, ParamRecord, numel_of
+from freezekit.core.rules import Rule
+from freezekit.sources.safetensors_header import read_header
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

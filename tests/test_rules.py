@@ -1,9 +1,9 @@
 import pytest
 
 from freezekit.errors import NoMatchError, RuleError
-from freezekit.plan import make_plan
-from freezekit.records import Inventory, ModuleRecord, ParamRecord
-from freezekit.rules import Rule, Selector
+from freezekit.core.plan import make_plan
+from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
+from freezekit.core.rules import Rule, Selector
 
 from .records_for_tests import mini_vgg
 

@@ -4,13 +4,15 @@ import json
 
 import pytest
 
-from freezekit.audit import AuditOptions, Loaded, build_report
-from freezekit.config import ModelSpec
-from freezekit.expectations import Expectations
-from freezekit.plan import make_plan
+from freezekit.pipeline.audit import build_report
+from freezekit.pipeline.settings import Settings
+from freezekit.sources.registry import parse_source
+from freezekit.sources.spec import Loaded
+from freezekit.core.expectations import Expectations
+from freezekit.core.plan import make_plan
 from freezekit.render import FORMATS, RENDERERS, render, renderer
-from freezekit.rules import Rule
-from freezekit.totals import by_depth, compute_totals
+from freezekit.core.rules import Rule
+from freezekit.core.totals import by_depth, compute_totals
 
 from .records_for_tests import MINI_TOTAL, mini_vgg
 
@@ -18,7 +20,7 @@ from .records_for_tests import MINI_TOTAL, mini_vgg
 def report(command="freeze", view="parameters", rules=(Rule("freeze", "features.*"),), depth=None, only=None,
            expect=Expectations()):
     inv = mini_vgg()
-    options = AuditOptions(model=ModelSpec("mini_vgg"), rules=tuple(rules), expect=expect)
+    options = Settings(source=parse_source("mini_vgg"), rules=tuple(rules), expect=expect)
     plan = make_plan(inv, options.rules)
     return build_report(command, view, Loaded(inv), plan, options, depth=depth, only=only)
 

@@ -87,7 +87,7 @@ def _set_submodule(model: "nn.Module", name: str, new: "nn.Module") -> None:
 
 def apply_policy(model: "nn.Module", policy: str | None) -> int:
     """Apply the policy in place to every frozen BatchNorm layer (see batchnorm_policy); return how many changed."""
-    from ..batchnorm_policy import check_policy
+    from ..core.batchnorm_policy import check_policy
 
     if check_policy(policy) == "train":
         return 0

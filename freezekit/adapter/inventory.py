@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import RuleError
-from ..plan import Plan
-from ..records import BufferRecord, Inventory, ModuleRecord, ParamRecord
+from ..core.plan import Plan
+from ..core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
 
 if TYPE_CHECKING:
     from torch import nn

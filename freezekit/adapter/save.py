@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.records import DTYPE_BYTES
 from ..errors import OutputError, WeightsError
-from ..records import DTYPE_BYTES
-from ..safetensors_header import DTYPES
+from ..sources.safetensors_header import DTYPES
 
 if TYPE_CHECKING:
     from torch import nn

@@ -40,7 +40,7 @@ def load_state_dict_file(path: str | Path, trust_pickle: bool = False) -> "dict[
 
 
 def _load_safetensors(path: Path) -> "dict[str, Tensor]":
-    from ..safetensors_header import read_header
+    from ..sources.safetensors_header import read_header
 
     read_header(path)  # one clear error for a damaged header, before the library's own
     from safetensors.torch import load_file

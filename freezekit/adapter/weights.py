@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ..errors import ModelError, WeightsError
-from ..suggest import did_you_mean
+from ..core.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from torch import nn

@@ -14,7 +14,7 @@ import threading
 from typing import Any, Iterator
 
 from ..errors import ModelError, UsageError
-from ..suggest import nearest
+from ..core.suggest import nearest
 
 FAMILIES = ("detection", "segmentation", "video", "optical_flow", "quantization")
 

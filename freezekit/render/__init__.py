@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import Callable
 
-from ..report import Report
+from ..core.report import Report
 
 FORMATS = ("table", "json", "csv", "markdown")
 

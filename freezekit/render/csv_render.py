@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..report import Report
+from ..core.report import Report
 from .json_render import totals_dict
 from .safe_text import csv_text
 

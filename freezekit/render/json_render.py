@@ -5,7 +5,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from ..report import Report
+from ..core.report import Report
 
 SCHEMA = "freezekit.report"
 SCHEMA_VERSION = 1

@@ -1,7 +1,7 @@
 """GitHub-flavoured Markdown tables, for pull requests and experiment notes."""
 from __future__ import annotations
 
-from ..report import Report
+from ..core.report import Report
 from .numbers import expectation_rows, shape_text, share_bar, summary_rows
 from .safe_text import Markdown, markdown_code, markdown_text
 

@@ -7,7 +7,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..report import Report
+from ..core.report import Report
 from .numbers import expectation_rows, shape_text, share_bar, summary_rows
 from .safe_text import cell
 

@@ -9,7 +9,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..verification import VerifyResult
+from ..verify.result import VerifyResult
 from .safe_text import cell, markdown_code, markdown_text
 
 

@@ -1,4 +1,4 @@
-"""The inventory of a checkpoint file given as MODEL: names, shapes and dtypes, without a model.
+"""Source kinds for checkpoint files given as MODEL: names, shapes and dtypes, without a model.
 
 Safetensors files and sharded indexes are read from their headers alone (no torch
 import, no tensor data read); pickle-based state_dicts (.pt, .pth, .bin, .ckpt) go
@@ -6,12 +6,22 @@ through the torch adapter, safely unless the user trusts the file.
 """
 from __future__ import annotations
 
+import os
 import re
-from typing import Iterable
+from pathlib import Path
+from typing import Any, Iterable
 
-from .records import BufferRecord, Inventory, ParamRecord
+from ..core.records import BufferRecord, Inventory, ParamRecord
+from ..errors import UsageError
 from .safetensors_header import read_header, read_index
-from .sources import SAFETENSORS, SAFETENSORS_INDEX, Source
+from .spec import Loaded, SourceKind, SourceSpec
+
+SUFFIXES = {
+    ".safetensors": SourceKind.SAFETENSORS,
+    ".json": SourceKind.SAFETENSORS_INDEX,
+    ".pt": SourceKind.STATE_DICT, ".pth": SourceKind.STATE_DICT, ".bin": SourceKind.STATE_DICT,
+    ".ckpt": SourceKind.STATE_DICT,
+}
 
 BUFFER_NAMES = frozenset({"running_mean", "running_var", "num_batches_tracked"})
 PARAMETER_DTYPE_PREFIXES = ("float", "bfloat", "complex")
@@ -46,20 +56,50 @@ def inventory_from_tensors(tensors: Iterable[tuple[str, tuple[int, ...], str, tu
     return Inventory(tuple(params), tuple(buffers), (), has_modules=False, source=source, meta=meta)
 
 
-def read_checkpoint_inventory(source: Source, trust_pickle: bool = False) -> Inventory:
+def read_checkpoint_inventory(spec: SourceSpec) -> Inventory:
     """Inventory of a .safetensors file, a *.safetensors.index.json, or a pickled state_dict file."""
-    path = source.ref
-    if source.kind in (SAFETENSORS, SAFETENSORS_INDEX):
-        header = read_header(path) if source.kind == SAFETENSORS else read_index(path)
+    path = spec.ref
+    if spec.kind in (SourceKind.SAFETENSORS, SourceKind.SAFETENSORS_INDEX):
+        header = read_header(path) if spec.kind == SourceKind.SAFETENSORS else read_index(path)
         entries = sorted(header.tensors, key=lambda t: natural_key(t.name))
         return inventory_from_tensors(((t.name, t.shape, t.dtype, ()) for t in entries), path,
-                                      {"format": source.kind, "metadata": header.metadata})
-    from .adapter.state_dict_files import load_state_dict_file, stored_tensors
+                                      {"format": spec.kind.value, "metadata": header.metadata})
+    from ..adapter.state_dict_files import load_state_dict_file, stored_tensors
 
-    loaded = load_state_dict_file(path, trust_pickle=trust_pickle)
+    loaded = load_state_dict_file(path, trust_pickle=spec.trust_pickle)
     if not isinstance(loaded, dict):  # a whole pickled nn.Module: its real inventory
-        from .adapter.inventory import inventory_of
+        from ..adapter.inventory import inventory_of
 
         return inventory_of(loaded, source=path)
     return inventory_from_tensors(((t.name, t.shape, t.dtype, t.aliases) for t in stored_tensors(loaded)),
-                                  path, {"format": source.kind})
+                                  path, {"format": spec.kind.value})
+
+
+# -- the SourceType protocol (sources/registry.py) ---------------------------------------------
+
+def parse(text: str, base: Path | None) -> SourceSpec | None:
+    """A file name ending in a checkpoint suffix; relative to the config's folder when it came from one."""
+    kind = next((k for suffix, k in SUFFIXES.items() if text.lower().endswith(suffix)), None)
+    if kind is None:
+        return None
+    if base is not None and ":" not in text and not os.path.isabs(text):
+        text = str(base / text)
+    return SourceSpec(kind, text, text)
+
+
+def load(spec: SourceSpec, materialize: bool) -> Loaded:
+    if spec.weights is not None or spec.weights_file is not None:
+        raise UsageError("--weights and --weights-file apply to a model, not to a checkpoint given as MODEL")
+    return Loaded(read_checkpoint_inventory(spec))
+
+
+def builds_model(spec: SourceSpec) -> bool:
+    return False
+
+
+def input_files(spec: SourceSpec) -> tuple[str, ...]:
+    return (spec.ref,)
+
+
+def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:
+    return None  # the header is read directly, already fast

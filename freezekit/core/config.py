@@ -24,14 +24,13 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .batchnorm_policy import POLICIES
 from .expectations import Expectations
 from .plan import DEFAULTS
 from .rules import ACTIONS, Rule, RuleError, validate_rule
 from .suggest import did_you_mean
-from .sources import parse_source
-from .text_files import read_text
+from ..text_files import read_text
 
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
 MAX_DEPTH = 16
@@ -42,8 +41,9 @@ EXPECT_KEYS = ("trainable", "frozen", "total", "max_trainable_pct")
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """Where a model comes from: a torchvision name, a file, or `module:callable` with args."""
+class ConfigModel:
+    """The config's `model:` as written; the settings parse it (sources.registry.parse_source),
+    resolving a relative file against the config's folder."""
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
@@ -52,7 +52,7 @@ class ModelSpec:
 @dataclass(frozen=True)
 class Config:
     path: str = ""
-    model: ModelSpec | None = None
+    model: ConfigModel | None = None
     weights: str | None = None
     weights_file: str | None = None
     default: str = "trainable"
@@ -180,7 +180,7 @@ def _parse(data: Any, doc: _Doc, path: Path) -> Config:
     base = path.parent
     cfg: dict[str, Any] = {"path": str(path)}
     if "model" in data:
-        cfg["model"] = _parse_model(doc, data["model"], base)
+        cfg["model"] = _parse_model(doc, data["model"])
     if "weights" in data:
         cfg["weights"] = _string(doc, "weights", data["weights"])
     if "weights_file" in data:
@@ -196,19 +196,9 @@ def _parse(data: Any, doc: _Doc, path: Path) -> Config:
     return Config(**cfg)
 
 
-def _resolve_file_ref(name: str, base: Path) -> str:
-    """`models.py:build` is relative to the config file; `pkg.mod:build` and torchvision names are left alone."""
-    head, sep, tail = name.rpartition(":")
-    if sep and head.endswith(".py") and not os.path.isabs(head):
-        return f"{base / head}:{tail}"
-    if not sep and parse_source(name).is_checkpoint and not os.path.isabs(name):
-        return str(base / name)
-    return name
-
-
-def _parse_model(doc: _Doc, value: Any, base: Path) -> ModelSpec:
+def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
     if isinstance(value, str):
-        return ModelSpec(_resolve_file_ref(_string(doc, "model", value), base))
+        return ConfigModel(_string(doc, "model", value))
     if not isinstance(value, dict):
         raise doc.error("model", f"must be a model name or a mapping of {', '.join(MODEL_KEYS)}, not {_kind(value)}")
     spec = _check_keys(doc, "model", value, MODEL_KEYS)
@@ -232,7 +222,7 @@ def _parse_model(doc: _Doc, value: Any, base: Path) -> ModelSpec:
         except TypeError:
             raise doc.error(f"model.args.{key}", f"must be a string, number, boolean, null, or a list or mapping "
                                                  f"of those, not {type(value).__name__}") from None
-    return ModelSpec(_resolve_file_ref(name, base), dict(args))
+    return ConfigModel(name, dict(args))
 
 
 def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:

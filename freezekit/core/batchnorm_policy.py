@@ -11,7 +11,7 @@ statistics: eval and frozen leave it as it is, since replacing it would change i
 """
 from __future__ import annotations
 
-from .errors import UsageError
+from ..errors import UsageError
 from .plan import Plan
 from .records import Inventory
 from .report import NormRow

@@ -11,14 +11,13 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import ModelSpec
-from .errors import ConfigError
+from ..errors import ConfigError
 from .plan import DEFAULTS, Plan
 from .installed import versions
 from .records import Inventory
 from .report import ModelInfo
 from .rules import Rule, RuleError, validate_rule
-from .text_files import read_text
+from ..text_files import read_text
 
 SCHEMA = "freezekit.manifest"
 SCHEMA_VERSION = 1
@@ -69,10 +68,6 @@ class Manifest:
     fingerprint: str
     parameters: dict[str, str]
     versions: dict[str, Any]
-
-    @property
-    def model_spec(self) -> ModelSpec:
-        return ModelSpec(self.model.source, dict(self.model.args))
 
 
 def _damaged(path: str, problem: str) -> ConfigError:

@@ -13,7 +13,7 @@ def status(message: str) -> Iterator[None]:
         return
     from rich.console import Console
 
-    from .render.safe_text import cell
+    from ..render.safe_text import cell
 
     with Console(stderr=True).status(cell(message), spinner="dots"):  # a model name is text, not markup
         yield

@@ -4,28 +4,27 @@ BatchNorm statistics behaved as the policy says."""
 from __future__ import annotations
 
 import gc
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..audit import AuditOptions
+from ..adapter import zoo
+from ..adapter.batchnorm import _affine_state, apply_policy, norm_layers
+from ..adapter.inventory import apply_plan
+from ..adapter.synthetic_inputs import DEFAULT_BATCH, make_batch
+from ..adapter.training_step import run_steps
+from ..core.plan import Plan, make_plan
 from ..errors import UsageError
-from ..plan import Plan, make_plan
-from ..sources import TORCHVISION, parse_source
-from ..verification import Check, StepStats, VerifyOptions, VerifyResult
-from . import zoo
-from .batchnorm import _affine_state, apply_policy, norm_layers
-from .inventory import apply_plan, inventory_of
-from .models import load_model
-from .synthetic_inputs import DEFAULT_BATCH, make_batch
-from .training_step import run_steps
+from ..pipeline.settings import Settings
+from ..sources.registry import source_type
+from ..sources.spec import SourceKind
+from .result import Check, StepStats, VerifyOptions, VerifyResult
 
 if TYPE_CHECKING:
     from torch import nn
 
 
-def _prepare(options: AuditOptions, freeze: bool, device: str) -> tuple["nn.Module", Plan, list[str]]:
-    model = load_model(parse_source(options.model.name), replace(options, materialize=True))
-    inventory = inventory_of(model, options.model.name)
+def _prepare(options: Settings, freeze: bool, device: str) -> tuple["nn.Module", Plan, list[str]]:
+    loaded = source_type(options.source.kind).load(options.source, options.materialize)
+    model, inventory = loaded.model, loaded.inventory
     if freeze:
         plan = make_plan(inventory, options.rules, options.default, options.strict)
     else:
@@ -42,12 +41,12 @@ def _stats(model: "nn.Module", names: list[str]) -> dict[str, dict]:
                 if k in ("running_mean", "running_var", "num_batches_tracked")} for n in names}
 
 
-def _run(options: AuditOptions, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
+def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
     import torch
 
     model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
     before = _stats(model, frozen_bn)
-    batch = make_batch(model, options.model.name, family, batch_size, vopts.device, vopts.input_shape)
+    batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
     try:
         ms, mib, measure = run_steps(model, batch, vopts.device, vopts.dtype, vopts.steps, vopts.warmup)
     except torch.OutOfMemoryError as exc:
@@ -104,15 +103,16 @@ def _same(a, b) -> bool:  # noqa: ANN001
     return b is not None and a.shape == b.shape and torch.equal(a, b.to(a.device))
 
 
-def verify(options: AuditOptions, vopts: VerifyOptions) -> VerifyResult:
+def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
+    """`options` must ask for real values (Settings.needs_values), as the CLI's verify does."""
     import torch
 
-    source = parse_source(options.model.name)
-    if source.is_checkpoint:
+    source = options.source
+    if not source_type(source.kind).builds_model(source):
         raise UsageError("verify runs a training step and needs a model; MODEL is a checkpoint file")
     if vopts.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here")
-    family = zoo.family_of(source.ref) if source.kind == TORCHVISION else "custom"
+    family = zoo.family_of(source.ref) if source.kind == SourceKind.TORCHVISION else "custom"
     batch_size = vopts.batch_size or DEFAULT_BATCH
     baseline = None
     if vopts.compare:  # everything trainable, same step, measured first on a fresh model
@@ -123,5 +123,5 @@ def verify(options: AuditOptions, vopts: VerifyOptions) -> VerifyResult:
             torch.cuda.empty_cache()
     model, plan, frozen_bn, before, desc, stats = _run(options, vopts, True, family, batch_size)
     checks = _checks(model, plan, frozen_bn, before, options.batchnorm or "train")
-    return VerifyResult(options.model.name, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats,
+    return VerifyResult(source.text, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats,
                         baseline, plan.warnings)

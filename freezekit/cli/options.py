@@ -11,11 +11,11 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from .batchnorm_policy import POLICIES
-from .expectations import Expectations
-from .plan import DEFAULTS
-from .render import FORMATS
-from .report import ONLY
+from ..core.batchnorm_policy import POLICIES
+from ..core.expectations import Expectations
+from ..core.plan import DEFAULTS
+from ..render import FORMATS
+from ..core.report import ONLY
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:

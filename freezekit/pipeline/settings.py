@@ -1,21 +1,52 @@
-"""Merge a config file and command-line values into AuditOptions. Pure: no torch."""
+"""What a command asks (Settings), built once from a config file and the command line. Pure: no torch."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 
-from .audit import AuditOptions
-from .config import Config, ModelSpec, load_config
-from .errors import ConfigError, UsageError, WeightsError
-from .expectations import Expectations
-from .rules import Rule, validate_rule
-from .text_files import check_input_file
+from ..core.config import Config, load_config
+from ..core.expectations import Expectations
+from ..core.report import ModelInfo
+from ..core.rules import Rule, validate_rule
+from ..errors import ConfigError, UsageError, WeightsError
+from ..sources.registry import parse_source, source_type
+from ..sources.spec import SourceSpec
+from ..text_files import check_input_file
 
 DEFAULT_CONFIG = "freezekit.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know, merged from the config and the command line."""
+
+    source: SourceSpec
+    rules: tuple[Rule, ...] = ()
+    default: str = "trainable"
+    strict: bool = True
+    expect: Expectations = Expectations()
+    batchnorm: str | None = None
+    needs_values: bool = False  # the command needs real tensors (--save, verify)
+    use_cache: bool = True
+    config_path: str | None = None  # the config the settings came from, if any
+
+    @property
+    def materialize(self) -> bool:
+        """Whether the model must hold real values (else it is built on the meta device): decided here only."""
+        return self.needs_values or self.source.weights is not None or self.source.weights_file is not None
+
+    def input_files(self) -> tuple[str, ...]:
+        """Files this run reads: an output must never overwrite one of them."""
+        files = (self.source.weights_file, self.config_path, *source_type(self.source.kind).input_files(self.source))
+        return tuple(f for f in files if f)
+
+    def model_info(self) -> ModelInfo:
+        s = self.source
+        return ModelInfo(s.text, s.kind.value, s.weights, s.weights_file, dict(s.args))
 
 
 def parse_arg(text: str) -> tuple[str, Any]:
@@ -60,7 +91,14 @@ def find_config(config_path: str | None, model: str | None) -> Config | None:
     return None
 
 
-def merge_options(
+def config_source(config: Config) -> SourceSpec | None:
+    """The config's model, parsed, a relative file resolved against the config's folder."""
+    if config.model is None:
+        return None
+    return parse_source(config.model.name, args=config.model.args, base=Path(config.path).parent)
+
+
+def build_settings(
     config: Config | None,
     *,
     model: str | None,
@@ -73,31 +111,36 @@ def merge_options(
     weights_file: str | None = None,
     trust_pickle: bool = False,
     batchnorm: str | None = None,
-    materialize: bool = False,
+    needs_values: bool = False,
     use_cache: bool = True,
-) -> AuditOptions:
+) -> Settings:
+    """Command-line values win over the config's; MODEL replaces the config's model (keeping its args
+    when it names the same one)."""
     config = config or Config()
     if weights_file is not None:
         check_input_file(weights_file, "weights file", WeightsError)  # fail before building anything
+    from_config = config_source(config)
     if model is not None:
-        spec = ModelSpec(model, dict(config.model.args) if config.model and config.model.name == model else {})
-    elif config.model is not None:
-        spec = config.model
+        source = from_config if from_config is not None and from_config.text == model else parse_source(model)
+    elif from_config is not None:
+        source = from_config
     else:
         raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
-    if args:
-        spec = replace(spec, args={**spec.args, **dict(parse_arg(a) for a in args)})
-    return AuditOptions(
-        model=spec,
+    source = replace(
+        source,
+        args={**source.args, **dict(parse_arg(a) for a in args)},
+        weights=weights if weights is not None else config.weights,
+        weights_file=weights_file if weights_file is not None else config.weights_file,
+        trust_pickle=trust_pickle,
+    )
+    return Settings(
+        source=source,
         rules=config.rules + rules,
         default=default or config.default,
         strict=strict,
         expect=config.expect.merged_with(expect),
-        weights=weights if weights is not None else config.weights,
-        weights_file=weights_file if weights_file is not None else config.weights_file,
-        trust_pickle=trust_pickle,
         batchnorm=batchnorm or config.batchnorm,
         config_path=config.path or None,
-        materialize=materialize,
+        needs_values=needs_values,
         use_cache=use_cache,
     )

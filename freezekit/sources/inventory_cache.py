@@ -2,12 +2,9 @@
 
 A parameter inventory (names, shapes, dtypes, module types, registration order, tied
 aliases) is fully determined by the model source, its arguments and the installed
-torch/torchvision versions, so that is the key. What is cached:
-  - torchvision models by name (no weights), keyed on name, args and versions;
-  - `file.py:callable` models, keyed on the file's content too (only that file: a factory
-    whose result depends on other files it imports should be run with --no-cache);
-never `pkg.mod:callable` (its source cannot be hashed without importing it), checkpoints
-(their header is read directly, already fast), or anything with weights, --save or verify.
+torch/torchvision versions, so that is the key: the kind's module says what identifies its
+source (`cache_identity`: a torchvision name, a factory file's content), or that it must not
+be cached. Nothing is cached when real tensors are needed (weights, --save, verify).
 
 One small JSON file per key under $FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/freezekit,
 else ~/.cache/freezekit. Writes are atomic (temp file + rename), so concurrent runs writing
@@ -22,11 +19,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .atomic_write import TMP_MARK, atomic_path
-from .config import ModelSpec
-from .installed import versions
-from .records import BufferRecord, Inventory, ModuleRecord, ParamRecord
-from .sources import FILE_FACTORY, TORCHVISION, parse_source
+from ..atomic_write import TMP_MARK, atomic_path
+from ..core.installed import versions
+from ..core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
+from .registry import source_type
+from .spec import SourceSpec
 
 FORMAT = "freezekit.inventory-cache"
 FORMAT_VERSION = 1
@@ -41,22 +38,13 @@ def cache_dir() -> Path:
     return Path(base) / "freezekit"
 
 
-def cache_key(spec: ModelSpec) -> str | None:
+def cache_key(spec: SourceSpec) -> str | None:
     """The key for this model source, or None when it must not be cached."""
-    source = parse_source(spec.name)
-    material: dict[str, Any] = {"format": FORMAT_VERSION, "kind": source.kind, "args": spec.args,
-                                "versions": versions()}
-    if source.kind == TORCHVISION:
-        material["name"] = source.ref
-    elif source.kind == FILE_FACTORY:
-        try:
-            material["file_sha256"] = hashlib.sha256(Path(source.ref).read_bytes()).hexdigest()
-        except OSError:
-            return None  # the build reports the problem
-        material["path"] = str(Path(source.ref).resolve())
-        material["callable"] = source.attr
-    else:
+    identity = source_type(spec.kind).cache_identity(spec)
+    if identity is None:
         return None
+    material: dict[str, Any] = {"format": FORMAT_VERSION, "kind": spec.kind.value, "args": spec.args,
+                                "versions": versions(), **identity}
     if material["versions"].get("torch") is None:
         return None
     try:

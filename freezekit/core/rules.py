@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import RuleError
+from ..errors import RuleError
 from .records import Inventory
 from .suggest import did_you_mean, nearest
 

@@ -1,86 +1,21 @@
-"""The command line: parse, call the core, render, map errors to exit codes. Nothing else.
+"""The commands: parse, call the pipeline, render. Errors become exit codes in error_boundary.py.
 
 No torch import at module level: `freezekit --help` and every error found before
 a model is needed must stay fast.
 """
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from typing import Annotated, Any, Optional
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
-from . import __version__
-from . import clickcompat as click
-from .cli_options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
-from .errors import ExitCode, FreezekitError, Interrupted, Terminated, UsageError, one_line
-from .expectations import Expectations
-
-
-class FreezekitGroup(TyperGroup):
-    """Turns every user error into one line on stderr and its exit code; bugs keep their traceback."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
-        try:
-            with _sigterm_as_interrupt():
-                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.ClickException as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
-            _error(exc.format_message() + hint)
-            sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
-        except typer.Abort:
-            _error("aborted")
-            sys.exit(ExitCode.INTERRUPTED)
-        except FreezekitError as exc:
-            if os.environ.get("FREEZEKIT_DEBUG"):
-                raise
-            _error(str(exc))
-            sys.exit(int(exc.exit_code))
-        sys.exit(rv if isinstance(rv, int) else 0)
-
-    def invoke(self, ctx: click.Context):  # returns whatever the command returns
-        # Typer turns KeyboardInterrupt into a silent exit 130; say it in one line instead.
-        try:
-            return super().invoke(ctx)
-        except Terminated as exc:
-            raise Interrupted("terminated by SIGTERM") from exc
-        except KeyboardInterrupt as exc:
-            raise Interrupted("interrupted by SIGINT") from exc
-
-
-class _sigterm_as_interrupt:
-    """While a command runs, SIGTERM raises Terminated (a KeyboardInterrupt): temp files are removed
-    and a half-committed --save/--manifest pair is rolled back, as for Ctrl-C."""
-
-    def __enter__(self) -> None:
-        self.previous = None
-        try:
-            self.previous = signal.signal(signal.SIGTERM, _raise_terminated)
-        except ValueError:  # not the main thread (an embedding application): leave signals alone
-            pass
-
-    def __exit__(self, *exc: object) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
-
-
-class OrderedRulesCommand(TyperCommand):
-    """Remembers the order of -p/-u occurrences, which Click groups into two lists."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            _, _, order = self.make_parser(ctx).parse_args(args=list(args))
-            ctx.meta["rule_order"] = [p.name for p in order if p.name in ("pattern", "unfreeze")]
-        except click.ClickException:
-            pass  # the real parse below reports it
-        return super().parse_args(ctx, args)
+from .. import __version__
+from ..core.expectations import Expectations
+from ..errors import UsageError, one_line
+from .error_boundary import FreezekitGroup, warn
+from .options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
+from .rule_order import OrderedRulesCommand
 
 
 app = typer.Typer(
@@ -90,17 +25,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-
-def _error(message: str) -> None:
-    typer.echo(f"freezekit: error: {one_line(message)}", err=True)
-
-
-def _warn(message: str) -> None:
-    """Warnings carry names from files: one line each, control characters escaped (errors.one_line)."""
-    typer.echo(f"freezekit: warning: {one_line(message)}", err=True)
-
-
 
 
 def _version(value: bool) -> None:
@@ -116,42 +40,42 @@ def main_callback(
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
 
 
-def _options(m: ModelOptions, expect: Expectations = Expectations(), materialize: bool = False,
+def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
              no_cache: bool = False):
-    from .options import command_line_rules, find_config, merge_options
+    from ..pipeline.settings import build_settings, command_line_rules, find_config
 
     rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
-    return merge_options(
+    return build_settings(
         find_config(m.config, m.model), model=m.model, args=m.arg or [], rules=rules,
         default=m.default.value if m.default else None, strict=not m.allow_unmatched, expect=expect,
         weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle,
-        batchnorm=m.batchnorm.value if m.batchnorm else None, materialize=materialize, use_cache=not no_cache,
+        batchnorm=m.batchnorm.value if m.batchnorm else None, needs_values=needs_values, use_cache=not no_cache,
     )
 
 
 def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
     """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
-    from .render import render
+    from ..render import render
 
     for warning in report.warnings:
-        _warn(warning)
+        warn(warning)
     failed = report.failed_expectations
     if fmt is Format.table:
         from rich.console import Console
 
-        from .render.table_render import renderables
+        from ..render.table_render import renderables
 
         console = Console(record=bool(export))
         for item in renderables(report):
             console.print(item)
         if export and not failed:
-            from .export import save_export
+            from ..render.export import save_export
 
             save_export(console, export)
     else:
         sys.stdout.write(render(report, fmt.value))
     if failed:
-        from .errors import ExpectationError
+        from ..errors import ExpectationError
 
         raise ExpectationError("; ".join(e.describe() for e in failed))
 
@@ -160,20 +84,20 @@ def _precheck_export(export: Optional[str], fmt: Format) -> None:
     if export:
         if fmt is not Format.table:
             raise UsageError("--export saves the rendered table; it cannot be combined with --format " + fmt.value)
-        from .export import check_export_path
+        from ..render.export import check_export_path
 
         check_export_path(export)
 
 
 def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
     """freeze and count: the same model, rules and report options; they differ in what they print."""
-    from .atomic_write import check_distinct
-    from .commands import run_audit
+    from ..atomic_write import check_distinct
+    from ..pipeline.commands import run_audit
     from .progress import status
 
     check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     _precheck_export(r.export, r.fmt)
-    options = _options(m, expectations(r), materialize=outputs.get("save") is not None, no_cache=r.no_cache)
+    options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
     report = run_audit(command, options, depth=r.depth, only=r.only.value if r.only else None, progress=status,
                        **outputs)
     _emit(report, r.fmt, r.export)
@@ -205,10 +129,10 @@ def models(
     weights: Annotated[Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")] = None,
 ) -> None:
     """List the torchvision model names freezekit can build (or one model's weights)."""
-    from .adapter import zoo
+    from ..adapter import zoo
 
     if weights:
-        from .adapter.weights import list_weights
+        from ..adapter.weights import list_weights
 
         for line in list_weights(weights):
             typer.echo(line)
@@ -235,7 +159,7 @@ def verify(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
-    from .verification import VerifyOptions
+    from ..verify.result import VerifyOptions
 
     if fmt is Format.csv:
         raise UsageError("verify prints a table, JSON or Markdown; --format csv is not available here")
@@ -244,16 +168,17 @@ def verify(
     if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
         raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
     shape = _parse_shape(input_shape) if input_shape else None
-    options = _options(m, materialize=True, no_cache=True)
-    from .adapter.verify import verify as run_verify
-    from .errors import VerifyError
-    from .render.verify_render import verify_json, verify_markdown, verify_renderables
+    options = _options(m, needs_values=True, no_cache=True)
+    from ..verify.runner import verify as run_verify
+    from ..errors import VerifyError
+    from ..render.verify_render import verify_json, verify_markdown, verify_renderables
 
     vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
     from .progress import status
-    from .stdio import stdout_to_stderr
 
-    with status(f"Verifying {options.model.name}"), stdout_to_stderr():  # the model's prints stay off stdout
+    from ..stdio import stdout_to_stderr
+
+    with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
         result = run_verify(options, vopts)
     if fmt is Format.json:
         sys.stdout.write(verify_json(result, strict))
@@ -266,10 +191,10 @@ def verify(
         for item in verify_renderables(result):
             console.print(item)
     for warning in result.warnings:
-        _warn(warning)
+        warn(warning)
     for c in result.checks:
         if c.severity == "warning" and c.offenders and not (strict and not c.ok):
-            _warn(f"{c.name}: {c.detail}")
+            warn(f"{c.name}: {c.detail}")
     failed = result.failures(strict)
     if failed:
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
@@ -293,8 +218,8 @@ def check(
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
-    from .commands import run_check
-    from .errors import DriftError
+    from ..pipeline.commands import run_check
+    from ..errors import DriftError
 
     if fmt not in (Format.table, Format.json):
         raise UsageError("check prints a table or JSON; --format csv/markdown are not available here")
@@ -302,7 +227,7 @@ def check(
 
     drift, report = run_check(manifest, model, trust_pickle, progress=status)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
-        _warn(warning)
+        warn(warning)
     lines = drift.lines()
     if fmt is Format.json:
         import json
@@ -313,7 +238,7 @@ def check(
     else:
         for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} parameters "
                               f"frozen, inventory {drift.fingerprint_now}"]:
-            typer.echo(one_line(line))
+            typer.echo(one_line(line))  # drift lines carry parameter names from files
     if drift.drifted:
         raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(lines))
 
@@ -326,7 +251,7 @@ app.add_typer(cache_app, name="cache")
 @cache_app.command("clear")
 def cache_clear() -> None:
     """Remove every cached inventory."""
-    from .inventory_cache import cache_dir, clear
+    from ..sources.inventory_cache import cache_dir, clear
 
     typer.echo(f"removed {clear()} cached inventories from {cache_dir()}")
 
@@ -334,33 +259,6 @@ def cache_clear() -> None:
 @cache_app.command("path")
 def cache_path() -> None:
     """Print the cache folder ($FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/freezekit, else ~/.cache/freezekit)."""
-    from .inventory_cache import cache_dir
+    from ..sources.inventory_cache import cache_dir
 
     typer.echo(str(cache_dir()))
-
-
-def main() -> None:
-    """The console script. Once torch is imported, tearing the interpreter down costs about
-    0.9 s (module finalization), a quarter of a cold `count`; pipelines run freezekit once
-    per job, so skip it: run the atexit handlers, flush, and leave with os._exit."""
-    try:
-        app()
-        code: object = 0
-    except SystemExit as exc:
-        code = exc.code
-    if "torch" not in sys.modules:
-        raise SystemExit(code)
-    status = code if isinstance(code, int) else (0 if code is None else 1)
-    if not isinstance(code, (int, type(None))):
-        print(code, file=sys.stderr)
-    import atexit
-
-    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
-    if run_exitfuncs is not None:
-        run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing left to say
-            status = status or 1
-    os._exit(status)

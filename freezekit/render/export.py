@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .atomic_write import check_destination, write_text
-from .errors import UsageError
+from ..atomic_write import check_destination, write_text
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console

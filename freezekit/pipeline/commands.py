@@ -9,13 +9,14 @@ import contextlib
 import json
 from typing import Callable, ContextManager
 
-from .atomic_write import atomic_paths, check_destination, check_distinct
-from .audit import AuditOptions, Loaded, apply_to_model, build_report, load, plan_for
-from .config import ModelSpec
-from .errors import OutputError, UsageError
-from .manifest import Drift, build_manifest, compare, load_manifest
-from .report import Report
-from .sources import TORCHVISION, parse_source
+from ..atomic_write import atomic_paths, check_destination, check_distinct
+from ..core.manifest import Drift, build_manifest, compare, load_manifest
+from ..core.report import Report
+from ..errors import OutputError, UsageError
+from ..sources.registry import parse_source, source_type
+from ..sources.spec import Loaded, SourceKind
+from .audit import apply_to_model, build_report, load, plan_for
+from .settings import Settings
 
 
 Progress = Callable[[str], ContextManager[None]]
@@ -25,22 +26,22 @@ def quiet(message: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
-def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, only: str | None = None,
+def run_audit(command: str, options: Settings, *, depth: int | None = None, only: str | None = None,
               save: str | None = None, manifest: str | None = None, force: bool = False,
               progress: Progress = quiet) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
-    if save is not None and parse_source(options.model.name).is_checkpoint:
+    if save is not None and not source_type(options.source.kind).builds_model(options.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
     check_distinct({"--save": save, "--manifest": manifest})
-    inputs = _input_files(options) if save is not None or manifest is not None else ()
+    inputs = options.input_files() if save is not None or manifest is not None else ()
     if save is not None:
-        from .adapter.save import check_save_path
+        from ..adapter.save import check_save_path
 
         check_destination(save, force, inputs)
         check_save_path(save)
     if manifest is not None:
         check_destination(manifest, force, inputs)
-    with progress(f"Loading {options.model.name}"):
+    with progress(f"Loading {options.source.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
     view = "parameters" if command == "freeze" else "totals"
@@ -49,7 +50,7 @@ def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, 
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)
         if save is not None:
-            from .adapter.save import check_savable
+            from ..adapter.save import check_savable
 
             check_savable(loaded.model, save)
         with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
@@ -57,31 +58,21 @@ def run_audit(command: str, options: AuditOptions, *, depth: int | None = None, 
     return report
 
 
-def _input_files(options: AuditOptions) -> tuple[str, ...]:
-    """The files this run reads, the torch hub's cached weights file included (--weights)."""
-    files = options.input_files()
-    if options.weights is not None and parse_source(options.model.name).kind == TORCHVISION:
-        from .adapter.weights import cache_path, resolve
-
-        files += (str(cache_path(resolve(options.model.name, options.weights))),)
-    return files
-
-
 def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: str | None, force: bool) -> None:
     """Both files are written in full to temp files, then renamed into place together: a failure
     or an interrupt at any point leaves both old files (or none) in place, never a mixed pair."""
     outputs = [p for p in (save, manifest) if p is not None]
-    names = " and ".join(outputs)
     try:
         with atomic_paths(outputs, force) as tmps:
             if save is not None:
-                from .adapter.save import write_weights
+                from ..adapter.save import write_weights
 
                 apply_to_model(loaded.model, plan)
                 write_weights(loaded.model, tmps[0], save, doc)
             if manifest is not None:
                 tmps[-1].write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
+        names = " and ".join(outputs)
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
 
 
@@ -89,13 +80,14 @@ def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
               progress: Progress = quiet) -> tuple[Drift, Report]:
     """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare."""
     m = load_manifest(manifest_path)
-    if model is None and m.model.kind == "python":
+    if model is None and m.model.kind == SourceKind.PYTHON.value:
         raise UsageError(f"{manifest_path}: written from Python for a {m.model.source} object; "
                          "name the model to check: freezekit check MANIFEST MODEL")
-    spec = m.model_spec if model is None else ModelSpec(model, dict(m.model.args) if model == m.model.source else {})
-    options = AuditOptions(model=spec, rules=m.rules, default=m.default, strict=False, weights=m.model.weights,
-                           weights_file=m.model.weights_file, trust_pickle=trust_pickle)
-    with progress(f"Loading {spec.name}"):
+    text = m.model.source if model is None else model
+    spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
+                        weights_file=m.model.weights_file, trust_pickle=trust_pickle)
+    options = Settings(source=spec, rules=m.rules, default=m.default, strict=False)
+    with progress(f"Loading {spec.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
     report = build_report("check", "totals", loaded, plan, options)

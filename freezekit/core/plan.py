@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal, NamedTuple
 
-from .errors import NoMatchError, RuleError
+from ..errors import NoMatchError, RuleError
 from .records import Inventory, ParamRecord
 from .rules import Rule, Selector
 

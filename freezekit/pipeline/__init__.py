@@ -1,0 +1,1 @@
+"""The road a command takes: settings -> load -> plan -> report, and the outputs of freeze and check."""

@@ -1,0 +1,46 @@
+"""A model source, parsed once: what MODEL names, as a frozen typed value. No torch, no file reads.
+
+`sources.registry.parse_source` is the one function that turns a MODEL string into a
+SourceSpec; everything downstream takes the spec and never looks at the string again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ..core.records import Inventory
+
+
+class SourceKind(str, Enum):
+    """The kinds of model source. The values are recorded in reports and manifests: never rename them."""
+
+    TORCHVISION = "torchvision"  # a torchvision model name
+    FACTORY = "factory"  # package.module:callable
+    FILE_FACTORY = "file"  # path/to/file.py:callable
+    SAFETENSORS = "safetensors"  # a .safetensors file
+    SAFETENSORS_INDEX = "safetensors-index"  # a sharded checkpoint's *.safetensors.index.json
+    STATE_DICT = "state-dict"  # .pt / .pth / .bin / .ckpt
+    PYTHON = "python"  # an nn.Module handed to the Python API: never parsed, never loaded
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where a model comes from and how to load it."""
+
+    kind: SourceKind
+    text: str  # the MODEL string as given (a relative path resolved against its config's folder)
+    ref: str  # the name, module path or file path
+    attr: str = ""  # the callable, for factories
+    args: dict[str, Any] = field(default_factory=dict, hash=False)  # passed to the builder
+    weights: str | None = None  # torchvision weights enum name
+    weights_file: str | None = None  # a state_dict to load into the built model
+    trust_pickle: bool = False  # the user allowed unpickling (this runs code from the file)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What loading a source gave: always an inventory, and the nn.Module when one was built."""
+
+    inventory: Inventory
+    model: Any = None
