@@ -100,3 +100,54 @@ def test_markdown_code_spans_survive_backticks_and_pipes():
                                         ("a=b", "a=b"), ("\tx", r"\tx"), ("x\ny", r"x\ny")])
 def test_csv_cells_never_start_a_formula(text, cell):
     assert csv_text(text) == cell
+
+
+SLOW_SAVE = '''
+import pathlib, time
+from torch import nn
+
+
+class SlowToSave(nn.Linear):
+    """Saving calls state_dict(): it says so on a marker file, then takes its time."""
+
+    def state_dict(self, *args, keep_vars=False, **kwargs):
+        if not keep_vars:  # the writer's call (the checks before it pass keep_vars=True)
+            pathlib.Path("saving").touch()
+            time.sleep(60)
+        return super().state_dict(*args, keep_vars=keep_vars, **kwargs)
+
+
+def build():
+    return SlowToSave(2, 2)
+'''
+
+
+@pytest.mark.parametrize("sig, line", [(signal.SIGTERM, "terminated by SIGTERM"), (signal.SIGINT, "interrupted by SIGINT")])
+def test_a_real_signal_while_saving_exits_130_and_leaves_the_old_pair(tmp_path, sig, line):
+    """The console script, end to end: a signal in the middle of --save removes the temp files,
+    keeps the old pair byte for byte, and says so in one line."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    write(tmp_path, "slow.py", SLOW_SAVE)
+    write(tmp_path, "out.pt", b"old weights")
+    write(tmp_path, "m.json", "{}")
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen([sys.executable, "-m", "freezekit", "freeze", "slow.py:build", "--save", "out.pt",
+                              "--manifest", "m.json", "--force"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "saving").exists():
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.05)
+    child.send_signal(sig)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == X.INTERRUPTED, err
+    assert err.strip().splitlines() == [f"freezekit: error: {line}"]
+    (tmp_path / "saving").unlink()
+    after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir() if p.name != "__pycache__"}
+    assert after == before  # no temp file left, the old pair untouched
