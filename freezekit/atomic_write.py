@@ -162,8 +162,8 @@ def signals_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]  # what signal.signal returned before
+        for sig, handler in previous.items():  # None: a handler not set from Python; the default is closest
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
         if held:
             signal.raise_signal(held[0])  # now handled as it would have been: KeyboardInterrupt, or exit
 

@@ -157,6 +157,8 @@ CASES = [
                  "m.json: is a device or kernel path", None, id="output: manifest links to /dev/null"),
     pytest.param(lambda t, m, s: ["freeze", TIED, "--manifest", link(t, "out.json", "/dev/stdout"), "--force"],
                  X.OUTPUT, "out.json: is a device or kernel path", None, id="output: manifest links to /dev/stdout"),
+    pytest.param(lambda t, m, s: ["freeze", TIED, "--save", link(t, "w.pt", "/dev/full"), "--force"], X.OUTPUT,
+                 "w.pt: is a device or kernel path", None, id="output: save links to /dev/full"),
     pytest.param(_into_dev, X.OUTPUT, "/dev/freezekit-corpus.json: is a device or kernel path", None,
                  id="output: manifest into /dev"),
     pytest.param(_save_on_full_disk(".safetensors"), X.OUTPUT, "big.safetensors: cannot write", None,
