@@ -12,7 +12,7 @@ import secrets
 import signal
 import stat
 from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from .errors import OutputError
 

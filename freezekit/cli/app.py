@@ -174,9 +174,8 @@ def verify(
     from ..render.verify_render import verify_json, verify_markdown, verify_renderables
 
     vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
-    from .progress import status
-
     from ..stdio import stdout_to_stderr
+    from .progress import status
 
     with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
         result = run_verify(options, vopts)
