@@ -11,8 +11,8 @@ import os
 import secrets
 import signal
 import stat
-from pathlib import Path
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from .errors import OutputError
 
