@@ -12,18 +12,19 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from .core.batchnorm_policy import check_policy
+from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import load_config
 from .core.expectations import Expectations
 from .core.manifest import build_manifest, compare, load_manifest
-from .core.plan import make_plan
+from .core.plan import Default, make_plan
 from .core.records import Inventory
 from .core.report import Report
-from .core.rules import Rule, validate_rule
+from .core.rules import Action, Rule, validate_rule
 from .core.totals import Totals, compute_totals
-from .errors import DriftError, ExpectationError, UsageError
-from .pipeline.audit import build_report
-from .pipeline.settings import Settings
+from .errors import DriftError, ExpectationError, RuleError, UsageError
+from .pipeline.audit import apply_to_model, build_report, plan_for
+from .pipeline.settings import build_settings
+from .render.view import Format, View
 from .sources.registry import parse_source
 from .sources.spec import Loaded, SourceKind, SourceSpec
 
@@ -48,36 +49,30 @@ class FreezeReport:
         return self.report.plan.frozen_names
 
     def print(self, depth: int | None = None) -> None:
-        from rich.console import Console
+        import sys
 
-        from .render.table_render import renderables
-        from .core.totals import by_depth
+        from .render import write
 
-        report = self.report
-        if depth is not None:
-            report = replace(report, modules=by_depth(report.plan, depth), depth=depth)
-        console = Console()
-        for item in renderables(report):
-            console.print(item)
+        write(self.report, View(Format.TABLE, depth, parameters=True), sys.stdout)
 
     def to_dict(self) -> dict:
         from .render.json_render import report_dict
 
-        return report_dict(self.report)
+        return report_dict(self.report, View(Format.JSON, parameters=True))
 
     def manifest(self) -> dict:
         """The freeze manifest (lock file) of this freeze, as written by `freeze --manifest`."""
         return build_manifest(self.report.model, self.report.plan, self.inventory)
 
 
-def _as_rules(rules: Iterable[str | Rule | dict] | None, action: str) -> tuple[Rule, ...]:
+def _as_rules(rules: Iterable[str | Rule | dict] | None, action: Action) -> tuple[Rule, ...]:
     out = []
     for i, item in enumerate(rules or ()):
         if isinstance(item, Rule):
             rule = item
         elif isinstance(item, dict) and len(item) == 1:
             ((act, pattern),) = item.items()
-            rule = Rule(act, pattern, f"rules[{i}]")
+            rule = Rule(act, pattern, f"rules[{i}]")  # validate_rule below checks the action
         elif isinstance(item, str):
             rule = Rule(action, item, f"{action} rules[{i}]")
         else:
@@ -110,31 +105,25 @@ def freeze(
     nothing. The report describes the parameters as the rules decided them: under
     batchnorm="frozen" the replaced layers' weight and bias become buffers afterwards.
     """
-    from .adapter.batchnorm import apply_policy
-    from .adapter.inventory import apply_plan, inventory_of
+    from .adapter.inventory import inventory_of
 
     cfg = load_config(config) if config else None
     try:
         exp = Expectations(**expect) if isinstance(expect, dict) else (expect or Expectations())
     except TypeError as exc:
         raise UsageError(f"expect: {exc}; the keys are trainable, frozen, total, max_trainable_pct") from exc
-    check_policy(batchnorm)
+    policy = None if batchnorm is None else BatchNormPolicy.parse(batchnorm, UsageError, "BatchNorm policy")
+    start = Default.parse(default, RuleError, "default") if default else None
     name = type(model).__name__
-    options = Settings(
-        source=parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name),
-        rules=(cfg.rules if cfg else ()) + _as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
-        default=default or (cfg.default if cfg else "trainable"),
-        strict=strict,
-        expect=(cfg.expect if cfg else Expectations()).merged_with(exp),
-        batchnorm=batchnorm or (cfg.batchnorm if cfg else None),
-    )
-    inventory = inventory_of(model, options.source.text)
-    plan = make_plan(inventory, options.rules, options.default, options.strict)
-    report = build_report("freeze", "parameters", Loaded(inventory, model), plan, options)
+    spec = parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name)
+    settings = build_settings(cfg, spec, rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
+                              default=start, strict=strict, expect=exp, batchnorm=policy)
+    inventory = inventory_of(model, spec.text)
+    plan = plan_for(inventory, settings)
+    report = build_report("freeze", Loaded(inventory, model), plan, settings)
     if report.failed_expectations:
         raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))
-    apply_plan(model, plan)
-    apply_policy(model, options.batchnorm)
+    apply_to_model(model, plan, settings.batchnorm)
     return FreezeReport(report, inventory)
 
 
@@ -148,7 +137,7 @@ def count(model: "nn.Module") -> Totals:
     from .adapter.inventory import inventory_of
 
     inventory = inventory_of(model)
-    return compute_totals(make_plan(inventory, (), "keep"), inventory)
+    return compute_totals(make_plan(inventory, (), Default.KEEP), inventory)
 
 
 @dataclass(frozen=True)
@@ -178,7 +167,7 @@ class OptimizerAudit:
 def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> OptimizerAudit:
     """Flag frozen parameters still in param groups (and those weight decay or a stale gradient would move),
     and trainable parameters the optimizer does not hold."""
-    names = {}
+    names: dict[int, str] = {}
     for name, p in model.named_parameters():
         names.setdefault(id(p), name)
     held: dict[int, float] = {}
@@ -202,18 +191,18 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
 def apply_manifest(model: "nn.Module", path: str) -> Totals:
     """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
     differ from the manifest's (names the model lacks, new names, other shapes)."""
-    from .adapter.inventory import apply_plan, inventory_of
+    from .adapter.inventory import inventory_of
 
     manifest = load_manifest(path)
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)
-    plan = make_plan(inventory, (), "trainable")
+    plan = make_plan(inventory, (), Default.TRAINABLE)
     plan = replace(plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest")
                                          for d in plan.decisions))
     drift = compare(manifest, plan, inventory)
     if drift.drifted:
         raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))
-    apply_plan(model, plan)
+    apply_to_model(model, plan)
     return compute_totals(plan, inventory)
 
 

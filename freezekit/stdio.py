@@ -1,4 +1,5 @@
 """Keep stdout for the report: code freezekit runs on the user's behalf prints to stderr instead."""
+
 from __future__ import annotations
 
 import contextlib

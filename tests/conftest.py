@@ -1,5 +1,27 @@
+from pathlib import Path
 
 import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden files (tests/**/golden/) from what the code renders now")
+
+
+@pytest.fixture
+def golden(request):
+    """check(path, text): `text` must equal the golden file; `pytest --update-golden` rewrites the file instead."""
+    update = request.config.getoption("--update-golden")
+
+    def check(path: Path, text: str) -> None:
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.is_file(), f"{path} is missing: run 'python -m pytest --update-golden' and review the diff"
+        assert text == path.read_text(encoding="utf-8"), f"{path.name} changed; if on purpose: pytest --update-golden"
+
+    return check
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import types
 from typing import TYPE_CHECKING
 
-
 if TYPE_CHECKING:
     from torch import nn
+
+    from ..core.batchnorm_policy import BatchNormPolicy
 
 def _frozen_bn_class():
     import torch
@@ -57,7 +58,7 @@ def _keep_eval(module: "nn.Module") -> None:
     def train(self, mode: bool = True):  # noqa: ANN001
         return nn.Module.train(self, False)
 
-    module.train = types.MethodType(train, module)
+    module.train = types.MethodType(train, module)  # type: ignore[method-assign]
     module.train(False)
 
 
@@ -85,11 +86,12 @@ def _set_submodule(model: "nn.Module", name: str, new: "nn.Module") -> None:
     setattr(parent, child, new)
 
 
-def apply_policy(model: "nn.Module", policy: str | None) -> int:
+def apply_policy(model: "nn.Module", policy: "BatchNormPolicy | None") -> int:
     """Apply the policy in place to every frozen BatchNorm layer (see batchnorm_policy); return how many changed."""
-    from ..core.batchnorm_policy import check_policy
+    from ..core.batchnorm_policy import BatchNormPolicy, effective
 
-    if check_policy(policy) == "train":
+    policy = effective(policy)
+    if policy is BatchNormPolicy.TRAIN:
         return 0
     from torchvision.ops.misc import FrozenBatchNorm2d
 
@@ -99,7 +101,7 @@ def apply_policy(model: "nn.Module", policy: str | None) -> int:
             continue
         if module.running_mean is None:  # no statistics to keep: eval or a replacement would change its output
             continue
-        if policy == "eval":
+        if policy is BatchNormPolicy.EVAL:
             _keep_eval(module)
         else:
             _set_submodule(model, name, _frozen_replacement(module))

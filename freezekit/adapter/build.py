@@ -11,7 +11,7 @@ import importlib.util
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from ..errors import ModelError, WeightsError
 from . import zoo
@@ -24,7 +24,7 @@ def build_cascade(make: Callable[[], Any], what: str, materialize: bool) -> Any:
     """Call `make` on the meta device when values are not needed, falling back step by step."""
     import torch
 
-    attempts = [contextlib.nullcontext] if materialize else [
+    attempts: list[Callable[[], ContextManager[Any]]] = [contextlib.nullcontext] if materialize else [
         lambda: torch.device("meta"), zoo.parameters_on_meta, contextlib.nullcontext]
     last: Exception | None = None
     for attempt in attempts:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import RuleError
 from ..core.plan import Plan
 from ..core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
+from ..errors import RuleError
 
 if TYPE_CHECKING:
     from torch import nn

@@ -57,13 +57,12 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
     with open(path, "rb") as f:
         is_zip = f.read(4) == ZIP_MAGIC
     # mmap needs the zip format (torch.save's default since 1.6); legacy files load without it.
-    kwargs = {"map_location": "cpu", "mmap": is_zip}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if trust_pickle:
-                return torch.load(path, weights_only=False, **kwargs)
-            return torch.load(path, weights_only=True, **kwargs)
+                return torch.load(path, weights_only=False, map_location="cpu", mmap=is_zip)
+            return torch.load(path, weights_only=True, map_location="cpu", mmap=is_zip)
     except pickle.UnpicklingError as exc:
         if not trust_pickle and (is_zip or _is_pickle(path)):
             raise UnsafePickleError(_unsafe_message(path, exc)) from exc
@@ -78,7 +77,7 @@ def _is_pickle(path: Path) -> bool:
     try:
         # mmap: a bogus length in random bytes reads at most the file, and allocates nothing
         with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            for _ in pickletools.genops(view):
+            for _ in pickletools.genops(view):  # type: ignore[arg-type]  # an mmap reads like a file
                 pass
         return True
     except Exception:  # any parse failure: random bytes, not a pickle
@@ -107,7 +106,7 @@ def _unwrap(path: Path, obj: Any) -> "dict[str, Tensor] | nn.Module":
         for key in WRAPPER_KEYS:
             inner = obj.get(key)
             if isinstance(inner, nn.Module) or _has_tensors(inner):
-                return inner
+                return inner  # type: ignore[return-value]  # a Module or a dict holding tensors
         if _has_tensors(obj):
             return obj
         keys = ", ".join(repr(k) for k in list(obj)[:8])

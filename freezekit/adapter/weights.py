@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from ..errors import ModelError, WeightsError
 from ..core.suggest import did_you_mean
+from ..errors import ModelError, WeightsError
 
 if TYPE_CHECKING:
     from torch import nn

@@ -13,8 +13,8 @@ import inspect
 import threading
 from typing import Any, Iterator
 
-from ..errors import ModelError, UsageError
 from ..core.suggest import nearest
+from ..errors import ModelError, UsageError
 
 FAMILIES = ("detection", "segmentation", "video", "optical_flow", "quantization")
 
@@ -67,11 +67,11 @@ def parameters_on_meta() -> Iterator[None]:
             self._parameters[name] = moved[id(param)][1]
 
     with _PATCH:
-        nn.Module.register_parameter = register
+        nn.Module.register_parameter = register  # type: ignore[method-assign]
         try:
             yield
         finally:
-            nn.Module.register_parameter = original
+            nn.Module.register_parameter = original  # type: ignore[method-assign]
 
 
 def builder_kwargs(name: str, weights: Any = None, extra: dict | None = None) -> dict:

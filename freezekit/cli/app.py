@@ -6,16 +6,21 @@ a model is needed must stay fast.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from .. import __version__
 from ..core.expectations import Expectations
-from ..errors import UsageError, one_line
+from ..errors import UsageError
+from ..render.view import Format, View
 from .error_boundary import FreezekitGroup, warn
-from .options import Format, FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
+from .options import FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .rule_order import OrderedRulesCommand
+
+if TYPE_CHECKING:
+    from ..core.report import Report
+    from ..pipeline.settings import Settings
 
 
 app = typer.Typer(
@@ -41,39 +46,29 @@ def main_callback(
 
 
 def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
-             no_cache: bool = False):
-    from ..pipeline.settings import build_settings, command_line_rules, find_config
+             no_cache: bool = False) -> "Settings":
+    from ..pipeline.settings import build_settings, command_line_rules, find_config, resolve_source
 
     rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
-    return build_settings(
-        find_config(m.config, m.model), model=m.model, args=m.arg or [], rules=rules,
-        default=m.default.value if m.default else None, strict=not m.allow_unmatched, expect=expect,
-        weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle,
-        batchnorm=m.batchnorm.value if m.batchnorm else None, needs_values=needs_values, use_cache=not no_cache,
-    )
+    config = find_config(m.config, m.model)
+    source = resolve_source(config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file,
+                            trust_pickle=m.trust_pickle)
+    return build_settings(config, source, rules=rules, default=m.default, strict=not m.allow_unmatched,
+                          expect=expect, batchnorm=m.batchnorm, needs_values=needs_values, use_cache=not no_cache)
 
 
-def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
+def _emit(report: "Report", view: "View", export: Optional[str]) -> None:
     """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
-    from ..render import render
+    from ..render import write
 
     for warning in report.warnings:
         warn(warning)
     failed = report.failed_expectations
-    if fmt is Format.table:
-        from rich.console import Console
+    write(report, view, sys.stdout)
+    if export and not failed:
+        from ..render.export import save_export
 
-        from ..render.table_render import renderables
-
-        console = Console(record=bool(export))
-        for item in renderables(report):
-            console.print(item)
-        if export and not failed:
-            from ..render.export import save_export
-
-            save_export(console, export)
-    else:
-        sys.stdout.write(render(report, fmt.value))
+        save_export(report, view, export)
     if failed:
         from ..errors import ExpectationError
 
@@ -82,7 +77,7 @@ def _emit(report: Any, fmt: Format, export: Optional[str]) -> None:
 
 def _precheck_export(export: Optional[str], fmt: Format) -> None:
     if export:
-        if fmt is not Format.table:
+        if fmt is not Format.TABLE:
             raise UsageError("--export saves the rendered table; it cannot be combined with --format " + fmt.value)
         from ..render.export import check_export_path
 
@@ -98,9 +93,8 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
     check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
-    report = run_audit(command, options, depth=r.depth, only=r.only.value if r.only else None, progress=status,
-                       **outputs)
-    _emit(report, r.fmt, r.export)
+    report = run_audit(command, options, progress=status, **outputs)
+    _emit(report, View(r.fmt, r.depth, r.only, parameters=command == "freeze"), r.export)
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -156,39 +150,24 @@ def verify(
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 1,
     compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
-    fmt: FormatOpt = Format.table,
+    fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
-    from ..verify.result import VerifyOptions
+    from ..verify.options import verify_options
 
-    if fmt is Format.csv:
+    if fmt is Format.CSV:
         raise UsageError("verify prints a table, JSON or Markdown; --format csv is not available here")
-    if dtype not in ("float32", "bfloat16"):
-        raise UsageError(f"--dtype {dtype}: choose float32 or bfloat16")
-    if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
-    shape = _parse_shape(input_shape) if input_shape else None
+    vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
     options = _options(m, needs_values=True, no_cache=True)
-    from ..verify.runner import verify as run_verify
     from ..errors import VerifyError
-    from ..render.verify_render import verify_json, verify_markdown, verify_renderables
-
-    vopts = VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
+    from ..render.verify_render import write_verify
     from ..stdio import stdout_to_stderr
+    from ..verify.runner import verify as run_verify
     from .progress import status
 
     with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
         result = run_verify(options, vopts)
-    if fmt is Format.json:
-        sys.stdout.write(verify_json(result, strict))
-    elif fmt is Format.markdown:
-        sys.stdout.write(verify_markdown(result))
-    else:
-        from rich.console import Console
-
-        console = Console()
-        for item in verify_renderables(result):
-            console.print(item)
+    write_verify(result, View(fmt), strict, sys.stdout)
     for warning in result.warnings:
         warn(warning)
     for c in result.checks:
@@ -199,47 +178,28 @@ def verify(
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
 
 
-def _parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(x) for x in text.replace("x", ",").split(","))
-    except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
-        raise UsageError(f"--input-shape {text}: expected positive integers like 3,224,224")
-    return shape
-
-
 @app.command()
 def check(
     manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
     model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
     trust_pickle: TrustOpt = False,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.table,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
-    from ..pipeline.commands import run_check
     from ..errors import DriftError
+    from ..pipeline.commands import run_check
 
-    if fmt not in (Format.table, Format.json):
+    if fmt not in (Format.TABLE, Format.JSON):
         raise UsageError("check prints a table or JSON; --format csv/markdown are not available here")
+    from ..render.check_render import write_check
     from .progress import status
 
     drift, report = run_check(manifest, model, trust_pickle, progress=status)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
-    lines = drift.lines()
-    if fmt is Format.json:
-        import json
-        from dataclasses import asdict
-
-        typer.echo(json.dumps({"schema": "freezekit.check", "schema_version": 1, "manifest": manifest,
-                               "model": report.model.source, "ok": not drift.drifted, **asdict(drift)}, indent=2))
-    else:
-        for line in lines or [f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} parameters "
-                              f"frozen, inventory {drift.fingerprint_now}"]:
-            typer.echo(one_line(line))  # drift lines carry parameter names from files
+    write_check(manifest, drift, report, View(fmt), sys.stdout)
     if drift.drifted:
-        raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(lines))
+        raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(drift.lines()))
 
 
 cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",

@@ -1,4 +1,5 @@
 """Ctrl-C and SIGTERM: the run stops, cleanup runs, and the user reads one line (exit 130)."""
+
 from __future__ import annotations
 
 import contextlib

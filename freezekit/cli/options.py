@@ -1,33 +1,22 @@
 """The command-line options, declared once: freeze, count and verify share the model and rule
-options, freeze and count the report options. `with_options` hands each group to a command as one
-frozen dataclass, while Typer sees the individual options in the command's signature.
+options, freeze and count the report options. Each group is a frozen dataclass whose fields carry
+their Typer declaration; `with_options` hands each group to a command as one value, while Typer
+sees the individual options in the command's signature. The choices are the core's own enums.
 """
 from __future__ import annotations
 
 import dataclasses
 import inspect
-from enum import Enum
+import typing
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from ..core.batchnorm_policy import POLICIES
+from ..core.batchnorm_policy import BatchNormPolicy
 from ..core.expectations import Expectations
-from ..core.plan import DEFAULTS
-from ..render import FORMATS
-from ..core.report import ONLY
-
-
-def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
-    """A Typer choice type made from the core's own tuple of allowed values (one source of truth)."""
-    return Enum(name, {v: v for v in values}, type=str)
-
-
-Format = _choices("Format", FORMATS)
-Only = _choices("Only", ONLY)
-Default = _choices("Default", DEFAULTS)
-BatchNormPolicy = _choices("BatchNormPolicy", POLICIES)
-
+from ..core.plan import Default
+from ..render.view import Format, Only
 
 ModelArg = Annotated[Optional[str], typer.Argument(
     help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
@@ -54,52 +43,49 @@ MaxPctOpt = Annotated[Optional[float], typer.Option("--max-trainable-pct", min=0
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the inventory cache.")]
 
 
-def _model_options(
-    ctx: typer.Context,
-    model: ModelArg = None,
-    config: ConfigOpt = None,
-    pattern: PatternOpt = None,
-    unfreeze: UnfreezeOpt = None,
-    default: DefaultOpt = None,
-    allow_unmatched: AllowOpt = False,
-    arg: ArgOpt = None,
-    weights: WeightsOpt = None,
-    weights_file: WeightsFileOpt = None,
-    trust_pickle: TrustOpt = False,
-    batchnorm: BatchNormOpt = None,
-) -> None:
+@dataclass(frozen=True)
+class ModelOptions:
     """Which model, which rules: freeze, count, verify."""
 
+    ctx: typer.Context
+    model: ModelArg = None
+    config: ConfigOpt = None
+    pattern: PatternOpt = None
+    unfreeze: UnfreezeOpt = None
+    default: DefaultOpt = None
+    allow_unmatched: AllowOpt = False
+    arg: ArgOpt = None
+    weights: WeightsOpt = None
+    weights_file: WeightsFileOpt = None
+    trust_pickle: TrustOpt = False
+    batchnorm: BatchNormOpt = None
 
-def _report_options(
-    depth: DepthOpt = None,
-    only: OnlyOpt = None,
-    fmt: FormatOpt = Format.table,
-    export: ExportOpt = None,
-    expect_trainable: ExpectTrainableOpt = None,
-    expect_frozen: ExpectFrozenOpt = None,
-    expect_total: ExpectTotalOpt = None,
-    max_trainable_pct: MaxPctOpt = None,
-    no_cache: NoCacheOpt = False,
-) -> None:
+
+@dataclass(frozen=True)
+class ReportOptions:
     """What to print and what to expect: freeze, count."""
 
-
-def _group(name: str, template: Callable[..., None]) -> type:
-    """A frozen dataclass whose fields are the template's parameters (one place declares them)."""
-    params = tuple(inspect.signature(template, eval_str=True).parameters.values())
-    cls = dataclasses.make_dataclass(name, [(p.name, Any) for p in params], frozen=True)
-    cls.__doc__ = template.__doc__
-    cls.parameters = params
-    return cls
-
-
-ModelOptions = _group("ModelOptions", _model_options)
-ReportOptions = _group("ReportOptions", _report_options)
+    depth: DepthOpt = None
+    only: OnlyOpt = None
+    fmt: FormatOpt = Format.TABLE
+    export: ExportOpt = None
+    expect_trainable: ExpectTrainableOpt = None
+    expect_frozen: ExpectFrozenOpt = None
+    expect_total: ExpectTotalOpt = None
+    max_trainable_pct: MaxPctOpt = None
+    no_cache: NoCacheOpt = False
 
 
-def expectations(report: Any) -> Expectations:
+def expectations(report: ReportOptions) -> Expectations:
     return Expectations(report.expect_trainable, report.expect_frozen, report.expect_total, report.max_trainable_pct)
+
+
+def parameters(group: type) -> list[inspect.Parameter]:
+    """The group's fields as the parameters Typer reads (name, Annotated declaration, default)."""
+    hints = typing.get_type_hints(group, include_extras=True)
+    return [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=hints[f.name],
+                              default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+            for f in dataclasses.fields(group)]
 
 
 def with_options(*groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -107,13 +93,14 @@ def with_options(*groups: type) -> Callable[[Callable[..., Any]], Callable[..., 
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         own = list(inspect.signature(fn, eval_str=True).parameters.values())[len(groups):]
-        params = [p for group in groups for p in group.parameters] + own
+        declared = [parameters(group) for group in groups]
+        params = [p for ps in declared for p in ps] + own
 
         def command(**kwargs: Any) -> Any:
-            built = [group(**{p.name: kwargs.pop(p.name) for p in group.parameters}) for group in groups]
+            built = [group(**{p.name: kwargs.pop(p.name) for p in ps}) for group, ps in zip(groups, declared)]
             return fn(*built, **kwargs)
 
-        command.__signature__ = inspect.Signature(params)
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__name__, command.__qualname__, command.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
         command.__module__ = fn.__module__

@@ -11,26 +11,42 @@ statistics: eval and frozen leave it as it is, since replacing it would change i
 """
 from __future__ import annotations
 
-from ..errors import UsageError
+from dataclasses import dataclass
+
+from .choice import Choice
 from .plan import Plan
 from .records import Inventory
-from .report import NormRow
 
-POLICIES = ("train", "eval", "frozen")
 BN_BASE = "_BatchNorm"  # BatchNorm1d/2d/3d, SyncBatchNorm, LazyBatchNorm*
 ALREADY_FROZEN = "FrozenBatchNorm2d"
 
 
-def check_policy(policy: str | None) -> str:
-    if policy is None:
-        return "train"
-    if policy not in POLICIES:
-        raise UsageError(f"BatchNorm policy '{policy}' is not one of {', '.join(POLICIES)}")
-    return policy
+class BatchNormPolicy(Choice):
+    TRAIN = "train"
+    EVAL = "eval"
+    FROZEN = "frozen"
 
 
-def norm_rows(inventory: Inventory, plan: Plan, policy: str | None) -> tuple[tuple[NormRow, ...], tuple[str, ...]]:
-    policy = check_policy(policy)
+DEFAULT_POLICY = BatchNormPolicy.TRAIN  # when none was chosen; decided here only
+
+
+@dataclass(frozen=True)
+class NormRow:
+    """One normalisation layer and what training will do to it (filled by the BatchNorm policy)."""
+
+    name: str
+    type: str
+    affine_trainable: bool | None  # None: the layer has no affine parameters
+    stats_update: bool  # running statistics change during a train() forward pass
+    note: str = ""
+
+
+def effective(policy: BatchNormPolicy | None) -> BatchNormPolicy:
+    """The policy in force: the chosen one, else the default."""
+    return DEFAULT_POLICY if policy is None else policy
+
+
+def norm_rows(inventory: Inventory, plan: Plan, policy: BatchNormPolicy) -> tuple[tuple[NormRow, ...], tuple[str, ...]]:
     trainable = {name: d.trainable for d in plan.decisions for name in d.param.names}
     tracked = {b.module for b in inventory.buffers if b.name.endswith(".running_mean")}
     rows, updating = [], []
@@ -46,11 +62,11 @@ def norm_rows(inventory: Inventory, plan: Plan, policy: str | None) -> tuple[tup
         affine_trainable = any(affine) if affine else None
         tracks = m.name in tracked
         frozen = affine_trainable is False
-        if frozen and not tracks and policy in ("eval", "frozen"):
+        if frozen and not tracks and policy in (BatchNormPolicy.EVAL, BatchNormPolicy.FROZEN):
             rows.append(NormRow(m.name, m.type, False, False, "no running statistics: left as is"))
-        elif frozen and policy == "eval":
+        elif frozen and policy is BatchNormPolicy.EVAL:
             rows.append(NormRow(m.name, m.type, False, False, "kept in eval mode"))
-        elif frozen and policy == "frozen":
+        elif frozen and policy is BatchNormPolicy.FROZEN:
             rows.append(NormRow(m.name, m.type, False, False, "replaced by FrozenBatchNorm: weight and bias become buffers"))
         else:
             note = "frozen, yet updates in train()" if frozen and tracks else ""

@@ -20,17 +20,20 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from ..errors import ConfigError
-from .batchnorm_policy import POLICIES
+from ..text_files import read_text
+from .batchnorm_policy import BatchNormPolicy
+from .choice import Choice
 from .expectations import Expectations
-from .plan import DEFAULTS
+from .plan import Default
 from .rules import ACTIONS, Rule, RuleError, validate_rule
 from .suggest import did_you_mean
-from ..text_files import read_text
+
+C = TypeVar("C", bound=Choice)
 
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
 MAX_DEPTH = 16
@@ -55,8 +58,8 @@ class Config:
     model: ConfigModel | None = None
     weights: str | None = None
     weights_file: str | None = None
-    default: str = "trainable"
-    batchnorm: str | None = None
+    default: Default | None = None  # None: not set here
+    batchnorm: BatchNormPolicy | None = None
     rules: tuple[Rule, ...] = ()
     expect: Expectations = Expectations()
 
@@ -169,10 +172,11 @@ def _string(doc: _Doc, where: str, value: Any) -> str:
     return value
 
 
-def _choice(doc: _Doc, where: str, value: Any, choices: tuple[str, ...]) -> str:
+def _choice(doc: _Doc, where: str, value: Any, choice: type[C]) -> C:
+    choices = choice.values()
     if value not in choices:
         raise doc.error(where, f"must be one of {', '.join(choices)}, not {value!r}{did_you_mean(str(value), list(choices))}")
-    return value
+    return choice(value)
 
 
 def _parse(data: Any, doc: _Doc, path: Path) -> Config:
@@ -186,9 +190,9 @@ def _parse(data: Any, doc: _Doc, path: Path) -> Config:
     if "weights_file" in data:
         cfg["weights_file"] = str(base / _string(doc, "weights_file", data["weights_file"]))
     if "default" in data:
-        cfg["default"] = _choice(doc, "default", data["default"], DEFAULTS)
+        cfg["default"] = _choice(doc, "default", data["default"], Default)
     if "batchnorm" in data:
-        cfg["batchnorm"] = _choice(doc, "batchnorm", data["batchnorm"], POLICIES)
+        cfg["batchnorm"] = _choice(doc, "batchnorm", data["batchnorm"], BatchNormPolicy)
     if "rules" in data:
         cfg["rules"] = _parse_rules(doc, data["rules"], str(path.name))
     if "expect" in data:

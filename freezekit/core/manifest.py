@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..errors import ConfigError
-from .plan import DEFAULTS, Plan
+from ..text_files import read_text
 from .installed import versions
+from .plan import Default, Plan
 from .records import Inventory
 from .report import ModelInfo
 from .rules import Rule, RuleError, validate_rule
-from ..text_files import read_text
 
 SCHEMA = "freezekit.manifest"
 SCHEMA_VERSION = 1
@@ -62,12 +62,11 @@ def build_manifest(model: ModelInfo, plan: Plan, inventory: Inventory) -> dict[s
 class Manifest:
     path: str
     model: ModelInfo
-    default: str
+    default: Default
     rules: tuple[Rule, ...]
     frozen: tuple[str, ...]
     fingerprint: str
     parameters: dict[str, str]
-    versions: dict[str, Any]
 
 
 def _damaged(path: str, problem: str) -> ConfigError:
@@ -95,7 +94,7 @@ def _rules(path: str, value: list) -> tuple[Rule, ...]:
         action = _need(path, item, "action", str, f"{where}.action")
         pattern = _need(path, item, "pattern", str, f"{where}.pattern")
         origin = _need(path, item, "origin", str, f"{where}.origin", optional=True) or ""
-        rule = Rule(action, pattern, origin)  # type: ignore[arg-type]
+        rule = Rule(action, pattern, origin)  # validate_rule below checks the action
         try:
             validate_rule(rule)
         except RuleError as exc:
@@ -132,21 +131,21 @@ def load_manifest(path: str) -> Manifest:
                       _need(path, m, "weights_file", str, "model.weights_file", optional=True),
                       dict(_need(path, m, "args", dict, "model.args", optional=True) or {}))
     default = _need(path, data, "default", str, "default")
-    if default not in DEFAULTS:
-        raise _damaged(path, f"'default' must be one of {', '.join(DEFAULTS)}, not {default!r}")
+    if default not in Default.values():
+        raise _damaged(path, f"'default' must be one of {', '.join(Default.values())}, not {default!r}")
     frozen = _need(path, data, "frozen", list, "frozen")
     _strings(path, frozen, "frozen")
     parameters = _need(path, data, "parameters", dict, "parameters")
     _strings(path, parameters.values(), "parameters")
+    _need(path, data, "versions", dict, "versions", optional=True)  # informative only, but typed like the rest
     return Manifest(
         path=str(path),
         model=model,
-        default=default,
+        default=Default(default),
         rules=_rules(path, _need(path, data, "rules", list, "rules")),
         frozen=tuple(frozen),
         fingerprint=_need(path, data, "fingerprint", str, "fingerprint"),
         parameters=dict(parameters),
-        versions=dict(_need(path, data, "versions", dict, "versions", optional=True) or {}),
     )
 
 

@@ -7,14 +7,23 @@ model already had).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Literal, NamedTuple
+from typing import Iterable, NamedTuple
 
-from ..errors import NoMatchError, RuleError
+from ..errors import NoMatchError
+from .choice import Choice
 from .records import Inventory, ParamRecord
 from .rules import Rule, Selector
 
-Default = Literal["trainable", "frozen", "keep"]
-DEFAULTS: tuple[str, ...] = ("trainable", "frozen", "keep")
+
+class Default(Choice):
+    """Where every parameter starts before the rules: trainable, frozen, or as the model had it."""
+
+    TRAINABLE = "trainable"
+    FROZEN = "frozen"
+    KEEP = "keep"
+
+
+DEFAULT_START = Default.TRAINABLE  # the default's default, decided here only
 
 
 class Decision(NamedTuple):
@@ -30,8 +39,7 @@ class Decision(NamedTuple):
 class Plan:
     decisions: tuple[Decision, ...]
     rules: tuple[Rule, ...]
-    default: str
-    unmatched: tuple[Rule, ...] = ()  # rules that selected nothing (only with strict=False)
+    default: Default
     warnings: tuple[str, ...] = ()
     selected: tuple[int, ...] = ()  # for each rule, how many parameter tensors it selected
 
@@ -43,19 +51,16 @@ class Plan:
 def make_plan(
     inventory: Inventory,
     rules: Iterable[Rule],
-    default: str = "trainable",
+    default: Default = DEFAULT_START,
     strict: bool = True,
 ) -> Plan:
     rules = tuple(rules)
-    if default not in DEFAULTS:
-        raise RuleError(f"default must be one of {', '.join(DEFAULTS)}, not '{default}'")
     selector = Selector(inventory)
     params = inventory.params
-    if default == "keep":
+    if default is Default.KEEP:
         state = [(p.requires_grad, "default: keep") for p in params]
     else:
-        state = [(default == "trainable", f"default: {default}")] * len(params)
-    unmatched: list[Rule] = []
+        state = [(default is Default.TRAINABLE, f"default: {default}")] * len(params)
     warnings: list[str] = []
     counts: list[int] = []
     for rule in rules:
@@ -65,7 +70,6 @@ def make_plan(
             message = f"{rule.describe()} selects no parameter: {selector.no_match_reason(rule)}"
             if strict:
                 raise NoMatchError(message + " (use --allow-unmatched to make this a warning)")
-            unmatched.append(rule)
             warnings.append(message)
             continue
         value = (rule.action == "unfreeze", rule.label)
@@ -73,4 +77,4 @@ def make_plan(
             state[i] = value
     warnings += selector.notes
     decisions = tuple(Decision(p, trainable, why) for p, (trainable, why) in zip(params, state))
-    return Plan(decisions, rules, default, tuple(unmatched), tuple(warnings), tuple(counts))
+    return Plan(decisions, rules, default, tuple(warnings), tuple(counts))

@@ -5,7 +5,7 @@ build by hand in tests, and cheap to cache as JSON.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Bytes per element, keyed by the short dtype names the adapter records
 # (torch.float32 -> "float32"). Unknown dtypes count as 0 bytes rather than guess, and `--save`
@@ -94,7 +94,6 @@ class Inventory:
     modules: tuple[ModuleRecord, ...] = ()
     has_modules: bool = True
     source: str = ""
-    meta: dict = field(default_factory=dict, compare=False, hash=False)
 
     def module_names(self) -> list[str]:
         if self.modules:

@@ -4,12 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .batchnorm_policy import BatchNormPolicy, NormRow, effective
 from .expectations import ExpectationResult
-from .plan import Decision, Plan
+from .plan import Plan
 from .records import BufferRecord
-from .totals import ModuleRow, Totals
-
-ONLY = ("frozen", "trainable")
+from .totals import Totals
 
 
 @dataclass(frozen=True)
@@ -22,45 +21,20 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
-class NormRow:
-    """One normalisation layer and what training will do to it (filled by the BatchNorm policy)."""
-
-    name: str
-    type: str
-    affine_trainable: bool | None  # None: the layer has no affine parameters
-    stats_update: bool  # running statistics change during a train() forward pass
-    note: str = ""
-
-
-@dataclass(frozen=True)
 class Report:
-    command: str  # "freeze", "count", ...
-    view: str  # one of VIEWS
+    command: str  # "freeze", "count", "check"
     model: ModelInfo
     plan: Plan
     totals: Totals
     buffers: tuple[BufferRecord, ...] = ()
-    modules: tuple[ModuleRow, ...] | None = None  # the --depth view
-    depth: int | None = None
-    only: str | None = None
     expectations: tuple[ExpectationResult, ...] = ()
     norms: tuple[NormRow, ...] = ()
-    batchnorm: str | None = None
+    batchnorm: BatchNormPolicy | None = None  # as chosen; None: the default applies
     warnings: tuple[str, ...] = ()
 
-    def shown_decisions(self) -> tuple[Decision, ...]:
-        if self.only is None:
-            return self.plan.decisions
-        want = self.only == "trainable"
-        return tuple(d for d in self.plan.decisions if d.trainable == want)
-
-    def shown_modules(self) -> tuple[ModuleRow, ...]:
-        rows = self.modules or ()
-        if self.only == "trainable":
-            return tuple(r for r in rows if r.trainable)
-        if self.only == "frozen":
-            return tuple(r for r in rows if r.frozen)
-        return rows
+    @property
+    def batchnorm_policy(self) -> BatchNormPolicy:
+        return effective(self.batchnorm)
 
     @property
     def failed_expectations(self) -> tuple[ExpectationResult, ...]:

@@ -82,9 +82,9 @@ def required_literals(rule: Rule) -> tuple[str, list[str]]:
         runs = glob_literal_runs(rule.body)
         return runs[0], [r for r in runs[1:] if r]
     try:
-        from re import _parser as sre_parse  # CPython's own regex parser (sre_parse before 3.11)
+        from re import _parser as sre_parse  # type: ignore[attr-defined]  # CPython's regex parser (3.11+)
     except ImportError:  # pragma: no cover
-        import sre_parse  # type: ignore[no-redef]
+        import sre_parse
     try:
         parsed = sre_parse.parse(rule.body)
         if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):

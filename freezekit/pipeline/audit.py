@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..core.batchnorm_policy import norm_rows
+from ..core.batchnorm_policy import BatchNormPolicy, effective, norm_rows
 from ..core.expectations import check
 from ..core.plan import Plan, make_plan
 from ..core.records import Inventory
 from ..core.report import Report
-from ..core.totals import by_depth, compute_totals
+from ..core.totals import compute_totals
 from ..sources.registry import source_type
 from ..sources.spec import Loaded
 from .settings import Settings
@@ -45,21 +45,16 @@ def plan_for(inventory: Inventory, settings: Settings) -> Plan:
     return make_plan(inventory, settings.rules, settings.default, settings.strict)
 
 
-def build_report(command: str, view: str, loaded: Loaded, plan: Plan, settings: Settings,
-                 depth: int | None = None, only: str | None = None) -> Report:
+def build_report(command: str, loaded: Loaded, plan: Plan, settings: Settings) -> Report:
     inventory = loaded.inventory
     totals = compute_totals(plan, inventory)
-    norms, norm_warnings = norm_rows(inventory, plan, settings.batchnorm)
+    norms, norm_warnings = norm_rows(inventory, plan, effective(settings.batchnorm))
     return Report(
         command=command,
-        view=view,
         model=settings.model_info(),
         plan=plan,
         totals=totals,
         buffers=inventory.buffers,
-        modules=by_depth(plan, depth) if depth is not None else None,
-        depth=depth,
-        only=only,
         expectations=check(settings.expect, totals),
         norms=norms,
         batchnorm=settings.batchnorm,
@@ -67,7 +62,12 @@ def build_report(command: str, view: str, loaded: Loaded, plan: Plan, settings: 
     )
 
 
-def apply_to_model(model: "nn.Module", plan: Plan) -> None:
+def apply_to_model(model: "nn.Module", plan: Plan, policy: BatchNormPolicy | None = None) -> None:
+    """Set requires_grad as the plan says; then, when a policy is given, apply it to the BatchNorm layers."""
     from ..adapter.inventory import apply_plan
 
     apply_plan(model, plan)
+    if policy is not None:
+        from ..adapter.batchnorm import apply_policy
+
+        apply_policy(model, policy)

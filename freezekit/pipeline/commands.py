@@ -16,8 +16,7 @@ from ..errors import OutputError, UsageError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
 from .audit import apply_to_model, build_report, load, plan_for
-from .settings import Settings
-
+from .settings import Settings, build_settings
 
 Progress = Callable[[str], ContextManager[None]]
 
@@ -26,8 +25,7 @@ def quiet(message: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
-def run_audit(command: str, options: Settings, *, depth: int | None = None, only: str | None = None,
-              save: str | None = None, manifest: str | None = None, force: bool = False,
+def run_audit(command: str, options: Settings, *, save: str | None = None, manifest: str | None = None, force: bool = False,
               progress: Progress = quiet) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
@@ -44,8 +42,7 @@ def run_audit(command: str, options: Settings, *, depth: int | None = None, only
     with progress(f"Loading {options.source.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
-    view = "parameters" if command == "freeze" else "totals"
-    report = build_report(command, view, loaded, plan, options, depth=depth, only=only)
+    report = build_report(command, loaded, plan, options)
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)
@@ -86,9 +83,9 @@ def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
     text = m.model.source if model is None else model
     spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
                         weights_file=m.model.weights_file, trust_pickle=trust_pickle)
-    options = Settings(source=spec, rules=m.rules, default=m.default, strict=False)
+    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
     with progress(f"Loading {spec.text}"):
         loaded = load(options)
     plan = plan_for(loaded.inventory, options)
-    report = build_report("check", "totals", loaded, plan, options)
+    report = build_report("check", loaded, plan, options)
     return compare(m, plan, loaded.inventory), report

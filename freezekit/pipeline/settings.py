@@ -8,8 +8,10 @@ from typing import Any, Sequence
 
 import yaml
 
+from ..core.batchnorm_policy import BatchNormPolicy
 from ..core.config import Config, load_config
 from ..core.expectations import Expectations
+from ..core.plan import DEFAULT_START, Default
 from ..core.report import ModelInfo
 from ..core.rules import Rule, validate_rule
 from ..errors import ConfigError, UsageError, WeightsError
@@ -26,10 +28,10 @@ class Settings:
 
     source: SourceSpec
     rules: tuple[Rule, ...] = ()
-    default: str = "trainable"
+    default: Default = DEFAULT_START
     strict: bool = True
     expect: Expectations = Expectations()
-    batchnorm: str | None = None
+    batchnorm: BatchNormPolicy | None = None  # None: not chosen (core/batchnorm_policy.effective says which applies)
     needs_values: bool = False  # the command needs real tensors (--save, verify)
     use_cache: bool = True
     config_path: str | None = None  # the config the settings came from, if any
@@ -98,24 +100,17 @@ def config_source(config: Config) -> SourceSpec | None:
     return parse_source(config.model.name, args=config.model.args, base=Path(config.path).parent)
 
 
-def build_settings(
+def resolve_source(
     config: Config | None,
-    *,
     model: str | None,
+    *,
     args: Sequence[str] = (),
-    rules: tuple[Rule, ...] = (),
-    default: str | None = None,
-    strict: bool = True,
-    expect: Expectations = Expectations(),
     weights: str | None = None,
     weights_file: str | None = None,
     trust_pickle: bool = False,
-    batchnorm: str | None = None,
-    needs_values: bool = False,
-    use_cache: bool = True,
-) -> Settings:
-    """Command-line values win over the config's; MODEL replaces the config's model (keeping its args
-    when it names the same one)."""
+) -> SourceSpec:
+    """MODEL replaces the config's model (keeping its args when it names the same one); command-line
+    values win over the config's."""
     config = config or Config()
     if weights_file is not None:
         check_input_file(weights_file, "weights file", WeightsError)  # fail before building anything
@@ -126,17 +121,34 @@ def build_settings(
         source = from_config
     else:
         raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
-    source = replace(
+    return replace(
         source,
         args={**source.args, **dict(parse_arg(a) for a in args)},
         weights=weights if weights is not None else config.weights,
         weights_file=weights_file if weights_file is not None else config.weights_file,
         trust_pickle=trust_pickle,
     )
+
+
+def build_settings(
+    config: Config | None,
+    source: SourceSpec,
+    *,
+    rules: tuple[Rule, ...] = (),
+    default: Default | None = None,
+    strict: bool = True,
+    expect: Expectations = Expectations(),
+    batchnorm: BatchNormPolicy | None = None,
+    needs_values: bool = False,
+    use_cache: bool = True,
+) -> Settings:
+    """The one merge of a config and the caller's values (command line or Python API): the caller's
+    rules come after the config's, its other values win."""
+    config = config or Config()
     return Settings(
         source=source,
         rules=config.rules + rules,
-        default=default or config.default,
+        default=default or config.default or DEFAULT_START,
         strict=strict,
         expect=config.expect.merged_with(expect),
         batchnorm=batchnorm or config.batchnorm,

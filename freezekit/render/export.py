@@ -1,14 +1,13 @@
 """--export: the rendered table as an HTML page or an SVG picture, to share in a review."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..atomic_write import check_destination, write_text
+from ..core.report import Report
 from ..errors import UsageError
-
-if TYPE_CHECKING:
-    from rich.console import Console
+from .view import View
 
 EXPORT_SUFFIXES = (".html", ".htm", ".svg")
 
@@ -19,7 +18,15 @@ def check_export_path(path: str) -> None:
     check_destination(path, force=True)  # a report is overwritten like a shell redirect
 
 
-def save_export(console: "Console", path: str) -> None:
+def save_export(report: Report, view: View, path: str) -> None:
+    """The same tables as the terminal's (table_render.renderables), at the terminal's width."""
+    from rich.console import Console
+
+    from .table_render import renderables
+
+    console = Console(file=io.StringIO(), record=True, width=Console().width)
+    for item in renderables(report, view):
+        console.print(item)
     if Path(path).suffix.lower() == ".svg":
         text = console.export_svg(title="freezekit")
     else:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
 from ..core.report import Report
+from .view import View
 
 SCHEMA = "freezekit.report"
 SCHEMA_VERSION = 1
@@ -22,7 +23,7 @@ def totals_dict(report: Report) -> dict[str, Any]:
     }
 
 
-def report_dict(report: Report) -> dict[str, Any]:
+def report_dict(report: Report, view: View) -> dict[str, Any]:
     plan = report.plan
     out: dict[str, Any] = {
         "schema": SCHEMA,
@@ -35,19 +36,19 @@ def report_dict(report: Report) -> dict[str, Any]:
         "totals": totals_dict(report),
         "buffers": {"tensors": report.totals.buffer_tensors, "numel": report.totals.buffers},
     }
-    if report.view == "parameters":
+    if view.parameters:
         out["parameters"] = [
             {"name": d.param.name, "aliases": list(d.param.aliases), "shape": list(d.param.shape),
              "numel": d.param.numel, "dtype": d.param.dtype, "trainable": d.trainable,
              "module": d.param.module, "module_type": d.param.module_type, "rule": d.rule}
-            for d in report.shown_decisions()
+            for d in view.decisions(report)
         ]
-    if report.modules is not None:
-        out["depth"] = report.depth
+    if view.depth is not None:
+        out["depth"] = view.depth
         out["modules"] = [{"name": r.name, "total": r.total, "trainable": r.trainable, "frozen": r.frozen}
-                          for r in report.shown_modules()]
+                          for r in view.modules(report)]
     if report.norms or report.batchnorm:
-        out["batchnorm"] = {"policy": report.batchnorm or "train",
+        out["batchnorm"] = {"policy": report.batchnorm_policy.value,
                             "layers": [asdict(n) for n in report.norms]}
     out["expectations"] = [{"name": e.name, "expected": e.expected, "actual": e.actual, "ok": e.ok}
                            for e in report.expectations]
@@ -55,5 +56,5 @@ def report_dict(report: Report) -> dict[str, Any]:
     return out
 
 
-def render_json(report: Report) -> str:
-    return json.dumps(report_dict(report), indent=2) + "\n"
+def write_json(report: Report, view: View, out: TextIO) -> None:
+    out.write(json.dumps(report_dict(report, view), indent=2) + "\n")

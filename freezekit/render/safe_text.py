@@ -9,6 +9,7 @@ so that
   * Markdown and CSV readers see the text, not syntax or a spreadsheet formula.
 JSON needs none of this: the encoder escapes every control character and keeps names exact.
 """
+
 from __future__ import annotations
 
 import re

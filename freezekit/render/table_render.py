@@ -1,23 +1,25 @@
 """rich tables for the terminal, also saved as HTML or SVG by --export."""
 from __future__ import annotations
 
-import io
+from typing import TextIO
 
-from rich.console import Console, RenderableType
+from rich.console import Console, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ..core.report import Report
 from .numbers import expectation_rows, shape_text, share_bar, summary_rows
 from .safe_text import cell
+from .view import View
 
 
-def _parameters_table(report: Report) -> Table:
+def _parameters_table(report: Report, view: View) -> Table:
     table = Table(title=cell(f"{report.model.source}: parameters"), title_justify="left")
-    for col, justify in (("Parameter", "left"), ("Shape", "left"), ("Params", "right"),
-                         ("Trainable", "center"), ("Rule", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("Parameter", "left"), ("Shape", "left"), ("Params", "right"), ("Trainable", "center"), ("Rule", "left"))
+    for col, justify in columns:
         table.add_column(col, justify=justify)
-    for d in report.shown_decisions():
+    for d in view.decisions(report):
         p = d.param
         name = cell(p.name)
         if p.aliases:
@@ -27,19 +29,20 @@ def _parameters_table(report: Report) -> Table:
     return table
 
 
-def _modules_table(report: Report) -> Table:
-    table = Table(title=cell(f"{report.model.source}: modules at depth {report.depth}"), title_justify="left")
-    for col, justify in (("Module", "left"), ("Total", "right"), ("Trainable", "right"),
-                         ("Frozen", "right"), ("Frozen share", "left")):
+def _modules_table(report: Report, view: View) -> Table:
+    table = Table(title=cell(f"{report.model.source}: modules at depth {view.depth}"), title_justify="left")
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("Module", "left"), ("Total", "right"), ("Trainable", "right"), ("Frozen", "right"), ("Frozen share", "left"))
+    for col, justify in columns:
         table.add_column(col, justify=justify)
-    for r in report.shown_modules():
+    for r in view.modules(report):
         table.add_row(cell(r.name or "(model)"), f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
                       Text(share_bar(r.frozen_share), style="cyan"))
     return table
 
 
 def _norms_table(report: Report) -> Table:
-    table = Table(title=f"BatchNorm layers (policy: {report.batchnorm or 'train'})", title_justify="left")
+    table = Table(title=f"BatchNorm layers (policy: {report.batchnorm_policy})", title_justify="left")
     for col in ("Layer", "Type", "Affine", "Statistics", "Note"):
         table.add_column(col)
     for n in report.norms:
@@ -57,13 +60,13 @@ def _pairs_table(title: str, rows: list[tuple[str, str]]) -> Table:
     return table
 
 
-def renderables(report: Report) -> list[RenderableType]:
+def renderables(report: Report, view: View) -> list[RenderableType]:
     out: list[RenderableType] = []
-    if report.modules is not None:
-        out.append(_modules_table(report))
-    elif report.view == "parameters":
-        out.append(_parameters_table(report))
-    if report.norms and report.view == "parameters":
+    if view.depth is not None:
+        out.append(_modules_table(report, view))
+    elif view.parameters:
+        out.append(_parameters_table(report, view))
+    if report.norms and view.parameters:
         out.append(_norms_table(report))
     out.append(_pairs_table(f"{report.model.source}: totals", summary_rows(report)))
     if report.expectations:
@@ -71,8 +74,8 @@ def renderables(report: Report) -> list[RenderableType]:
     return out
 
 
-def render_table_text(report: Report, width: int = 120) -> str:
-    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
-    for item in renderables(report):
+def write_table(report: Report, view: View, out: TextIO) -> None:
+    """Through rich: colours and the terminal's width when `out` is a terminal."""
+    console = Console(file=out)
+    for item in renderables(report, view):
         console.print(item)
-    return console.file.getvalue()

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TextIO
 
-from rich.console import RenderableType
+from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ..verify.result import VerifyResult
 from .safe_text import cell, markdown_code, markdown_text
+from .view import Format, View
 
 
 def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
@@ -67,3 +68,15 @@ def verify_markdown(result: VerifyResult) -> str:
 
 def verify_json(result: VerifyResult, strict: bool) -> str:
     return json.dumps(verify_dict(result, strict), indent=2) + "\n"
+
+
+def write_verify(result: VerifyResult, view: View, strict: bool, out: TextIO) -> None:
+    """Table, JSON or Markdown, as the view says (the CLI refuses CSV before running anything)."""
+    if view.format is Format.JSON:
+        out.write(verify_json(result, strict))
+    elif view.format is Format.MARKDOWN:
+        out.write(verify_markdown(result))
+    else:
+        console = Console(file=out)
+        for item in verify_renderables(result):
+            console.print(item)

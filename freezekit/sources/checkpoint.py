@@ -44,7 +44,7 @@ def natural_key(name: str) -> list:
 
 
 def inventory_from_tensors(tensors: Iterable[tuple[str, tuple[int, ...], str, tuple[str, ...]]],
-                           source: str, meta: dict) -> Inventory:
+                           source: str) -> Inventory:
     """Records for (name, shape, dtype, aliases) entries; module names come from the parameter names."""
     params, buffers = [], []
     for name, shape, dtype, aliases in tensors:
@@ -53,7 +53,7 @@ def inventory_from_tensors(tensors: Iterable[tuple[str, tuple[int, ...], str, tu
             buffers.append(BufferRecord(name, shape, dtype, module))
         else:
             params.append(ParamRecord(name, shape, dtype, module, "", aliases=aliases))
-    return Inventory(tuple(params), tuple(buffers), (), has_modules=False, source=source, meta=meta)
+    return Inventory(tuple(params), tuple(buffers), (), has_modules=False, source=source)
 
 
 def read_checkpoint_inventory(spec: SourceSpec) -> Inventory:
@@ -62,8 +62,7 @@ def read_checkpoint_inventory(spec: SourceSpec) -> Inventory:
     if spec.kind in (SourceKind.SAFETENSORS, SourceKind.SAFETENSORS_INDEX):
         header = read_header(path) if spec.kind == SourceKind.SAFETENSORS else read_index(path)
         entries = sorted(header.tensors, key=lambda t: natural_key(t.name))
-        return inventory_from_tensors(((t.name, t.shape, t.dtype, ()) for t in entries), path,
-                                      {"format": spec.kind.value, "metadata": header.metadata})
+        return inventory_from_tensors(((t.name, t.shape, t.dtype, ()) for t in entries), path)
     from ..adapter.state_dict_files import load_state_dict_file, stored_tensors
 
     loaded = load_state_dict_file(path, trust_pickle=spec.trust_pickle)
@@ -71,8 +70,7 @@ def read_checkpoint_inventory(spec: SourceSpec) -> Inventory:
         from ..adapter.inventory import inventory_of
 
         return inventory_of(loaded, source=path)
-    return inventory_from_tensors(((t.name, t.shape, t.dtype, t.aliases) for t in stored_tensors(loaded)),
-                                  path, {"format": spec.kind.value})
+    return inventory_from_tensors(((t.name, t.shape, t.dtype, t.aliases) for t in stored_tensors(loaded)), path)
 
 
 # -- the SourceType protocol (sources/registry.py) ---------------------------------------------

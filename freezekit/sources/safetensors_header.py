@@ -16,8 +16,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import WeightsError
 from ..core.records import DTYPE_BYTES, numel_of
+from ..errors import WeightsError
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 MAX_TENSORS = 1_000_000

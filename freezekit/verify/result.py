@@ -5,17 +5,6 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class VerifyOptions:
-    device: str = "cpu"
-    batch_size: int | None = None  # None: a small default per family
-    input_shape: tuple[int, ...] | None = None  # without the batch dimension, e.g. (3, 224, 224)
-    dtype: str = "float32"  # float32 | bfloat16 (autocast)
-    steps: int = 3
-    warmup: int = 1
-    compare: bool = False
-
-
-@dataclass(frozen=True)
 class Check:
     name: str
     ok: bool

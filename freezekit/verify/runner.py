@@ -4,6 +4,7 @@ BatchNorm statistics behaved as the policy says."""
 from __future__ import annotations
 
 import gc
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..adapter import zoo
@@ -11,12 +12,15 @@ from ..adapter.batchnorm import _affine_state, apply_policy, norm_layers
 from ..adapter.inventory import apply_plan
 from ..adapter.synthetic_inputs import DEFAULT_BATCH, make_batch
 from ..adapter.training_step import run_steps
-from ..core.plan import Plan, make_plan
+from ..core.batchnorm_policy import BatchNormPolicy, effective
+from ..core.plan import Default, Plan
 from ..errors import UsageError
+from ..pipeline.audit import plan_for
 from ..pipeline.settings import Settings
 from ..sources.registry import source_type
 from ..sources.spec import SourceKind
-from .result import Check, StepStats, VerifyOptions, VerifyResult
+from .options import VerifyOptions
+from .result import Check, StepStats, VerifyResult
 
 if TYPE_CHECKING:
     from torch import nn
@@ -25,10 +29,7 @@ if TYPE_CHECKING:
 def _prepare(options: Settings, freeze: bool, device: str) -> tuple["nn.Module", Plan, list[str]]:
     loaded = source_type(options.source.kind).load(options.source, options.materialize)
     model, inventory = loaded.model, loaded.inventory
-    if freeze:
-        plan = make_plan(inventory, options.rules, options.default, options.strict)
-    else:
-        plan = make_plan(inventory, (), "trainable")
+    plan = plan_for(inventory, options if freeze else replace(options, rules=(), default=Default.TRAINABLE))
     apply_plan(model, plan)
     frozen_bn = [n for n, m in norm_layers(model) if _affine_state(m) is False] if freeze else []
     if freeze:
@@ -61,7 +62,7 @@ def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, bat
     return model, plan, frozen_bn, before, batch.desc, stats
 
 
-def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, policy: str) -> list[Check]:
+def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, policy: BatchNormPolicy) -> list[Check]:
     params = dict(model.named_parameters())
     frozen_with_grad, unused = [], []
     for d in plan.decisions:
@@ -85,7 +86,7 @@ def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, 
     ]
     after = _stats(model, frozen_bn)
     changed = [n for n in frozen_bn if any(not _same(before[n][k], after[n].get(k)) for k in before[n])]
-    if policy in ("eval", "frozen"):
+    if policy in (BatchNormPolicy.EVAL, BatchNormPolicy.FROZEN):
         checks.append(Check(f"frozen BatchNorm statistics unchanged (policy {policy})", not changed,
                             f"{len(frozen_bn) - len(changed)} of {len(frozen_bn)} frozen BatchNorm layers bit-identical",
                             tuple(changed)))
@@ -122,6 +123,6 @@ def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
         if vopts.device.startswith("cuda"):
             torch.cuda.empty_cache()
     model, plan, frozen_bn, before, desc, stats = _run(options, vopts, True, family, batch_size)
-    checks = _checks(model, plan, frozen_bn, before, options.batchnorm or "train")
+    checks = _checks(model, plan, frozen_bn, before, effective(options.batchnorm))
     return VerifyResult(source.text, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats,
                         baseline, plan.warnings)

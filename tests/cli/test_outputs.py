@@ -1,5 +1,5 @@
 """What the corpus cannot show with one stderr line: a pair committed whole under Ctrl-C, file
-modes, files freezekit writes and reads back, a printing factory, and the text escaping helpers."""
+modes, files freezekit writes and reads back, a printing factory, a real signal while saving."""
 from __future__ import annotations
 
 import json
@@ -10,8 +10,7 @@ import pytest
 
 from freezekit.atomic_write import TMP_MARK
 from freezekit.errors import ExitCode as X
-from freezekit.render.safe_text import csv_text, markdown_code, markdown_text, plain
-from tests.test_bad_inputs import TIED, write
+from tests.cli.test_bad_inputs import TIED, write
 
 
 def test_ctrl_c_between_the_renames_is_held_until_the_pair_is_in_place(cli, tmp_path, monkeypatch):
@@ -79,27 +78,6 @@ def test_a_factory_that_prints_keeps_json_on_stdout(cli, tmp_path, monkeypatch):
     assert code == 0
     assert json.loads(out)["totals"]["total"] == 6
     assert err.splitlines() == ["importing", "building"]
-
-
-def test_plain_escapes_control_and_invisible_characters_only():
-    assert plain("features.0.weight") == "features.0.weight"
-    assert plain("ü.ß.权重") == "ü.ß.权重"
-    assert plain("a\x1b[2Jb\nc\rd\u202ee\x00") == r"a\x1b[2Jb\nc\rd\u202ee\x00"
-
-
-def test_markdown_code_spans_survive_backticks_and_pipes():
-    assert markdown_code("a.b") == "`a.b`"
-    assert markdown_code("a`b") == "``a`b``"
-    assert markdown_code("`x``") == "``` `x`` ```"
-    assert markdown_code("a|b") == r"`a\|b`"
-    assert markdown_text("1 *a* <b> [c](d) | e_f") == r"1 \*a\* \<b\> \[c\](d) \| e\_f"
-    assert markdown_text(markdown_code("a*b")) == "`a*b`"  # already safe: kept
-
-
-@pytest.mark.parametrize("text, cell", [("=1+1", "'=1+1"), ("+a", "'+a"), ("-a.w", "'-a.w"), ("@x", "'@x"),
-                                        ("a=b", "a=b"), ("\tx", r"\tx"), ("x\ny", r"x\ny")])
-def test_csv_cells_never_start_a_formula(text, cell):
-    assert csv_text(text) == cell
 
 
 SLOW_SAVE = '''

@@ -19,7 +19,7 @@ import pytest
 
 from freezekit.atomic_write import TMP_MARK
 from freezekit.errors import ExitCode as X
-from tests.test_bad_inputs import TIED, safetensors_file, snapshot, write
+from tests.cli.test_bad_inputs import TIED, safetensors_file, snapshot, write
 
 F32x2 = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
 RESNET18_CACHE = "th/hub/checkpoints/resnet18-f37072fd.pth"  # where torch.hub keeps ResNet18_Weights.DEFAULT

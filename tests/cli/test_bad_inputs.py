@@ -26,7 +26,7 @@ import pytest
 from freezekit.errors import ConfigError
 from freezekit.errors import ExitCode as X
 
-HERE = pathlib.Path(__file__).resolve().parent
+HERE = pathlib.Path(__file__).resolve().parents[1]
 TIED = f"{HERE / 'models_for_tests.py'}:build_tied"  # a tiny factory model: embed(8x4), body, head tied
 MARKER = "pwned"  # a malicious pickle creates this file when it runs
 
@@ -550,8 +550,8 @@ def test_bad_input_fails_cleanly(cli, tmp_path, monkeypatch, build, code, fragme
 # -- the limits are exact: one step below each limit is accepted ----------------------------
 
 def test_limits_accept_what_is_just_under_them(tmp_path, monkeypatch):
-    from freezekit.sources import safetensors_header
     from freezekit.core.config import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_RULES, load_config
+    from freezekit.sources import safetensors_header
     from freezekit.sources.safetensors_header import read_header
 
     rules = "model: resnet18\nrules:\n" + "  - freeze: fc\n" * MAX_RULES

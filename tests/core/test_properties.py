@@ -6,8 +6,8 @@ headers start valid and are then mutated, which reaches the checks past the JSON
 """
 from __future__ import annotations
 
-import fnmatch
 import copy
+import fnmatch
 import json
 import re
 import struct
@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from freezekit.core.config import TOP_KEYS, Config, load_config
-from freezekit.errors import ConfigError, WeightsError
-from freezekit.core.plan import make_plan
+from freezekit.core.plan import Default, make_plan
 from freezekit.core.records import DTYPE_BYTES, Inventory, ModuleRecord, ParamRecord, numel_of
 from freezekit.core.rules import Rule
+from freezekit.errors import ConfigError, WeightsError
 from freezekit.sources.safetensors_header import read_header
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -69,7 +69,7 @@ regexes = st.lists(regex_pieces, min_size=1, max_size=6).map(lambda parts: "re:"
 rules = st.lists(st.builds(Rule, st.sampled_from(["freeze", "unfreeze"]), st.one_of(globs, regexes)), max_size=6)
 
 
-def naive_plan(inventory: Inventory, rule_list: list[Rule], default: str) -> list[tuple[bool, str]]:
+def naive_plan(inventory: Inventory, rule_list: list[Rule], default: Default) -> list[tuple[bool, str]]:
     """The README's sentence, literally: a rule selects a parameter when it matches one of its names
     or a dotted prefix of one that is a module name; the last selecting rule decides."""
     modules = {m.name for m in inventory.modules if m.name}
@@ -97,7 +97,7 @@ def naive_plan(inventory: Inventory, rule_list: list[Rule], default: str) -> lis
 
 
 @SETTINGS
-@given(inventories(), rules, st.sampled_from(["trainable", "frozen", "keep"]))
+@given(inventories(), rules, st.sampled_from(list(Default)))
 def test_rule_engine_agrees_with_naive_reference(inventory, rule_list, default):
     plan = make_plan(inventory, rule_list, default, strict=False)
     assert [(d.trainable, d.rule) for d in plan.decisions] == naive_plan(inventory, rule_list, default)
@@ -105,7 +105,8 @@ def test_rule_engine_agrees_with_naive_reference(inventory, rule_list, default):
     for rule, count in zip(rule_list, plan.selected):
         alone = naive_plan(inventory, [rule], "keep")
         assert count == sum(why == rule.label for _, why in alone)
-    assert [r.pattern for r in plan.unmatched] == [r.pattern for r, c in zip(rule_list, plan.selected) if c == 0]
+    unmatched = [r.describe() for r, c in zip(rule_list, plan.selected) if c == 0]
+    assert [w.partition(" selects no parameter")[0] for w in plan.warnings if " selects no parameter" in w] == unmatched
 
 
 # Names and globs over a tiny alphabet of the characters that trip shortcuts, so that collisions
@@ -132,7 +133,7 @@ def test_glob_selection_equals_fnmatchcase_on_odd_names(names, globs):
     inventory = flat_inventory(names)
     modules = {".".join(n.split(".")[:k]) for n in names for k in range(1, n.count(".") + 1)}
     for glob in globs:
-        plan = make_plan(inventory, [Rule("freeze", glob)], "trainable", strict=False)
+        plan = make_plan(inventory, [Rule("freeze", glob)], Default.TRAINABLE, strict=False)
         expected = [not any(fnmatch.fnmatchcase(c, glob) for c in {n} | {m for m in modules if n.startswith(m + ".")})
                     for n in names]
         assert [d.trainable for d in plan.decisions] == expected, glob
@@ -142,10 +143,10 @@ def test_reference_catches_a_prefix_leak():
     """The reference itself can fail: `a.1` must not select `a.10.w` (guards against a vacuous property)."""
     inv = Inventory((ParamRecord("a.10.w", (2,), "float32", "a.10", "M"),),
                     modules=(ModuleRecord("", "R"), ModuleRecord("a", "M"), ModuleRecord("a.10", "M")))
-    assert naive_plan(inv, [Rule("freeze", "a.1")], "trainable") == [(True, "default: trainable")]
-    assert naive_plan(inv, [Rule("freeze", "a.1*")], "trainable") == [(False, "freeze a.1*")]
+    assert naive_plan(inv, [Rule("freeze", "a.1")], Default.TRAINABLE) == [(True, "default: trainable")]
+    assert naive_plan(inv, [Rule("freeze", "a.1*")], Default.TRAINABLE) == [(False, "freeze a.1*")]
     plan = make_plan(inv, [Rule("freeze", "a.1")], strict=False)
-    assert plan.decisions[0].trainable and plan.unmatched
+    assert plan.decisions[0].trainable and plan.selected == (0,)
 
 
 # -- (b) any YAML text either loads or raises ConfigError ----------------------------------

@@ -131,7 +131,7 @@ def test_every_listed_model_counts_offline(cli):
 def test_shipped_recipes(cli, recipe, trainable):
     from pathlib import Path
 
-    path = Path(__file__).parent.parent / "configs" / recipe
+    path = Path(__file__).parents[2] / "configs" / recipe
     code, out, err = cli("count", "-c", path, "-f", "json")
     assert code == 0, err
     data = json.loads(out)
@@ -142,7 +142,7 @@ def test_shipped_recipes(cli, recipe, trainable):
 def test_count_own_model_with_a_tied_weight(cli):
     from pathlib import Path
 
-    factory = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied"
+    factory = f"{Path(__file__).parents[1] / 'models_for_tests.py'}:build_tied"
     code, out, err = cli("count", factory, "-f", "json", "--no-cache")
     assert code == 0, err
     data = json.loads(out)
@@ -174,6 +174,6 @@ def test_export_is_not_written_when_an_expectation_fails(cli, tmp_path):
 def test_arg_values_that_are_not_json_scalars_stay_text(cli):
     from pathlib import Path
 
-    factory = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied"
+    factory = f"{Path(__file__).parents[1] / 'models_for_tests.py'}:build_tied"
     code, _, err = cli("count", factory, "--arg", "vocab=2001-01-01", "-f", "json", "--no-cache")
     assert code == ExitCode.MODEL and "TypeError" in err  # the builder got the text, not a date

@@ -1,10 +1,10 @@
 import pytest
 
 from freezekit.core.config import ConfigModel, load_config
+from freezekit.core.expectations import Expectations
+from freezekit.errors import ConfigError
 from freezekit.pipeline.settings import config_source
 from freezekit.sources.spec import SourceKind
-from freezekit.errors import ConfigError
-from freezekit.core.expectations import Expectations
 
 
 def write(tmp_path, text, name="c.yaml"):

@@ -7,7 +7,7 @@ import pytest
 import freezekit.pipeline.commands
 from freezekit.errors import ExitCode, FreezekitError
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README = (Path(__file__).parents[2] / "README.md").read_text()
 
 
 def test_readme_lists_every_exit_code():

@@ -146,7 +146,7 @@ def test_models_weights_lists_enum_names_and_cache_state(cli, vgg_home, monkeypa
     code, out, _ = cli("models", "--weights", "vgg16")
     assert code == 0
     lines = [line.split("\t") for line in out.strip().splitlines()]
-    assert [l[0] for l in lines] == ["IMAGENET1K_V1 (DEFAULT)", "IMAGENET1K_FEATURES"]
+    assert [row[0] for row in lines] == ["IMAGENET1K_V1 (DEFAULT)", "IMAGENET1K_FEATURES"]
     assert lines[0][1] == "cached" and lines[0][2].endswith("hub/checkpoints/vgg16-397923af.pth")
     assert lines[1][1] == "not cached"
     code, _, err = cli("models", "--weights", "vgg61")

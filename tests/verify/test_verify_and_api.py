@@ -9,7 +9,7 @@ import torchvision
 import freezekit
 from freezekit.errors import DriftError, ExitCode, ExpectationError, NoMatchError
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 def test_verify_resnet18_layer1_passes(cli):
@@ -22,7 +22,10 @@ def test_verify_resnet18_layer1_passes(cli):
         "frozen BatchNorm statistics update (policy train)"]
     assert data["checks"][0]["detail"] == "12 of 12 frozen tensors have .grad None"
     assert data["checks"][1]["detail"] == "50 of 50 trainable tensors got a gradient"
-    assert data["step"]["step_ms"] > 0 and data["step"]["peak_mib"] >= 0
+    assert data["step"]["step_ms"] > 0
+    # one resnet18 step on 2 x 3 x 224 x 224 holds tens of MiB of activations and gradients at its peak
+    assert data["step"]["peak_mib"] > 8
+    assert data["step"]["memory_measure"] == "peak RSS growth during the steps, warm-up included"
     assert data["step"]["trainable"] == 11689512 - 147968
     assert "will still update" not in err and "frozen BatchNorm statistics update" in err  # the train-policy warning
 

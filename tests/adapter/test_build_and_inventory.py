@@ -3,14 +3,14 @@ import torch
 import torchvision
 
 from freezekit.adapter.inventory import apply_plan, inventory_of
-from freezekit.pipeline.audit import load
-from freezekit.pipeline.settings import Settings
-from freezekit.sources.registry import parse_source
 from freezekit.core.plan import make_plan
 from freezekit.core.rules import Rule
 from freezekit.core.totals import compute_totals
+from freezekit.pipeline.audit import load
+from freezekit.pipeline.settings import Settings
+from freezekit.sources.registry import parse_source
 
-from .models_for_tests import TiedNet
+from ..models_for_tests import TiedNet
 
 CLASSIFICATION = sorted(set(torchvision.models.list_models(module=torchvision.models))
                         - {n for fam in ("detection", "segmentation", "video", "optical_flow", "quantization")
@@ -72,7 +72,7 @@ def test_totals_equal_the_classic_formula(name):
 def test_meta_fallback_keeps_tied_weights_tied():
     from pathlib import Path
 
-    factory = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied_needing_values"
+    factory = f"{Path(__file__).parents[1] / 'models_for_tests.py'}:build_tied_needing_values"
     loaded = load(Settings(source=parse_source(factory), use_cache=False))
     assert next(loaded.model.parameters()).device.type == "meta"  # the fallback ran
     assert loaded.model.head.weight is loaded.model.embed.weight

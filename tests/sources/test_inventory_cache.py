@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from freezekit.core.records import Inventory, ParamRecord
 from freezekit.sources import inventory_cache
 from freezekit.sources.registry import parse_source
-from freezekit.core.records import Inventory, ParamRecord
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture

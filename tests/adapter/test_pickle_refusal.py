@@ -6,9 +6,9 @@ import pytest
 
 from freezekit.errors import ExitCode
 
-from .test_bad_inputs import MARKER, malicious_pt
+from ..cli.test_bad_inputs import MARKER, malicious_pt
 
-TIED = f"{Path(__file__).parent / 'models_for_tests.py'}:build_tied"
+TIED = f"{Path(__file__).parents[1] / 'models_for_tests.py'}:build_tied"
 
 
 def manifest_naming(tmp: Path, source: str, weights_file: str | None) -> str:
