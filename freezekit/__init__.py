@@ -7,14 +7,24 @@ never pay for torch:
     report = freezekit.freeze(model, rules=["features.*"])
     optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("freeze", "trainable_parameters", "count", "audit_optimizer", "apply_manifest", "save_manifest",
-        "FreezeReport", "OptimizerAudit")
+_API = (
+    "freeze",
+    "trainable_parameters",
+    "count",
+    "audit_optimizer",
+    "apply_manifest",
+    "save_manifest",
+    "check_manifest",
+    "FreezeReport",
+    "OptimizerAudit",
+)
 __all__ = [*_API, "__version__"]
 
 

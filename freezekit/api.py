@@ -1,11 +1,12 @@
 """The Python API, for the training script that owns the model.
 
-    import freezekit
-    report = freezekit.freeze(model, "configs/vgg16-features.yaml")   # or rules=["features.*"]
-    optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
-    report.print()
-    freezekit.count(model)
+import freezekit
+report = freezekit.freeze(model, "configs/vgg16-features.yaml")   # or rules=["features.*"]
+optimizer = torch.optim.SGD(freezekit.trainable_parameters(model), lr=0.01)
+report.print()
+freezekit.count(model)
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import load_config
 from .core.expectations import Expectations
-from .core.manifest import build_manifest, compare, load_manifest
+from .core.manifest import Drift, build_manifest, compare, load_manifest
 from .core.plan import Default, make_plan
 from .core.records import Inventory
 from .core.report import Report
@@ -116,8 +117,15 @@ def freeze(
     start = Default.parse(default, RuleError, "default") if default else None
     name = type(model).__name__
     spec = parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name)
-    settings = build_settings(cfg, spec, rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
-                              default=start, strict=strict, expect=exp, batchnorm=policy)
+    settings = build_settings(
+        cfg,
+        spec,
+        rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
+        default=start,
+        strict=strict,
+        expect=exp,
+        batchnorm=policy,
+    )
     inventory = inventory_of(model, spec.text)
     plan = plan_for(inventory, settings)
     report = build_report("freeze", Loaded(inventory, model), plan, settings)
@@ -190,20 +198,34 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
 
 def apply_manifest(model: "nn.Module", path: str) -> Totals:
     """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
-    differ from the manifest's (names the model lacks, new names, other shapes)."""
+    differ from the manifest's (names the model lacks, new names, other shapes). Reads the manifest
+    as data only: the model is yours, so nothing the manifest names is imported or called."""
     from .adapter.inventory import inventory_of
 
     manifest = load_manifest(path)
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)
     plan = make_plan(inventory, (), Default.TRAINABLE)
-    plan = replace(plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest")
-                                         for d in plan.decisions))
+    plan = replace(
+        plan, decisions=tuple(d._replace(trainable=d.param.name not in frozen, rule="manifest") for d in plan.decisions)
+    )
     drift = compare(manifest, plan, inventory)
     if drift.drifted:
         raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))
     apply_to_model(model, plan)
     return compute_totals(plan, inventory)
+
+
+def check_manifest(
+    path: str, model: str | None = None, *, trust_code: bool = False, trust_pickle: bool = False
+) -> Drift:
+    """What `freezekit check` does: rebuild the manifest's model (or `model`, a MODEL string) and
+    compare. A factory the manifest names is imported and called only with `trust_code=True` (or
+    when you pass it as `model`); otherwise UnsafeCodeError. `trust_pickle` as --trust-pickle."""
+    from .pipeline.commands import run_check
+
+    drift, _ = run_check(path, model, trust_pickle, trust_code=trust_code)
+    return drift
 
 
 def save_manifest(report: FreezeReport, path: str, force: bool = False) -> None:

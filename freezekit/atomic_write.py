@@ -4,6 +4,7 @@ A process killed mid-write leaves at most a hidden temp file beside the
 destination, never a damaged destination; the next successful write of the
 same destination sweeps such leftovers whose writer is gone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,10 @@ def check_destination(path: str | os.PathLike, force: bool = False, inputs: tupl
     if dest.is_dir():
         raise OutputError(f"{dest}: is a directory; give a file name")
     if os.path.lexists(dest) and not _regular_or_link_to_regular(dest):
-        raise OutputError(f"{dest}: exists and is not a regular file (a device, a pipe or a socket); "
-                          "freezekit replaces only regular files, --force or not")
+        raise OutputError(
+            f"{dest}: exists and is not a regular file (a device, a pipe or a socket); "
+            "freezekit replaces only regular files, --force or not"
+        )
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
         if parent.exists():
@@ -126,7 +129,7 @@ def sweep_stale(dest: Path) -> None:
     """Remove temp files left beside `dest` by writers that were killed."""
     prefix = f".{dest.name}{TMP_MARK}"
     for leftover in dest.parent.glob(prefix + "*"):
-        pid_text = leftover.name[len(prefix):].split("-", 1)[0]
+        pid_text = leftover.name[len(prefix) :].split("-", 1)[0]
         if pid_text.isdigit() and not _pid_alive(int(pid_text)):
             with contextlib.suppress(OSError):
                 leftover.unlink()

@@ -4,6 +4,7 @@ The core raises these errors (chaining the cause); only the CLI turns them into
 one line on stderr and the exit code the class carries. Anything that is not a
 FreezekitError is a bug and keeps its traceback.
 """
+
 from __future__ import annotations
 
 from enum import IntEnum
@@ -62,12 +63,24 @@ class ModelError(FreezekitError):
     exit_code = ExitCode.MODEL
 
 
+class InterruptedByUser(FreezekitError):
+    """Ctrl-C (SIGINT), SIGTERM, or a KeyboardInterrupt raised while the user's code ran (a factory):
+    a line and exit 130, not a traceback."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class WeightsError(FreezekitError):
     exit_code = ExitCode.WEIGHTS
 
 
 class UnsafePickleError(WeightsError):
     exit_code = ExitCode.UNSAFE_PICKLE
+
+
+class UnsafeCodeError(UnsafePickleError):
+    """The same refusal as an unsafe pickle (exit 6), for a manifest naming code to import and run
+    (a factory) when the user did not consent with --trust-code."""
 
 
 class RuleError(FreezekitError):
@@ -92,12 +105,6 @@ class DriftError(FreezekitError):
 
 class OutputError(FreezekitError):
     exit_code = ExitCode.OUTPUT
-
-
-class Interrupted(FreezekitError):
-    """The run was stopped by SIGINT (Ctrl-C) or SIGTERM; raised by the CLI only."""
-
-    exit_code = ExitCode.INTERRUPTED
 
 
 class Terminated(KeyboardInterrupt):

@@ -1,5 +1,6 @@
 """Files the user named: checked before any work, and small text files (config, manifest) read
 bounded, as UTF-8, with one clear error."""
+
 from __future__ import annotations
 
 import os

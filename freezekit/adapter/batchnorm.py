@@ -3,6 +3,7 @@
 The most reported freezing bug: BatchNorm weights are frozen, but in `train()` mode the
 layer still updates its running statistics, so the "frozen" network drifts.
 """
+
 from __future__ import annotations
 
 import types
@@ -12,6 +13,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from ..core.batchnorm_policy import BatchNormPolicy
+
 
 def _frozen_bn_class():
     import torch
@@ -23,8 +25,12 @@ def _frozen_bn_class():
         def __init__(self, num_features: int, eps: float = 1e-5):
             super().__init__()
             self.eps = eps
-            for name, init in (("weight", torch.ones), ("bias", torch.zeros),
-                               ("running_mean", torch.zeros), ("running_var", torch.ones)):
+            for name, init in (
+                ("weight", torch.ones),
+                ("bias", torch.zeros),
+                ("running_mean", torch.zeros),
+                ("running_var", torch.ones),
+            ):
                 self.register_buffer(name, init(num_features))
 
         def forward(self, x):
@@ -47,7 +53,9 @@ def _affine_state(module: "nn.Module") -> bool | None:
     """True: some affine parameter trainable; False: all frozen (the layer is frozen); None: no affine."""
     from torch import nn
 
-    params = [p for p in (getattr(module, "weight", None), getattr(module, "bias", None)) if isinstance(p, nn.Parameter)]
+    params = [
+        p for p in (getattr(module, "weight", None), getattr(module, "bias", None)) if isinstance(p, nn.Parameter)
+    ]
     return any(p.requires_grad for p in params) if params else None
 
 
@@ -68,7 +76,11 @@ def _frozen_replacement(module: "nn.Module") -> "nn.Module":
     from torchvision.ops.misc import FrozenBatchNorm2d
 
     fits_2d = isinstance(module, nn.BatchNorm2d)
-    new = FrozenBatchNorm2d(module.num_features, eps=module.eps) if fits_2d else _frozen_bn_class()(module.num_features, module.eps)
+    new = (
+        FrozenBatchNorm2d(module.num_features, eps=module.eps)
+        if fits_2d
+        else _frozen_bn_class()(module.num_features, module.eps)
+    )
     new = new.to(device=module.weight.device, dtype=module.weight.dtype)
     pairs = [(new.weight, module.weight), (new.bias, module.bias)]
     if module.running_mean is not None:

@@ -1,11 +1,12 @@
 """nn.Module <-> plain records: take an inventory, apply a plan."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..core.plan import Plan
 from ..core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
-from ..errors import RuleError
+from ..errors import ModelError, RuleError
 
 if TYPE_CHECKING:
     from torch import nn
@@ -19,6 +20,21 @@ def _bases(cls: type) -> tuple[str, ...]:
     return tuple(c.__name__ for c in cls.__mro__ if c is not object)
 
 
+def _refuse_uninitialized(model: "nn.Module", source: str) -> None:
+    """Lazy modules (LazyLinear, LazyConv2d...) have no shape until their first forward pass: there is
+    nothing to count or freeze yet, so say which parameters and how to get shapes."""
+    from torch.nn.parameter import is_lazy
+
+    lazy = [name for name, t in [*model.named_parameters(remove_duplicate=False), *model.named_buffers()] if is_lazy(t)]
+    if lazy:
+        shown = ", ".join(lazy[:5]) + (f" and {len(lazy) - 5} more" if len(lazy) > 5 else "")
+        raise ModelError(
+            f"{source or type(model).__name__}: {len(lazy)} parameters or buffers are not initialized "
+            f"yet (lazy modules): {shown}; run one forward pass before freezing, or build the model "
+            "with sizes (nn.Linear instead of nn.LazyLinear)"
+        )
+
+
 def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     """Records for every module, distinct parameter and buffer of `model`, in registration order.
 
@@ -26,8 +42,10 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     record under its first name, the others kept as aliases: `model.parameters()`
     counts it once too.
     """
-    modules = tuple(ModuleRecord(name, type(m).__name__, _bases(type(m)))
-                    for name, m in model.named_modules(remove_duplicate=False))
+    _refuse_uninitialized(model, source)
+    modules = tuple(
+        ModuleRecord(name, type(m).__name__, _bases(type(m))) for name, m in model.named_modules(remove_duplicate=False)
+    )
     types = {m.name: m.type for m in modules}
     first: dict[int, str] = {}
     aliases: dict[int, list[str]] = {}
@@ -42,10 +60,21 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
     for key, name in first.items():
         p = tensors[key]
         owner = name.rpartition(".")[0]
-        params.append(ParamRecord(name, tuple(p.shape), dtype_name(p.dtype), owner, types.get(owner, ""),
-                                  bool(p.requires_grad), tuple(aliases[key])))
-    buffers = tuple(BufferRecord(name, tuple(b.shape), dtype_name(b.dtype), name.rpartition(".")[0])
-                    for name, b in model.named_buffers())
+        params.append(
+            ParamRecord(
+                name,
+                tuple(p.shape),
+                dtype_name(p.dtype),
+                owner,
+                types.get(owner, ""),
+                bool(p.requires_grad),
+                tuple(aliases[key]),
+            )
+        )
+    buffers = tuple(
+        BufferRecord(name, tuple(b.shape), dtype_name(b.dtype), name.rpartition(".")[0])
+        for name, b in model.named_buffers()
+    )
     return Inventory(tuple(params), buffers, modules, True, source)
 
 
@@ -54,8 +83,10 @@ def apply_plan(model: "nn.Module", plan: Plan) -> None:
     by_name = dict(model.named_parameters(remove_duplicate=False))
     missing = [n for d in plan.decisions for n in d.param.names if n not in by_name]
     if missing:
-        raise RuleError(f"the plan names parameters this model lacks: {', '.join(missing[:5])}"
-                        + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+        raise RuleError(
+            f"the plan names parameters this model lacks: {', '.join(missing[:5])}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        )
     for d in plan.decisions:
         for name in d.param.names:
             by_name[name].requires_grad_(d.trainable)

@@ -1,4 +1,5 @@
 """--save: the model's weights as .safetensors or .pt, with the freeze manifest embedded."""
+
 from __future__ import annotations
 
 import json
@@ -30,15 +31,19 @@ def check_savable(model: nn.Module, path: str) -> None:
     state = model.state_dict(keep_vars=True)
     meta = [name for name, t in state.items() if getattr(t, "is_meta", False)]
     if meta:
-        raise WeightsError(f"--save {path}: {len(meta)} tensor(s) are on the meta device and hold no values: "
-                           f"{_first(meta)}; build the model with real tensors (not device='meta') to save it")
+        raise WeightsError(
+            f"--save {path}: {len(meta)} tensor(s) are on the meta device and hold no values: "
+            f"{_first(meta)}; build the model with real tensors (not device='meta') to save it"
+        )
     known = SAFETENSORS_READABLE if Path(path).suffix.lower() == ".safetensors" else frozenset(DTYPE_BYTES)
     odd = sorted({dtype_name(t.dtype) for t in state.values() if hasattr(t, "dtype")} - known)
     if odd:
         names = [name for name, t in state.items() if hasattr(t, "dtype") and dtype_name(t.dtype) in odd]
         way_out = "convert those tensors" + (" or save as .pt" if known is SAFETENSORS_READABLE else "")
-        raise WeightsError(f"--save {path}: dtype {', '.join(odd)} ({_first(names)}) cannot be read back from a "
-                           f"{Path(path).suffix} file by freezekit; {way_out}")
+        raise WeightsError(
+            f"--save {path}: dtype {', '.join(odd)} ({_first(names)}) cannot be read back from a "
+            f"{Path(path).suffix} file by freezekit; {way_out}"
+        )
 
 
 def write_weights(model: "nn.Module", tmp: Path, dest: str, manifest: dict[str, Any]) -> None:

@@ -4,17 +4,21 @@ Pickle-based files go through `torch.load(weights_only=True)`, which refuses any
 object that would run code on load; only `trust_pickle=True` (the CLI's
 --trust-pickle) loads such a file, and then code from the file runs.
 """
+
 from __future__ import annotations
 
 import mmap
+import os
 import pickle
 import pickletools
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ..bounded_read import open_regular
 from ..errors import UnsafePickleError, WeightsError
 from ..text_files import check_input_file
 
@@ -24,6 +28,7 @@ if TYPE_CHECKING:
 # Keys under which training frameworks nest the state_dict (Lightning, many scripts).
 WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
 ZIP_MAGIC = b"PK\x03\x04"
+MAX_ZIP_RATIO = 64  # a checkpoint's zip entries may declare at most 64x the file's size, uncompressed
 
 
 def load_state_dict_file(path: str | Path, trust_pickle: bool = False) -> "dict[str, Tensor] | nn.Module":
@@ -51,11 +56,55 @@ def _load_safetensors(path: Path) -> "dict[str, Tensor]":
         raise WeightsError(f"{path}: cannot be loaded as safetensors: {_one_line(exc)}") from exc
 
 
+def available_memory() -> int | None:
+    """Bytes the kernel says a new allocation can get (MemAvailable), or None where it does not say."""
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f.read(1 << 16).splitlines():
+                if line.startswith(b"MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_zip_sizes(path: Path, f: BinaryIO) -> None:
+    """Refuse a zip archive whose entries declare more bytes than it can honestly hold (a zip bomb).
+
+    torch.save stores its entries uncompressed, so a real checkpoint declares about its own size
+    (and is memory-mapped, not read into memory); a crafted one can declare gigabytes in a few
+    compressed kilobytes, and torch's reader allocates what is declared. Refused: entries declaring
+    more than MAX_ZIP_RATIO times the file's size in all, or compressed entries that would inflate
+    to more than the available memory. Only the central directory is read (nothing is inflated).
+    """
+    size = os.fstat(f.fileno()).st_size
+    try:
+        with zipfile.ZipFile(f) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a readable zip: torch.load says what is wrong with it
+    declared = sum(info.file_size for info in infos)
+    inflated = sum(info.file_size for info in infos if info.compress_type != zipfile.ZIP_STORED)
+    limit = MAX_ZIP_RATIO * max(size, 1)
+    free = available_memory() if inflated else None
+    if declared > limit or (free is not None and inflated > free):
+        why = (
+            f"over {MAX_ZIP_RATIO}x the {size:,}-byte file"
+            if declared > limit
+            else f"more than the {free:,} bytes of memory available"
+        )
+        raise WeightsError(
+            f"{path}: its zip entries declare {declared:,} bytes uncompressed, {why} (a zip bomb?); not loaded"
+        )
+
+
 def _torch_load(path: Path, trust_pickle: bool) -> Any:
+    with open_regular(path, "weights file", WeightsError) as f:
+        is_zip = f.read(4) == ZIP_MAGIC
+        if is_zip:
+            check_zip_sizes(path, f)  # before torch is even imported
     import torch
 
-    with open(path, "rb") as f:
-        is_zip = f.read(4) == ZIP_MAGIC
     # mmap needs the zip format (torch.save's default since 1.6); legacy files load without it.
     try:
         with warnings.catch_warnings():
@@ -68,7 +117,11 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
             raise UnsafePickleError(_unsafe_message(path, exc)) from exc
         raise WeightsError(f"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)") from exc
     except Exception as exc:  # torch raises RuntimeError, EOFError, ValueError... for damaged files
-        what = "loading it (which ran code from the file) failed" if trust_pickle else "damaged or not a PyTorch checkpoint"
+        what = (
+            "loading it (which ran code from the file) failed"
+            if trust_pickle
+            else "damaged or not a PyTorch checkpoint"
+        )
         raise WeightsError(f"{path}: {what}: {type(exc).__name__}: {_one_line(exc)}") from exc
 
 
@@ -87,8 +140,10 @@ def _is_pickle(path: Path) -> bool:
 def _unsafe_message(path: Path, exc: BaseException) -> str:
     found = re.search(r"GLOBAL (\S+) was not an allowed global", f"{exc} {exc.__cause__ or ''}")
     what = f" (it refers to {found.group(1)})" if found else ""
-    return (f"{path}: loading this file would run code from it{what}, so it was not loaded; "
-            "if you trust the file, --trust-pickle loads it, which RUNS CODE FROM THE FILE")
+    return (
+        f"{path}: loading this file would run code from it{what}, so it was not loaded; "
+        "if you trust the file, --trust-pickle loads it, which RUNS CODE FROM THE FILE"
+    )
 
 
 def _has_tensors(value: Any) -> bool:
@@ -110,8 +165,10 @@ def _unwrap(path: Path, obj: Any) -> "dict[str, Tensor] | nn.Module":
         if _has_tensors(obj):
             return obj
         keys = ", ".join(repr(k) for k in list(obj)[:8])
-        raise WeightsError(f"{path}: holds a dict with no tensors (keys: {keys or 'none'}); "
-                           f"expected a state_dict, optionally nested under {' or '.join(WRAPPER_KEYS)}")
+        raise WeightsError(
+            f"{path}: holds a dict with no tensors (keys: {keys or 'none'}); "
+            f"expected a state_dict, optionally nested under {' or '.join(WRAPPER_KEYS)}"
+        )
     raise WeightsError(f"{path}: holds a {type(obj).__name__}, not a state_dict (a dict of tensors) or a model")
 
 
@@ -153,8 +210,9 @@ def stored_tensors(state: dict) -> list[StoredTensor]:
         if key is not None:
             first[key] = name
         found[name] = (t, [])
-    return [StoredTensor(name, tuple(t.shape), dtype_name(t.dtype), tuple(aliases))
-            for name, (t, aliases) in found.items()]
+    return [
+        StoredTensor(name, tuple(t.shape), dtype_name(t.dtype), tuple(aliases)) for name, (t, aliases) in found.items()
+    ]
 
 
 def _memory_key(t: "Tensor") -> object:

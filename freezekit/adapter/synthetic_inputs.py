@@ -5,6 +5,7 @@ detection models in train() mode take targets and return their loss dict; other 
 sum the means of every floating tensor they return (aux heads included, so their
 parameters get gradients too).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,8 +62,10 @@ def _detection_targets(name: str, batch: int, size: int, device: str) -> list[di
 
     targets = []
     for _ in range(batch):
-        t = {"boxes": torch.tensor([[16.0, 24.0, 120.0, 160.0]], device=device),
-             "labels": torch.tensor([1], device=device)}
+        t = {
+            "boxes": torch.tensor([[16.0, 24.0, 120.0, 160.0]], device=device),
+            "labels": torch.tensor([1], device=device),
+        }
         if "maskrcnn" in name:
             masks = torch.zeros(1, size, size, dtype=torch.uint8, device=device)
             masks[0, 24:160, 16:120] = 1
@@ -74,8 +77,9 @@ def _detection_targets(name: str, batch: int, size: int, device: str) -> list[di
     return targets
 
 
-def make_batch(model: "nn.Module", name: str, family: str, batch: int, device: str,
-               input_shape: tuple[int, ...] | None) -> Batch:
+def make_batch(
+    model: "nn.Module", name: str, family: str, batch: int, device: str, input_shape: tuple[int, ...] | None
+) -> Batch:
     import torch
 
     def randn(*shape: int) -> "torch.Tensor":

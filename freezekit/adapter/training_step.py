@@ -4,6 +4,7 @@ CUDA: median of CUDA-event times, peak = torch.cuda.max_memory_allocated.
 CPU: median of perf_counter times, peak = the largest resident-set growth of this
 process during the warm-up and timed steps, sampled every millisecond from /proc/self/statm.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -64,7 +65,9 @@ def rss_peak() -> Iterator[list[int]]:
         out[0] = max(peak[0], _rss_bytes()) - base
 
 
-def run_steps(model: "nn.Module", batch: "Batch", device: str, dtype: str, steps: int, warmup: int) -> tuple[float, float, str]:
+def run_steps(
+    model: "nn.Module", batch: "Batch", device: str, dtype: str, steps: int, warmup: int
+) -> tuple[float, float, str]:
     """Return (median step ms, peak MiB, how memory was measured); grads stay from the last step."""
     import torch
 

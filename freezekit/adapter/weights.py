@@ -1,13 +1,16 @@
 """Pretrained weights: torchvision's enums from the local hub cache first, and weight files."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlparse
 
+from ..bounded_read import open_regular
 from ..core.suggest import did_you_mean
 from ..errors import ModelError, WeightsError
 
@@ -42,8 +45,10 @@ def resolve(model_name: str, weights_name: str) -> Any:
         return enum.DEFAULT
     names = [w.name for w in enum]
     if weights_name not in names:
-        raise WeightsError(f"model '{model_name}' has no weights '{weights_name}'"
-                           f"{did_you_mean(weights_name, names)} (choices: DEFAULT, {', '.join(names)})")
+        raise WeightsError(
+            f"model '{model_name}' has no weights '{weights_name}'"
+            f"{did_you_mean(weights_name, names)} (choices: DEFAULT, {', '.join(names)})"
+        )
     return enum[weights_name]
 
 
@@ -62,13 +67,81 @@ def ensure_cached(weights: Any) -> Path:
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         # torch writes to a temp file and renames it: an interrupted download leaves no file.
-        torch.hub.download_url_to_file(weights.url, str(path), progress=sys.stderr.isatty())
+        # with the hash prefix of the file's name checked, as torch.hub's own download does
+        found = torch.hub.HASH_REGEX.search(path.name)
+        torch.hub.download_url_to_file(
+            weights.url, str(path), hash_prefix=found.group(1) if found else None, progress=sys.stderr.isatty()
+        )
     except Exception as exc:  # URLError, timeouts, HTTP errors: all mean "not available offline"
-        raise WeightsError(f"weights {label} are not in the cache and could not be downloaded "
-                           f"({type(exc).__name__}): expected {path}; fetch {weights.url} to that path") from exc
+        raise WeightsError(
+            f"weights {label} are not in the cache and could not be downloaded "
+            f"({type(exc).__name__}): expected {path}; fetch {weights.url} to that path"
+        ) from exc
     finally:
         socket.setdefaulttimeout(previous)
     return path
+
+
+def check_hash_prefix(path: Path) -> None:
+    """The check torch.hub makes on download (the file's SHA-256 starts with the hex digits in its
+    name), made again on a cached file before --trust-pickle unpickles it in full."""
+    import hashlib
+
+    from torch.hub import HASH_REGEX
+
+    found = HASH_REGEX.search(path.name)
+    if not found or not found.group(1):
+        return
+    digest = hashlib.sha256()
+    with open_regular(path, "weights file", WeightsError) as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if not digest.hexdigest().startswith(found.group(1)):
+        raise WeightsError(
+            f"{path}: its SHA-256 does not start with {found.group(1)}, the hash in its published "
+            "name: the cached file was damaged or replaced; not loaded (delete it to download again)"
+        )
+
+
+@contextlib.contextmanager
+def safe_hub_loading(trust_pickle: bool) -> Iterator[None]:
+    """While a torchvision builder runs, its weights load through freezekit, not torch.hub.
+
+    torchvision's `Weights.get_state_dict` calls torch.hub's `load_state_dict_from_url`, which
+    unpickles with weights_only=False: a poisoned file in the hub cache would run code. Here the
+    cached file is loaded with `torch.load(weights_only=True)`; full unpickling only under
+    --trust-pickle, and then only after the file matches the hash prefix in its name. Nothing is
+    downloaded here (`ensure_cached` did that, with the same hash check, as torch.hub does).
+    """
+    from torchvision.models import _api
+
+    def load_cached(
+        url: str,
+        model_dir: str | None = None,
+        map_location: Any = None,
+        progress: bool = True,
+        check_hash: bool = False,
+        file_name: str | None = None,
+        weights_only: bool = False,
+    ) -> Any:
+        import torch.hub
+
+        folder = Path(model_dir) if model_dir else Path(torch.hub.get_dir()) / "checkpoints"
+        path = folder / (file_name or os.path.basename(urlparse(url).path))
+        if not path.is_file():
+            raise WeightsError(f"weights are not in the cache: expected {path}; fetch {url} to that path")
+        if trust_pickle:  # about to unpickle fully: the file must at least be the one published
+            check_hash_prefix(path)
+        from .state_dict_files import load_state_dict_file
+
+        return load_state_dict_file(path, trust_pickle=trust_pickle)
+
+    saved = _api.load_state_dict_from_url
+    _api.load_state_dict_from_url = load_cached
+    try:
+        yield
+    finally:
+        _api.load_state_dict_from_url = saved
 
 
 def torchvision_weights(model_name: str, weights_name: str) -> Any:
@@ -99,10 +172,14 @@ def check_state_dict(model: "nn.Module", state: dict, path: str) -> None:
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     # a state_dict file may hold anything under a key the model expects (a string, a list...)
-    not_tensors = [f"{k} ({type(state[k]).__name__})" for k in expected
-                   if k in state and not isinstance(state[k], torch.Tensor)]
-    mismatched = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-                  if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)]
+    not_tensors = [
+        f"{k} ({type(state[k]).__name__})" for k in expected if k in state and not isinstance(state[k], torch.Tensor)
+    ]
+    mismatched = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if isinstance(state.get(k), torch.Tensor) and tuple(state[k].shape) != tuple(v.shape)
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys: {_first(missing)}")

@@ -6,6 +6,7 @@ regnet family: "Cannot copy out of meta tensor") fall back to a CPU build whose
 parameters are moved to meta as they are registered (`parameters_on_meta`),
 and only then to a plain CPU build (see models.build_cascade).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -80,8 +81,10 @@ def builder_kwargs(name: str, weights: Any = None, extra: dict | None = None) ->
     builder = models.get_model_builder(name)
     reserved = sorted(set(extra or ()) & {"weights", "weights_backbone"})
     if reserved:
-        raise UsageError(f"--arg {reserved[0]}: weights are chosen with --weights (or --weights-file), "
-                         "never passed to the builder, so nothing downloads unasked")
+        raise UsageError(
+            f"--arg {reserved[0]}: weights are chosen with --weights (or --weights-file), "
+            "never passed to the builder, so nothing downloads unasked"
+        )
     kwargs: dict[str, Any] = {"weights": weights}
     if "weights_backbone" in inspect.signature(builder).parameters:
         kwargs["weights_backbone"] = None  # never download a backbone nobody asked for

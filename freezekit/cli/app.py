@@ -3,6 +3,7 @@
 No torch import at module level: `freezekit --help` and every error found before
 a model is needed must stay fast.
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,21 +41,34 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
 
 
-def _options(m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False,
-             no_cache: bool = False) -> "Settings":
+def _options(
+    m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
+) -> "Settings":
     from ..pipeline.settings import build_settings, command_line_rules, find_config, resolve_source
 
     rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
     config = find_config(m.config, m.model)
-    source = resolve_source(config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file,
-                            trust_pickle=m.trust_pickle)
-    return build_settings(config, source, rules=rules, default=m.default, strict=not m.allow_unmatched,
-                          expect=expect, batchnorm=m.batchnorm, needs_values=needs_values, use_cache=not no_cache)
+    source = resolve_source(
+        config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle
+    )
+    return build_settings(
+        config,
+        source,
+        rules=rules,
+        default=m.default,
+        strict=not m.allow_unmatched,
+        expect=expect,
+        batchnorm=m.batchnorm,
+        needs_values=needs_values,
+        use_cache=not no_cache,
+    )
 
 
 def _emit(report: "Report", view: "View", export: Optional[str]) -> None:
@@ -102,9 +116,20 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
 def freeze(
     m: ModelOptions,
     r: ReportOptions,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.")] = None,
-    manifest: Annotated[Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).")] = False,
+    save: Annotated[
+        Optional[str],
+        typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded."),
+    ] = None,
+    manifest: Annotated[
+        Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
+        ),
+    ] = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
     _audit("freeze", m, r, save=save, manifest=manifest, force=force)
@@ -119,8 +144,12 @@ def count(m: ModelOptions, r: ReportOptions) -> None:
 
 @app.command()
 def models(
-    name_filter: Annotated[Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")] = None,
-    weights: Annotated[Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")] = None,
+    name_filter: Annotated[
+        Optional[str], typer.Argument(metavar="[FILTER]", help="Only names containing this text.")
+    ] = None,
+    weights: Annotated[
+        Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")
+    ] = None,
 ) -> None:
     """List the torchvision model names freezekit can build (or one model's weights)."""
     from ..adapter import zoo
@@ -143,13 +172,21 @@ def models(
 def verify(
     m: ModelOptions,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")] = None,
-    input_shape: Annotated[Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")
+    ] = None,
+    input_shape: Annotated[
+        Optional[str], typer.Option("--input-shape", help="One input without the batch dimension, e.g. 3,224,224.")
+    ] = None,
     dtype: Annotated[str, typer.Option("--dtype", help="float32, or bfloat16 (autocast).")] = "float32",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Timed training steps (median reported).")] = 3,
     warmup: Annotated[int, typer.Option("--warmup", min=0, help="Untimed steps first.")] = 1,
-    compare: Annotated[bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")] = False,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")
+    ] = False,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
@@ -181,8 +218,17 @@ def verify(
 @app.command()
 def check(
     manifest: Annotated[str, typer.Argument(help="A manifest written by 'freeze --manifest'.")],
-    model: Annotated[Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)] = None,
+    model: Annotated[
+        Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)
+    ] = None,
     trust_pickle: TrustOpt = False,
+    trust_code: Annotated[
+        bool,
+        typer.Option(
+            "--trust-code",
+            help="Allow importing and calling the factory the manifest names. This RUNS CODE THE MANIFEST NAMES.",
+        ),
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
@@ -194,7 +240,7 @@ def check(
     from ..render.check_render import write_check
     from .progress import status
 
-    drift, report = run_check(manifest, model, trust_pickle, progress=status)
+    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
     write_check(manifest, drift, report, View(fmt), sys.stdout)
@@ -202,8 +248,9 @@ def check(
         raise DriftError(f"{report.model.source} no longer matches {manifest}: " + "; ".join(drift.lines()))
 
 
-cache_app = typer.Typer(help="The inventory cache that lets repeated audits skip importing torch.",
-                        no_args_is_help=True)
+cache_app = typer.Typer(
+    help="The inventory cache that lets repeated audits skip importing torch.", no_args_is_help=True
+)
 app.add_typer(cache_app, name="cache")
 
 

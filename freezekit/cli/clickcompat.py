@@ -1,4 +1,5 @@
 """The click that Typer runs on: Typer 0.29+ vendors its own copy (typer._click), older ones use click."""
+
 from __future__ import annotations
 
 try:

@@ -1,4 +1,5 @@
 """The console script: run the app, then leave without paying for torch's teardown."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The error boundary: every user error becomes one line on stderr and its exit code; bugs keep their traceback."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from ..errors import ExitCode, FreezekitError, Interrupted, Terminated, one_line
+from ..errors import ExitCode, FreezekitError, InterruptedByUser, Terminated, one_line
 from . import clickcompat as click
 from .interrupts import sigterm_as_interrupt
 
@@ -38,9 +39,9 @@ class FreezekitGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except Terminated as exc:
-            raise Interrupted("terminated by SIGTERM") from exc
+            raise InterruptedByUser("terminated by SIGTERM") from exc
         except KeyboardInterrupt as exc:
-            raise Interrupted("interrupted by SIGINT") from exc
+            raise InterruptedByUser("interrupted by SIGINT") from exc
 
 
 def error(message: str) -> None:

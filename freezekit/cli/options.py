@@ -3,6 +3,7 @@ options, freeze and count the report options. Each group is a frozen dataclass w
 their Typer declaration; `with_options` hands each group to a command as one value, while Typer
 sees the individual options in the command's signature. The choices are the core's own enums.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,28 +19,67 @@ from ..core.expectations import Expectations
 from ..core.plan import Default
 from ..render.view import Format, Only
 
-ModelArg = Annotated[Optional[str], typer.Argument(
-    help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
-         "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
-    show_default=False)]
-ConfigOpt = Annotated[Optional[str], typer.Option("--config", "-c", help="YAML config (default: ./freezekit.yaml when MODEL is omitted).")]
-PatternOpt = Annotated[Optional[list[str]], typer.Option("--pattern", "-p", help="Freeze what this selects (repeatable; after the config's rules).")]
-UnfreezeOpt = Annotated[Optional[list[str]], typer.Option("--unfreeze", "-u", help="Unfreeze what this selects (repeatable).")]
-DefaultOpt = Annotated[Optional[Default], typer.Option("--default", help="Starting state before rules (default: trainable).")]
-AllowOpt = Annotated[bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")]
-ArgOpt = Annotated[Optional[list[str]], typer.Option("--arg", help="key=value passed to the model builder (repeatable; YAML scalars).")]
-WeightsOpt = Annotated[Optional[str], typer.Option("--weights", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")]
-WeightsFileOpt = Annotated[Optional[str], typer.Option("--weights-file", help="state_dict to load: .safetensors, .pt or .pth.")]
-TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")]
-BatchNormOpt = Annotated[Optional[BatchNormPolicy], typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace).")]
+ModelArg = Annotated[
+    Optional[str],
+    typer.Argument(
+        help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
+        "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
+        show_default=False,
+    ),
+]
+ConfigOpt = Annotated[
+    Optional[str], typer.Option("--config", "-c", help="YAML config (default: ./freezekit.yaml when MODEL is omitted).")
+]
+PatternOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--pattern", "-p", help="Freeze what this selects (repeatable; after the config's rules)."),
+]
+UnfreezeOpt = Annotated[
+    Optional[list[str]], typer.Option("--unfreeze", "-u", help="Unfreeze what this selects (repeatable).")
+]
+DefaultOpt = Annotated[
+    Optional[Default], typer.Option("--default", help="Starting state before rules (default: trainable).")
+]
+AllowOpt = Annotated[
+    bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")
+]
+ArgOpt = Annotated[
+    Optional[list[str]], typer.Option("--arg", help="key=value passed to the model builder (repeatable; YAML scalars).")
+]
+WeightsOpt = Annotated[
+    Optional[str], typer.Option("--weights", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")
+]
+WeightsFileOpt = Annotated[
+    Optional[str], typer.Option("--weights-file", help="state_dict to load: .safetensors, .pt or .pth.")
+]
+TrustOpt = Annotated[
+    bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")
+]
+BatchNormOpt = Annotated[
+    Optional[BatchNormPolicy],
+    typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace)."),
+]
 DepthOpt = Annotated[Optional[int], typer.Option("--depth", min=0, help="Aggregate by module at this depth.")]
 OnlyOpt = Annotated[Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-ExportOpt = Annotated[Optional[str], typer.Option("--export", help="Also save the rendered table as FILE.html or FILE.svg.")]
-ExpectTrainableOpt = Annotated[Optional[int], typer.Option("--expect-trainable", min=0, help="Fail (exit 9) unless exactly N parameters are trainable.")]
-ExpectFrozenOpt = Annotated[Optional[int], typer.Option("--expect-frozen", min=0, help="Fail (exit 9) unless exactly N parameters are frozen.")]
-ExpectTotalOpt = Annotated[Optional[int], typer.Option("--expect-total", min=0, help="Fail (exit 9) unless the model has exactly N parameters.")]
-MaxPctOpt = Annotated[Optional[float], typer.Option("--max-trainable-pct", min=0, max=100, help="Fail (exit 9) when more than P% is trainable.")]
+ExportOpt = Annotated[
+    Optional[str], typer.Option("--export", help="Also save the rendered table as FILE.html or FILE.svg.")
+]
+ExpectTrainableOpt = Annotated[
+    Optional[int],
+    typer.Option("--expect-trainable", min=0, help="Fail (exit 9) unless exactly N parameters are trainable."),
+]
+ExpectFrozenOpt = Annotated[
+    Optional[int], typer.Option("--expect-frozen", min=0, help="Fail (exit 9) unless exactly N parameters are frozen.")
+]
+ExpectTotalOpt = Annotated[
+    Optional[int],
+    typer.Option("--expect-total", min=0, help="Fail (exit 9) unless the model has exactly N parameters."),
+]
+MaxPctOpt = Annotated[
+    Optional[float],
+    typer.Option("--max-trainable-pct", min=0, max=100, help="Fail (exit 9) when more than P% is trainable."),
+]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the inventory cache.")]
 
 
@@ -83,16 +123,22 @@ def expectations(report: ReportOptions) -> Expectations:
 def parameters(group: type) -> list[inspect.Parameter]:
     """The group's fields as the parameters Typer reads (name, Annotated declaration, default)."""
     hints = typing.get_type_hints(group, include_extras=True)
-    return [inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=hints[f.name],
-                              default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
-            for f in dataclasses.fields(group)]
+    return [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+            annotation=hints[f.name],
+            default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default,
+        )
+        for f in dataclasses.fields(group)
+    ]
 
 
 def with_options(*groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The command's first parameters receive the groups; Typer sees their options, then the command's own."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-        own = list(inspect.signature(fn, eval_str=True).parameters.values())[len(groups):]
+        own = list(inspect.signature(fn, eval_str=True).parameters.values())[len(groups) :]
         declared = [parameters(group) for group in groups]
         params = [p for ps in declared for p in ps] + own
 

@@ -1,4 +1,5 @@
 """A spinner on stderr for slow steps, only when stderr is a terminal (never in pipes or CI logs)."""
+
 from __future__ import annotations
 
 import contextlib

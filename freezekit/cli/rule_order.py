@@ -1,4 +1,5 @@
 """A Click parser hook: the order in which -p and -u were given, which Click groups into two lists."""
+
 from __future__ import annotations
 
 from typer.core import TyperCommand

@@ -9,6 +9,7 @@ A layer counts as frozen when it has affine parameters and none of them is train
 without running statistics (track_running_stats=False) always normalises with the batch's own
 statistics: eval and frozen leave it as it is, since replacing it would change its output.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,7 +68,9 @@ def norm_rows(inventory: Inventory, plan: Plan, policy: BatchNormPolicy) -> tupl
         elif frozen and policy is BatchNormPolicy.EVAL:
             rows.append(NormRow(m.name, m.type, False, False, "kept in eval mode"))
         elif frozen and policy is BatchNormPolicy.FROZEN:
-            rows.append(NormRow(m.name, m.type, False, False, "replaced by FrozenBatchNorm: weight and bias become buffers"))
+            rows.append(
+                NormRow(m.name, m.type, False, False, "replaced by FrozenBatchNorm: weight and bias become buffers")
+            )
         else:
             note = "frozen, yet updates in train()" if frozen and tracks else ""
             rows.append(NormRow(m.name, m.type, affine_trainable, tracks, note))
@@ -76,6 +79,8 @@ def norm_rows(inventory: Inventory, plan: Plan, policy: BatchNormPolicy) -> tupl
     warnings = []
     if updating:
         shown = ", ".join(updating[:3]) + (" ..." if len(updating) > 3 else "")
-        warnings.append(f"{len(updating)} frozen BatchNorm layer(s) will still update their running statistics "
-                        f"in train() mode ({shown}); use --batchnorm eval or --batchnorm frozen")
+        warnings.append(
+            f"{len(updating)} frozen BatchNorm layer(s) will still update their running statistics "
+            f"in train() mode ({shown}); use --batchnorm eval or --batchnorm frozen"
+        )
     return tuple(rows), tuple(warnings)

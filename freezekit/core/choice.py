@@ -1,4 +1,5 @@
 """Closed sets of choices as enums, carried from the boundary (CLI, config, API) all the way in."""
+
 from __future__ import annotations
 
 from enum import Enum

@@ -14,6 +14,7 @@
 
 Pure Python: no torch.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,7 +71,9 @@ class _Loader(yaml.SafeLoader):
     def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise ConfigError(f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed in a freezekit config")
+            raise ConfigError(
+                f"line {event.start_mark.line + 1}: YAML aliases (*{event.anchor}) are not allowed in a freezekit config"
+            )
         return super().compose_node(parent, index)
 
 
@@ -111,8 +114,9 @@ class _Doc:
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
             line = node.start_mark.line + 1
             tag = node.tag.rpartition(":")[2]
-            raise ConfigError(f"{self.path}: {where or 'document'} (line {line}): "
-                              f"{node.value!r} is not a valid {tag} value") from exc
+            raise ConfigError(
+                f"{self.path}: {where or 'document'} (line {line}): {node.value!r} is not a valid {tag} value"
+            ) from exc
 
     def at(self, where: str) -> str:
         line = self.lines.get(where)
@@ -157,13 +161,22 @@ def _check_keys(doc: _Doc, where: str, data: Any, allowed: tuple[str, ...]) -> d
     for key in data:
         if key not in allowed:
             sub = f"{where}.{key}" if where else key
-            raise doc.error(sub, f"unknown key '{key}'{did_you_mean(key, list(allowed))} (allowed: {', '.join(allowed)})")
+            raise doc.error(
+                sub, f"unknown key '{key}'{did_you_mean(key, list(allowed))} (allowed: {', '.join(allowed)})"
+            )
     return data
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            int: "an integer", float: "a number", type(None): "empty"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        type(None): "empty",
+    }.get(type(value), type(value).__name__)
 
 
 def _string(doc: _Doc, where: str, value: Any) -> str:
@@ -175,7 +188,9 @@ def _string(doc: _Doc, where: str, value: Any) -> str:
 def _choice(doc: _Doc, where: str, value: Any, choice: type[C]) -> C:
     choices = choice.values()
     if value not in choices:
-        raise doc.error(where, f"must be one of {', '.join(choices)}, not {value!r}{did_you_mean(str(value), list(choices))}")
+        raise doc.error(
+            where, f"must be one of {', '.join(choices)}, not {value!r}{did_you_mean(str(value), list(choices))}"
+        )
     return choice(value)
 
 
@@ -207,7 +222,9 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
         raise doc.error("model", f"must be a model name or a mapping of {', '.join(MODEL_KEYS)}, not {_kind(value)}")
     spec = _check_keys(doc, "model", value, MODEL_KEYS)
     if ("name" in spec) == ("factory" in spec):
-        raise doc.error("model", "give exactly one of 'name' (a torchvision model or a file) or 'factory' ('module:callable')")
+        raise doc.error(
+            "model", "give exactly one of 'name' (a torchvision model or a file) or 'factory' ('module:callable')"
+        )
     key = "name" if "name" in spec else "factory"
     name = _string(doc, f"model.{key}", spec[key])
     if key == "factory" and ":" not in name:
@@ -221,11 +238,15 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
         try:
             json.dumps(value, allow_nan=False)  # args are recorded in reports, manifests and cache keys
         except ValueError:
-            raise doc.error(f"model.args.{key}", "must be a finite number: NaN and infinity have no place in "
-                                                 "strict JSON (reports, manifests)") from None
+            raise doc.error(
+                f"model.args.{key}",
+                "must be a finite number: NaN and infinity have no place in strict JSON (reports, manifests)",
+            ) from None
         except TypeError:
-            raise doc.error(f"model.args.{key}", f"must be a string, number, boolean, null, or a list or mapping "
-                                                 f"of those, not {type(value).__name__}") from None
+            raise doc.error(
+                f"model.args.{key}",
+                f"must be a string, number, boolean, null, or a list or mapping of those, not {type(value).__name__}",
+            ) from None
     return ConfigModel(name, dict(args))
 
 
@@ -241,7 +262,10 @@ def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:
             raise doc.error(where, "each rule is one mapping: '- freeze: PATTERN' or '- unfreeze: PATTERN'")
         ((action, patterns),) = item.items()
         if action not in ACTIONS:
-            raise doc.error(f"{where}.{action}", f"unknown action '{action}'{did_you_mean(action, list(ACTIONS))} (allowed: freeze, unfreeze)")
+            raise doc.error(
+                f"{where}.{action}",
+                f"unknown action '{action}'{did_you_mean(action, list(ACTIONS))} (allowed: freeze, unfreeze)",
+            )
         if isinstance(patterns, list) and not patterns:
             raise doc.error(f"{where}.{action}", "the list of patterns is empty")
         for j, pattern in enumerate(patterns if isinstance(patterns, list) else [patterns]):

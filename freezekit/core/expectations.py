@@ -1,4 +1,5 @@
 """Expectations a pipeline can fail on: exact counts and a ceiling on the trainable share."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -41,6 +42,7 @@ def check(expect: Expectations, totals: Totals) -> tuple[ExpectationResult, ...]
             results.append(ExpectationResult(name, want, got, want == got))
     if expect.max_trainable_pct is not None:
         pct = totals.trainable_pct
-        results.append(ExpectationResult("max_trainable_pct", expect.max_trainable_pct, pct,
-                                         pct <= expect.max_trainable_pct))
+        results.append(
+            ExpectationResult("max_trainable_pct", expect.max_trainable_pct, pct, pct <= expect.max_trainable_pct)
+        )
     return tuple(results)

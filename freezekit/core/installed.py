@@ -1,4 +1,5 @@
 """Installed versions of freezekit, torch and torchvision, read from package metadata: no import."""
+
 from __future__ import annotations
 
 from importlib import metadata

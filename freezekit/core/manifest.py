@@ -4,6 +4,7 @@
 that changed, or an inventory (names, shapes, dtypes) that no longer matches
 the fingerprint, e.g. after a torchvision upgrade renamed layers.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,10 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..bounded_read import refuse_special
 from ..errors import ConfigError
 from ..text_files import read_text
+from .config import MAX_RULES
 from .installed import versions
 from .plan import Default, Plan
 from .records import Inventory
@@ -22,6 +25,7 @@ from .rules import Rule, RuleError, validate_rule
 SCHEMA = "freezekit.manifest"
 SCHEMA_VERSION = 1
 MAX_MANIFEST_BYTES = 256 << 20
+MAX_NAMES = 1_000_000  # parameter names in 'frozen' and 'parameters' (a safetensors header's tensor limit)
 
 
 def entry(shape: tuple[int, ...], dtype: str) -> str:
@@ -50,8 +54,10 @@ def build_manifest(model: ModelInfo, plan: Plan, inventory: Inventory) -> dict[s
         "default": plan.default,
         "rules": [{"action": r.action, "pattern": r.pattern, "origin": r.origin} for r in plan.rules],
         "frozen": frozen,
-        "counts": {"parameters": sum(d.param.numel for d in plan.decisions),
-                   "frozen": sum(d.param.numel for d in plan.decisions if not d.trainable)},
+        "counts": {
+            "parameters": sum(d.param.numel for d in plan.decisions),
+            "frozen": sum(d.param.numel for d in plan.decisions if not d.trainable),
+        },
         "fingerprint": fingerprint(table),
         "parameters": table,
         "versions": versions(),
@@ -86,6 +92,8 @@ def _need(path: str, data: dict, key: str, kind: type | tuple[type, ...], what: 
 
 
 def _rules(path: str, value: list) -> tuple[Rule, ...]:
+    if len(value) > MAX_RULES:  # the same cap as a config's: a lock file is no bigger a recipe
+        raise _damaged(path, f"{len(value):,} rules is over the limit of {MAX_RULES:,}")
     rules = []
     for i, item in enumerate(value):
         where = f"rules[{i}]"
@@ -104,12 +112,15 @@ def _rules(path: str, value: list) -> tuple[Rule, ...]:
 
 
 def _strings(path: str, value: Any, what: str) -> None:
+    if len(value) > MAX_NAMES:
+        raise _damaged(path, f"{what!r} lists {len(value):,} names, over the limit of {MAX_NAMES:,}")
     if not all(isinstance(v, str) for v in value):
         raise _damaged(path, f"{what!r} must hold only strings")
 
 
 def load_manifest(path: str) -> Manifest:
     """Read and validate a manifest: every key the format has, with its type; errors name the file and key."""
+    refuse_special(path, "manifest file", ConfigError)  # someone else's file: a FIFO would block forever
     text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
     try:
         data = json.loads(text)
@@ -118,18 +129,23 @@ def load_manifest(path: str) -> Manifest:
     except RecursionError as exc:
         raise ConfigError(f"{path}: not a JSON manifest: nested too deeply") from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ConfigError(f"{path}: not a freezekit manifest (no \"schema\": \"{SCHEMA}\")")
+        raise ConfigError(f'{path}: not a freezekit manifest (no "schema": "{SCHEMA}")')
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise ConfigError(f"{path}: manifest schema_version {data.get('schema_version')!r} is not supported "
-                          f"(this freezekit reads {SCHEMA_VERSION})")
+        raise ConfigError(
+            f"{path}: manifest schema_version {data.get('schema_version')!r} is not supported "
+            f"(this freezekit reads {SCHEMA_VERSION})"
+        )
     m = _need(path, data, "model", dict, "model")
     source = _need(path, m, "source", str, "model.source")
     if not source.strip():
         raise _damaged(path, "'model.source' is empty")
-    model = ModelInfo(source, _need(path, m, "kind", str, "model.kind"),
-                      _need(path, m, "weights", str, "model.weights", optional=True),
-                      _need(path, m, "weights_file", str, "model.weights_file", optional=True),
-                      dict(_need(path, m, "args", dict, "model.args", optional=True) or {}))
+    model = ModelInfo(
+        source,
+        _need(path, m, "kind", str, "model.kind"),
+        _need(path, m, "weights", str, "model.weights", optional=True),
+        _need(path, m, "weights_file", str, "model.weights_file", optional=True),
+        dict(_need(path, m, "args", dict, "model.args", optional=True) or {}),
+    )
     default = _need(path, data, "default", str, "default")
     if default not in Default.values():
         raise _damaged(path, f"'default' must be one of {', '.join(Default.values())}, not {default!r}")
@@ -164,14 +180,24 @@ class Drift:
 
     @property
     def drifted(self) -> bool:
-        return bool(self.added or self.removed or self.changed or self.newly_frozen or self.newly_trainable
-                    or self.manifest_edited)
+        return bool(
+            self.added
+            or self.removed
+            or self.changed
+            or self.newly_frozen
+            or self.newly_trainable
+            or self.manifest_edited
+        )
 
     def lines(self) -> list[str]:
         out = []
-        for label, names in (("parameters added", self.added), ("parameters removed", self.removed),
-                             ("shape or dtype changed", self.changed), ("now frozen, were trainable", self.newly_frozen),
-                             ("now trainable, were frozen", self.newly_trainable)):
+        for label, names in (
+            ("parameters added", self.added),
+            ("parameters removed", self.removed),
+            ("shape or dtype changed", self.changed),
+            ("now frozen, were trainable", self.newly_frozen),
+            ("now trainable, were frozen", self.newly_trainable),
+        ):
             if names:
                 out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
         if self.manifest_edited:
@@ -186,8 +212,11 @@ def compare(manifest: Manifest, plan: Plan, inventory: Inventory) -> Drift:
     return Drift(
         added=tuple(n for n in table if n not in manifest.parameters),
         removed=tuple(n for n in manifest.parameters if n not in table),
-        changed=tuple(f"{n}: {manifest.parameters[n]} -> {v}" for n, v in table.items()
-                      if n in manifest.parameters and manifest.parameters[n] != v),
+        changed=tuple(
+            f"{n}: {manifest.parameters[n]} -> {v}"
+            for n, v in table.items()
+            if n in manifest.parameters and manifest.parameters[n] != v
+        ),
         newly_frozen=tuple(n for n in table if n in frozen_now and n not in frozen_then),
         newly_trainable=tuple(n for n in table if n in frozen_then and n not in frozen_now),
         fingerprint_now=fingerprint(table),

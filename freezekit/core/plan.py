@@ -4,6 +4,7 @@ Rules apply in order and the last rule that selects a parameter decides (like
 .gitignore). `default` sets the start: trainable, frozen, or keep (whatever the
 model already had).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """The report: everything a command found, as data. Renderers turn it into text."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

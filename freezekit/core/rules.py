@@ -12,6 +12,7 @@ Selector kinds:
   position      `through:layer2` every parameter registered up to and including that module
 A tied parameter is selected when any of its names is.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -51,7 +52,7 @@ class Rule:
     @property
     def body(self) -> str:
         kind = self.kind
-        return self.pattern if kind == "glob" else self.pattern[len(kind) + 1:]
+        return self.pattern if kind == "glob" else self.pattern[len(kind) + 1 :]
 
     def describe(self) -> str:
         return f"rule '{self.label}'" + (f" ({self.origin})" if self.origin else "")
@@ -241,9 +242,7 @@ class Selector:
     def _module_or_error(self, rule: Rule) -> str:
         name = rule.body
         if name not in {m.name for m in self.inventory.modules}:
-            raise RuleError(
-                f"{rule.describe()}: no module named '{name}'{did_you_mean(name, self._modules)}"
-            )
+            raise RuleError(f"{rule.describe()}: no module named '{name}'{did_you_mean(name, self._modules)}")
         return name
 
     def _select_type(self, rule: Rule) -> set[int]:
@@ -273,8 +272,10 @@ class Selector:
                 selected.add(i)
         if skipped:
             shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-            self.notes.append(f"{rule.describe()} leaves out {len(skipped)} parameter(s) held directly by modules "
-                              f"that contain '{target}' ({shown}): their position is unknown; add a rule for them")
+            self.notes.append(
+                f"{rule.describe()} leaves out {len(skipped)} parameter(s) held directly by modules "
+                f"that contain '{target}' ({shown}): their position is unknown; add a rule for them"
+            )
         return selected
 
     def no_match_reason(self, rule: Rule) -> str:

@@ -1,4 +1,5 @@
 """'Did you mean' help for error messages: the nearest valid names to what the user typed."""
+
 from __future__ import annotations
 
 import difflib

@@ -5,6 +5,7 @@ distinct tensor (its other names are aliases), which is what
 `sum(p.numel() for p in model.parameters())` counts too, since
 `parameters()` deduplicates shared tensors. Buffers are never parameters.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

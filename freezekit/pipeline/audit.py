@@ -3,6 +3,7 @@
 This module decides nothing about presentation and imports no torch itself: each source
 kind's module (sources/) builds or reads the model, through the adapter where torch is needed.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

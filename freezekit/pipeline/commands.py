@@ -3,6 +3,7 @@
 Slow steps are wrapped in `progress(message)`, a context manager the caller supplies (the CLI
 passes a spinner on stderr); this module draws nothing itself.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -12,21 +13,29 @@ from typing import Callable, ContextManager
 from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
 from ..core.report import Report
-from ..errors import OutputError, UsageError
+from ..errors import OutputError, UnsafeCodeError, UsageError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
 from .audit import apply_to_model, build_report, load, plan_for
 from .settings import Settings, build_settings
 
 Progress = Callable[[str], ContextManager[None]]
+CODE_KINDS = (SourceKind.FACTORY, SourceKind.FILE_FACTORY)  # building these imports and calls code
 
 
 def quiet(message: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
-def run_audit(command: str, options: Settings, *, save: str | None = None, manifest: str | None = None, force: bool = False,
-              progress: Progress = quiet) -> Report:
+def run_audit(
+    command: str,
+    options: Settings,
+    *,
+    save: str | None = None,
+    manifest: str | None = None,
+    force: bool = False,
+    progress: Progress = quiet,
+) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
@@ -73,16 +82,37 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
 
 
-def run_check(manifest_path: str, model: str | None, trust_pickle: bool = False,
-              progress: Progress = quiet) -> tuple[Drift, Report]:
-    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare."""
+def run_check(
+    manifest_path: str,
+    model: str | None,
+    trust_pickle: bool = False,
+    progress: Progress = quiet,
+    trust_code: bool = False,
+) -> tuple[Drift, Report]:
+    """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare.
+
+    A factory the manifest names is imported and called only with `trust_code` (or when the
+    caller names the model itself, as MODEL): a manifest is someone else's file."""
     m = load_manifest(manifest_path)
     if model is None and m.model.kind == SourceKind.PYTHON.value:
-        raise UsageError(f"{manifest_path}: written from Python for a {m.model.source} object; "
-                         "name the model to check: freezekit check MANIFEST MODEL")
+        raise UsageError(
+            f"{manifest_path}: written from Python for a {m.model.source} object; "
+            "name the model to check: freezekit check MANIFEST MODEL"
+        )
     text = m.model.source if model is None else model
-    spec = parse_source(text, args=m.model.args if text == m.model.source else {}, weights=m.model.weights,
-                        weights_file=m.model.weights_file, trust_pickle=trust_pickle)
+    spec = parse_source(
+        text,
+        args=m.model.args if text == m.model.source else {},
+        weights=m.model.weights,
+        weights_file=m.model.weights_file,
+        trust_pickle=trust_pickle,
+    )
+    if model is None and not trust_code and spec.kind in CODE_KINDS:
+        raise UnsafeCodeError(
+            f"{manifest_path}: the manifest names code to import and run ('{spec.text}'), which was not run; "
+            f"if you trust the manifest pass --trust-code, or name the model yourself: "
+            f"freezekit check {manifest_path} '{spec.text}'"
+        )
     options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
     with progress(f"Loading {spec.text}"):
         loaded = load(options)

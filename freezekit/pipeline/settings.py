@@ -1,4 +1,5 @@
 """What a command asks (Settings), built once from a config file and the command line. Pure: no torch."""
+
 from __future__ import annotations
 
 import math
@@ -63,12 +64,16 @@ def parse_arg(text: str) -> tuple[str, Any]:
     if not isinstance(parsed, (str, int, float, bool, type(None))):
         parsed = value  # only JSON scalars (a date, a list, a mapping stay the text as given)
     if isinstance(parsed, float) and not math.isfinite(parsed):
-        raise UsageError(f"--arg '{text}': {value.strip()} is not a finite number; reports and manifests are strict "
-                         "JSON, which has no NaN or infinity (quote it to pass the text)")
+        raise UsageError(
+            f"--arg '{text}': {value.strip()} is not a finite number; reports and manifests are strict "
+            "JSON, which has no NaN or infinity (quote it to pass the text)"
+        )
     return key.strip(), parsed
 
 
-def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order: Sequence[str] | None) -> tuple[Rule, ...]:
+def command_line_rules(
+    patterns: Sequence[str], unfreezes: Sequence[str], order: Sequence[str] | None
+) -> tuple[Rule, ...]:
     """Rebuild the order in which -p and -u were given (order: 'pattern'/'unfreeze' per occurrence)."""
     queues = {"pattern": list(patterns), "unfreeze": list(unfreezes)}
     if not order or len(order) != len(patterns) + len(unfreezes):
@@ -76,8 +81,9 @@ def command_line_rules(patterns: Sequence[str], unfreezes: Sequence[str], order:
     rules = []
     for which in order:
         pattern = queues[which].pop(0)
-        rule = Rule("freeze" if which == "pattern" else "unfreeze", pattern,
-                    "--pattern" if which == "pattern" else "--unfreeze")
+        rule = Rule(
+            "freeze" if which == "pattern" else "unfreeze", pattern, "--pattern" if which == "pattern" else "--unfreeze"
+        )
         validate_rule(rule)
         rules.append(rule)
     return tuple(rules)

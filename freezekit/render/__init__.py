@@ -3,6 +3,7 @@
 A renderer takes the Report (what a command found), the View (how to show it) and a text stream.
 Renderers are imported on use: the JSON path of a warm audit never pays for rich.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """CSV: one row per parameter (freeze), per module (--depth), or one row of totals (count)."""
+
 from __future__ import annotations
 
 import csv
@@ -23,9 +24,19 @@ def write_csv(report: Report, view: View, out: TextIO) -> None:
         w.writerow(PARAM_COLUMNS)
         for d in view.decisions(report):
             p = d.param
-            w.writerow((csv_text(p.name), "x".join(map(str, p.shape)), p.numel, p.dtype, str(d.trainable).lower(),
-                        csv_text(p.module), csv_text(p.module_type), csv_text(d.rule),
-                        csv_text(" ".join(p.aliases))))
+            w.writerow(
+                (
+                    csv_text(p.name),
+                    "x".join(map(str, p.shape)),
+                    p.numel,
+                    p.dtype,
+                    str(d.trainable).lower(),
+                    csv_text(p.module),
+                    csv_text(p.module_type),
+                    csv_text(d.rule),
+                    csv_text(" ".join(p.aliases)),
+                )
+            )
     else:
         totals = {k: v for k, v in totals_dict(report).items() if k != "bytes_by_dtype"}
         w.writerow(totals.keys())

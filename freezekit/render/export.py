@@ -1,4 +1,5 @@
 """--export: the rendered table as an HTML page or an SVG picture, to share in a review."""
+
 from __future__ import annotations
 
 import io

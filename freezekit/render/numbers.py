@@ -1,4 +1,5 @@
 """Number formatting shared by the human-readable renderers."""
+
 from __future__ import annotations
 
 
@@ -28,7 +29,10 @@ def summary_rows(report) -> list[tuple[str, str]]:  # noqa: ANN001 - Report, kep
         ("Trainable", f"{t.trainable:,} ({t.trainable_pct:.2f}%)"),
         ("Frozen", f"{t.frozen:,} ({100 - t.trainable_pct if t.total else 0:.2f}%)"),
         ("Tensors (trainable / frozen)", f"{t.tensors:,} ({t.trainable_tensors:,} / {t.frozen_tensors:,})"),
-        ("Size (trainable / frozen)", f"{human_bytes(t.bytes)} ({human_bytes(t.trainable_bytes)} / {human_bytes(t.frozen_bytes)})"),
+        (
+            "Size (trainable / frozen)",
+            f"{human_bytes(t.bytes)} ({human_bytes(t.trainable_bytes)} / {human_bytes(t.frozen_bytes)})",
+        ),
         ("Buffers (not parameters)", f"{t.buffers:,} in {t.buffer_tensors:,} tensors"),
     ]
     if len(t.bytes_by_dtype) > 1:
@@ -37,5 +41,7 @@ def summary_rows(report) -> list[tuple[str, str]]:  # noqa: ANN001 - Report, kep
 
 
 def expectation_rows(report) -> list[tuple[str, str]]:  # noqa: ANN001
-    return [("ok" if e.ok else "FAILED", e.describe() if not e.ok else f"{e.name} = {e.expected:,}")
-            for e in report.expectations]
+    return [
+        ("ok" if e.ok else "FAILED", e.describe() if not e.ok else f"{e.name} = {e.expected:,}")
+        for e in report.expectations
+    ]

@@ -1,4 +1,5 @@
 """rich tables for the terminal, also saved as HTML or SVG by --export."""
+
 from __future__ import annotations
 
 from typing import TextIO
@@ -16,7 +17,12 @@ from .view import View
 def _parameters_table(report: Report, view: View) -> Table:
     table = Table(title=cell(f"{report.model.source}: parameters"), title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("Parameter", "left"), ("Shape", "left"), ("Params", "right"), ("Trainable", "center"), ("Rule", "left"))
+        ("Parameter", "left"),
+        ("Shape", "left"),
+        ("Params", "right"),
+        ("Trainable", "center"),
+        ("Rule", "left"),
+    )
     for col, justify in columns:
         table.add_column(col, justify=justify)
     for d in view.decisions(report):
@@ -32,12 +38,22 @@ def _parameters_table(report: Report, view: View) -> Table:
 def _modules_table(report: Report, view: View) -> Table:
     table = Table(title=cell(f"{report.model.source}: modules at depth {view.depth}"), title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("Module", "left"), ("Total", "right"), ("Trainable", "right"), ("Frozen", "right"), ("Frozen share", "left"))
+        ("Module", "left"),
+        ("Total", "right"),
+        ("Trainable", "right"),
+        ("Frozen", "right"),
+        ("Frozen share", "left"),
+    )
     for col, justify in columns:
         table.add_column(col, justify=justify)
     for r in view.modules(report):
-        table.add_row(cell(r.name or "(model)"), f"{r.total:,}", f"{r.trainable:,}", f"{r.frozen:,}",
-                      Text(share_bar(r.frozen_share), style="cyan"))
+        table.add_row(
+            cell(r.name or "(model)"),
+            f"{r.total:,}",
+            f"{r.trainable:,}",
+            f"{r.frozen:,}",
+            Text(share_bar(r.frozen_share), style="cyan"),
+        )
     return table
 
 

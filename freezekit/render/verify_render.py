@@ -1,4 +1,5 @@
 """Rendering a VerifyResult: a rich table, JSON (schema freezekit.verify/1), or Markdown."""
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,13 @@ from .view import Format, View
 
 def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
     return {
-        "schema": "freezekit.verify", "schema_version": 1,
-        "model": result.model, "device": result.device, "dtype": result.dtype,
-        "batch_size": result.batch_size, "input": result.input_desc,
+        "schema": "freezekit.verify",
+        "schema_version": 1,
+        "model": result.model,
+        "device": result.device,
+        "dtype": result.dtype,
+        "batch_size": result.batch_size,
+        "input": result.input_desc,
         "ok": not result.failures(strict),
         "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
         "step": asdict(result.frozen_run),
@@ -34,16 +39,25 @@ def _status(ok: bool, severity: str) -> str:
 
 def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
     f, b = result.frozen_run, result.all_trainable_run
-    rows = [("step time (frozen)", f"{f.step_ms:.1f} ms"), (f"peak memory (frozen, {f.memory_measure})", f"{f.peak_mib:,.1f} MiB")]
+    rows = [
+        ("step time (frozen)", f"{f.step_ms:.1f} ms"),
+        (f"peak memory (frozen, {f.memory_measure})", f"{f.peak_mib:,.1f} MiB"),
+    ]
     if b:
-        rows += [("step time (all trainable)", f"{b.step_ms:.1f} ms"), ("peak memory (all trainable)", f"{b.peak_mib:,.1f} MiB"),
-                 ("speedup", f"{result.speedup:.2f}x"), ("memory ratio", f"{result.memory_ratio:.2f}x")]
+        rows += [
+            ("step time (all trainable)", f"{b.step_ms:.1f} ms"),
+            ("peak memory (all trainable)", f"{b.peak_mib:,.1f} MiB"),
+            ("speedup", f"{result.speedup:.2f}x"),
+            ("memory ratio", f"{result.memory_ratio:.2f}x"),
+        ]
     return rows
 
 
 def verify_renderables(result: VerifyResult) -> list[RenderableType]:
-    checks = Table(title=cell(f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})"),
-                   title_justify="left")
+    checks = Table(
+        title=cell(f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})"),
+        title_justify="left",
+    )
     for col in ("Check", "Result", "Detail"):
         checks.add_column(col)
     for c in result.checks:
@@ -58,10 +72,15 @@ def verify_renderables(result: VerifyResult) -> list[RenderableType]:
 
 
 def verify_markdown(result: VerifyResult) -> str:
-    lines = [f"## freezekit verify: {markdown_code(result.model)} on {result.device} ({result.dtype})", "",
-             "| Check | Result | Detail |", "|---|---|---|"]
-    lines += [f"| {markdown_text(c.name)} | {_status(c.ok, c.severity)} | {markdown_text(c.detail)} |"
-              for c in result.checks]
+    lines = [
+        f"## freezekit verify: {markdown_code(result.model)} on {result.device} ({result.dtype})",
+        "",
+        "| Check | Result | Detail |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity)} | {markdown_text(c.detail)} |" for c in result.checks
+    ]
     lines += ["", "| Training step | |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in _step_rows(result)]
     return "\n".join(lines) + "\n"
 

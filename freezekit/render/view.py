@@ -2,6 +2,7 @@
 
 The Report is what a command found; a View is how the user asked to see it. Renderers take both.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

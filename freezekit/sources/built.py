@@ -1,4 +1,5 @@
 """What every model-building source kind does after the build: load --weights-file, take the inventory."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -4,6 +4,7 @@ Safetensors files and sharded indexes are read from their headers alone (no torc
 import, no tensor data read); pickle-based state_dicts (.pt, .pth, .bin, .ckpt) go
 through the torch adapter, safely unless the user trusts the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,9 @@ from .spec import Loaded, SourceKind, SourceSpec
 SUFFIXES = {
     ".safetensors": SourceKind.SAFETENSORS,
     ".json": SourceKind.SAFETENSORS_INDEX,
-    ".pt": SourceKind.STATE_DICT, ".pth": SourceKind.STATE_DICT, ".bin": SourceKind.STATE_DICT,
+    ".pt": SourceKind.STATE_DICT,
+    ".pth": SourceKind.STATE_DICT,
+    ".bin": SourceKind.STATE_DICT,
     ".ckpt": SourceKind.STATE_DICT,
 }
 
@@ -43,8 +46,9 @@ def natural_key(name: str) -> list:
     return [int(part) if i % 2 else part for i, part in enumerate(re.split(r"(\d+)", name))]
 
 
-def inventory_from_tensors(tensors: Iterable[tuple[str, tuple[int, ...], str, tuple[str, ...]]],
-                           source: str) -> Inventory:
+def inventory_from_tensors(
+    tensors: Iterable[tuple[str, tuple[int, ...], str, tuple[str, ...]]], source: str
+) -> Inventory:
     """Records for (name, shape, dtype, aliases) entries; module names come from the parameter names."""
     params, buffers = [], []
     for name, shape, dtype, aliases in tensors:
@@ -74,6 +78,7 @@ def read_checkpoint_inventory(spec: SourceSpec) -> Inventory:
 
 
 # -- the SourceType protocol (sources/registry.py) ---------------------------------------------
+
 
 def parse(text: str, base: Path | None) -> SourceSpec | None:
     """A file name ending in a checkpoint suffix; relative to the config's folder when it came from one."""

@@ -2,6 +2,7 @@
 
 Both import and call user code (through adapter/build.py); the callable gets the spec's args.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import UsageError
+from ..bounded_read import MAX_FACTORY_BYTES, read_regular
+from ..errors import ModelError, UsageError
 from .spec import Loaded, SourceKind, SourceSpec
 
 
@@ -50,8 +52,8 @@ def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:
     be hashed without importing it."""
     if spec.kind != SourceKind.FILE_FACTORY:
         return None
-    try:
-        digest = hashlib.sha256(Path(spec.ref).read_bytes()).hexdigest()
-    except OSError:
+    if not os.path.lexists(spec.ref):
         return None  # the build reports the problem
+    # a FIFO, a device or a huge file is refused here, before a byte is read (exit 4)
+    digest = hashlib.sha256(read_regular(spec.ref, MAX_FACTORY_BYTES, "Python file", ModelError)).hexdigest()
     return {"file_sha256": digest, "path": str(Path(spec.ref).resolve()), "callable": spec.attr}

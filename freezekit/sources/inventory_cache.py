@@ -10,12 +10,15 @@ One small JSON file per key under $FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/fre
 else ~/.cache/freezekit. Writes are atomic (temp file + rename), so concurrent runs writing
 the same key never leave a damaged file; a damaged or foreign file is ignored and rewritten.
 """
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
 import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,19 @@ from .spec import SourceSpec
 FORMAT = "freezekit.inventory-cache"
 FORMAT_VERSION = 1
 PREFIX = "inv-"
+KEYS = {"format", "format_version", "key", "source", "has_modules", "modules", "params", "buffers"}
+ENTRY_HEAD = b'{"format":"' + FORMAT.encode() + b'"'  # how every entry _to_json writes begins
+ENTRY_NAME = re.compile(re.escape(PREFIX) + r"[0-9a-zA-Z]{64}\.json")
+TEMP_NAME = re.compile(
+    r"\." + re.escape(PREFIX) + r"[0-9a-zA-Z]{64}\.json" + re.escape(TMP_MARK) + r"\d+-(probe-)?[0-9a-f]{8}"
+)
+# Limits on an entry: far above any real model, low enough that a planted entry cannot hurt.
+MAX_ENTRY_BYTES = 256 << 20
+MAX_ENTRIES = 1_000_000  # parameters, buffers or modules
+MAX_NAME = 4096
+MAX_DIMS = 32
+MAX_NUMEL = 1 << 53
+DTYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 def cache_dir() -> Path:
@@ -43,8 +59,13 @@ def cache_key(spec: SourceSpec) -> str | None:
     identity = source_type(spec.kind).cache_identity(spec)
     if identity is None:
         return None
-    material: dict[str, Any] = {"format": FORMAT_VERSION, "kind": spec.kind.value, "args": spec.args,
-                                "versions": versions(), **identity}
+    material: dict[str, Any] = {
+        "format": FORMAT_VERSION,
+        "kind": spec.kind.value,
+        "args": spec.args,
+        "versions": versions(),
+        **identity,
+    }
     if material["versions"].get("torch") is None:
         return None
     try:
@@ -55,41 +76,148 @@ def cache_key(spec: SourceSpec) -> str | None:
 
 
 def _to_json(inv: Inventory, key: str) -> str:
-    return json.dumps({
-        "format": FORMAT, "format_version": FORMAT_VERSION, "key": key, "source": inv.source,
-        "has_modules": inv.has_modules,
-        "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
-        "params": [[p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
-                   for p in inv.params],
-        "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "key": key,
+            "source": inv.source,
+            "has_modules": inv.has_modules,
+            "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
+            "params": [
+                [p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
+                for p in inv.params
+            ],
+            "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
+        },
+        separators=(",", ":"),
+    )
+
+
+def _strings(value: Any, limit: int = MAX_ENTRIES) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) <= limit
+        and all(isinstance(v, str) and len(v) <= MAX_NAME for v in value)
+    )
+
+
+def _shape(value: Any) -> tuple[int, ...] | None:
+    """A shape as the adapter records it: at most MAX_DIMS non-negative ints, numel within MAX_NUMEL."""
+    if not isinstance(value, list) or len(value) > MAX_DIMS:
+        return None
+    numel = 1
+    for d in value:
+        if type(d) is not int or d < 0:
+            return None
+        numel *= d
+        if numel > MAX_NUMEL:
+            return None
+    return tuple(value)
+
+
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_NAME
+
+
+def _param(row: Any) -> ParamRecord | None:
+    if not (isinstance(row, list) and len(row) == 7):
+        return None
+    name, shape, dtype, module, module_type, requires_grad, aliases = row
+    shape = _shape(shape)
+    if (
+        shape is None
+        or not all(_is_text(v) for v in (name, module, module_type))
+        or not _is_text(dtype)
+        or not DTYPE_NAME.fullmatch(dtype)
+        or type(requires_grad) is not bool
+        or not _strings(aliases)
+    ):
+        return None
+    return ParamRecord(name, shape, dtype, module, module_type, requires_grad, tuple(aliases))
+
+
+def _buffer(row: Any) -> BufferRecord | None:
+    if not (isinstance(row, list) and len(row) == 4):
+        return None
+    name, shape, dtype, module = row
+    shape = _shape(shape)
+    if shape is None or not all(_is_text(v) for v in (name, dtype, module)) or not DTYPE_NAME.fullmatch(dtype):
+        return None
+    return BufferRecord(name, shape, dtype, module)
+
+
+def _module(row: Any) -> ModuleRecord | None:
+    if not (
+        isinstance(row, list)
+        and len(row) == 3
+        and _is_text(row[0])
+        and _is_text(row[1])
+        and _strings(row[2], MAX_DIMS * 8)
+    ):
+        return None
+    return ModuleRecord(row[0], row[1], tuple(row[2]))
+
+
+def _rows(value: Any, parse: Any) -> tuple | None:
+    if not isinstance(value, list) or len(value) > MAX_ENTRIES:
+        return None
+    rows = tuple(parse(row) for row in value)
+    return None if any(r is None for r in rows) else rows
 
 
 def _from_json(text: str, key: str) -> Inventory | None:
+    """The cached inventory, validated as if a stranger wrote it; None on any doubt (then it is rebuilt).
+
+    Exactly the keys and types `_to_json` writes, shapes of non-negative ints within limits, and
+    parameter names (aliases included) unique: an entry that could change an answer is never used.
+    """
     try:
         d = json.loads(text)
-        if d.get("format") != FORMAT or d.get("format_version") != FORMAT_VERSION or d.get("key") != key:
-            return None
-        return Inventory(
-            params=tuple(ParamRecord(n, tuple(s), dt, m, mt, bool(rg), tuple(al)) for n, s, dt, m, mt, rg, al in d["params"]),
-            buffers=tuple(BufferRecord(n, tuple(s), dt, m) for n, s, dt, m in d["buffers"]),
-            modules=tuple(ModuleRecord(n, t, tuple(b)) for n, t, b in d["modules"]),
-            has_modules=bool(d["has_modules"]),
-            source=d["source"],
-        )
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None  # damaged: ignored, and rewritten by the next build
+    except (ValueError, RecursionError):
+        return None
+    if (
+        not isinstance(d, dict)
+        or set(d) != KEYS
+        or d["format"] != FORMAT
+        or d["format_version"] != FORMAT_VERSION
+        or d["key"] != key
+        or not _is_text(d["source"])
+        or type(d["has_modules"]) is not bool
+    ):
+        return None
+    params, buffers, modules = _rows(d["params"], _param), _rows(d["buffers"], _buffer), _rows(d["modules"], _module)
+    if params is None or buffers is None or modules is None:
+        return None
+    names = [n for p in params for n in p.names]
+    if len(set(names)) != len(names) or len({b.name for b in buffers}) != len(buffers):
+        return None
+    return Inventory(params=params, buffers=buffers, modules=modules, has_modules=d["has_modules"], source=d["source"])
 
 
 def _path(key: str) -> Path:
     return cache_dir() / f"{PREFIX}{key}.json"
 
 
-def get(key: str) -> Inventory | None:
+def _read_entry(path: Path) -> str | None:
+    """The entry's text, if it is a regular file (not a link, FIFO or device) of at most MAX_ENTRY_BYTES."""
     try:
-        return _from_json(_path(key).read_text(encoding="utf-8"), key)
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
+                return None
+            raw = f.read(MAX_ENTRY_BYTES + 1)
+        return raw.decode("utf-8") if len(raw) <= MAX_ENTRY_BYTES else None
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def get(key: str) -> Inventory | None:
+    text = _read_entry(_path(key))
+    return None if text is None else _from_json(text, key)
 
 
 def put(key: str, inventory: Inventory) -> None:
@@ -101,14 +229,30 @@ def put(key: str, inventory: Inventory) -> None:
             tmp.write_text(_to_json(inventory, key), encoding="utf-8")
 
 
+def _written_by_us(path: Path) -> bool:
+    """An entry (`inv-<key>.json` holding our format) or one of our temp files beside one; never a link."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    if TEMP_NAME.fullmatch(path.name):
+        return True
+    if not ENTRY_NAME.fullmatch(path.name):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(ENTRY_HEAD)) == ENTRY_HEAD
+    except OSError:
+        return False
+
+
 def clear() -> int:
-    """Remove every cache file (and leftover temp files); return how many were removed."""
+    """Remove the cache files freezekit wrote (and its leftover temp files); return how many were removed.
+    Anything else in the folder (a file that merely starts with `inv-`, a link) is left alone."""
     removed = 0
     folder = cache_dir()
     if not folder.is_dir():
         return 0
     for path in folder.iterdir():
-        if path.name.startswith(PREFIX) or (path.name.startswith("." + PREFIX) and TMP_MARK in path.name):
+        if _written_by_us(path):
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed += 1

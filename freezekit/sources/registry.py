@@ -9,6 +9,7 @@ text wins: kinds with a prefix (`timm:`, `hf:`) go first, the catch-all (torchvi
 names) last. To add a kind: a SourceKind member, one module, one line here; the test
 that every registered kind is exercised tells what else it needs (tests/sources).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -58,13 +59,20 @@ def source_type(kind: SourceKind) -> SourceType:
     return cast(SourceType, importlib.import_module(f".{SOURCES[kind]}", __package__))
 
 
-def parse_source(text: str, *, args: Mapping[str, Any] | None = None, weights: str | None = None,
-                 weights_file: str | None = None, trust_pickle: bool = False,
-                 base: Path | None = None) -> SourceSpec:
+def parse_source(
+    text: str,
+    *,
+    args: Mapping[str, Any] | None = None,
+    weights: str | None = None,
+    weights_file: str | None = None,
+    trust_pickle: bool = False,
+    base: Path | None = None,
+) -> SourceSpec:
     """The one place a MODEL string is parsed (command line, config, manifest, API)."""
     for module in dict.fromkeys(SOURCES.values()):
         spec = cast(SourceType, importlib.import_module(f".{module}", __package__)).parse(text, base)
         if spec is not None:
-            return replace(spec, args=dict(args or {}), weights=weights, weights_file=weights_file,
-                           trust_pickle=trust_pickle)
+            return replace(
+                spec, args=dict(args or {}), weights=weights, weights_file=weights_file, trust_pickle=trust_pickle
+            )
     raise AssertionError(f"no source kind accepts {text!r}: the registry lacks its catch-all")  # pragma: no cover

@@ -9,6 +9,7 @@ name to {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
 "__metadata__" {str: str}; offsets count from the first byte after the header.
 Everything is validated, since the file may come from anywhere.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,20 +17,36 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..bounded_read import open_regular, stays_inside
 from ..core.records import DTYPE_BYTES, numel_of
 from ..errors import WeightsError
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 MAX_TENSORS = 1_000_000
 MAX_INDEX_BYTES = 64 * 1024 * 1024
+MAX_INDEX_HEADERS_BYTES = 256 * 1024 * 1024  # all the shards' headers of one index together
 
 # safetensors dtype -> the short torch name used in records.DTYPE_BYTES
 DTYPES = {
-    "F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16",
-    "I64": "int64", "I32": "int32", "I16": "int16", "I8": "int8",
-    "U64": "uint64", "U32": "uint32", "U16": "uint16", "U8": "uint8", "BOOL": "bool",
-    "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "C64": "complex64",
-    "F8_E4M3FNUZ": "float8_e4m3fnuz", "F8_E5M2FNUZ": "float8_e5m2fnuz", "F8_E8M0": "float8_e8m0fnu",
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U64": "uint64",
+    "U32": "uint32",
+    "U16": "uint16",
+    "U8": "uint8",
+    "BOOL": "bool",
+    "F8_E4M3": "float8_e4m3fn",
+    "F8_E5M2": "float8_e5m2",
+    "C64": "complex64",
+    "F8_E4M3FNUZ": "float8_e4m3fnuz",
+    "F8_E5M2FNUZ": "float8_e5m2fnuz",
+    "F8_E8M0": "float8_e8m0fnu",
     "F4": "float4_e2m1fn_x2",  # sub-byte: the file counts 4-bit values, two per byte (see _entry)
 }
 ENTRY_KEYS = ("dtype", "shape", "data_offsets")
@@ -49,6 +66,7 @@ class SafetensorsHeader:
     path: str
     tensors: tuple[TensorEntry, ...]
     metadata: dict = field(default_factory=dict, compare=False, hash=False)
+    header_bytes: int = field(default=0, compare=False)  # the JSON header's length in the file
 
 
 def _fail(path: str | os.PathLike, problem: str) -> WeightsError:
@@ -68,7 +86,9 @@ def _parse_json(path: str | os.PathLike, raw: bytes, what: str) -> dict:
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except UnicodeDecodeError as exc:
-        raise _fail(path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged") from exc
+        raise _fail(
+            path, f"{what} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a safetensors file or damaged"
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise _fail(path, f"{what} is not valid JSON ({exc}): not a safetensors file or damaged") from exc
     if not isinstance(data, dict):
@@ -106,7 +126,9 @@ def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> 
     if end - begin != expected:
         raise _fail(path, f"{where}: data_offsets span {end - begin} bytes but {dtype} {shape} needs {expected}")
     if end > data_size:
-        raise _fail(path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)")
+        raise _fail(
+            path, f"{where}: data ends at byte {end} but the file holds only {data_size} bytes of data (truncated?)"
+        )
     return TensorEntry(name, name_dtype, tuple(shape)), begin, end
 
 
@@ -117,31 +139,52 @@ def _check_no_overlap(path: str | os.PathLike, spans: list[tuple[int, int, str]]
             raise _fail(path, f"tensors '{prev_name}' and '{name}' overlap in the data (damaged or crafted header)")
 
 
-def read_header(path: str | os.PathLike) -> SafetensorsHeader:
-    """Parse and validate the header of one .safetensors file; reads only the header bytes."""
-    try:
-        with open(path, "rb") as f:
+def read_header(
+    path: str | os.PathLike, max_header_bytes: int = MAX_HEADER_BYTES, quiet: bool = False
+) -> SafetensorsHeader:
+    """Parse and validate the header of one .safetensors file; reads only the header bytes.
+
+    `quiet`: the file was named by another file (an index's shard), so it may be anything the
+    index's author pointed at: errors then never echo what was read from it (its first bytes
+    as a length, say), only that it is not a safetensors file.
+    """
+    with open_regular(path, "safetensors file", WeightsError) as f:
+        try:
             size = os.fstat(f.fileno()).st_size
             if size < 8:
-                raise _fail(path, "file is empty" if size == 0 else
-                            f"file is only {size} bytes, too short to be a safetensors file")
+                raise _fail(
+                    path,
+                    "file is empty" if size == 0 else f"file is only {size} bytes, too short to be a safetensors file",
+                )
             n = int.from_bytes(f.read(8), "little")
-            if n > MAX_HEADER_BYTES:
-                raise _fail(path, f"header length {n:,} bytes is over the {MAX_HEADER_BYTES // 2**20} MiB limit: "
-                                  "not a safetensors file or damaged")
+            if n > max_header_bytes:
+                if quiet:
+                    raise _fail(path, "not a safetensors file (its header length is over the limit)")
+                raise _fail(
+                    path,
+                    f"header length {n:,} bytes is over the {max_header_bytes // 2**20} MiB limit: "
+                    "not a safetensors file or damaged",
+                )
             if 8 + n > size:
-                raise _fail(path, f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
-                                  "not a safetensors file or truncated")
+                if quiet:
+                    raise _fail(path, "not a safetensors file (its header runs past the end of the file)")
+                raise _fail(
+                    path,
+                    f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
+                    "not a safetensors file or truncated",
+                )
             raw = f.read(n)
-    except FileNotFoundError as exc:
-        raise _fail(path, "no such file") from exc
-    except IsADirectoryError as exc:
-        raise _fail(path, "is a directory, not a safetensors file") from exc
-    except OSError as exc:
-        raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
+        except OSError as exc:
+            raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
     if len(raw) != n:
         raise _fail(path, f"file ended inside the {n:,}-byte header")
-    data = _parse_json(path, raw, "header")
+    if quiet:
+        try:
+            data = _parse_json(path, raw, "header")
+        except WeightsError as exc:
+            raise _fail(path, "not a safetensors file (its header is not a JSON object)") from exc
+    else:
+        data = _parse_json(path, raw, "header")
     metadata = data.pop("__metadata__", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise _fail(path, "__metadata__ must be an object of string values")
@@ -153,42 +196,60 @@ def read_header(path: str | os.PathLike) -> SafetensorsHeader:
         tensors.append(entry)
         spans.append((begin, end, name))
     _check_no_overlap(path, spans)
-    return SafetensorsHeader(str(path), tuple(tensors), metadata)
+    return SafetensorsHeader(str(path), tuple(tensors), metadata, header_bytes=n)
 
 
 def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     """Read a sharded checkpoint's `*.safetensors.index.json` and the header of every shard it names.
 
-    Tensors come in the weight_map's order; each must be declared by the shard it maps to.
+    Tensors come in the weight_map's order; each must be declared by the shard it maps to. A shard
+    must lie inside the index's folder (an absolute path or a '..' that climbs out is refused
+    without opening it); shards named under several spellings are read once, and all their
+    headers together may hold at most MAX_INDEX_HEADERS_BYTES.
     """
     index = Path(path)
-    try:
-        size = index.stat().st_size
-        if index.is_dir():
-            raise _fail(path, "is a directory, not a safetensors index")
+    with open_regular(index, "safetensors index", WeightsError) as f:
+        size = os.fstat(f.fileno()).st_size
         if size > MAX_INDEX_BYTES:
             raise _fail(path, f"index is {size:,} bytes, over the {MAX_INDEX_BYTES // 2**20} MiB limit")
-        with open(index, "rb") as f:
+        try:
             raw = f.read(MAX_INDEX_BYTES + 1)
-    except FileNotFoundError as exc:
-        raise _fail(path, "no such file") from exc
-    except OSError as exc:
-        raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
+        except OSError as exc:
+            raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_INDEX_BYTES:
+        raise _fail(path, f"index grew over the {MAX_INDEX_BYTES // 2**20} MiB limit while being read")
     data = _parse_json(path, raw, "index")
     weight_map = data.get("weight_map")
     if not isinstance(weight_map, dict) or not all(isinstance(v, str) and v for v in weight_map.values()):
-        raise _fail(path, "not a safetensors index: needs a \"weight_map\" object of tensor name -> shard file name")
+        raise _fail(path, 'not a safetensors index: needs a "weight_map" object of tensor name -> shard file name')
     if len(weight_map) > MAX_TENSORS:
         raise _fail(path, f"weight_map lists {len(weight_map):,} tensors, over the limit of {MAX_TENSORS:,}")
     metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise _fail(path, "\"metadata\" must be an object")
+        raise _fail(path, '"metadata" must be an object')
+    spellings = dict.fromkeys(weight_map.values())
+    for shard in spellings:
+        if not stays_inside(shard):
+            raise _fail(path, f"shard '{shard}' lies outside the index's folder; refused without opening it")
+    by_file: dict[str, dict[str, TensorEntry]] = {}
     shards: dict[str, dict[str, TensorEntry]] = {}
-    for shard in dict.fromkeys(weight_map.values()):
+    budget = MAX_INDEX_HEADERS_BYTES
+    for shard in spellings:
         shard_path = index.parent / shard
-        if not shard_path.is_file():
-            raise _fail(path, f"shard '{shard}' is missing (looked for {shard_path})")
-        shards[shard] = {t.name: t for t in read_header(shard_path).tensors}
+        real = os.path.realpath(shard_path)
+        if real not in by_file:
+            if not shard_path.exists():
+                raise _fail(path, f"shard '{shard}' is missing (looked for {shard_path})")
+            header = read_header(shard_path, quiet=True)
+            budget -= header.header_bytes
+            if budget < 0:
+                raise _fail(
+                    path,
+                    f"the shards' headers hold more than {MAX_INDEX_HEADERS_BYTES:,} bytes, "
+                    "over the limit for an index",
+                )
+            by_file[real] = {t.name: t for t in header.tensors}
+        shards[shard] = by_file[real]
     tensors = []
     for name, shard in weight_map.items():
         entry = shards[shard].get(name)

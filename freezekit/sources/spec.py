@@ -3,6 +3,7 @@
 `sources.registry.parse_source` is the one function that turns a MODEL string into a
 SourceSpec; everything downstream takes the spec and never looks at the string again.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -2,6 +2,7 @@
 
 Built by the torch adapter (adapter/build.py), on the meta device unless values are needed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,9 @@ def load(spec: SourceSpec, materialize: bool) -> Loaded:
     from ..adapter.build import build_torchvision
     from .built import loaded_model
 
-    return loaded_model(build_torchvision(spec.ref, dict(spec.args), spec.weights, materialize), spec)
+    return loaded_model(
+        build_torchvision(spec.ref, dict(spec.args), spec.weights, materialize, spec.trust_pickle), spec
+    )
 
 
 def builds_model(spec: SourceSpec) -> bool:

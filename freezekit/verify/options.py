@@ -1,4 +1,5 @@
 """What verify is asked to run: device, batch, input shape, dtype, steps; checked before any model is built."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ class VerifyOptions:
     compare: bool = False
 
 
-def verify_options(device: str, batch_size: int | None, input_shape: str | None, dtype: str, steps: int,
-                   warmup: int, compare: bool) -> VerifyOptions:
+def verify_options(
+    device: str, batch_size: int | None, input_shape: str | None, dtype: str, steps: int, warmup: int, compare: bool
+) -> VerifyOptions:
     """The options as given on the command line, or a UsageError naming the flag."""
     if dtype not in DTYPES:
         raise UsageError(f"--dtype {dtype}: choose float32 or bfloat16")

@@ -1,4 +1,5 @@
 """What `verify` found, as data: checks, step time, peak memory, and the all-trainable comparison."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

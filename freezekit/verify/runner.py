@@ -1,6 +1,7 @@
 """verify: build the real model, apply the plan and BatchNorm policy, run real training steps,
 and check what autograd did: frozen parameters got no gradient, trainable ones did, and frozen
 BatchNorm statistics behaved as the policy says."""
+
 from __future__ import annotations
 
 import gc
@@ -38,8 +39,14 @@ def _prepare(options: Settings, freeze: bool, device: str) -> tuple["nn.Module",
 
 
 def _stats(model: "nn.Module", names: list[str]) -> dict[str, dict]:
-    return {n: {k: v.detach().clone() for k, v in model.get_submodule(n).named_buffers()
-                if k in ("running_mean", "running_var", "num_batches_tracked")} for n in names}
+    return {
+        n: {
+            k: v.detach().clone()
+            for k, v in model.get_submodule(n).named_buffers()
+            if k in ("running_mean", "running_var", "num_batches_tracked")
+        }
+        for n in names
+    }
 
 
 def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
@@ -47,19 +54,52 @@ def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, bat
 
     model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
     before = _stats(model, frozen_bn)
-    batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
+    try:
+        batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
+    except (torch.OutOfMemoryError, RuntimeError) as exc:
+        if not _allocation_failed(exc):
+            raise
+        raise UsageError(
+            f"cannot allocate a synthetic batch of {batch_size} on {vopts.device} "
+            f"({_first_line(exc)}); lower --batch-size"
+        ) from exc
     try:
         ms, mib, measure = run_steps(model, batch, vopts.device, vopts.dtype, vopts.steps, vopts.warmup)
     except torch.OutOfMemoryError as exc:
-        raise UsageError(f"out of memory on {vopts.device} with a batch of {batch_size} ({batch.desc}); "
-                         "lower --batch-size") from exc
-    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
-        raise UsageError(f"the training step failed on the synthetic input ({batch.desc}): "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
-                         "pass --input-shape C,H,W or --batch-size N") from exc
+        raise UsageError(
+            f"out of memory on {vopts.device} with a batch of {batch_size} ({batch.desc}); lower --batch-size"
+        ) from exc
+    except RuntimeError as exc:
+        if not _allocation_failed(exc):
+            raise UsageError(
+                f"the training step failed on the synthetic input ({batch.desc}): {_first_line(exc)}; "
+                "pass --input-shape C,H,W or --batch-size N"
+            ) from exc
+        raise UsageError(
+            f"out of memory on {vopts.device} with a batch of {batch_size} ({batch.desc}); lower --batch-size"
+        ) from exc
+    except (ValueError, TypeError, AssertionError) as exc:
+        raise UsageError(
+            f"the training step failed on the synthetic input ({batch.desc}): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; "
+            "pass --input-shape C,H,W or --batch-size N"
+        ) from exc
     trainable = sum(d.param.numel for d in plan.decisions if d.trainable)
     stats = StepStats(round(ms, 3), round(mib, 1), measure, trainable, sum(d.param.numel for d in plan.decisions))
     return model, plan, frozen_bn, before, batch.desc, stats
+
+
+def _allocation_failed(exc: BaseException) -> bool:
+    """torch's CPU allocator raises a plain RuntimeError ("can't allocate memory"), CUDA an OutOfMemoryError."""
+    import torch
+
+    text = str(exc)
+    return isinstance(exc, torch.OutOfMemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return " ".join(lines[0].split()) if lines else type(exc).__name__
 
 
 def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, policy: BatchNormPolicy) -> list[Check]:
@@ -76,25 +116,49 @@ def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, 
     n_frozen = sum(1 for d in plan.decisions if not d.trainable)
     n_trainable = len(plan.decisions) - n_frozen
     checks = [
-        Check("frozen parameters have no gradient", not frozen_with_grad,
-              f"{n_frozen - len(frozen_with_grad)} of {n_frozen} frozen tensors have .grad None", tuple(frozen_with_grad)),
-        Check("trainable parameters received a gradient", not unused,
-              f"{n_trainable - len(unused)} of {n_trainable} trainable tensors got a gradient"
-              + (f"; trainable but unused: {', '.join(unused[:5])}" + (" ..." if len(unused) > 5 else "")
-                 + " (DDP would need find_unused_parameters=True)" if unused else ""),
-              tuple(unused), severity="warning"),
+        Check(
+            "frozen parameters have no gradient",
+            not frozen_with_grad,
+            f"{n_frozen - len(frozen_with_grad)} of {n_frozen} frozen tensors have .grad None",
+            tuple(frozen_with_grad),
+        ),
+        Check(
+            "trainable parameters received a gradient",
+            not unused,
+            f"{n_trainable - len(unused)} of {n_trainable} trainable tensors got a gradient"
+            + (
+                f"; trainable but unused: {', '.join(unused[:5])}"
+                + (" ..." if len(unused) > 5 else "")
+                + " (DDP would need find_unused_parameters=True)"
+                if unused
+                else ""
+            ),
+            tuple(unused),
+            severity="warning",
+        ),
     ]
     after = _stats(model, frozen_bn)
     changed = [n for n in frozen_bn if any(not _same(before[n][k], after[n].get(k)) for k in before[n])]
     if policy in (BatchNormPolicy.EVAL, BatchNormPolicy.FROZEN):
-        checks.append(Check(f"frozen BatchNorm statistics unchanged (policy {policy})", not changed,
-                            f"{len(frozen_bn) - len(changed)} of {len(frozen_bn)} frozen BatchNorm layers bit-identical",
-                            tuple(changed)))
+        checks.append(
+            Check(
+                f"frozen BatchNorm statistics unchanged (policy {policy})",
+                not changed,
+                f"{len(frozen_bn) - len(changed)} of {len(frozen_bn)} frozen BatchNorm layers bit-identical",
+                tuple(changed),
+            )
+        )
     elif frozen_bn:
-        checks.append(Check("frozen BatchNorm statistics update (policy train)", True,
-                            f"{len(changed)} of {len(frozen_bn)} frozen BatchNorm layers updated their running "
-                            "statistics, as policy train allows; use --batchnorm eval to keep them", tuple(changed),
-                            severity="warning"))
+        checks.append(
+            Check(
+                "frozen BatchNorm statistics update (policy train)",
+                True,
+                f"{len(changed)} of {len(frozen_bn)} frozen BatchNorm layers updated their running "
+                "statistics, as policy train allows; use --batchnorm eval to keep them",
+                tuple(changed),
+                severity="warning",
+            )
+        )
     return checks
 
 
@@ -124,5 +188,6 @@ def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
             torch.cuda.empty_cache()
     model, plan, frozen_bn, before, desc, stats = _run(options, vopts, True, family, batch_size)
     checks = _checks(model, plan, frozen_bn, before, effective(options.batchnorm))
-    return VerifyResult(source.text, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats,
-                        baseline, plan.warnings)
+    return VerifyResult(
+        source.text, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats, baseline, plan.warnings
+    )
