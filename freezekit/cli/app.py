@@ -51,20 +51,21 @@ def main_callback(
 def _options(
     m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
 ) -> "Settings":
-    from ..pipeline.settings import build_settings, command_line_rules, find_config, resolve_source
+    from ..pipeline.settings import from_command_line
 
-    rules = command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order"))
-    config = find_config(m.config, m.model)
-    source = resolve_source(
-        config, m.model, args=m.arg or [], weights=m.weights, weights_file=m.weights_file, trust_pickle=m.trust_pickle
-    )
-    return build_settings(
-        config,
-        source,
-        rules=rules,
+    return from_command_line(
+        config_path=m.config,
+        model=m.model,
+        patterns=m.pattern or [],
+        unfreezes=m.unfreeze or [],
+        order=m.ctx.meta.get("rule_order"),
+        args=m.arg or [],
         default=m.default,
         strict=not m.allow_unmatched,
         expect=expect,
+        weights=m.weights,
+        weights_file=m.weights_file,
+        trust_pickle=m.trust_pickle,
         batchnorm=m.batchnorm,
         needs_values=needs_values,
         use_cache=not no_cache,
@@ -197,8 +198,8 @@ def verify(
     vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
     options = _options(m, needs_values=True, no_cache=True)
     from ..errors import VerifyError
+    from ..pipeline.stdout_guard import stdout_to_stderr
     from ..render.verify_render import write_verify
-    from ..stdio import stdout_to_stderr
     from ..verify.runner import verify as run_verify
     from .progress import status
 

@@ -6,7 +6,9 @@ kind's module (sources/) builds or reads the model, through the adapter where to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, ContextManager
 
 from ..core.batchnorm_policy import BatchNormPolicy, effective, norm_rows
 from ..core.expectations import check
@@ -22,21 +24,44 @@ if TYPE_CHECKING:
     from torch import nn
 
 
+Progress = Callable[[str], ContextManager[None]]  # a spinner around slow steps, supplied by the caller
+
+
+def quiet(message: str) -> ContextManager[None]:
+    return contextlib.nullcontext()
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One pass down the road: what was loaded, the plan, and the report."""
+
+    loaded: Loaded
+    plan: Plan
+    report: Report
+
+
+def audit(command: str, settings: Settings, progress: Progress = quiet) -> Audit:
+    with progress(f"Loading {settings.source.text}"):
+        loaded = load(settings)
+    plan = plan_for(loaded.inventory, settings)
+    return Audit(loaded, plan, build_report(command, loaded, plan, settings))
+
+
 def load(settings: Settings) -> Loaded:
     """Build or read the model the settings name and take its inventory (from the cache when allowed)."""
-    source = settings.source
+    source, materialize = settings.source, settings.materialize
     key = None
-    if settings.use_cache and not settings.materialize:
+    if settings.use_cache and not materialize:
         from ..sources import inventory_cache
 
         key = inventory_cache.cache_key(source)
         cached = inventory_cache.get(key) if key else None
         if cached is not None:
             return Loaded(cached)  # the warm path: torch is never imported
-    from ..stdio import stdout_to_stderr
+    from .stdout_guard import stdout_to_stderr
 
     with stdout_to_stderr():  # a factory that prints must not corrupt the report on stdout
-        loaded = source_type(source.kind).load(source, settings.materialize)
+        loaded = source_type(source.kind).load(source, materialize)
     if key:
         inventory_cache.put(key, loaded.inventory)
     return loaded
@@ -52,7 +77,7 @@ def build_report(command: str, loaded: Loaded, plan: Plan, settings: Settings) -
     norms, norm_warnings = norm_rows(inventory, plan, effective(settings.batchnorm))
     return Report(
         command=command,
-        model=settings.model_info(),
+        model=settings.source.info(),
         plan=plan,
         totals=totals,
         buffers=inventory.buffers,

@@ -6,9 +6,7 @@ passes a spinner on stderr); this module draws nothing itself.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from typing import Callable, ContextManager
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
@@ -16,15 +14,10 @@ from ..core.report import Report
 from ..errors import OutputError, UnsafeCodeError, UsageError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
-from .audit import apply_to_model, build_report, load, plan_for
+from .audit import Progress, apply_to_model, audit, quiet
 from .settings import Settings, build_settings
 
-Progress = Callable[[str], ContextManager[None]]
 CODE_KINDS = (SourceKind.FACTORY, SourceKind.FILE_FACTORY)  # building these imports and calls code
-
-
-def quiet(message: str) -> ContextManager[None]:
-    return contextlib.nullcontext()
 
 
 def run_audit(
@@ -48,10 +41,8 @@ def run_audit(
         check_save_path(save)
     if manifest is not None:
         check_destination(manifest, force, inputs)
-    with progress(f"Loading {options.source.text}"):
-        loaded = load(options)
-    plan = plan_for(loaded.inventory, options)
-    report = build_report(command, loaded, plan, options)
+    done = audit(command, options, progress)
+    loaded, plan, report = done.loaded, done.plan, done.report
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)
@@ -114,8 +105,5 @@ def run_check(
             f"freezekit check {manifest_path} '{spec.text}'"
         )
     options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
-    with progress(f"Loading {spec.text}"):
-        loaded = load(options)
-    plan = plan_for(loaded.inventory, options)
-    report = build_report("check", loaded, plan, options)
-    return compare(m, plan, loaded.inventory), report
+    done = audit("check", options, progress)
+    return compare(m, done.plan, done.loaded.inventory), done.report

@@ -13,7 +13,6 @@ from ..core.batchnorm_policy import BatchNormPolicy
 from ..core.config import Config, load_config
 from ..core.expectations import Expectations
 from ..core.plan import DEFAULT_START, Default
-from ..core.report import ModelInfo
 from ..core.rules import Rule, validate_rule
 from ..errors import ConfigError, UsageError, WeightsError
 from ..sources.registry import parse_source, source_type
@@ -46,10 +45,6 @@ class Settings:
         """Files this run reads: an output must never overwrite one of them."""
         files = (self.source.weights_file, self.config_path, *source_type(self.source.kind).input_files(self.source))
         return tuple(f for f in files if f)
-
-    def model_info(self) -> ModelInfo:
-        s = self.source
-        return ModelInfo(s.text, s.kind.value, s.weights, s.weights_file, dict(s.args))
 
 
 def parse_arg(text: str) -> tuple[str, Any]:
@@ -159,6 +154,44 @@ def build_settings(
         expect=config.expect.merged_with(expect),
         batchnorm=batchnorm or config.batchnorm,
         config_path=config.path or None,
+        needs_values=needs_values,
+        use_cache=use_cache,
+    )
+
+
+def from_command_line(
+    *,
+    config_path: str | None,
+    model: str | None,
+    patterns: Sequence[str] = (),
+    unfreezes: Sequence[str] = (),
+    order: Sequence[str] | None = None,
+    args: Sequence[str] = (),
+    default: Default | None = None,
+    strict: bool = True,
+    expect: Expectations = Expectations(),
+    weights: str | None = None,
+    weights_file: str | None = None,
+    trust_pickle: bool = False,
+    batchnorm: BatchNormPolicy | None = None,
+    needs_values: bool = False,
+    use_cache: bool = True,
+) -> Settings:
+    """The settings of a freeze, count or verify command line: its rules (in the order -p/-u were
+    given), the config it names (or ./freezekit.yaml), the model, merged once."""
+    rules = command_line_rules(patterns, unfreezes, order)
+    config = find_config(config_path, model)
+    source = resolve_source(
+        config, model, args=args, weights=weights, weights_file=weights_file, trust_pickle=trust_pickle
+    )
+    return build_settings(
+        config,
+        source,
+        rules=rules,
+        default=default,
+        strict=strict,
+        expect=expect,
+        batchnorm=batchnorm,
         needs_values=needs_values,
         use_cache=use_cache,
     )

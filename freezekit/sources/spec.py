@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from ..core.records import Inventory
+from ..core.report import ModelInfo
 
 
 class SourceKind(str, Enum):
@@ -37,6 +38,10 @@ class SourceSpec:
     weights: str | None = None  # torchvision weights enum name
     weights_file: str | None = None  # a state_dict to load into the built model
     trust_pickle: bool = False  # the user allowed unpickling (this runs code from the file)
+
+    def info(self) -> ModelInfo:
+        """How reports and manifests record the source."""
+        return ModelInfo(self.text, self.kind.value, self.weights, self.weights_file, dict(self.args))
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,9 @@ def _second_rename_fails(exc: BaseException):
 def _interrupt_while_planning(sig: int | None):
     """A signal (or Ctrl-C's KeyboardInterrupt) arrives after the model was built."""
     def build(t, m, stack):
-        from freezekit.pipeline import commands
+        from freezekit.pipeline import audit
 
-        real = commands.build_report
+        real = audit.build_report
         if sig is not None:  # should the handler be missing, fail the case instead of killing pytest
             previous = signal.signal(sig, lambda *a: (_ for _ in ()).throw(SystemExit(99)))
             stack.callback(signal.signal, sig, previous)
@@ -104,7 +104,7 @@ def _interrupt_while_planning(sig: int | None):
             os.kill(os.getpid(), sig)
             return real(*args, **kwargs)
 
-        m.setattr(commands, "build_report", build_report)
+        m.setattr(audit, "build_report", build_report)
         return ["freeze", TIED, "--save", "out.pt", "--manifest", "m.json"]
     return build
 

@@ -1,7 +1,7 @@
 """Property tests: the rule engine against a naive reference, and fuzzing of the two parsers
 that read untrusted text (YAML configs, safetensors headers). Pure: no torch.
 
-The safetensors fuzzing of raw random bytes lives in test_checkpoints.py; here the
+The safetensors fuzzing of raw random bytes lives in tests/sources/test_checkpoint.py; here the
 headers start valid and are then mutated, which reaches the checks past the JSON parse.
 """
 from __future__ import annotations

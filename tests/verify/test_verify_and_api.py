@@ -58,7 +58,10 @@ def test_verify_compare_reports_ratios(cli):
     data = json.loads(out)
     assert data["all_trainable_step"]["trainable"] == data["all_trainable_step"]["total"] == 11689512
     assert data["step"]["trainable"] == 8906728  # layer4 + fc: what the frozen run trained
-    assert data["speedup"] > 0 and data["memory_ratio"] is not None  # both runs measured
+    frozen, full = data["step"], data["all_trainable_step"]  # both runs measured, the ratios from them
+    assert data["speedup"] == round(full["step_ms"] / frozen["step_ms"], 3)
+    ratio = frozen["peak_mib"] / full["peak_mib"] if full["peak_mib"] else None
+    assert data["memory_ratio"] == (round(ratio, 3) if ratio else None)
     code, out, _ = cli("verify", "resnet18", "-p", "through:layer3", "-f", "json", "--steps", "1", "--warmup", "0")
     assert json.loads(out)["all_trainable_step"] is None and json.loads(out)["speedup"] is None
 
