@@ -94,6 +94,7 @@ def freeze(
     batchnorm: str | None = None,
     expect: Expectations | dict | None = None,
     source: str | None = None,
+    after_wrap: str | None = None,
 ) -> FreezeReport:
     """Apply rules to `model` in place (requires_grad, BatchNorm policy) and return the report.
 
@@ -105,8 +106,13 @@ def freeze(
     Raises the CLI's errors (NoMatchError, ExpectationError, UsageError, ...) and then changes
     nothing. The report describes the parameters as the rules decided them: under
     batchnorm="frozen" the replaced layers' weight and bias become buffers afterwards.
+    A model already wrapped in DDP, FSDP1 or FSDP2 is refused (UsageError: freeze before wrapping)
+    unless `after_wrap="ok"`.
     """
     from .adapter.inventory import inventory_of
+    from .distributed.wrap_guard import check_not_wrapped
+
+    check_not_wrapped(model, after_wrap)
 
     cfg = load_config(config) if config else None
     try:
@@ -174,10 +180,14 @@ class OptimizerAudit:
 
 def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> OptimizerAudit:
     """Flag frozen parameters still in param groups (and those weight decay or a stale gradient would move),
-    and trainable parameters the optimizer does not hold."""
+    and trainable parameters the optimizer does not hold. Works on wrapped models and sharding optimizers
+    (DDP, FSDP1/FSDP2 parameters, ZeroRedundancyOptimizer, whose param_groups hold every rank's parameters);
+    names are given without the wrappers' prefixes."""
+    from .distributed.wrap_guard import unwrapped_name
+
     names: dict[int, str] = {}
     for name, p in model.named_parameters():
-        names.setdefault(id(p), name)
+        names.setdefault(id(p), unwrapped_name(name))
     held: dict[int, float] = {}
     for group in optimizer.param_groups:
         for p in group["params"]:
@@ -196,12 +206,15 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
     return OptimizerAudit(tuple(frozen_in), tuple(will_move), tuple(decayed), tuple(missing))
 
 
-def apply_manifest(model: "nn.Module", path: str) -> Totals:
+def apply_manifest(model: "nn.Module", path: str, *, after_wrap: str | None = None) -> Totals:
     """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
     differ from the manifest's (names the model lacks, new names, other shapes). Reads the manifest
-    as data only: the model is yours, so nothing the manifest names is imported or called."""
+    as data only: the model is yours, so nothing the manifest names is imported or called. A wrapped
+    model is refused as in `freeze` unless `after_wrap="ok"`."""
     from .adapter.inventory import inventory_of
+    from .distributed.wrap_guard import check_not_wrapped
 
+    check_not_wrapped(model, after_wrap)
     manifest = load_manifest(path)
     inventory = inventory_of(model)
     frozen = set(manifest.frozen)

@@ -25,6 +25,7 @@ ALLOWED = {
     "pipeline": {"errors", "text_files", "atomic_write", "core", "sources", "adapter"},
     "verify": {"errors", "core", "sources", "adapter", "pipeline"},
     "render": {"errors", "atomic_write", "core", "verify"},
+    "distributed": {"errors", "core", "sources", "adapter", "pipeline", "verify", "render"},
 }
 THIRD_PARTY_TORCH = ("torch", "torchvision", "safetensors.torch")
 

@@ -15,6 +15,7 @@ from .. import __version__
 from ..core.expectations import Expectations
 from ..errors import UsageError
 from ..render.view import Format, View
+from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup, warn
 from .options import FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
 from .rule_order import OrderedRulesCommand
@@ -72,14 +73,20 @@ def _options(
     )
 
 
-def _emit(report: "Report", view: "View", export: Optional[str]) -> None:
-    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing)."""
+def _emit(report: "Report", view: "View", export: Optional[str], sections: Any = None) -> None:
+    """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing).
+    `sections`: what count --shard-by/--fsdp-flat/--memory-plan adds (freezekit.distributed.sections)."""
     from ..render import write
 
     for warning in report.warnings:
         warn(warning)
     failed = report.failed_expectations
-    write(report, view, sys.stdout)
+    if sections is None:
+        write(report, view, sys.stdout)
+    else:
+        from ..distributed.render import write_with_sections
+
+        write_with_sections(report, view, sections, sys.stdout)
     if export and not failed:
         from ..render.export import save_export
 
@@ -137,10 +144,16 @@ def freeze(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions, ReportOptions)
-def count(m: ModelOptions, r: ReportOptions) -> None:
+@with_options(ModelOptions, ReportOptions, CountDistOptions)
+def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
-    _audit("count", m, r)
+    if not d.requested(r.fmt):
+        _audit("count", m, r)
+        return
+    from .distributed import count_sections
+
+    _precheck_export(r.export, r.fmt)
+    count_sections(d, _options(m, expectations(r), no_cache=r.no_cache), View(r.fmt, r.depth, r.only), r.export, _emit)
 
 
 @app.command()
@@ -169,9 +182,10 @@ def models(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions)
+@with_options(ModelOptions, VerifyDistOptions)
 def verify(
     m: ModelOptions,
+    d: VerifyDistOptions,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda or cuda:N.")] = "cpu",
     batch_size: Annotated[
         Optional[int], typer.Option("--batch-size", min=1, help="Synthetic batch size (default: 2).")
@@ -196,6 +210,11 @@ def verify(
     if fmt is Format.CSV:
         raise UsageError("verify prints a table, JSON or Markdown; --format csv is not available here")
     vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
+    if d.requested:
+        from .distributed import verify_distributed
+
+        verify_distributed(d, vopts, lambda: _options(m, needs_values=True, no_cache=True), strict, fmt)
+        return
     options = _options(m, needs_values=True, no_cache=True)
     from ..errors import VerifyError
     from ..pipeline.stdout_guard import stdout_to_stderr

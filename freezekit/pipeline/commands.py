@@ -17,8 +17,6 @@ from ..sources.spec import Loaded, SourceKind
 from .audit import Progress, apply_to_model, audit, quiet
 from .settings import Settings, build_settings
 
-CODE_KINDS = (SourceKind.FACTORY, SourceKind.FILE_FACTORY)  # building these imports and calls code
-
 
 def run_audit(
     command: str,
@@ -98,7 +96,7 @@ def run_check(
         weights_file=m.model.weights_file,
         trust_pickle=trust_pickle,
     )
-    if model is None and not trust_code and spec.kind in CODE_KINDS:
+    if model is None and not trust_code and source_type(spec.kind).runs_code(spec):
         raise UnsafeCodeError(
             f"{manifest_path}: the manifest names code to import and run ('{spec.text}'), which was not run; "
             f"if you trust the manifest pass --trust-code, or name the model yourself: "

@@ -100,6 +100,10 @@ def builds_model(spec: SourceSpec) -> bool:
     return False
 
 
+def runs_code(spec: SourceSpec) -> bool:
+    return False
+
+
 def input_files(spec: SourceSpec) -> tuple[str, ...]:
     return (spec.ref,)
 

@@ -42,6 +42,10 @@ def builds_model(spec: SourceSpec) -> bool:
     return True
 
 
+def runs_code(spec: SourceSpec) -> bool:
+    return True
+
+
 def input_files(spec: SourceSpec) -> tuple[str, ...]:
     return (spec.ref,) if spec.kind == SourceKind.FILE_FACTORY else ()
 

@@ -37,6 +37,9 @@ class SourceType(Protocol):
     def input_files(self, spec: SourceSpec) -> tuple[str, ...]:
         """Files the source reads (an output must never overwrite one of them)."""
 
+    def runs_code(self, spec: SourceSpec) -> bool:
+        """Whether loading imports and calls code the spec names (refused from a manifest without consent)."""
+
     def cache_identity(self, spec: SourceSpec) -> dict[str, Any] | None:
         """What identifies the inventory besides kind, args and library versions (a name, a file
         hash); None when it must not be cached (see inventory_cache)."""

@@ -28,6 +28,10 @@ def builds_model(spec: SourceSpec) -> bool:
     return True
 
 
+def runs_code(spec: SourceSpec) -> bool:
+    return False
+
+
 def input_files(spec: SourceSpec) -> tuple[str, ...]:
     """With --weights, the torch hub's cached file is read: an output must never replace it."""
     if spec.weights is None:

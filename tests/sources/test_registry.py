@@ -47,14 +47,14 @@ def _state_dict(tmp: Path) -> str:
     return str(tmp / "tiny.pt")
 
 
-# kind -> (MODEL string written into tmp, parameter total, builds a model, reads a file, cacheable)
-EXAMPLES: dict[SourceKind, tuple[Callable[[Path], str], int, bool, bool, bool]] = {
-    SourceKind.TORCHVISION: (lambda tmp: "resnet18", 11_689_512, True, False, True),
-    SourceKind.FACTORY: (lambda tmp: "tests.models_for_tests:build_tied", 60, True, False, False),
-    SourceKind.FILE_FACTORY: (_file_factory, TINY_TOTAL, True, True, True),
-    SourceKind.SAFETENSORS: (_safetensors, TINY_TOTAL, False, True, False),
-    SourceKind.SAFETENSORS_INDEX: (_index, TINY_TOTAL, False, True, False),
-    SourceKind.STATE_DICT: (_state_dict, TINY_TOTAL, False, True, False),
+# kind -> (MODEL string written into tmp, parameter total, builds a model, reads a file, cacheable, runs code)
+EXAMPLES: dict[SourceKind, tuple[Callable[[Path], str], int, bool, bool, bool, bool]] = {
+    SourceKind.TORCHVISION: (lambda tmp: "resnet18", 11_689_512, True, False, True, False),
+    SourceKind.FACTORY: (lambda tmp: "tests.models_for_tests:build_tied", 60, True, False, False, True),
+    SourceKind.FILE_FACTORY: (_file_factory, TINY_TOTAL, True, True, True, True),
+    SourceKind.SAFETENSORS: (_safetensors, TINY_TOTAL, False, True, False, False),
+    SourceKind.SAFETENSORS_INDEX: (_index, TINY_TOTAL, False, True, False, False),
+    SourceKind.STATE_DICT: (_state_dict, TINY_TOTAL, False, True, False, False),
 }
 
 
@@ -65,7 +65,7 @@ def test_every_kind_but_python_is_registered_and_has_an_example():
 
 @pytest.mark.parametrize("kind", list(SOURCES), ids=lambda k: k.value)
 def test_each_registered_kind_parses_loads_and_describes_itself(kind, tmp_path):
-    make, total, builds, reads_file, cacheable = EXAMPLES[kind]
+    make, total, builds, reads_file, cacheable, runs_code = EXAMPLES[kind]
     text = make(tmp_path)
     spec = parse_source(text)
     assert spec.kind is kind and spec.text == text
@@ -76,6 +76,7 @@ def test_each_registered_kind_parses_loads_and_describes_itself(kind, tmp_path):
     assert (loaded.model is not None) is builds
     assert module.input_files(spec) == ((spec.ref,) if reads_file else ())
     assert (module.cache_identity(spec) is not None) is cacheable
+    assert module.runs_code(spec) is runs_code
 
 
 @pytest.mark.parametrize("text, kind, ref, attr", [

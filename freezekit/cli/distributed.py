@@ -1,0 +1,157 @@
+"""The distributed options of `count` and `verify`, as option groups, and what the two commands do
+with them (the work is in freezekit.distributed). No torch import here."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
+
+import typer
+
+from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
+from ..errors import UsageError
+from ..render.view import Format, View
+from .error_boundary import warn
+
+if TYPE_CHECKING:
+    from ..pipeline.settings import Settings
+    from ..verify.options import VerifyOptions
+
+ShardByOpt = Annotated[
+    Optional[str],
+    typer.Option("--shard-by", help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units."),
+]
+FsdpFlatOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fsdp-flat",
+        help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).",
+    ),
+]
+MemoryPlanOpt = Annotated[
+    bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")
+]
+WorldSizeOpt = Annotated[
+    Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")
+]
+StrategyOpt = Annotated[
+    Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")
+]
+PlanOptimizerOpt = Annotated[
+    Optional[OptimizerKind],
+    typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum."),
+]
+ParamDtypeOpt = Annotated[
+    Optional[ParamDtype],
+    typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored)."),
+]
+DdpOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA)."
+    ),
+]
+FsdpOpt = Annotated[
+    Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")
+]
+RunShardByOpt = Annotated[
+    Optional[str],
+    typer.Option("--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks)."),
+]
+RunOptimizerOpt = Annotated[
+    Optional[OptimizerKind], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")
+]
+
+
+@dataclass(frozen=True)
+class CountDistOptions:
+    """count: the FSDP units and the per-rank memory plan."""
+
+    shard_by: ShardByOpt = None
+    fsdp_flat: FsdpFlatOpt = False
+    memory_plan: MemoryPlanOpt = False
+    world_size: WorldSizeOpt = None
+    strategy: StrategyOpt = None
+    optimizer: PlanOptimizerOpt = None
+    param_dtype: ParamDtypeOpt = None
+
+    def requested(self, fmt: Format) -> bool:
+        """Whether count adds sections; a UsageError for options that go with a missing one."""
+        if (self.world_size or self.strategy or self.optimizer or self.param_dtype) and not self.memory_plan:
+            raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
+        wanted = bool(self.shard_by or self.fsdp_flat or self.memory_plan)
+        if wanted and fmt is Format.CSV:
+            raise UsageError(
+                "--shard-by, --fsdp-flat and --memory-plan print tables, JSON or Markdown, not --format csv"
+            )
+        return wanted
+
+
+@dataclass(frozen=True)
+class VerifyDistOptions:
+    """verify: real processes under DDP or FSDP2."""
+
+    ddp: DdpOpt = None
+    fsdp: FsdpOpt = None
+    shard_by: RunShardByOpt = None
+    optimizer: RunOptimizerOpt = None
+    timeout: TimeoutOpt = 300.0
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.ddp or self.fsdp or self.shard_by or self.optimizer)
+
+
+def count_sections(
+    d: CountDistOptions, settings: "Settings", view: View, export: Optional[str], emit: Callable[..., None]
+) -> None:
+    """count with --shard-by/--fsdp-flat/--memory-plan: the report, its sections, exit 10 on a mixed flat unit."""
+    from ..distributed.memory_plan import plan_options
+    from ..distributed.options import parse_types
+    from ..distributed.sections import count_sections as sections_of
+    from ..distributed.sections import flat_error
+    from ..pipeline.audit import load
+    from ..pipeline.commands import run_audit
+    from .progress import status
+
+    shard_by = parse_types(d.shard_by) if d.shard_by is not None else None
+    plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype) if d.memory_plan else None
+    report = run_audit("count", settings, progress=status)
+    units = shard_by is not None or d.fsdp_flat
+    inventory = load(settings).inventory if units else None  # a cache hit after run_audit (else a meta build)
+    sections = sections_of(inventory, report.plan, shard_by, d.fsdp_flat, plan)
+    emit(report, view, export, sections)
+    error = flat_error(inventory, report.plan, sections) if d.fsdp_flat and inventory is not None else None
+    if error is not None:
+        raise error
+
+
+def verify_distributed(
+    d: VerifyDistOptions, vopts: "VerifyOptions", settings: Callable[[], "Settings"], strict: bool, fmt: Format
+) -> None:
+    """verify --ddp N / --fsdp N: real ranks on a process group; exit 10 with one line on failure."""
+    from ..distributed.options import dist_options
+
+    opts = dist_options(vopts, d.ddp, d.fsdp, d.shard_by, d.optimizer, d.timeout)
+    options = settings()
+    from ..distributed.render import write_dist
+    from ..distributed.run import failure_message
+    from ..distributed.run import verify_distributed as run
+    from ..errors import VerifyError
+    from .progress import status
+
+    with status(f"Verifying {options.source.text} on {opts.world_size} ranks"):
+        result = run(options, opts)
+    write_dist(result, fmt, strict, sys.stdout)
+    for warning in result.warnings:
+        warn(warning)
+    for c in result.checks:
+        if c.severity == "warning" and not c.ok and not strict:
+            warn(f"{c.name}: {c.detail}")
+    message = failure_message(result, strict)
+    if message:
+        raise VerifyError(message)

@@ -1,0 +1,16 @@
+"""Distributed checks: a per-rank memory plan and the FSDP unit pre-flight (pure, from the inventory),
+and real DDP / FSDP2 runs on a process group (torch, launched on demand).
+
+    memory_plan.py  bytes per rank of parameters, gradients and optimizer state (pure)
+    units.py        which FSDP unit holds which parameter; mixed units under FSDP1 (pure)
+    launch.py       N real processes, one process group, timeouts, every child reaped
+    worker.py       one rank: build, freeze, wrap, train, measure
+    ddp_check.py    DistributedDataParallel wrapping and the step loop
+    fsdp_check.py   FSDP2 fully_shard wrapping
+    measure.py      local tensor bytes and digests on one rank
+    run.py          the parent: plan, launch, compare ranks, build the result
+    results.py      what a run is asked and what it found (plain data)
+    sections.py     what `count --shard-by/--fsdp-flat/--memory-plan` adds to the report
+    render.py       tables, JSON and Markdown for the above
+    wrap_guard.py   refuse freezing a model already wrapped; names without the wrappers' prefixes
+"""

@@ -1,0 +1,184 @@
+"""N real processes in one torch.distributed process group, and nothing left behind.
+
+Children start from a fork server that has imported torch once (the first launch pays the import,
+later ones fork in milliseconds) and never ran a parallel kernel, so forking is safe. Each child
+gets a torchrun-style environment (MASTER_ADDR=127.0.0.1, MASTER_PORT, RANK, WORLD_SIZE,
+LOCAL_RANK), joins the group (gloo on CPU, nccl on CUDA) with a timeout, runs `target(rank,
+world_size, payload)` and sends back its value or its error. The parent waits up to `timeout_s`
+in all; once one rank fails the others get a short grace (they may be stuck in a collective), and
+every child still alive at the end, after an error or on Ctrl-C, is terminated, then killed, then
+joined.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable
+
+# Imported once by the fork server, so that every launch after the first forks them ready.
+PRELOAD = [
+    "torch",
+    "torch.distributed",
+    "torch._dynamo",
+    "torch.distributed.tensor",
+    "torch.distributed.fsdp",
+    "torch.nn.parallel",
+    "numpy",
+    "torchvision",
+    "freezekit.distributed.worker",
+    "freezekit.adapter.build",
+    "freezekit.adapter.synthetic_inputs",
+]
+GRACE_S = 5.0  # after one rank failed, how long the others may take to report
+
+
+@dataclass(frozen=True)
+class RankOutcome:
+    rank: int
+    ok: bool
+    value: Any = None
+    error: str = ""  # first line of the exception, "TypeName: message"
+    exit_code: int = 10  # a FreezekitError's exit code; else 10: the engine failed on this model (or hung)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+def _child(
+    target: Callable[[int, int, Any], Any],
+    rank: int,
+    world_size: int,
+    port: int,
+    backend: str,
+    timeout_s: float,
+    payload: Any,
+    results: Any,
+    cwd: str,
+    env: dict[str, str],
+) -> None:
+    # The fork server kept the folder and environment of its own start: take the parent's current ones.
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+    )
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // world_size))
+    try:
+        if backend == "nccl":
+            torch.cuda.set_device(rank)
+        dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s))
+        results.put(RankOutcome(rank, True, target(rank, world_size, payload)))
+    except BaseException as exc:  # report everything, even KeyboardInterrupt; the parent decides
+        if os.environ.get("FREEZEKIT_DEBUG"):
+            traceback.print_exc()
+        from ..errors import FreezekitError
+
+        code = int(exc.exit_code) if isinstance(exc, FreezekitError) else 10  # ExitCode.VERIFY
+        message = str(exc) if isinstance(exc, FreezekitError) else _first_line(exc)
+        results.put(RankOutcome(rank, False, error=message, exit_code=code))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _context() -> Any:
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def _stop(procs: list[Any]) -> None:
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + 3
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(3)
+
+
+def _collect(procs: list[Any], results: Any, got: dict[int, RankOutcome], timeout_s: float) -> None:
+    """Fill `got` as ranks report, until all did, the time is up, or one failed and the grace ran out."""
+    world_size = len(procs)
+    deadline = time.monotonic() + timeout_s
+    while len(got) < world_size and time.monotonic() < deadline:
+        try:
+            out = results.get(timeout=0.2)
+            got[out.rank] = out
+            if not out.ok:
+                deadline = min(deadline, time.monotonic() + GRACE_S)
+        except queue.Empty:
+            dead = [r for r, p in enumerate(procs) if r not in got and not p.is_alive()]
+            if dead:  # exited without a word (killed, crashed); its result may still be in the pipe
+                time.sleep(0.5)
+                while not results.empty():
+                    out = results.get_nowait()
+                    got[out.rank] = out
+                for r in dead:
+                    got.setdefault(
+                        r,
+                        RankOutcome(r, False, error=f"rank {r} exited with code {procs[r].exitcode} before reporting"),
+                    )
+                deadline = min(deadline, time.monotonic() + GRACE_S)
+
+
+def launch(
+    target: Callable[[int, int, Any], Any],
+    payload: Any,
+    world_size: int,
+    backend: str = "gloo",
+    timeout_s: float = 300.0,
+) -> list[RankOutcome]:
+    """Run `target` on `world_size` ranks; one outcome per rank, in rank order. A rank that did not
+    report in time (hung, killed, crashed) gets an outcome saying so."""
+    ctx = _context()
+    results = ctx.Queue()
+    port = free_port()
+    procs = [
+        ctx.Process(
+            target=_child,
+            args=(target, r, world_size, port, backend, timeout_s, payload, results, os.getcwd(), dict(os.environ)),
+            name=f"freezekit-rank{r}",
+            daemon=True,
+        )
+        for r in range(world_size)
+    ]
+    got: dict[int, RankOutcome] = {}
+    started: list[Any] = []
+    try:
+        for p in procs:
+            p.start()
+            started.append(p)
+        _collect(procs, results, got, timeout_s)
+    finally:
+        settle = time.monotonic() + (2.0 if len(got) == world_size and all(o.ok for o in got.values()) else 0.0)
+        for p in started:  # ranks that reported are closing their process group: let them exit by themselves
+            p.join(max(0.0, settle - time.monotonic()))
+        _stop(started)
+        results.close()
+    return [
+        got.get(r, RankOutcome(r, False, error=f"rank {r} did not finish within {timeout_s:g} s (a hung collective?)"))
+        for r in range(world_size)
+    ]

@@ -1,0 +1,171 @@
+"""Bytes per rank of parameters, gradients and optimizer state, frozen and trainable apart. Pure.
+
+Works from the inventory's records and the plan alone, so a 70B plan costs what a `count` costs.
+The formula (README, "Distributed"), with W the world size, P_f / P_t the frozen / trainable
+parameter bytes, k the optimizer's states per trainable element and T_t the trainable tensors:
+
+    params     ddp, zero1, zero2: P_f + P_t          zero3, fsdp: (P_f + P_t) / W
+    grads      ddp, zero1: P_t                       zero2, zero3, fsdp: P_t / W
+    optimizer  ddp: k*P_t + s*T_t    fsdp: k*P_t / W + s*T_t    zero1-3: (k*P_t + s*T_t) / W
+
+Frozen parameters have no gradient and no optimizer state. k = 2 (Adam, AdamW), 1 (SGD with
+momentum), 0 (plain SGD); s = 4 bytes for Adam/AdamW's float32 `step` counter, kept per parameter
+by torch.optim on every rank that holds the parameter (FSDP2 shards the states but not the counter).
+States take the parameter dtype, as torch.optim keeps them (no float32 master copy is counted).
+Divisions round up; FSDP's padding of dim 0 to a multiple of W is left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from ..core.choice import Choice
+from ..core.plan import Decision
+from ..core.records import DTYPE_BYTES
+from ..errors import UsageError
+
+
+class Strategy(Choice):
+    DDP = "ddp"
+    FSDP = "fsdp"
+    ZERO1 = "zero1"
+    ZERO2 = "zero2"
+    ZERO3 = "zero3"
+
+
+class OptimizerKind(Choice):
+    ADAMW = "adamw"
+    ADAM = "adam"
+    SGD = "sgd"
+    SGD_MOMENTUM = "sgd-momentum"
+
+
+class ParamDtype(Choice):
+    FP32 = "fp32"
+    BF16 = "bf16"
+    FP16 = "fp16"
+
+    @property
+    def dtype(self) -> str:
+        return {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[self.value]
+
+
+STRATEGIES = Strategy.values()
+OPTIMIZERS = OptimizerKind.values()
+STATES_PER_ELEMENT = {
+    OptimizerKind.ADAMW: 2,
+    OptimizerKind.ADAM: 2,
+    OptimizerKind.SGD: 0,
+    OptimizerKind.SGD_MOMENTUM: 1,
+}
+STEP_COUNTER_BYTES = {
+    OptimizerKind.ADAMW: 4,
+    OptimizerKind.ADAM: 4,
+    OptimizerKind.SGD: 0,
+    OptimizerKind.SGD_MOMENTUM: 0,
+}
+PARAMS_SHARDED = frozenset({Strategy.ZERO3, Strategy.FSDP})
+GRADS_SHARDED = frozenset({Strategy.ZERO2, Strategy.ZERO3, Strategy.FSDP})
+COUNTERS_SHARDED = frozenset({Strategy.ZERO1, Strategy.ZERO2, Strategy.ZERO3})  # ZeRO: states and counters
+
+
+@dataclass(frozen=True)
+class Split:
+    """Bytes, frozen and trainable apart."""
+
+    frozen: int = 0
+    trainable: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.frozen + self.trainable
+
+    def __add__(self, other: "Split") -> "Split":
+        return Split(self.frozen + other.frozen, self.trainable + other.trainable)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    strategy: Strategy
+    world_size: int
+    optimizer: OptimizerKind
+    param_dtype: ParamDtype | None  # None: each parameter's stored dtype
+    params: Split
+    grads: Split
+    optimizer_state: Split
+
+    @property
+    def total(self) -> Split:
+        return self.params + self.grads + self.optimizer_state
+
+    def to_dict(self) -> dict:
+        parts = {"params": self.params, "grads": self.grads, "optimizer": self.optimizer_state, "total": self.total}
+        return {
+            "strategy": self.strategy.value,
+            "world_size": self.world_size,
+            "optimizer": self.optimizer.value,
+            "param_dtype": self.param_dtype.dtype if self.param_dtype else None,
+            "per_rank": {k: v.total for k, v in parts.items()},
+            "frozen": {k: v.frozen for k, v in parts.items()},
+            "trainable": {k: v.trainable for k, v in parts.items()},
+        }
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """`count --memory-plan`: the ranks, the strategy and the optimizer to plan for."""
+
+    strategy: Strategy = Strategy.DDP
+    world_size: int = 1
+    optimizer: OptimizerKind = OptimizerKind.ADAMW
+    param_dtype: ParamDtype | None = None
+
+
+def plan_options(
+    strategy: object = None, world_size: int | None = None, optimizer: object = None, param_dtype: object = None
+) -> PlanOptions:
+    """Options from the command line or Python (strings or members), or a UsageError naming the flag."""
+    if world_size is not None and world_size < 1:
+        raise UsageError(f"--world-size {world_size}: must be at least 1")
+    return PlanOptions(
+        Strategy.parse(strategy or Strategy.DDP, UsageError, "--strategy"),
+        world_size or 1,
+        OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer"),
+        ParamDtype.parse(param_dtype, UsageError, "--param-dtype") if param_dtype else None,
+    )
+
+
+def _ceil_div(n: int, d: int) -> int:
+    return -(-n // d)
+
+
+def memory_plan(
+    decisions: Iterable[Decision], options: PlanOptions, without_gradient: frozenset[str] = frozenset()
+) -> MemoryPlan:
+    """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
+    measured run found them unused): they hold parameter bytes but no gradient or optimizer state."""
+    strategy, w, optimizer = options.strategy, options.world_size, options.optimizer
+    dtype = options.param_dtype.dtype if options.param_dtype else None
+    p_frozen = p_train = g_train = counters = 0
+    for d in decisions:
+        size = d.param.numel * DTYPE_BYTES.get(dtype or d.param.dtype, 0)
+        if not d.trainable:
+            p_frozen += size
+            continue
+        p_train += size
+        if d.param.name not in without_gradient:
+            g_train += size
+            counters += 1
+    k, s = STATES_PER_ELEMENT[optimizer], STEP_COUNTER_BYTES[optimizer]
+
+    def shard(n: int, sharded: bool) -> int:
+        return _ceil_div(n, w) if sharded else n
+
+    params = Split(shard(p_frozen, strategy in PARAMS_SHARDED), shard(p_train, strategy in PARAMS_SHARDED))
+    grads = Split(0, shard(g_train, strategy in GRADS_SHARDED))
+    if strategy in COUNTERS_SHARDED:  # ZeRO partitions whole parameters' states, counters included
+        states = _ceil_div(k * g_train + s * counters, w)
+    else:  # DDP replicates; FSDP2 shards the states, every rank keeps each parameter's step counter
+        states = shard(k * g_train, strategy is Strategy.FSDP) + s * counters
+    return MemoryPlan(strategy, w, optimizer, options.param_dtype, params, grads, Split(0, states))

@@ -1,0 +1,51 @@
+"""`verify --ddp N / --fsdp N`: the command line's values, checked, as one DistOptions. Pure: no torch."""
+
+from __future__ import annotations
+
+from ..errors import UsageError
+from ..verify.options import VerifyOptions
+from .memory_plan import OptimizerKind
+from .results import DistOptions, Engine
+
+
+def parse_types(text: str, option: str = "--shard-by") -> tuple[str, ...]:
+    types = tuple(t.strip() for t in text.split(","))
+    if not types or any(not t.isidentifier() for t in types):
+        raise UsageError(
+            f"{option} {text}: expected module class names separated by commas, "
+            "like TransformerEncoderLayer,LlamaDecoderLayer"
+        )
+    return types
+
+
+def dist_options(
+    vopts: VerifyOptions,
+    ddp: int | None,
+    fsdp: int | None,
+    shard_by: str | None,
+    optimizer: OptimizerKind | str | None,
+    timeout_s: float,
+) -> DistOptions:
+    """A UsageError naming the flag for every combination that does not make sense."""
+    if ddp and fsdp:
+        raise UsageError("--ddp and --fsdp exclude each other: pick one engine")
+    if not (ddp or fsdp):
+        raise UsageError("--shard-by and --optimizer go with --ddp N or --fsdp N")
+    if shard_by and not fsdp:
+        raise UsageError("--shard-by goes with --fsdp N")
+    if vopts.compare or vopts.dtype != "float32":
+        raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
+    if vopts.device.startswith("cuda:"):
+        raise UsageError("--ddp/--fsdp place rank N on cuda:N; pass --device cuda")
+    kind = OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer")
+    return DistOptions(
+        Engine.DDP if ddp else Engine.FSDP,
+        ddp or fsdp or 1,
+        vopts.device,
+        parse_types(shard_by) if shard_by else None,
+        kind,
+        vopts.steps,
+        vopts.batch_size,
+        vopts.input_shape,
+        timeout_s,
+    )

@@ -1,0 +1,248 @@
+"""Rendering the distributed results: rich tables, JSON dicts and Markdown."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, TextIO
+
+from rich.console import Console, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..render.numbers import human_bytes
+from ..render.safe_text import cell, markdown_code, markdown_text
+from ..render.view import Format
+from .memory_plan import MemoryPlan, Split
+from .results import ENGINE_NAMES, DistResult, Engine
+from .run import mean_split
+from .sections import CountSections, sections_dict
+
+if TYPE_CHECKING:
+    from ..core.report import Report
+    from ..render.view import View
+
+PARTS = (("params", "params"), ("grads", "grads"), ("optimizer", "optimizer_state"))
+
+
+def _split(s: Split) -> dict[str, int]:
+    return {"frozen": s.frozen, "trainable": s.trainable, "total": s.total}
+
+
+def _status(ok: bool, severity: str) -> str:
+    return "pass" if ok else ("FAIL" if severity == "error" else "warn")
+
+
+def memory_rows(plan: MemoryPlan, human: bool) -> list[tuple[str, str, str]]:
+    fmt = human_bytes if human else (lambda n: f"{n:,} B")
+    rows = [(label, fmt(getattr(plan, attr).frozen), fmt(getattr(plan, attr).trainable)) for label, attr in PARTS]
+    rows.append(("total", fmt(plan.total.frozen), fmt(plan.total.trainable)))
+    return rows
+
+
+def plan_title(plan: MemoryPlan) -> str:
+    dtype = plan.param_dtype.dtype if plan.param_dtype else "stored dtypes"
+    return f"Memory plan per rank: {plan.strategy}, world size {plan.world_size}, {plan.optimizer}, {dtype}"
+
+
+def section_renderables(sections: CountSections) -> list[RenderableType]:
+    out: list[RenderableType] = []
+    if sections.units is not None:
+        u = sections.units
+        t = Table(
+            title=cell(f"FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'}; the root last)"), title_justify="left"
+        )
+        for col in ("Unit", "Type", "Frozen tensors", "Trainable tensors", "Frozen", "Trainable", "Mixed"):
+            t.add_column(
+                col,
+                justify="right" if col in ("Frozen tensors", "Trainable tensors", "Frozen", "Trainable") else "left",
+            )
+        for unit in u.units:
+            t.add_row(
+                cell(unit.label),
+                cell(unit.type),
+                f"{unit.frozen_tensors:,}",
+                f"{unit.trainable_tensors:,}",
+                f"{unit.frozen:,}",
+                f"{unit.trainable:,}",
+                Text("MIXED", style="yellow") if unit.mixed else "",
+            )
+        out.append(t)
+    if sections.memory is not None:
+        m = sections.memory
+        out.append(Text(plan_title(m), style="italic"))  # a title would wrap to the narrow table's width
+        t = Table()
+        for col in ("Part", "Frozen", "Trainable", "Total"):
+            t.add_column(col, justify="left" if col == "Part" else "right")
+        for (label, frozen, trainable), total in zip(
+            memory_rows(m, True), [*(getattr(m, a).total for _, a in PARTS), m.total.total]
+        ):
+            t.add_row(label, frozen, trainable, human_bytes(total))
+        out.append(t)
+    return out
+
+
+def section_markdown(sections: CountSections) -> str:
+    lines: list[str] = []
+    if sections.units is not None:
+        u = sections.units
+        lines += [
+            "",
+            f"### FSDP units ({u.how}: {markdown_text(', '.join(u.shard_by) or 'none')})",
+            "",
+            "| Unit | Type | Frozen tensors | Trainable tensors | Mixed |",
+            "|---|---|---:|---:|---|",
+        ]
+        lines += [
+            f"| {markdown_code(x.label)} | {markdown_text(x.type)} | {x.frozen_tensors} | {x.trainable_tensors} "
+            f"| {'yes' if x.mixed else ''} |"
+            for x in u.units
+        ]
+    if sections.memory is not None:
+        m = sections.memory
+        lines += ["", f"### {plan_title(m)}", "", "| Part | Frozen | Trainable | Total |", "|---|---:|---:|---:|"]
+        totals = [*(getattr(m, a).total for _, a in PARTS), m.total.total]
+        lines += [
+            f"| {label} | {f} | {t} | {human_bytes(n)} |" for (label, f, t), n in zip(memory_rows(m, True), totals)
+        ]
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _rank_dict(r: Any) -> dict[str, Any]:
+    return {
+        "rank": r.rank,
+        "steps_done": r.steps_done,
+        "params": _split(r.params),
+        "grads": _split(r.grads),
+        "optimizer": _split(r.optimizer_state),
+        "total": _split(r.params + r.grads + r.optimizer_state),
+        "engine_error": r.engine_error or None,
+    }
+
+
+def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
+    return {
+        "schema": "freezekit.verify",
+        "schema_version": 1,
+        "model": result.model,
+        "engine": result.engine.value,
+        "world_size": result.world_size,
+        "backend": result.backend,
+        "device": result.device,
+        "optimizer": result.optimizer.value,
+        "steps": result.steps,
+        "input": result.input_desc,
+        "shard_by": list(result.shard_by) if result.engine is Engine.FSDP else None,
+        "ok": not result.failures(strict),
+        "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
+        "memory_plan": result.plan.to_dict(),
+        "memory_expected": result.expected.to_dict(),
+        "measured": [_rank_dict(r) for r in result.ranks],
+    }
+
+
+def dist_json(result: DistResult, strict: bool) -> str:
+    return json.dumps(dist_dict(result, strict), indent=2) + "\n"
+
+
+def write_dist(result: DistResult, fmt: Format, strict: bool, out: TextIO) -> None:
+    """Table, JSON or Markdown (the CLI refuses CSV before running anything)."""
+    if fmt is Format.JSON:
+        out.write(dist_json(result, strict))
+    elif fmt is Format.MARKDOWN:
+        out.write(dist_markdown(result))
+    else:
+        console = Console(file=out)
+        for item in dist_renderables(result):
+            console.print(item)
+
+
+def write_with_sections(report: Report, view: View, sections: CountSections, out: TextIO) -> None:
+    """The count report, then its distributed sections; JSON as one document with `units`/`memory_plan`."""
+    from ..render import write
+
+    if view.format is Format.JSON:
+        from ..render.json_render import report_dict
+
+        out.write(json.dumps({**report_dict(report, view), **sections_dict(sections)}, indent=2) + "\n")
+        return
+    write(report, view, out)
+    if view.format is Format.MARKDOWN:
+        out.write(section_markdown(sections))
+    else:
+        console = Console(file=out)
+        for item in section_renderables(sections):
+            console.print(item)
+
+
+def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Split]]:
+    rows = [("plan", result.plan.params, result.plan.grads, result.plan.optimizer_state)]
+    if result.expected != result.plan:
+        e = result.expected
+        rows.append(("plan, given the parameters without gradient", e.params, e.grads, e.optimizer_state))
+    rows += [(f"rank {r.rank}", r.params, r.grads, r.optimizer_state) for r in result.ranks]
+    rows.append(
+        (
+            "mean over ranks",
+            mean_split(result.ranks, "params"),
+            mean_split(result.ranks, "grads"),
+            mean_split(result.ranks, "optimizer_state"),
+        )
+    )
+    return rows
+
+
+def dist_renderables(result: DistResult) -> list[RenderableType]:
+    engine = ENGINE_NAMES[result.engine]
+    units = f", units: {', '.join(result.shard_by) or 'the root only'}" if result.engine is Engine.FSDP else ""
+    checks = Table(
+        title=cell(
+            f"verify {result.model} under {engine} on {result.world_size} ranks "
+            f"({result.backend}, {result.device}, {result.optimizer}{units})"
+        ),
+        title_justify="left",
+    )
+    for col in ("Check", "Result", "Detail"):
+        checks.add_column(col)
+    for c in result.checks:
+        style = "green" if c.ok else ("red" if c.severity == "error" else "yellow")
+        checks.add_row(cell(c.name), Text(_status(c.ok, c.severity), style=style), cell(c.detail))
+    mem = Table(
+        title=f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})", title_justify="left"
+    )
+    for col in ("", "params frozen", "params trainable", "grads", "optimizer", "total"):
+        mem.add_column(col, justify="left" if not col else "right")
+    for label, p, g, o in _memory_table_rows(result):
+        mem.add_row(
+            label,
+            f"{p.frozen:,}",
+            f"{p.trainable:,}",
+            f"{g.total:,}",
+            f"{o.total:,}",
+            f"{p.total + g.total + o.total:,}",
+        )
+    return [checks, mem]
+
+
+def dist_markdown(result: DistResult) -> str:
+    engine = ENGINE_NAMES[result.engine]
+    lines = [
+        f"## freezekit verify: {markdown_code(result.model)} under {engine} on {result.world_size} ranks "
+        f"({result.backend})",
+        "",
+        "| Check | Result | Detail |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity)} | {markdown_text(c.detail)} |" for c in result.checks
+    ]
+    lines += [
+        "",
+        "| bytes per rank | params frozen | params trainable | grads | optimizer | total |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {label} | {p.frozen:,} | {p.trainable:,} | {g.total:,} | {o.total:,} | {p.total + g.total + o.total:,} |"
+        for label, p, g, o in _memory_table_rows(result)
+    ]
+    return "\n".join(lines) + "\n"

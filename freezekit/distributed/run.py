@@ -1,0 +1,259 @@
+"""The parent side of `verify --ddp N` / `--fsdp N`: plan from the inventory, launch the ranks,
+compare what they report with each other and with the plan."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..core.plan import Plan
+from ..errors import FreezekitError, UsageError, VerifyError
+from ..pipeline.audit import load, plan_for
+from ..pipeline.settings import Settings
+from ..sources.registry import source_type
+from ..sources.spec import SourceKind
+from ..verify.result import Check
+from .ddp_check import UNFINISHED_REDUCTION, translate
+from .memory_plan import MemoryPlan, PlanOptions, Split, memory_plan
+from .results import (
+    AGREEMENT,
+    ENGINE_NAMES,
+    STRATEGY_OF,
+    DistOptions,
+    DistResult,
+    Engine,
+    Job,
+    RankReport,
+)
+from .units import fsdp_units
+
+
+def _error_for(code: int, message: str) -> FreezekitError:
+    """The error class carrying `code` (a rank raised it; its class stayed in the child)."""
+    stack: list[type[FreezekitError]] = [FreezekitError]
+    found: list[type[FreezekitError]] = []
+    while stack:
+        cls = stack.pop()
+        found.append(cls)
+        stack.extend(cls.__subclasses__())
+    match = next((c for c in found[1:] if int(c.exit_code) == code), VerifyError)
+    return match(message)
+
+
+def _freeze_hint(names: tuple[str, ...], plan: Plan) -> str:
+    """-p arguments freezing exactly `names`: a whole module when all its parameters are listed."""
+    missing = set(names)
+    by_module: dict[str, list[str]] = {}
+    for d in plan.decisions:
+        by_module.setdefault(d.param.module, []).append(d.param.name)
+    picks = []
+    for module, params in by_module.items():
+        if module and all(p in missing for p in params):
+            picks.append(module)
+            missing -= set(params)
+    picks += sorted(missing)
+    return " ".join(f"-p '{p}'" for p in picks[:6]) + (" ..." if len(picks) > 6 else "")
+
+
+def _same_across(ranks: tuple[RankReport, ...], attr: str) -> list[str]:
+    first = getattr(ranks[0], attr)
+    return sorted({n for r in ranks[1:] for n, d in getattr(r, attr).items() if first.get(n) != d})
+
+
+def _agrees(measured: int, planned: int) -> bool:
+    return measured == planned or (planned > 0 and abs(measured - planned) <= AGREEMENT * planned)
+
+
+def mean_split(ranks: tuple[RankReport, ...], part: str) -> Split:
+    n = len(ranks)
+    return Split(
+        round(sum(getattr(r, part).frozen for r in ranks) / n),
+        round(sum(getattr(r, part).trainable for r in ranks) / n),
+    )
+
+
+def memory_disagreements(ranks: tuple[RankReport, ...], expected: MemoryPlan) -> list[str]:
+    out = []
+    for part, plan_part in (
+        ("params", expected.params),
+        ("grads", expected.grads),
+        ("optimizer_state", expected.optimizer_state),
+    ):
+        got = mean_split(ranks, part)
+        for side in ("frozen", "trainable"):
+            if not _agrees(getattr(got, side), getattr(plan_part, side)):
+                out.append(f"{part} {side}: measured {getattr(got, side):,} B, planned {getattr(plan_part, side):,} B")
+    return out
+
+
+def _steps_text(steps: int, ranks: int) -> str:
+    return f"{steps} step{'s' if steps != 1 else ''} on {ranks} ranks"
+
+
+def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expected: MemoryPlan) -> list[Check]:
+    engine = ENGINE_NAMES[opts.engine]
+    errors = sorted({r.engine_error for r in ranks if r.engine_error})
+    no_grad = tuple(sorted({n for r in ranks for n in r.no_grad}))
+    ddp = opts.engine is Engine.DDP
+    accepted = Check(
+        f"{engine} accepted the frozen model" + (" (find_unused_parameters=False)" if ddp else ""),
+        not errors,
+        _steps_text(min(r.steps_done for r in ranks), len(ranks))
+        if not errors
+        else "; ".join(translate(e) for e in errors),
+    )
+    if no_grad:
+        fix = (
+            f"freeze them ({_freeze_hint(no_grad, plan)}) or pass find_unused_parameters=True to DDP "
+            "(it then walks the autograd graph after every forward)"
+            if ddp
+            else "freeze them or use them: they hold optimizer-ready memory for nothing"
+        )
+        grad_detail = (
+            f"{len(no_grad)} trainable tensors got no gradient: {', '.join(no_grad[:5])}"
+            + (" ..." if len(no_grad) > 5 else "")
+            + f"; {fix}"
+        )
+    else:
+        grad_detail = "every trainable tensor got a gradient on every rank"
+    unreduced = ddp and any(UNFINISHED_REDUCTION in e for e in errors)
+    checks = [
+        accepted,
+        Check(
+            "trainable parameters received a gradient",
+            not no_grad,
+            grad_detail,
+            no_grad,
+            severity="error" if ddp or unreduced else "warning",
+        ),
+    ]
+    with_grad = tuple(sorted({n for r in ranks for n in r.frozen_with_grad}))
+    checks.append(
+        Check(
+            "frozen parameters have no gradient",
+            not with_grad,
+            "no frozen tensor got a gradient on any rank"
+            if not with_grad
+            else f"{', '.join(with_grad[:5])} got a gradient",
+            with_grad,
+        )
+    )
+    if all(r.frozen_digest or not any(not d.trainable for d in plan.decisions) for r in ranks):
+        moved = sorted({n for r in ranks for n in r.frozen_changed} | set(_same_across(ranks, "frozen_digest")))
+        checks.append(
+            Check(
+                "frozen parameters bit-identical on every rank",
+                not moved,
+                f"{len(ranks[0].frozen_digest)} frozen tensors unchanged and equal on {len(ranks)} ranks"
+                if not moved
+                else f"moved or differ between ranks: {', '.join(moved[:5])}",
+                tuple(moved),
+            )
+        )
+    if all(r.trainable_digest for r in ranks):
+        differ = _same_across(ranks, "trainable_digest")
+        checks.append(
+            Check(
+                "trainable parameters identical across ranks after the steps",
+                not differ,
+                f"{len(ranks[0].trainable_digest)} trainable tensors equal on {len(ranks)} ranks "
+                "(gradients were averaged)"
+                if not differ
+                else f"differ between ranks: {', '.join(differ[:5])}",
+                tuple(differ),
+            )
+        )
+    off = memory_disagreements(ranks, expected)
+    checks.append(
+        Check(
+            f"measured bytes match the memory plan (mean over ranks, within {AGREEMENT:.0%})",
+            not off,
+            "params, grads and optimizer state, frozen and trainable" if not off else "; ".join(off),
+            severity="warning",
+        )
+    )
+    return checks
+
+
+def failure_message(result: DistResult, strict: bool) -> str | None:
+    """The one line the CLI exits 10 with: DDP's unused-parameter failure said with its fix, else
+    every failed check."""
+    failed = result.failures(strict)
+    if not failed:
+        return None
+    no_grad = tuple(sorted({n for r in result.ranks for n in r.no_grad}))
+    if result.engine is Engine.DDP and no_grad and any(UNFINISHED_REDUCTION in r.engine_error for r in result.ranks):
+        names = ", ".join(no_grad[:5]) + (" ..." if len(no_grad) > 5 else "")
+        return (
+            f"DDP (find_unused_parameters=False) fails on this freeze: {len(no_grad)} trainable tensors get no "
+            f"gradient ({names}), so DDP raises 'Expected to have finished reduction in the prior iteration' at "
+            f"the next forward; freeze them ({result.freeze_hint}) or pass find_unused_parameters=True to DDP "
+            "(it then walks the autograd graph after every forward)"
+        )
+    return "; ".join(f"{c.name}: {c.detail}" for c in failed)
+
+
+def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
+    from ..adapter import zoo
+    from ..adapter.synthetic_inputs import DEFAULT_BATCH
+    from .launch import launch
+    from .worker import run_rank
+
+    source = options.source
+    if not source_type(source.kind).builds_model(source):
+        raise UsageError("verify runs training steps and needs a model; MODEL is a checkpoint file")
+    backend = "gloo"
+    if opts.device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.device_count() < opts.world_size:
+            raise UsageError(
+                f"--device cuda with {opts.world_size} ranks needs {opts.world_size} GPUs; "
+                f"{torch.cuda.device_count()} found"
+            )
+        backend = "nccl"
+    # meta device: the plan needs no weights
+    loaded = load(replace(options, needs_values=False, source=replace(source, weights=None, weights_file=None)))
+    plan = plan_for(loaded.inventory, options)
+    if not any(d.trainable for d in plan.decisions):
+        raise UsageError(f"--{opts.engine}: every parameter is frozen, so there is nothing to train or synchronise")
+    shard_by: tuple[str, ...] = ()
+    if opts.engine is Engine.FSDP:
+        shard_by = fsdp_units(loaded.inventory, plan, opts.shard_by).shard_by
+    family = zoo.family_of(source.ref) if source.kind is SourceKind.TORCHVISION else "custom"
+    if family == "custom" and opts.input_shape is None:
+        raise UsageError(
+            f"cannot infer an input for '{source.text}'; pass --input-shape C,H,W (without the batch size)"
+        )
+    batch_size = opts.batch_size or DEFAULT_BATCH
+    job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
+    outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        worst = min(failed, key=lambda o: (o.exit_code == int(VerifyError.exit_code), o.rank))
+        raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
+    ranks = tuple(o.value for o in outcomes)
+    gone = set(ranks[0].missing)
+    if gone:  # parameters the BatchNorm policy turned into buffers: no longer parameters to plan
+        plan = replace(plan, decisions=tuple(d for d in plan.decisions if d.param.name not in gone))
+    plan_options = PlanOptions(STRATEGY_OF[opts.engine], opts.world_size, opts.optimizer)
+    static = memory_plan(plan.decisions, plan_options)
+    no_grad = frozenset(n for r in ranks for n in r.no_grad)
+    expected = memory_plan(plan.decisions, plan_options, without_gradient=no_grad)
+    desc = f"{batch_size} synthetic inputs per rank"
+    return DistResult(
+        source.text,
+        opts.engine,
+        opts.world_size,
+        backend,
+        opts.device,
+        opts.optimizer,
+        opts.steps,
+        desc,
+        tuple(_checks(opts, ranks, plan, expected)),
+        static,
+        expected,
+        ranks,
+        shard_by,
+        plan.warnings,
+        _freeze_hint(tuple(sorted(no_grad)), plan) if no_grad else "",
+    )

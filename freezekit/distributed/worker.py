@@ -1,0 +1,128 @@
+"""One rank of `verify --ddp N` / `--fsdp N`: build the model, freeze it, wrap it, train, measure.
+
+Every rank builds the same model from the same seed, applies the same plan, then draws its own
+synthetic batch (seeded by rank, so that gradients really need averaging).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..adapter.batchnorm import apply_policy
+from ..adapter.inventory import apply_plan
+from ..adapter.synthetic_inputs import make_batch
+from ..core.plan import make_plan
+from ..errors import UsageError
+from ..sources.registry import source_type
+from . import ddp_check, fsdp_check
+from .measure import digests, measure
+from .memory_plan import OptimizerKind
+from .results import Engine, Job, RankReport
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+def make_optimizer(kind: OptimizerKind, params: list[Any]) -> "torch.optim.Optimizer":
+    import torch
+
+    if kind is OptimizerKind.ADAMW:
+        return torch.optim.AdamW(params, lr=1e-3)
+    if kind is OptimizerKind.ADAM:
+        return torch.optim.Adam(params, lr=1e-3)
+    return torch.optim.SGD(params, lr=1e-3, momentum=0.9 if kind is OptimizerKind.SGD_MOMENTUM else 0.0)
+
+
+def _build(job: Job, device: str) -> "nn.Module":
+    import torch
+
+    options = replace(job.options, needs_values=True, use_cache=False)
+    torch.manual_seed(0)
+    loaded = source_type(options.source.kind).load(options.source, True)
+    model = loaded.model
+    plan = make_plan(loaded.inventory, options.rules, options.default, options.strict)
+    apply_plan(model, plan)
+    apply_policy(model, options.batchnorm)
+    return model.to(device)
+
+
+def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
+    import warnings
+
+    import torch
+
+    # FSDP2 warns about any view returned by a wrapped module; the synthetic loss never edits outputs in place.
+    warnings.filterwarnings("ignore", message="FSDP2-wrapped module .* returned a view tensor")
+
+    device = f"cuda:{rank}" if job.dist.device.startswith("cuda") else "cpu"
+    model = _build(job, device)
+    present = set(dict(model.named_parameters(remove_duplicate=False)))
+    missing = tuple(n for n in job.param_names if n not in present)  # became buffers (BatchNorm policy frozen)
+    wrapped_names: tuple[str, ...] = ()
+    if job.dist.engine is Engine.DDP:
+        try:
+            engine: "nn.Module" = ddp_check.wrap(model, device)
+        except (RuntimeError, ValueError) as exc:
+            return RankReport(
+                rank,
+                *measure(model, None),
+                steps_done=0,
+                engine_error=str(exc).strip().splitlines()[0],
+                missing=missing,
+            )
+    else:
+        engine, wrapped_names = fsdp_check.wrap(model, job.shard_by, device, world_size)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(job.dist.optimizer, trainable)
+    torch.manual_seed(1000 + rank)
+    batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
+    named = list(model.named_parameters())
+    # after wrapping: the engine has given every rank rank 0's values (DDP's broadcast, our sync for FSDP)
+    before = digests((n, p) for n, p in named if not p.requires_grad)
+    measured = measure(model, optimizer)
+    no_grad: list[str] = []
+    frozen_with_grad: list[str] = []
+    done, error = 0, ""
+    try:
+        engine.train()
+        for step in range(job.dist.steps):
+            batch.loss(batch.call(engine)).backward()
+            if step == 0:
+                no_grad = [n for n, p in named if p.requires_grad and p.grad is None]
+                frozen_with_grad = [n for n, p in named if not p.requires_grad and p.grad is not None]
+            optimizer.step()
+            measured = measure(model, optimizer)
+            done += 1
+            if step < job.dist.steps - 1:
+                optimizer.zero_grad(set_to_none=True)
+        if job.dist.engine is Engine.DDP:
+            batch.call(engine)  # DDP reports a reduction left unfinished at the next forward
+    except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
+        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if done == 0 and ddp_check.UNFINISHED_REDUCTION not in error:  # the first step never ran: the input
+            raise UsageError(
+                f"the training step failed on the synthetic input ({batch.desc}): {error}; "
+                "pass --input-shape C,H,W or --batch-size N"
+            ) from exc
+    after_frozen = trainable_after = {}
+    if (
+        not error or job.dist.engine is Engine.DDP
+    ):  # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
+        after_frozen = digests((n, p) for n, p in named if not p.requires_grad)
+        trainable_after = digests((n, p) for n, p in named if p.requires_grad)
+    changed = tuple(n for n, d in after_frozen.items() if before.get(n) != d)
+    return RankReport(
+        rank,
+        *measured,
+        steps_done=done,
+        no_grad=tuple(no_grad),
+        frozen_with_grad=tuple(frozen_with_grad),
+        frozen_changed=changed,
+        frozen_digest=after_frozen,
+        trainable_digest=trainable_after,
+        engine_error=error,
+        wrapped=wrapped_names,
+        missing=missing,
+    )

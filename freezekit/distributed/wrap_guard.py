@@ -1,0 +1,59 @@
+"""Freezing after wrapping does the wrong thing silently: DDP built its gradient buckets, FSDP1 its
+FlatParameters and FSDP2 its sharded parameter groups from the requires_grad flags they saw then.
+`freezekit.freeze` refuses a wrapped model unless told `after_wrap="ok"`.
+
+Wrappers are recognised by class name along the MRO, so nothing from torch.distributed is imported.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+WRAPPERS = {  # class name -> how the message calls it
+    "DistributedDataParallel": "DistributedDataParallel",
+    "FullyShardedDataParallel": "FSDP1 (FullyShardedDataParallel)",
+    "FSDPModule": "FSDP2 (fully_shard)",
+}
+# Prefixes the wrappers add to parameter names; audits print the names the user wrote.
+WRAPPER_PREFIXES = ("module.", "_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.")
+
+
+def wrapper_of(model: "nn.Module") -> tuple[str, str] | None:
+    """(where, wrapper) for the first wrapped module, the root first; None when nothing is wrapped."""
+    for name, module in model.named_modules():
+        for cls in type(module).__mro__:
+            if cls.__name__ in WRAPPERS:
+                return name or "the model", WRAPPERS[cls.__name__]
+    return None
+
+
+def check_not_wrapped(model: "nn.Module", after_wrap: str | None) -> None:
+    if after_wrap not in (None, "ok"):
+        raise UsageError(f"after_wrap={after_wrap!r}: pass after_wrap='ok' or leave it out")
+    found = wrapper_of(model)
+    if found is None or after_wrap == "ok":
+        return
+    where, wrapper = found
+    unwrap = "model.module" if wrapper == "DistributedDataParallel" else "the model you passed to the wrapper"
+    raise UsageError(
+        f"freeze: {where} is already wrapped in {wrapper}, which took its gradient buckets or shards from the "
+        f"requires_grad flags at wrapping time: changing them now is silently wrong. Freeze {unwrap} before "
+        "wrapping (build, freeze, then wrap), or pass after_wrap='ok' if you know your engine reads the new flags"
+    )
+
+
+def unwrapped_name(name: str) -> str:
+    """`module._fsdp_wrapped_module.layer.weight` -> `layer.weight`."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in WRAPPER_PREFIXES:
+            if name.startswith(prefix):
+                name, changed = name[len(prefix) :], True
+            name = name.replace("." + prefix, ".")
+    return name
