@@ -102,9 +102,11 @@ def _precheck_export(export: Optional[str], fmt: Format) -> None:
 
 def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
     """freeze and count: the same model, rules and report options; they differ in what they print."""
+    from ..atomic_write import check_distinct
     from ..pipeline.commands import run_audit
     from .progress import status
 
+    check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
     if command == "count" and r.only is not None and r.depth is None:
@@ -228,10 +230,11 @@ def verify(
         verify_distributed(d, vopts, lambda: _options(m, needs_values=True, no_cache=True), strict, Format(fmt.value))
         return
     options = _options(m, needs_values=True, no_cache=True)
+    from ..pipeline.stdout_guard import stdout_to_stderr
     from ..verify.runner import verify as run_verify
     from .progress import status
 
-    with status(f"Verifying {options.source.text}"):
+    with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
         result = run_verify(options, vopts)
     emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), strict)
 

@@ -14,9 +14,9 @@ from dataclasses import replace
 from typing import TextIO
 
 from ..core.report import Report
-from ..errors import one_line
 from .norm_groups import affine_text, first_names, norm_groups
 from .numbers import expectation_cells, shape_text, share_bar, summary_rows
+from .safe_text import plain as safe
 from .text_table import Column, Line, plain, table_lines
 from .view import View
 
@@ -30,8 +30,8 @@ def _result(text: str) -> str | None:
 
 
 def _name(name: str, aliases: tuple[str, ...] = ()) -> str:
-    name = name if name.isprintable() else one_line(name)
-    return name + (f" (= {', '.join(one_line(a) for a in aliases)})" if aliases else "")
+    name = name if name.isprintable() else safe(name)
+    return name + (f" (= {', '.join(safe(a) for a in aliases)})" if aliases else "")
 
 
 def _parameter_lines(report: Report, view: View) -> Iterator[Line]:
@@ -48,7 +48,7 @@ def _parameter_lines(report: Report, view: View) -> Iterator[Line]:
             shape_text(d.param.shape),
             f"{d.param.numel:,}",
             "yes" if d.trainable else "no",
-            one_line(d.rule),
+            safe(d.rule),
         )
         for d in view.decisions(report)
     ]

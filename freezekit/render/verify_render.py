@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..verify.result import VerifyResult
+from .safe_text import cell, markdown_code, markdown_text
 from .view import Format, View
 
 
@@ -55,14 +56,15 @@ def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
 
 def verify_renderables(result: VerifyResult, strict: bool = False) -> list[RenderableType]:
     checks = Table(
-        title=f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})", title_justify="left"
+        title=cell(f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})"),
+        title_justify="left",
     )
     for col in ("Check", "Result", "Detail"):
         checks.add_column(col)
     for c in result.checks:
         status = _status(c.ok, c.severity, strict)
         style = {"pass": "green", "FAIL": "red"}.get(status, "yellow")
-        checks.add_row(Text(c.name), Text(status, style=style), Text(c.detail))
+        checks.add_row(cell(c.name), Text(status, style=style), cell(c.detail))
     steps = Table(title="Training step", title_justify="left", show_header=False)
     steps.add_column(style="bold")
     steps.add_column(justify="right")
@@ -73,12 +75,15 @@ def verify_renderables(result: VerifyResult, strict: bool = False) -> list[Rende
 
 def verify_markdown(result: VerifyResult, strict: bool = False) -> str:
     lines = [
-        f"## freezekit verify: `{result.model}` on {result.device} ({result.dtype})",
+        f"## freezekit verify: {markdown_code(result.model)} on {result.device} ({result.dtype})",
         "",
         "| Check | Result | Detail |",
         "|---|---|---|",
     ]
-    lines += [f"| {c.name} | {_status(c.ok, c.severity, strict)} | {c.detail} |" for c in result.checks]
+    lines += [
+        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity, strict)} | {markdown_text(c.detail)} |"
+        for c in result.checks
+    ]
     lines += ["", "| Training step | |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in _step_rows(result)]
     return "\n".join(lines) + "\n"
 
