@@ -1,18 +1,16 @@
-"""The YAML config: loading with limits, validation with key paths and line numbers.
+"""The YAML config (pure Python, no torch): loading with limits, validation with key paths and lines.
 
-    model: vgg16                       # or {name: vgg16}, or {factory: "pkg.mod:build", args: {depth: 4}}
-    weights: DEFAULT                   # optional: a torchvision weights enum name
-    weights_file: path/to/state.pt     # optional: relative to this file
-    default: trainable                 # trainable | frozen | keep
-    batchnorm: train                   # train | eval | frozen
-    rules:
-      - freeze: "features.*"
-      - unfreeze: ["features.28", "re:features\\.2[6-8]"]
-    expect:
-      trainable: 126002664
-      max_trainable_pct: 95
-
-Pure Python: no torch.
+model: vgg16                       # or {name: vgg16}, or {factory: "pkg.mod:build", args: {depth: 4}}
+weights: DEFAULT                   # optional: a torchvision weights enum name
+weights_file: path/to/state.pt     # optional: relative to this file
+default: trainable                 # trainable | frozen | keep
+batchnorm: train                   # train | eval | frozen
+rules:
+  - freeze: "features.*"
+  - unfreeze: ["features.28.weight", "re:features\\.28\\.bias"]
+expect:
+  trainable: 126002664
+  max_trainable_pct: 95
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from .expectations import Expectations
 from .plan import Default
 from .rules import ACTIONS, Rule, RuleError, validate_rule
 from .suggest import did_you_mean
+from .yaml_keys import UniqueKeyLoader
 
 C = TypeVar("C", bound=Choice)
 
@@ -67,7 +66,7 @@ class Config:
     expect: Expectations = Expectations()
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(UniqueKeyLoader):
     """SafeLoader that refuses aliases: anchors and aliases can expand exponentially ("billion laughs")."""
 
     def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
@@ -92,16 +91,11 @@ class _Doc:
         self.lines[where] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
-            seen: dict[str, int] = {}
             for key_node, value_node in node.value:
                 key = self.scalar(key_node, where)
                 if not isinstance(key, str):
                     raise ConfigError(f"{self.at(where)}: keys must be strings, not {key!r}")
                 sub = f"{where}.{key}" if where else key
-                line = key_node.start_mark.line + 1
-                if key in seen:  # PyYAML keeps the last of two equal keys silently: a rules: block would vanish
-                    raise ConfigError(f"{self.path}: duplicate key '{sub}' on lines {seen[key]} and {line}; keep one")
-                seen[key] = line
                 out[key] = self.value(value_node, sub, depth + 1)
             return out
         if isinstance(node, yaml.SequenceNode):

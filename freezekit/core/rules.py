@@ -18,14 +18,13 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import itertools
-import os
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import RuleError
 from .records import Inventory
-from .suggest import did_you_mean, nearest
+from .suggest import did_you_mean
 
 Action = Literal["freeze", "unfreeze"]
 ACTIONS: tuple[str, ...] = ("freeze", "unfreeze")
@@ -288,36 +287,9 @@ class Selector:
         return selected
 
     def no_match_reason(self, rule: Rule) -> str:
-        """Why a rule selected nothing, and what is near, for the no-match message."""
-        if rule.kind == "type" and any(m.is_a(rule.body) for m in self.inventory.modules):
-            return f"modules of type {rule.body} hold no parameters"
-        if rule.kind == "re":
-            searched = re.compile(rule.body).search
-            if any(searched(name) for name in self._candidates):
-                return (
-                    f"re: must match the whole name (re.fullmatch), and '{rule.body}' only occurs inside names; "
-                    f"did you mean 're:.*{rule.body}.*'?"
-                )
-        if rule.origin in ("--pattern", "--unfreeze") and rule.kind == "glob" and os.path.isfile(rule.body):
-            return (
-                f"no name matches, and '{rule.body}' is a file in this folder: the shell may have expanded an "
-                f"unquoted glob; quote the pattern (-p 'features.*')"
-            )
-        hint = self.suggestions(rule)
-        return "no name matches" + (f"; nearest names: {', '.join(hint)}" if hint else "")
+        """Why a rule selected nothing, and what is near, for the no-match message (core/rule_hints.py)."""
+        from .rule_hints import no_match_reason
 
-    def suggestions(self, rule: Rule) -> list[str]:
-        """Nearest names that hold parameters (type names for type: rules), for a rule that selected nothing.
-
-        Modules without parameters (a ReLU, a Dropout) are never suggested: selecting them selects nothing."""
-        body = rule.body
-        if rule.kind == "type":
-            with_params = sorted({p.module_type for p in self.inventory.params})
-            return nearest(body, with_params)
-        literal = _GLOB_CHARS.split(body, 1)[0].rstrip(".") if rule.kind == "glob" else body
-        holding: set[str] = set()  # modules holding parameters, themselves or below
-        for module in {p.module for p in self.inventory.params}:
-            parts = module.split(".")
-            holding.update(".".join(parts[:k]) for k in range(1, len(parts) + 1))
-        pool = [m for m in self._modules if m in holding]
-        return nearest(literal, pool) or nearest(literal, self._names)
+        return no_match_reason(
+            self.inventory, rule.kind, rule.body, rule.origin, self._candidates, self._modules, self._names
+        )

@@ -91,9 +91,7 @@ _KEY_END = re.compile(rb'"\s*:')  # every key ends so; a string value may hold i
 
 def _shallow_pairs(value: object) -> int:
     """Key-value pairs of an object and of the objects directly inside it (a header's entries)."""
-    if not isinstance(value, dict):
-        return -1
-    return len(value) + sum(len(v) for v in value.values() if type(v) is dict)
+    return len(value) + sum(len(v) for v in value.values() if type(v) is dict) if isinstance(value, dict) else -1
 
 
 def _loads_unique(text: str, raw: bytes) -> object:

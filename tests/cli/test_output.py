@@ -231,4 +231,4 @@ def test_duplicate_yaml_keys_are_config_errors(cli, tmp_path):
     assert err == f"freezekit: error: {tmp_path / 'c.yaml'}: duplicate key 'model' on lines 1 and 4; keep one\n"
     (tmp_path / "d.yaml").write_text("model: vgg16\nexpect:\n  total: 1\n  total: 2\n")
     code, _, err = cli("count", "-c", tmp_path / "d.yaml")
-    assert code == ExitCode.CONFIG and "duplicate key 'expect.total' on lines 3 and 4" in err
+    assert code == ExitCode.CONFIG and "duplicate key 'total' on lines 3 and 4; keep one" in err
