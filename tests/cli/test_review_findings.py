@@ -11,3 +11,17 @@ def test_a_manifest_with_an_integer_too_long_to_parse_is_a_damaged_manifest(cli,
     assert code == X.CONFIG and out == ""
     assert err.startswith(f"freezekit: error: {path}: not a JSON manifest: Exceeds the limit (4300 digits)")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_fsdp_flat_on_a_checkpoint_is_refused_like_shard_by(cli, tmp_path):
+    """A checkpoint has no module tree: it is not one FSDP unit, and saying it mixes is a lie."""
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "m.safetensors"
+    save_file({"stem.weight": torch.zeros(3, 2), "head.weight": torch.zeros(2, 3)}, str(path))
+    code, out, err = cli("count", path, "-p", "stem", "--fsdp-flat")
+    assert (code, out) == (X.RULE, "")
+    assert err == "freezekit: error: --fsdp-flat needs module types, and a checkpoint file has none; name the model instead\n"
+    code, _, err = cli("count", path, "--shard-by", "Linear")
+    assert code == X.RULE and err.startswith("freezekit: error: --shard-by needs module types")
