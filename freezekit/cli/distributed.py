@@ -63,7 +63,8 @@ RunOptimizerOpt = Annotated[
     Optional[OptimizerKind], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")
 ]
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")
+    float,
+    typer.Option("--timeout", min=1, max=86400, help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400)."),
 ]
 
 

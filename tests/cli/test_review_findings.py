@@ -25,3 +25,11 @@ def test_fsdp_flat_on_a_checkpoint_is_refused_like_shard_by(cli, tmp_path):
     assert err == "freezekit: error: --fsdp-flat needs module types, and a checkpoint file has none; name the model instead\n"
     code, _, err = cli("count", path, "--shard-by", "Linear")
     assert code == X.RULE and err.startswith("freezekit: error: --shard-by needs module types")
+
+
+def test_a_timeout_the_process_group_cannot_take_is_a_usage_error(cli):
+    """gloo keeps its timeout in milliseconds in a C int: 1e300 s made every rank fail (exit 10)."""
+    for value in ("1e300", "inf", "86401"):
+        code, out, err = cli("verify", "resnet18", "--ddp", "2", "--timeout", value)
+        assert (code, out) == (X.USAGE, ""), (value, err)
+        assert err.startswith("freezekit: error: Invalid value for '--timeout'") and err.count("\n") == 1
