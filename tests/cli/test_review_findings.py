@@ -33,3 +33,14 @@ def test_a_timeout_the_process_group_cannot_take_is_a_usage_error(cli):
         code, out, err = cli("verify", "resnet18", "--ddp", "2", "--timeout", value)
         assert (code, out) == (X.USAGE, ""), (value, err)
         assert err.startswith("freezekit: error: Invalid value for '--timeout'") and err.count("\n") == 1
+
+
+def test_an_empty_shard_by_is_a_bad_value_not_a_missing_one(cli):
+    """`--shard-by ""` (an unset shell variable) was ignored: count printed no units, verify ran one process."""
+    expected = "freezekit: error: --shard-by : expected module class names separated by commas"
+    for args in (("count", "resnet18"), ("count", "resnet18", "--fsdp-flat"), ("verify", "resnet18", "--fsdp", "2")):
+        code, out, err = cli(*args, "--shard-by", "")
+        assert (code, out) == (X.USAGE, ""), (args, err)
+        assert err.startswith(expected) and err.count("\n") == 1
+    code, _, err = cli("verify", "resnet18", "--shard-by", "")
+    assert code == X.USAGE and err == "freezekit: error: --shard-by and --optimizer go with --ddp N or --fsdp N\n"
