@@ -64,7 +64,9 @@ RunOptimizerOpt = Annotated[
 ]
 TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", min=1, max=86400, help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400)."),
+    typer.Option(
+        "--timeout", min=1, max=86400, help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400)."
+    ),
 ]
 
 

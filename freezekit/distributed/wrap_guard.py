@@ -29,6 +29,7 @@ WRAPPER_CHILDREN = {
     "OptimizedModule": "_orig_mod",
 }
 
+
 def wrapper_of(model: "nn.Module") -> tuple[str, str] | None:
     """(where, wrapper) for the first wrapped module, the root first; None when nothing is wrapped."""
     for name, module in model.named_modules():
