@@ -229,7 +229,8 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
     outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        worst = min(failed, key=lambda o: (o.exit_code == int(VerifyError.exit_code), o.rank))
+        # a rank that died explains its peers' errors; else a FreezekitError (bad input) over the engine's
+        worst = min(failed, key=lambda o: (not o.died, o.exit_code == int(VerifyError.exit_code), o.rank))
         raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
     ranks = tuple(o.value for o in outcomes)
     gone = set(ranks[0].missing)

@@ -1,0 +1,15 @@
+"""verify --ddp: found in review. Real processes (2 ranks, gloo, 127.0.0.1)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+MODELS = Path(__file__).with_name("dist_models.py")
+
+
+def test_a_rank_that_dies_is_named_instead_of_its_peers_connection_error(cli):
+    """Was exit 2 'rank 0 of 2: the training step failed on the synthetic input ...: Connection reset
+    by peer ...; pass --input-shape': a usage error blaming the input for a dead peer."""
+    code, out, err = cli("verify", f"{MODELS}:build_dies_on_rank_one", "--input-shape", "6", "--ddp", "2",
+                         "--timeout", "60")
+    assert (code, out) == (10, "")
+    assert err == "freezekit: error: rank 1 of 2: rank 1 exited with code 3 before reporting\n"
