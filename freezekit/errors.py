@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
     CONFIG = 3  # config file unreadable, not YAML, wrong keys or types
     MODEL = 4  # unknown model, builder or factory failed
     WEIGHTS = 5  # weight/checkpoint file missing, damaged or not matching the model
-    UNSAFE_PICKLE = 6  # a file would run code on load and --trust-pickle was not given
+    UNSAFE_PICKLE = 6  # a file would run code on load and --trust-pickle (or --trust-code) was not given
     RULE = 7  # a rule is malformed: bad regex, unknown type, through: names no module
     NO_MATCH = 8  # strict mode: a rule selected no parameter
     EXPECTATION = 9  # an expect: / --expect-* check failed
@@ -78,8 +78,8 @@ class UnsafePickleError(WeightsError):
 
 
 class UnsafeCodeError(UnsafePickleError):
-    """The same refusal as an unsafe pickle (exit 6), for a manifest naming code to import and run
-    (a factory) when the user did not consent with --trust-code."""
+    """The same refusal as an unsafe pickle (exit 6), for code the user did not consent to run with
+    --trust-code: a factory named by a manifest, or an hf: model's own code (its config's auto_map)."""
 
 
 class RuleError(FreezekitError):

@@ -20,6 +20,18 @@ def _bases(cls: type) -> tuple[str, ...]:
     return tuple(c.__name__ for c in cls.__mro__ if c is not object)
 
 
+def logical_shape(p) -> tuple[tuple[int, ...], str]:  # noqa: ANN001 - a torch Parameter
+    """The shape and dtype a parameter stands for. A bitsandbytes `Params4bit` stores two 4-bit values
+    per uint8 element: its logical shape is its quant_state's (the layer's weight shape), else twice
+    its stored elements (what PEFT counts), and its dtype the quant type (nf4/fp4), whose bytes are
+    the packed storage (records.PACKED_BITS). bitsandbytes is not a dependency: this is read by name."""
+    if type(p).__name__ == "Params4bit":
+        state = getattr(p, "quant_state", None)
+        logical = tuple(getattr(state, "shape", ()) or ()) or (2 * p.numel(),)
+        return tuple(int(d) for d in logical), str(getattr(p, "quant_type", "nf4"))
+    return tuple(p.shape), dtype_name(p.dtype)
+
+
 def _refuse_uninitialized(model: "nn.Module", source: str) -> None:
     """Lazy modules (LazyLinear, LazyConv2d...) have no shape until their first forward pass: there is
     nothing to count or freeze yet, so say which parameters and how to get shapes."""
@@ -63,8 +75,7 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
         params.append(
             ParamRecord(
                 name,
-                tuple(p.shape),
-                dtype_name(p.dtype),
+                *logical_shape(p),
                 owner,
                 types.get(owner, ""),
                 bool(p.requires_grad),

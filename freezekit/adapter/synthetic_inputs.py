@@ -31,6 +31,9 @@ def _image_size(model: "nn.Module", name: str) -> int:
     size = getattr(model, "image_size", None)  # ViT checks the exact size
     if isinstance(size, int):
         return size
+    timm_cfg = getattr(model, "pretrained_cfg", None)  # a timm model: the input its weights were trained on
+    if isinstance(timm_cfg, dict) and isinstance(timm_cfg.get("input_size"), (tuple, list)):
+        return int(timm_cfg["input_size"][-1])
     return 299 if "inception" in name else 224
 
 

@@ -17,7 +17,16 @@ from ..errors import UsageError
 from ..render.view import Format, View
 from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup, warn
-from .options import FormatOpt, ModelOptions, ReportOptions, TrustOpt, expectations, with_options
+from .options import (
+    FormatOpt,
+    ModelOptions,
+    ModelsSource,
+    ReportOptions,
+    TrustCodeOpt,
+    TrustOpt,
+    expectations,
+    with_options,
+)
 from .rule_order import OrderedRulesCommand
 
 if TYPE_CHECKING:
@@ -70,6 +79,11 @@ def _options(
         batchnorm=m.batchnorm,
         needs_values=needs_values,
         use_cache=not no_cache,
+        hf_class=m.hf_class,
+        revision=m.revision,
+        base=m.base,
+        download=m.download,
+        trust_code=m.trust_code,
     )
 
 
@@ -162,21 +176,15 @@ def models(
     weights: Annotated[
         Optional[str], typer.Option("--weights", help="List the pretrained weights of model NAME instead.")
     ] = None,
+    source: Annotated[
+        ModelsSource,
+        typer.Option("--source", help="Whose names: torchvision's, or timm's (use them as timm:NAME)."),
+    ] = ModelsSource.TORCHVISION,
 ) -> None:
-    """List the torchvision model names freezekit can build (or one model's weights)."""
-    from ..adapter import zoo
+    """List the model names freezekit can build (or one model's weights): torchvision's, or timm's."""
+    from .model_names import model_name_lines
 
-    if weights:
-        from ..adapter.weights import list_weights
-
-        for line in list_weights(weights):
-            typer.echo(line)
-        return
-    names = [n for n in zoo.list_models() if not name_filter or name_filter.lower() in n.lower()]
-    if not names:
-        raise UsageError(f"no model name contains '{name_filter}'")
-    for name in names:
-        typer.echo(name)
+    typer.echo("\n".join(model_name_lines(source, name_filter, weights)))
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -239,13 +247,7 @@ def check(
         Optional[str], typer.Argument(help="The model to check (default: the manifest's model).", show_default=False)
     ] = None,
     trust_pickle: TrustOpt = False,
-    trust_code: Annotated[
-        bool,
-        typer.Option(
-            "--trust-code",
-            help="Allow importing and calling the factory the manifest names. This RUNS CODE THE MANIFEST NAMES.",
-        ),
-    ] = False,
+    trust_code: TrustCodeOpt = False,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format (table or json).")] = Format.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""

@@ -15,14 +15,24 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 
 from ..core.batchnorm_policy import BatchNormPolicy
+from ..core.choice import Choice
 from ..core.expectations import Expectations
 from ..core.plan import Default
 from ..render.view import Format, Only
 
+
+class ModelsSource(Choice):
+    """Whose model names `freezekit models` lists."""
+
+    TORCHVISION = "torchvision"
+    TIMM = "timm"
+
+
 ModelArg = Annotated[
     Optional[str],
     typer.Argument(
-        help="torchvision model name, pkg.module:callable, file.py:callable, or a checkpoint file "
+        help="torchvision model name, timm:NAME, hf:FOLDER or hf:ORG/NAME (a transformers model or a PEFT "
+        "adapter), pkg.module:callable, file.py:callable, or a checkpoint file "
         "(.safetensors, model.safetensors.index.json, .pt/.pth). Default: 'model:' of the config.",
         show_default=False,
     ),
@@ -47,13 +57,51 @@ ArgOpt = Annotated[
     Optional[list[str]], typer.Option("--arg", help="key=value passed to the model builder (repeatable; YAML scalars).")
 ]
 WeightsOpt = Annotated[
-    Optional[str], typer.Option("--weights", help="torchvision weights: DEFAULT or an enum name (IMAGENET1K_V1, ...).")
+    Optional[str],
+    typer.Option(
+        "--weights",
+        help="torchvision weights (DEFAULT or an enum name: IMAGENET1K_V1, ...) or timm weights (DEFAULT or a tag), "
+        "from the local cache.",
+    ),
 ]
 WeightsFileOpt = Annotated[
     Optional[str], typer.Option("--weights-file", help="state_dict to load: .safetensors, .pt or .pth.")
 ]
 TrustOpt = Annotated[
     bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")
+]
+HfClassOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--hf-class",
+        help="hf: the transformers class to build, e.g. AutoModelForSequenceClassification "
+        "(default: the config's architectures[0]).",
+    ),
+]
+RevisionOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--revision", help="hf:ORG/NAME: the revision in the local Hugging Face cache (branch, tag or commit)."
+    ),
+]
+BaseOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--base",
+        help="PEFT adapter: the base model, hf:FOLDER or hf:ORG/NAME "
+        "(default: the adapter's base_model_name_or_path, when cached).",
+    ),
+]
+DownloadOpt = Annotated[
+    bool, typer.Option("--download", help="timm:/hf: fetch what the local cache lacks (never done otherwise).")
+]
+TrustCodeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--trust-code",
+        help="Allow running code that is not freezekit's: a factory a manifest names, or an hf: model's own code "
+        "(its config's auto_map). This RUNS THAT CODE.",
+    ),
 ]
 BatchNormOpt = Annotated[
     Optional[BatchNormPolicy],
@@ -99,6 +147,11 @@ class ModelOptions:
     weights_file: WeightsFileOpt = None
     trust_pickle: TrustOpt = False
     batchnorm: BatchNormOpt = None
+    hf_class: HfClassOpt = None
+    revision: RevisionOpt = None
+    base: BaseOpt = None
+    download: DownloadOpt = False
+    trust_code: TrustCodeOpt = False
 
 
 @dataclass(frozen=True)

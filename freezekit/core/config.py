@@ -40,7 +40,8 @@ MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
 MAX_DEPTH = 16
 MAX_RULES = 10_000
 TOP_KEYS = ("model", "weights", "weights_file", "default", "batchnorm", "rules", "expect")
-MODEL_KEYS = ("name", "factory", "args")
+MODEL_KEYS = ("name", "factory", "args", "hf_class", "revision", "base")
+HUB_KEYS = MODEL_KEYS[3:]  # options of hf: models
 EXPECT_KEYS = ("trainable", "frozen", "total", "max_trainable_pct")
 
 
@@ -51,6 +52,7 @@ class ConfigModel:
 
     name: str
     args: dict[str, Any] = field(default_factory=dict)
+    hub: dict[str, str] = field(default_factory=dict)  # hf_class, revision, base (hf: models)
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,9 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
     if isinstance(value, str):
         return ConfigModel(_string(doc, "model", value))
     if not isinstance(value, dict):
-        raise doc.error("model", f"must be a model name or a mapping of {', '.join(MODEL_KEYS)}, not {_kind(value)}")
+        raise doc.error(
+            "model", f"must be a model name or a mapping of {', '.join(MODEL_KEYS[:3])}, not {_kind(value)}"
+        )
     spec = _check_keys(doc, "model", value, MODEL_KEYS)
     if ("name" in spec) == ("factory" in spec):
         raise doc.error(
@@ -242,7 +246,8 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
                 f"model.args.{key}",
                 f"must be a string, number, boolean, null, or a list or mapping of those, not {type(value).__name__}",
             ) from None
-    return ConfigModel(name, dict(args))
+    hub = {k: _string(doc, f"model.{k}", spec[k]) for k in HUB_KEYS if spec.get(k) is not None}
+    return ConfigModel(name, dict(args), hub)
 
 
 def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:

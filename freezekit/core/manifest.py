@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from ..bounded_read import refuse_special
@@ -50,7 +50,7 @@ def build_manifest(model: ModelInfo, plan: Plan, inventory: Inventory) -> dict[s
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "model": asdict(model),
+        "model": model.as_dict(),
         "default": plan.default,
         "rules": [{"action": r.action, "pattern": r.pattern, "origin": r.origin} for r in plan.rules],
         "frozen": frozen,
@@ -147,6 +147,7 @@ def load_manifest(path: str) -> Manifest:
         _need(path, m, "weights", str, "model.weights", optional=True),
         _need(path, m, "weights_file", str, "model.weights_file", optional=True),
         dict(_need(path, m, "args", dict, "model.args", optional=True) or {}),
+        _hub(path, m),
     )
     default = _need(path, data, "default", str, "default")
     if default not in Default.values():
@@ -224,3 +225,13 @@ def compare(manifest: Manifest, plan: Plan, inventory: Inventory) -> Drift:
         fingerprint_now=fingerprint(table),
         manifest_edited=fingerprint(manifest.parameters) != manifest.fingerprint,
     )
+
+
+def _hub(path: str, m: dict) -> dict[str, str]:
+    """The hf: options a manifest recorded (hf_class, revision, base): strings, known keys only."""
+    hub = _need(path, m, "hub", dict, "model.hub", optional=True) or {}
+    unknown = sorted(set(hub) - {"hf_class", "revision", "base"})
+    if unknown:
+        raise _damaged(path, f"'model.hub' has an unknown key {unknown[0]!r}")
+    _strings(path, hub.values(), "model.hub")
+    return dict(hub)

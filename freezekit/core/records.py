@@ -35,6 +35,8 @@ DTYPE_BYTES = {
     "quint8": 1,
     "qint32": 4,
 }
+# Packed sub-byte dtypes (bitsandbytes 4-bit): bits per logical element.
+PACKED_BITS = {"nf4": 4, "fp4": 4}
 
 
 def numel_of(shape: tuple[int, ...]) -> int:
@@ -74,6 +76,8 @@ class ParamRecord:
 
     @property
     def nbytes(self) -> int:
+        if self.dtype in PACKED_BITS:
+            return self.numel * PACKED_BITS[self.dtype] // 8
         return self.numel * DTYPE_BYTES.get(self.dtype, 0)
 
     @property
@@ -109,6 +113,7 @@ class Inventory:
     modules: tuple[ModuleRecord, ...] = ()
     has_modules: bool = True
     source: str = ""
+    notes: tuple[str, ...] = ()  # what the source says about how it counted (packed weights): report warnings
 
     def module_names(self) -> list[str]:
         if self.modules:

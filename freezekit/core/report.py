@@ -19,6 +19,20 @@ class ModelInfo:
     weights: str | None = None
     weights_file: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
+    hub: dict[str, str] = field(default_factory=dict)  # hf: options that identify the model (hf_class, revision, base)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For JSON reports and manifests: `hub` only when set, so other models' entries stay as they were."""
+        d: dict[str, Any] = {
+            "source": self.source,
+            "kind": self.kind,
+            "weights": self.weights,
+            "weights_file": self.weights_file,
+            "args": dict(self.args),
+        }
+        if self.hub:
+            d["hub"] = dict(self.hub)
+        return d
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def build_report(command: str, loaded: Loaded, plan: Plan, settings: Settings) -
         expectations=check(settings.expect, totals),
         norms=norms,
         batchnorm=settings.batchnorm,
-        warnings=plan.warnings + norm_warnings,
+        warnings=inventory.notes + plan.warnings + norm_warnings,
     )
 
 

@@ -94,6 +94,7 @@ def run_check(
         weights=m.model.weights,
         weights_file=m.model.weights_file,
         trust_pickle=trust_pickle,
+        hub={**(m.model.hub if text == m.model.source else {}), "trust_code": trust_code},
     )
     if model is None and not trust_code and source_type(spec.kind).runs_code(spec):
         raise UnsafeCodeError(

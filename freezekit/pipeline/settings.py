@@ -15,7 +15,7 @@ from ..core.plan import DEFAULT_START, Default
 from ..core.rules import Rule, validate_rule
 from ..errors import ConfigError, UsageError, WeightsError
 from ..sources.registry import parse_source, source_type
-from ..sources.spec import SourceSpec
+from ..sources.spec import SourceKind, SourceSpec
 from ..text_files import check_input_file
 
 DEFAULT_CONFIG = "freezekit.yaml"
@@ -92,7 +92,13 @@ def config_source(config: Config) -> SourceSpec | None:
     """The config's model, parsed, a relative file resolved against the config's folder."""
     if config.model is None:
         return None
-    return parse_source(config.model.name, args=config.model.args, base=Path(config.path).parent)
+    folder = Path(config.path).parent
+    hub = dict(config.model.hub)
+    if "base" in hub:  # a PEFT base folder beside the config
+        hub["base"] = parse_source(
+            hub["base"] if hub["base"].startswith("hf:") else "hf:" + hub["base"], base=folder
+        ).text
+    return parse_source(config.model.name, args=config.model.args, base=folder, hub=hub)
 
 
 def resolve_source(
@@ -103,9 +109,14 @@ def resolve_source(
     weights: str | None = None,
     weights_file: str | None = None,
     trust_pickle: bool = False,
+    hf_class: str | None = None,
+    revision: str | None = None,
+    base: str | None = None,
+    download: bool = False,
+    trust_code: bool = False,
 ) -> SourceSpec:
     """MODEL replaces the config's model (keeping its args when it names the same one); command-line
-    values win over the config's."""
+    values win over the config's. hf_class, revision and base apply to hf: models only."""
     config = config or Config()
     if weights_file is not None:
         check_input_file(weights_file, "weights file", WeightsError)  # fail before building anything
@@ -116,13 +127,23 @@ def resolve_source(
         source = from_config
     else:
         raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
-    return replace(
+    source = replace(
         source,
         args={**source.args, **dict(parse_arg(a) for a in args)},
         weights=weights if weights is not None else config.weights,
         weights_file=weights_file if weights_file is not None else config.weights_file,
         trust_pickle=trust_pickle,
+        download=download,
+        trust_code=trust_code,
     )
+    given = [name for name, value in (("hf-class", hf_class), ("revision", revision), ("base", base)) if value]
+    if given:
+        if source.kind is not SourceKind.HF:
+            raise UsageError(f"--{given[0]} applies to hf: models, not to '{source.text}'")
+        source = replace(
+            source, hf_class=hf_class or source.hf_class, revision=revision or source.revision, base=base or source.base
+        )
+    return source
 
 
 def build_settings(
@@ -143,7 +164,7 @@ def build_settings(
     return Settings(
         source=source,
         rules=config.rules + rules,
-        default=default or config.default or DEFAULT_START,
+        default=default or config.default or natural_default(source),
         strict=strict,
         expect=config.expect.merged_with(expect),
         batchnorm=batchnorm or config.batchnorm,
@@ -151,6 +172,16 @@ def build_settings(
         needs_values=needs_values,
         use_cache=use_cache,
     )
+
+
+def natural_default(source: SourceSpec) -> Default:
+    """Where rules start when neither the caller nor the config says: a PEFT adapter as PEFT
+    arranged it (keep: base frozen, adapter trainable), every other model DEFAULT_START."""
+    if source.kind is not SourceKind.HF:
+        return DEFAULT_START
+    from ..sources.hub_folders import is_adapter
+
+    return Default.KEEP if is_adapter(source.ref, source.revision) else DEFAULT_START
 
 
 def from_command_line(
@@ -170,13 +201,28 @@ def from_command_line(
     batchnorm: BatchNormPolicy | None = None,
     needs_values: bool = False,
     use_cache: bool = True,
+    hf_class: str | None = None,
+    revision: str | None = None,
+    base: str | None = None,
+    download: bool = False,
+    trust_code: bool = False,
 ) -> Settings:
     """The settings of a freeze, count or verify command line: its rules (in the order -p/-u were
     given), the config it names (or ./freezekit.yaml), the model, merged once."""
     rules = command_line_rules(patterns, unfreezes, order)
     config = find_config(config_path, model)
     source = resolve_source(
-        config, model, args=args, weights=weights, weights_file=weights_file, trust_pickle=trust_pickle
+        config,
+        model,
+        args=args,
+        weights=weights,
+        weights_file=weights_file,
+        trust_pickle=trust_pickle,
+        hf_class=hf_class,
+        revision=revision,
+        base=base,
+        download=download,
+        trust_code=trust_code,
     )
     return build_settings(
         config,

@@ -36,7 +36,7 @@ def report_dict(report: Report, view: View) -> dict[str, Any]:
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "command": report.command,
-        "model": asdict(report.model),
+        "model": report.model.as_dict(),
         "default": plan.default,
         "rules": [
             {"action": r.action, "pattern": r.pattern, "origin": r.origin, "selected": n}

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from ..core.records import BufferRecord, Inventory, ParamRecord
 from ..errors import UsageError
+from .packed_weights import unpack
 from .safetensors_header import read_header, read_index
 from .spec import Loaded, SourceKind, SourceSpec
 
@@ -49,15 +50,17 @@ def natural_key(name: str) -> list:
 def inventory_from_tensors(
     tensors: Iterable[tuple[str, tuple[int, ...], str, tuple[str, ...]]], source: str
 ) -> Inventory:
-    """Records for (name, shape, dtype, aliases) entries; module names come from the parameter names."""
+    """Records for (name, shape, dtype, aliases) entries; module names come from the parameter names.
+    Packed quantized weights and pruning masks are counted as packed_weights.py explains."""
     params, buffers = [], []
-    for name, shape, dtype, aliases in tensors:
-        module = name.rpartition(".")[0]
-        if is_buffer(name, dtype):
-            buffers.append(BufferRecord(name, shape, dtype, module))
+    entries, notes = unpack(list(tensors))
+    for e in entries:
+        module = e.name.rpartition(".")[0]
+        if e.buffer if e.buffer is not None else is_buffer(e.name, e.dtype):
+            buffers.append(BufferRecord(e.name, e.shape, e.dtype, module))
         else:
-            params.append(ParamRecord(name, shape, dtype, module, "", aliases=aliases))
-    return Inventory(tuple(params), tuple(buffers), (), has_modules=False, source=source)
+            params.append(ParamRecord(e.name, e.shape, e.dtype, module, "", aliases=e.aliases))
+    return Inventory(tuple(params), tuple(buffers), (), has_modules=False, source=source, notes=tuple(notes))
 
 
 def read_checkpoint_inventory(spec: SourceSpec) -> Inventory:

@@ -47,6 +47,8 @@ class SourceType(Protocol):
 
 # kind -> module of this package, in the order `parse_source` asks them.
 SOURCES: dict[SourceKind, str] = {
+    SourceKind.TIMM: "timm_source",
+    SourceKind.HF: "hf_source",
     SourceKind.SAFETENSORS: "checkpoint",
     SourceKind.SAFETENSORS_INDEX: "checkpoint",
     SourceKind.STATE_DICT: "checkpoint",
@@ -70,12 +72,19 @@ def parse_source(
     weights_file: str | None = None,
     trust_pickle: bool = False,
     base: Path | None = None,
+    hub: Mapping[str, Any] | None = None,
 ) -> SourceSpec:
-    """The one place a MODEL string is parsed (command line, config, manifest, API)."""
+    """The one place a MODEL string is parsed (command line, config, manifest, API).
+    `hub`: the hf:/timm: options (hf_class, revision, base, download, trust_code)."""
     for module in dict.fromkeys(SOURCES.values()):
         spec = cast(SourceType, importlib.import_module(f".{module}", __package__)).parse(text, base)
         if spec is not None:
             return replace(
-                spec, args=dict(args or {}), weights=weights, weights_file=weights_file, trust_pickle=trust_pickle
+                spec,
+                args=dict(args or {}),
+                weights=weights,
+                weights_file=weights_file,
+                trust_pickle=trust_pickle,
+                **dict(hub or {}),
             )
     raise AssertionError(f"no source kind accepts {text!r}: the registry lacks its catch-all")  # pragma: no cover

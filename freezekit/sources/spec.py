@@ -23,6 +23,8 @@ class SourceKind(str, Enum):
     SAFETENSORS = "safetensors"  # a .safetensors file
     SAFETENSORS_INDEX = "safetensors-index"  # a sharded checkpoint's *.safetensors.index.json
     STATE_DICT = "state-dict"  # .pt / .pth / .bin / .ckpt
+    TIMM = "timm"  # timm:NAME
+    HF = "hf"  # hf:FOLDER or hf:ORG/NAME: a transformers model, a PEFT adapter, or a folder of weights
     PYTHON = "python"  # an nn.Module handed to the Python API: never parsed, never loaded
 
 
@@ -38,10 +40,16 @@ class SourceSpec:
     weights: str | None = None  # torchvision weights enum name
     weights_file: str | None = None  # a state_dict to load into the built model
     trust_pickle: bool = False  # the user allowed unpickling (this runs code from the file)
+    hf_class: str | None = None  # hf: the transformers class to build (default: the config's architectures[0])
+    revision: str | None = None  # hf:ORG/NAME: the revision in the local Hugging Face cache
+    base: str | None = None  # a PEFT adapter's base model (default: its base_model_name_or_path)
+    download: bool = False  # timm:/hf: may fetch what the local cache lacks
+    trust_code: bool = False  # hf: may run the code a model ships with (auto_map)
 
     def info(self) -> ModelInfo:
         """How reports and manifests record the source."""
-        return ModelInfo(self.text, self.kind.value, self.weights, self.weights_file, dict(self.args))
+        hub = {k: v for k, v in (("hf_class", self.hf_class), ("revision", self.revision), ("base", self.base)) if v}
+        return ModelInfo(self.text, self.kind.value, self.weights, self.weights_file, dict(self.args), hub)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,12 @@ def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, bat
     model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
     before = _stats(model, frozen_bn)
     try:
-        batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
+        if family == "transformers":  # inputs from the model's config (token ids, pixels, log-mel features)
+            from ..adapter.hf_inputs import hf_batch
+
+            batch = hf_batch(model, options.source.text, batch_size, vopts.device, vopts.input_shape)
+        else:
+            batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
     except (torch.OutOfMemoryError, RuntimeError) as exc:
         if not _allocation_failed(exc):
             raise
@@ -177,7 +182,11 @@ def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
         raise UsageError("verify runs a training step and needs a model; MODEL is a checkpoint file")
     if vopts.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here")
-    family = zoo.family_of(source.ref) if source.kind == SourceKind.TORCHVISION else "custom"
+    family = {
+        SourceKind.TORCHVISION: zoo.family_of(source.ref) if source.kind == SourceKind.TORCHVISION else "",
+        SourceKind.TIMM: "classification",
+        SourceKind.HF: "transformers",
+    }.get(source.kind, "custom")
     batch_size = vopts.batch_size or DEFAULT_BATCH
     baseline = None
     if vopts.compare:  # everything trainable, same step, measured first on a fresh model

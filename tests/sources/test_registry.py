@@ -42,13 +42,29 @@ def _index(tmp: Path) -> str:
     return str(tmp / "tiny.safetensors.index.json")
 
 
+def _hf_folder(tmp: Path) -> str:
+    """A 2-layer Llama's config.json (hidden 8, 2 heads, 1 KV head, vocab 16, tied): 8*16 embedding once,
+    2 layers of q/o 8*8, k/v 8*4, MLP 3*8*16, two norms; the final norm."""
+    (tmp / "config.json").write_text(json.dumps({
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "intermediate_size": 16,
+        "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 16,
+        "tie_word_embeddings": True}))
+    return f"hf:{tmp}"
+
+
+HF_TOTAL = 16 * 8 + 2 * (2 * 8 * 8 + 2 * 8 * 4 + 3 * 8 * 16 + 2 * 8) + 8
+
+
 def _state_dict(tmp: Path) -> str:
     torch.save(_state(), tmp / "tiny.pt")
     return str(tmp / "tiny.pt")
 
 
-# kind -> (MODEL string written into tmp, parameter total, builds a model, reads a file, cacheable, runs code)
-EXAMPLES: dict[SourceKind, tuple[Callable[[Path], str], int, bool, bool, bool, bool]] = {
+# kind -> (MODEL string written into tmp, parameter total, builds a model, reads a file, cacheable, runs code);
+# "reads a file" is True when the file is spec.ref, or the files themselves
+EXAMPLES: dict[SourceKind, tuple[Callable[[Path], str], int, bool, bool | Callable[[Path], tuple], bool, bool]] = {
+    SourceKind.TIMM: (lambda tmp: "timm:lcnet_050", 1_880_856, True, False, True, False),
+    SourceKind.HF: (_hf_folder, HF_TOTAL, True, lambda tmp: (str(tmp / "config.json"),), True, False),
     SourceKind.TORCHVISION: (lambda tmp: "resnet18", 11_689_512, True, False, True, False),
     SourceKind.FACTORY: (lambda tmp: "tests.models_for_tests:build_tied", 60, True, False, False, True),
     SourceKind.FILE_FACTORY: (_file_factory, TINY_TOTAL, True, True, True, True),
@@ -74,7 +90,8 @@ def test_each_registered_kind_parses_loads_and_describes_itself(kind, tmp_path):
     assert sum(p.numel for p in loaded.inventory.params) == total
     assert module.builds_model(spec) is builds
     assert (loaded.model is not None) is builds
-    assert module.input_files(spec) == ((spec.ref,) if reads_file else ())
+    expected = reads_file(tmp_path) if callable(reads_file) else ((spec.ref,) if reads_file else ())
+    assert module.input_files(spec) == expected
     assert (module.cache_identity(spec) is not None) is cacheable
     assert module.runs_code(spec) is runs_code
 
@@ -89,6 +106,9 @@ def test_each_registered_kind_parses_loads_and_describes_itself(kind, tmp_path):
     ("w.bin", SourceKind.STATE_DICT, "w.bin", ""),
     ("w.ckpt", SourceKind.STATE_DICT, "w.ckpt", ""),
     ("m.py:", SourceKind.TORCHVISION, "m.py:", ""),  # no callable: not a factory
+    ("timm:vit_base_patch16_224.augreg_in21k", SourceKind.TIMM, "vit_base_patch16_224.augreg_in21k", ""),
+    ("hf:meta-llama/Llama-3.1-8B", SourceKind.HF, "meta-llama/Llama-3.1-8B", ""),  # not a factory
+    ("hf:shards/model.safetensors.index.json", SourceKind.HF, "shards/model.safetensors.index.json", ""),
 ])
 def test_the_first_module_that_accepts_the_text_decides(text, kind, ref, attr):
     spec = parse_source(text)

@@ -1,0 +1,93 @@
+"""PEFT adapters: the base model with the adapter applied, arranged exactly as PEFT arranges it for
+training (base frozen, adapter and `modules_to_save` trainable), so that the totals equal PEFT's
+`get_nb_trainable_parameters()`.
+
+On the meta device the adapter's layers are created from adapter_config.json alone; its weights
+(adapter_model.safetensors) are loaded by PEFT only when values are needed (--save, verify).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ModelError, WeightsError
+from ..sources.hub_folders import HF_EXTRA, MODEL, HubFolder, base_reference, resolve
+from .hf_models import build_hf, quiet_transformers
+
+if TYPE_CHECKING:
+    from torch import nn
+
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+
+
+def require_peft() -> Any:
+    try:
+        import peft
+    except ImportError as exc:
+        raise ModelError(f"PEFT adapters need peft, which is not installed: {HF_EXTRA}") from exc
+    return peft
+
+
+def _adapter_config(adapter: HubFolder) -> Any:
+    peft = require_peft()
+    try:
+        config = peft.PeftConfig.from_pretrained(str(adapter.path), local_files_only=True)
+    except (Exception, SystemExit) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"{adapter.label}: peft cannot read {adapter.path / 'adapter_config.json'}: {first}") from exc
+    config.inference_mode = False  # what PeftModel.from_pretrained(..., is_trainable=True) does
+    return config
+
+
+def build_peft(
+    adapter: HubFolder,
+    args: dict,
+    *,
+    base: str | None,
+    hf_class: str | None,
+    trust_code: bool,
+    materialize: bool,
+    download: bool,
+) -> "nn.Module":
+    with quiet_transformers():
+        return _build_peft(adapter, args, base, hf_class, trust_code, materialize, download)
+
+
+def _build_peft(
+    adapter: HubFolder,
+    args: dict,
+    base: str | None,
+    hf_class: str | None,
+    trust_code: bool,
+    materialize: bool,
+    download: bool,
+) -> "nn.Module":
+    peft = require_peft()
+    base_folder = resolve(base_reference(adapter, base), download=download, with_weights=materialize)
+    if base_folder.kind != MODEL:
+        raise ModelError(f"{adapter.label}: its base {base_folder.label} is not a model folder (no config.json)")
+    config = _adapter_config(adapter)
+    model = build_hf(
+        base_folder, args, hf_class=hf_class, trust_code=trust_code, materialize=materialize, weights_file=None
+    )
+    if materialize and (adapter.path / ADAPTER_WEIGHTS).is_file():
+        try:
+            return peft.PeftModel.from_pretrained(
+                model, str(adapter.path), config=config, is_trainable=True, use_safetensors=True
+            )
+        except (Exception, SystemExit) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise WeightsError(f"{adapter.label}: cannot load {adapter.path / ADAPTER_WEIGHTS}: {first}") from exc
+
+    import contextlib
+    import warnings
+
+    import torch
+
+    try:  # once: get_peft_model changes the base model in place, so it cannot be retried another way
+        with warnings.catch_warnings(), contextlib.nullcontext() if materialize else torch.device("meta"):
+            warnings.simplefilter("ignore")
+            return peft.get_peft_model(model, config)
+    except (Exception, SystemExit) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelError(f"{adapter.label}: peft cannot apply this adapter to {base_folder.label}: {first}") from exc

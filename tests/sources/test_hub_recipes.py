@@ -1,0 +1,68 @@
+"""The timm / transformers recipes in configs/, each run on a tiny model of the same structure
+(the recipe's model swapped for it, its rules and model options kept)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.sources.hub_fixtures import *  # noqa: F403 - fixtures
+
+pytest.importorskip("transformers")
+CONFIGS = Path(__file__).parent.parent.parent / "configs"
+HUB_RECIPES = ("llama-3-8b-freeze-first-half.yaml", "timm-vit-base-head-and-last-two-blocks.yaml",
+               "whisper-small-freeze-encoder.yaml", "clip-vit-b-32-linear-probe.yaml")
+
+
+def run_on(cli, recipe: str, folder: Path, tmp_path: Path) -> dict:
+    """The recipe with its model replaced by hf:folder (model options kept) and without its expect:
+    (the numbers are the full-size model's)."""
+    data = yaml.safe_load((CONFIGS / recipe).read_text())
+    if isinstance(data["model"], dict):
+        data["model"]["name"] = f"hf:{folder}"
+    else:
+        data["model"] = f"hf:{folder}"
+    data.pop("expect")
+    path = tmp_path / recipe
+    path.write_text(yaml.safe_dump(data))
+    code, out, err = cli("count", "-c", path, "-f", "json", "--no-cache")
+    assert code == 0, err
+    return json.loads(out)["totals"]
+
+
+def test_llm_recipe_freezes_embeddings_and_the_first_half(cli, llama32, tmp_path):
+    layer = 16 * 16 * 2 + 16 * 8 * 2 + 3 * 16 * 32 + 2 * 16  # q, k, v, o; gate, up, down; 2 norms
+    totals = run_on(cli, HUB_RECIPES[0], llama32, tmp_path)
+    assert (totals["frozen"], totals["trainable"]) == (64 * 16 + 16 * layer, 16 * layer + 16 + 64 * 16)
+
+
+def test_timm_vit_recipe_runs_as_shipped(cli):
+    """vit_base_patch16_224 itself: on the meta device it costs no more than a tiny one."""
+    import timm
+
+    code, out, err = cli("count", "-c", CONFIGS / HUB_RECIPES[1], "-f", "json", "--no-cache")
+    assert code == 0, err
+    model = timm.create_model("vit_base_patch16_224", pretrained=False, device="meta")
+    parts = [model.blocks[10], model.blocks[11], model.norm, model.head]
+    assert json.loads(out)["totals"]["trainable"] == sum(p.numel() for m in parts for p in m.parameters()) == 14_946_280
+
+
+def test_whisper_recipe_freezes_the_encoder(cli, tiny_whisper, tmp_path):
+    from transformers import WhisperForConditionalGeneration
+
+    real = WhisperForConditionalGeneration.from_pretrained(tiny_whisper)
+    totals = run_on(cli, HUB_RECIPES[2], tiny_whisper, tmp_path)
+    assert totals["frozen"] == sum(p.numel() for p in real.model.encoder.parameters())
+    assert totals["trainable"] == real_total(real) - totals["frozen"]  # noqa: F405
+
+
+def test_clip_linear_probe_trains_only_the_classifier(cli, tiny_clip, tmp_path):
+    totals = run_on(cli, HUB_RECIPES[3], tiny_clip, tmp_path)
+    assert totals["trainable"] == 16 * 10 + 10  # vision hidden 16 -> num_labels 10
+
+
+def test_every_hub_recipe_is_tested_here():
+    shipped = {p.name for p in CONFIGS.glob("*.yaml") if p.name.startswith(("llama", "timm", "whisper", "clip"))}
+    assert shipped == set(HUB_RECIPES)
