@@ -13,3 +13,13 @@ def test_a_rank_that_dies_is_named_instead_of_its_peers_connection_error(cli):
                          "--timeout", "60")
     assert (code, out) == (10, "")
     assert err == "freezekit: error: rank 1 of 2: rank 1 exited with code 3 before reporting\n"
+
+
+def test_a_batch_no_rank_can_allocate_is_a_usage_error(cli):
+    """Single-process verify says 'lower --batch-size' (exit 2); under --ddp it was exit 10 with the
+    allocator's RuntimeError, as if DDP had refused the freeze."""
+    code, out, err = cli("verify", f"{MODELS}:build_unused", "--input-shape", "6", "--ddp", "2",
+                         "--batch-size", "1000000000000", "--timeout", "60")
+    assert (code, out) == (2, "")
+    assert err == ("freezekit: error: rank 0 of 2: cannot allocate a synthetic batch of 1000000000000 on cpu; "
+                   "lower --batch-size\n")
