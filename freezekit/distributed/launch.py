@@ -74,6 +74,9 @@ def _child(
 ) -> None:
     # The fork server kept the folder and environment of its own start: take the parent's current ones.
     os.chdir(cwd)
+    # Ranks report through the queue; what the model prints (a factory, a forward) goes to stderr, so it
+    # never lands in the parent's stdout (`--format json`).
+    os.dup2(2, 1)
     os.environ.clear()
     os.environ.update(env)
     os.environ.update(

@@ -103,3 +103,14 @@ class DiesOnRankOne(nn.Module):
 
 def build_dies_on_rank_one() -> nn.Module:
     return DiesOnRankOne()
+
+
+def build_noisy() -> nn.Module:
+    """Prints in every forward (debug code does), which only the ranks run."""
+
+    class Noisy(WithUnused):
+        def forward(self, x):
+            print("forward")
+            return super().forward(x) + self.spare(torch.zeros(12)).sum()
+
+    return Noisy()
