@@ -79,7 +79,12 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     optimizer = make_optimizer(job.dist.optimizer, trainable)
     torch.manual_seed(1000 + rank)
     try:
-        batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
+        if job.family == "transformers":  # token ids, pixels or features from the model's config
+            from ..adapter.hf_inputs import hf_batch
+
+            batch = hf_batch(model, job.options.source.text, job.batch_size, device, job.dist.input_shape)
+        else:
+            batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
     except RuntimeError as exc:  # as single-process verify says it (exit 2), not as the engine failing (exit 10)
         if not _allocation_failed(exc):
             raise

@@ -1,6 +1,7 @@
 """verify --ddp: found in review. Real processes (2 ranks, gloo, 127.0.0.1)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 MODELS = Path(__file__).with_name("dist_models.py")
@@ -40,3 +41,28 @@ def test_what_the_ranks_print_stays_out_of_the_json(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["world_size"] == 2
     assert proc.stderr.count("forward") == 4  # one step and DDP's closing forward, on 2 ranks
+
+
+def test_hf_and_timm_models_get_their_own_inputs_under_ddp(cli, tmp_path, monkeypatch):
+    """Single-process verify feeds hf: models token ids (hf_batch) and timm: models their config's
+    image size; --ddp/--fsdp took both for 'custom': 'cannot infer an input', and with --input-shape
+    float token ids (exit 2)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    config = LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=64, max_position_embeddings=64,
+                         architectures=["LlamaForCausalLM"])
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "llama")
+    code, out, err = cli("verify", f"hf:{tmp_path / 'llama'}", "-p", "through:model.layers.0", "--fsdp", "2",
+                         "--steps", "1", "--format", "json", "--timeout", "60")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["ok"] is True and doc["shard_by"] == ["LlamaDecoderLayer"]
+    code, out, err = cli("verify", "timm:lcnet_050", "-p", "through:blocks.2", "--ddp", "2", "--steps", "1",
+                         "--batch-size", "2", "--format", "json", "--timeout", "60")
+    assert code == 0, err
+    assert json.loads(out)["ok"] is True  # no --input-shape: 3x224x224, from the timm config
