@@ -64,7 +64,8 @@ class ModelError(FreezekitError):
 
 
 class InterruptedByUser(FreezekitError):
-    """KeyboardInterrupt raised while the user's code ran (a factory): a line and exit 130, not a traceback."""
+    """Ctrl-C (SIGINT), SIGTERM, or a KeyboardInterrupt raised while the user's code ran (a factory):
+    a line and exit 130, not a traceback."""
 
     exit_code = ExitCode.INTERRUPTED
 
@@ -104,3 +105,8 @@ class DriftError(FreezekitError):
 
 class OutputError(FreezekitError):
     exit_code = ExitCode.OUTPUT
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so the same cleanup runs (temp files removed,
+    a half-committed pair of outputs rolled back); the CLI exits INTERRUPTED for both."""

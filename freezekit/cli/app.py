@@ -122,9 +122,11 @@ def _precheck_export(export: Optional[str], fmt: Format) -> None:
 
 def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
     """freeze and count: the same model, rules and report options; they differ in what they print."""
+    from ..atomic_write import check_distinct
     from ..pipeline.commands import run_audit
     from .progress import status
 
+    check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
     report = run_audit(command, options, progress=status, **outputs)
@@ -223,11 +225,12 @@ def verify(
         return
     options = _options(m, needs_values=True, no_cache=True)
     from ..errors import VerifyError
+    from ..pipeline.stdout_guard import stdout_to_stderr
     from ..render.verify_render import write_verify
     from ..verify.runner import verify as run_verify
     from .progress import status
 
-    with status(f"Verifying {options.source.text}"):
+    with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
         result = run_verify(options, vopts)
     write_verify(result, View(fmt), strict, sys.stdout)
     for warning in result.warnings:

@@ -8,8 +8,9 @@ import sys
 import typer
 from typer.core import TyperGroup
 
-from ..errors import ExitCode, FreezekitError
+from ..errors import ExitCode, FreezekitError, InterruptedByUser, Terminated, one_line
 from . import clickcompat as click
+from .interrupts import sigterm_as_interrupt
 
 
 class FreezekitGroup(TyperGroup):
@@ -17,14 +18,15 @@ class FreezekitGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with sigterm_as_interrupt():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.ClickException as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
             error(exc.format_message() + hint)
             sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
         except typer.Abort:
             error("aborted")
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
         except FreezekitError as exc:
             if os.environ.get("FREEZEKIT_DEBUG"):
                 raise
@@ -32,10 +34,20 @@ class FreezekitGroup(TyperGroup):
             sys.exit(int(exc.exit_code))
         sys.exit(rv if isinstance(rv, int) else 0)
 
+    def invoke(self, ctx: click.Context):  # returns whatever the command returns
+        # Typer turns KeyboardInterrupt into a silent exit 130; say it in one line instead.
+        try:
+            return super().invoke(ctx)
+        except Terminated as exc:
+            raise InterruptedByUser("terminated by SIGTERM") from exc
+        except KeyboardInterrupt as exc:
+            raise InterruptedByUser("interrupted by SIGINT") from exc
+
 
 def error(message: str) -> None:
-    typer.echo(f"freezekit: error: {message}", err=True)
+    typer.echo(f"freezekit: error: {one_line(message)}", err=True)
 
 
 def warn(message: str) -> None:
-    typer.echo(f"freezekit: warning: {message}", err=True)
+    """Warnings carry names from files: one line each, control characters escaped (errors.one_line)."""
+    typer.echo(f"freezekit: warning: {one_line(message)}", err=True)

@@ -14,5 +14,7 @@ def status(message: str) -> Iterator[None]:
         return
     from rich.console import Console
 
-    with Console(stderr=True).status(message, spinner="dots"):
+    from ..render.safe_text import cell
+
+    with Console(stderr=True).status(cell(message), spinner="dots"):  # a model name is text, not markup
         yield

@@ -240,8 +240,13 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
         raise doc.error("model.args", f"must be a mapping of argument names to values, not {_kind(args)}")
     for key, value in args.items():
         try:
-            json.dumps(value)  # args are recorded in reports, manifests and cache keys
-        except (TypeError, ValueError):
+            json.dumps(value, allow_nan=False)  # args are recorded in reports, manifests and cache keys
+        except ValueError:
+            raise doc.error(
+                f"model.args.{key}",
+                "must be a finite number: NaN and infinity have no place in strict JSON (reports, manifests)",
+            ) from None
+        except TypeError:
             raise doc.error(
                 f"model.args.{key}",
                 f"must be a string, number, boolean, null, or a list or mapping of those, not {type(value).__name__}",

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Bytes per element, keyed by the short dtype names the adapter records
-# (torch.float32 -> "float32"). Unknown dtypes count as 0 bytes rather than guess.
+# (torch.float32 -> "float32"). Unknown dtypes count as 0 bytes rather than guess, and `--save`
+# refuses them (freezekit writes only files it can read back). float4_e2m1fn_x2 packs two 4-bit
+# values in one element of one byte, as torch counts it.
 DTYPE_BYTES = {
     "float64": 8,
     "float32": 4,
@@ -19,6 +21,8 @@ DTYPE_BYTES = {
     "float8_e5m2": 1,
     "float8_e4m3fnuz": 1,
     "float8_e5m2fnuz": 1,
+    "float8_e8m0fnu": 1,
+    "float4_e2m1fn_x2": 1,
     "complex128": 16,
     "complex64": 8,
     "complex32": 4,

@@ -80,7 +80,7 @@ def required_literals(rule: Rule) -> tuple[str, list[str]]:
     regex, runs of plain characters at the top level of the parsed pattern (anything
     optional, repeated or alternated breaks a run). ("", []) when nothing is known."""
     if rule.kind == "glob":
-        runs = re.split(r"\*|\?|\[[^\]]*\]?", rule.body)
+        runs = glob_literal_runs(rule.body)
         return runs[0], [r for r in runs[1:] if r]
     try:
         from re import _parser as sre_parse  # type: ignore[attr-defined]  # CPython's regex parser (3.11+)
@@ -101,6 +101,48 @@ def required_literals(rule: Rule) -> tuple[str, list[str]]:
         return runs[0], [r for r in runs[1:] if r]
     except Exception:  # any surprise in a private API: no narrowing, the match stays exact
         return "", []
+
+
+def glob_literal_runs(pattern: str) -> list[str]:
+    """The literal text between the wildcards of a glob, read exactly as fnmatch.translate reads it:
+    `[` opens a class only when a `]` closes it later (a `]` right after `[` or `[!` is a member:
+    `layer[]1]` is `layer` + a class), otherwise it is a literal `[`."""
+    runs: list[str] = []
+    current: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c in "*?":
+            runs.append("".join(current))
+            current = []
+        elif c == "[":
+            j = i
+            if j < n and pattern[j] == "!":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                current.append("[")  # never closed: a literal bracket
+            else:
+                runs.append("".join(current))
+                current = []
+                i = j + 1
+        else:
+            current.append(c)
+    runs.append("".join(current))
+    return runs
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with `prefix` (None: no such string,
+    the prefix is all U+10FFFF). Appending U+10FFFF instead would miss names holding that very
+    character right after the prefix."""
+    while prefix and prefix[-1] == "\U0010ffff":
+        prefix = prefix[:-1]
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else None
 
 
 class Selector:
@@ -161,7 +203,8 @@ class Selector:
             matcher = re.compile(body).fullmatch
         prefix, literals = required_literals(rule)
         lo = bisect.bisect_left(self._candidates, prefix)
-        hi = bisect.bisect_left(self._candidates, prefix + "\U0010ffff") if prefix else len(self._candidates)
+        after = _after_prefix(prefix)
+        hi = bisect.bisect_left(self._candidates, after) if after is not None else len(self._candidates)
         names = self._containing(literals, lo, hi)
         selected: set[int] = set()
         covered = None  # a matched module: names inside it are already selected
@@ -189,12 +232,10 @@ class Selector:
         names = []
         at = text.find(needle, start, end)
         while at != -1:
-            line_start = text.rfind("\n", start, at) + 1
-            line_end = text.find("\n", at, end)
-            if line_end == -1:
-                line_end = end
-            names.append(text[line_start:line_end])
-            at = text.find(needle, line_end + 1, end)  # one hit per name is enough
+            # the name holding this hit, found by offset: a name may itself contain "\n"
+            index = bisect.bisect_right(self._offsets, at) - 1
+            names.append(self._candidates[index])
+            at = text.find(needle, self._offsets[index + 1], end)  # one hit per name is enough
         return names
 
     # -- by module ---------------------------------------------------------

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..render.numbers import human_bytes
+from ..render.safe_text import cell, markdown_code, markdown_text
 from ..render.view import Format
 from .memory_plan import MemoryPlan, Split
 from .results import ENGINE_NAMES, DistResult, Engine
@@ -48,7 +49,9 @@ def section_renderables(sections: CountSections) -> list[RenderableType]:
     out: list[RenderableType] = []
     if sections.units is not None:
         u = sections.units
-        t = Table(title=f"FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'}; the root last)", title_justify="left")
+        t = Table(
+            title=cell(f"FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'}; the root last)"), title_justify="left"
+        )
         for col in ("Unit", "Type", "Frozen tensors", "Trainable tensors", "Frozen", "Trainable", "Mixed"):
             t.add_column(
                 col,
@@ -56,8 +59,8 @@ def section_renderables(sections: CountSections) -> list[RenderableType]:
             )
         for unit in u.units:
             t.add_row(
-                unit.label,
-                unit.type,
+                cell(unit.label),
+                cell(unit.type),
                 f"{unit.frozen_tensors:,}",
                 f"{unit.trainable_tensors:,}",
                 f"{unit.frozen:,}",
@@ -85,13 +88,14 @@ def section_markdown(sections: CountSections) -> str:
         u = sections.units
         lines += [
             "",
-            f"### FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'})",
+            f"### FSDP units ({u.how}: {markdown_text(', '.join(u.shard_by) or 'none')})",
             "",
             "| Unit | Type | Frozen tensors | Trainable tensors | Mixed |",
             "|---|---|---:|---:|---|",
         ]
         lines += [
-            f"| `{x.label}` | {x.type} | {x.frozen_tensors} | {x.trainable_tensors} | {'yes' if x.mixed else ''} |"
+            f"| {markdown_code(x.label)} | {markdown_text(x.type)} | {x.frozen_tensors} | {x.trainable_tensors} "
+            f"| {'yes' if x.mixed else ''} |"
             for x in u.units
         ]
     if sections.memory is not None:
@@ -192,15 +196,17 @@ def dist_renderables(result: DistResult) -> list[RenderableType]:
     engine = ENGINE_NAMES[result.engine]
     units = f", units: {', '.join(result.shard_by) or 'the root only'}" if result.engine is Engine.FSDP else ""
     checks = Table(
-        title=f"verify {result.model} under {engine} on {result.world_size} ranks "
-        f"({result.backend}, {result.device}, {result.optimizer}{units})",
+        title=cell(
+            f"verify {result.model} under {engine} on {result.world_size} ranks "
+            f"({result.backend}, {result.device}, {result.optimizer}{units})"
+        ),
         title_justify="left",
     )
     for col in ("Check", "Result", "Detail"):
         checks.add_column(col)
     for c in result.checks:
         style = "green" if c.ok else ("red" if c.severity == "error" else "yellow")
-        checks.add_row(c.name, Text(_status(c.ok, c.severity), style=style), c.detail)
+        checks.add_row(cell(c.name), Text(_status(c.ok, c.severity), style=style), cell(c.detail))
     mem = Table(
         title=f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})", title_justify="left"
     )
@@ -221,12 +227,15 @@ def dist_renderables(result: DistResult) -> list[RenderableType]:
 def dist_markdown(result: DistResult) -> str:
     engine = ENGINE_NAMES[result.engine]
     lines = [
-        f"## freezekit verify: `{result.model}` under {engine} on {result.world_size} ranks ({result.backend})",
+        f"## freezekit verify: {markdown_code(result.model)} under {engine} on {result.world_size} ranks "
+        f"({result.backend})",
         "",
         "| Check | Result | Detail |",
         "|---|---|---|",
     ]
-    lines += [f"| {c.name} | {_status(c.ok, c.severity)} | {c.detail} |" for c in result.checks]
+    lines += [
+        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity)} | {markdown_text(c.detail)} |" for c in result.checks
+    ]
     lines += [
         "",
         "| bytes per rank | params frozen | params trainable | grads | optimizer | total |",

@@ -58,7 +58,10 @@ def load(settings: Settings) -> Loaded:
         cached = inventory_cache.get(key) if key else None
         if cached is not None:
             return Loaded(cached)  # the warm path: torch is never imported
-    loaded = source_type(source.kind).load(source, materialize)
+    from .stdout_guard import stdout_to_stderr
+
+    with stdout_to_stderr():  # a factory that prints must not corrupt the report on stdout
+        loaded = source_type(source.kind).load(source, materialize)
     if key:
         inventory_cache.put(key, loaded.inventory)
     return loaded

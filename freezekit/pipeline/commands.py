@@ -6,11 +6,9 @@ passes a spinner on stderr); this module draws nothing itself.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from pathlib import Path
 
-from ..atomic_write import atomic_path, check_destination
+from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
 from ..core.report import Report
 from ..errors import OutputError, UnsafeCodeError, UsageError
@@ -32,41 +30,44 @@ def run_audit(
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
+    check_distinct({"--save": save, "--manifest": manifest})
+    inputs = options.input_files() if save is not None or manifest is not None else ()
     if save is not None:
         from ..adapter.save import check_save_path
 
-        check_destination(save, force, options.input_files())
+        check_destination(save, force, inputs)
         check_save_path(save)
     if manifest is not None:
-        check_destination(manifest, force, options.input_files())
-        if save is not None and Path(save).resolve() == Path(manifest).resolve():
-            raise UsageError("--save and --manifest name the same file")
+        check_destination(manifest, force, inputs)
     done = audit(command, options, progress)
     loaded, plan, report = done.loaded, done.plan, done.report
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         doc = build_manifest(report.model, plan, loaded.inventory)
+        if save is not None:
+            from ..adapter.save import check_savable
+
+            check_savable(loaded.model, save)
         with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
             _write_outputs(loaded, plan, doc, save, manifest, force)
     return report
 
 
 def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: str | None, force: bool) -> None:
-    """Both files are written in full to temp files before either is renamed into place, so a
-    failure while writing (a full disk) leaves neither."""
+    """Both files are written in full to temp files, then renamed into place together: a failure
+    or an interrupt at any point leaves both old files (or none) in place, never a mixed pair."""
+    outputs = [p for p in (save, manifest) if p is not None]
     try:
-        with contextlib.ExitStack() as stack:
-            tmp_save = stack.enter_context(atomic_path(save, force)) if save is not None else None
-            tmp_manifest = stack.enter_context(atomic_path(manifest, force)) if manifest is not None else None
-            if tmp_save is not None and save is not None:
+        with atomic_paths(outputs, force) as tmps:
+            if save is not None:
                 from ..adapter.save import write_weights
 
                 apply_to_model(loaded.model, plan)
-                write_weights(loaded.model, tmp_save, Path(save).suffix.lower(), doc)
-            if tmp_manifest is not None:
-                tmp_manifest.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+                write_weights(loaded.model, tmps[0], save, doc)
+            if manifest is not None:
+                tmps[-1].write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     except OSError as exc:
-        names = " and ".join(p for p in (save, manifest) if p is not None)
+        names = " and ".join(outputs)
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -57,6 +58,11 @@ def parse_arg(text: str) -> tuple[str, Any]:
         parsed = value  # YAML that cannot be built (2001-13-45, !!int x): keep the text as given
     if not isinstance(parsed, (str, int, float, bool, type(None))):
         parsed = value  # only JSON scalars (a date, a list, a mapping stay the text as given)
+    if isinstance(parsed, float) and not math.isfinite(parsed):
+        raise UsageError(
+            f"--arg '{text}': {value.strip()} is not a finite number; reports and manifests are strict "
+            "JSON, which has no NaN or infinity (quote it to pass the text)"
+        )
     return key.strip(), parsed
 
 

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from ..core.manifest import Drift
 from ..core.report import Report
+from .safe_text import plain
 from .view import Format, View
 
 
@@ -30,4 +31,4 @@ def write_check(manifest: str, drift: Drift, report: Report, view: View, out: Te
         f"manifest matches: {report.totals.frozen:,} of {report.totals.total:,} "
         f"parameters frozen, inventory {drift.fingerprint_now}"
     ]:
-        out.write(line + "\n")
+        out.write(plain(line) + "\n")  # drift lines carry parameter names from files

@@ -7,6 +7,7 @@ from typing import TextIO
 
 from ..core.report import Report
 from .json_render import totals_dict
+from .safe_text import csv_text
 from .view import View
 
 PARAM_COLUMNS = ("name", "shape", "numel", "dtype", "trainable", "module", "module_type", "rule", "aliases")
@@ -18,22 +19,22 @@ def write_csv(report: Report, view: View, out: TextIO) -> None:
     if view.depth is not None:
         w.writerow(MODULE_COLUMNS)
         for r in view.modules(report):
-            w.writerow((r.name, r.total, r.trainable, r.frozen))
+            w.writerow((csv_text(r.name), r.total, r.trainable, r.frozen))
     elif view.parameters:
         w.writerow(PARAM_COLUMNS)
         for d in view.decisions(report):
             p = d.param
             w.writerow(
                 (
-                    p.name,
+                    csv_text(p.name),
                     "x".join(map(str, p.shape)),
                     p.numel,
                     p.dtype,
                     str(d.trainable).lower(),
-                    p.module,
-                    p.module_type,
-                    d.rule,
-                    " ".join(p.aliases),
+                    csv_text(p.module),
+                    csv_text(p.module_type),
+                    csv_text(d.rule),
+                    csv_text(" ".join(p.aliases)),
                 )
             )
     else:

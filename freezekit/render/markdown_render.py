@@ -6,12 +6,13 @@ from typing import AbstractSet, TextIO
 
 from ..core.report import Report
 from .numbers import expectation_rows, shape_text, share_bar, summary_rows
+from .safe_text import Markdown, markdown_code, markdown_text
 from .view import View
 
 
 def _table(header: tuple[str, ...], rows: list[tuple], right: AbstractSet[int] = frozenset()) -> list[str]:
-    def cell(value) -> str:  # noqa: ANN001
-        return str(value).replace("|", "\\|")
+    def cell(value) -> str:  # noqa: ANN001 - code spans come escaped (Markdown), the rest is prose
+        return markdown_text(value)
 
     lines = [
         "| " + " | ".join(header) + " |",
@@ -22,13 +23,13 @@ def _table(header: tuple[str, ...], rows: list[tuple], right: AbstractSet[int] =
 
 
 def write_markdown(report: Report, view: View, out: TextIO) -> None:
-    lines = [f"## freezekit {report.command}: `{report.model.source}`", ""]
+    lines = [f"## freezekit {report.command}: {markdown_code(report.model.source)}", ""]
     if view.depth is not None:
         lines += _table(
             ("Module", "Total", "Trainable", "Frozen", "Frozen share"),
             [
                 (
-                    f"`{r.name or '(model)'}`",
+                    markdown_code(r.name or "(model)"),
                     f"{r.total:,}",
                     f"{r.trainable:,}",
                     f"{r.frozen:,}",
@@ -43,11 +44,14 @@ def write_markdown(report: Report, view: View, out: TextIO) -> None:
             ("Parameter", "Shape", "Params", "Trainable", "Rule"),
             [
                 (
-                    f"`{d.param.name}`" + (f" (= {', '.join(d.param.aliases)})" if d.param.aliases else ""),
+                    Markdown(
+                        markdown_code(d.param.name)
+                        + (f" (= {markdown_code(', '.join(d.param.aliases))})" if d.param.aliases else "")
+                    ),
                     shape_text(d.param.shape),
                     f"{d.param.numel:,}",
                     "yes" if d.trainable else "no",
-                    d.rule,
+                    markdown_code(d.rule),
                 )
                 for d in view.decisions(report)
             ],
@@ -58,7 +62,7 @@ def write_markdown(report: Report, view: View, out: TextIO) -> None:
             ("Layer", "Type", "Affine", "Statistics", "Note"),
             [
                 (
-                    f"`{n.name}`",
+                    markdown_code(n.name),
                     n.type,
                     "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen"),
                     "update" if n.stats_update else "fixed",

@@ -10,11 +10,12 @@ from rich.text import Text
 
 from ..core.report import Report
 from .numbers import expectation_rows, shape_text, share_bar, summary_rows
+from .safe_text import cell
 from .view import View
 
 
 def _parameters_table(report: Report, view: View) -> Table:
-    table = Table(title=f"{report.model.source}: parameters", title_justify="left")
+    table = Table(title=cell(f"{report.model.source}: parameters"), title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("Parameter", "left"),
         ("Shape", "left"),
@@ -26,16 +27,16 @@ def _parameters_table(report: Report, view: View) -> Table:
         table.add_column(col, justify=justify)
     for d in view.decisions(report):
         p = d.param
-        name = Text(p.name)
+        name = cell(p.name)
         if p.aliases:
-            name.append(f"\n  = {', '.join(p.aliases)}", style="dim")
+            name.append("\n  = ").append_text(cell(", ".join(p.aliases), style="dim"))
         mark = Text("yes", style="green") if d.trainable else Text("no", style="red")
-        table.add_row(name, shape_text(p.shape), f"{p.numel:,}", mark, d.rule)
+        table.add_row(name, shape_text(p.shape), f"{p.numel:,}", mark, cell(d.rule))
     return table
 
 
 def _modules_table(report: Report, view: View) -> Table:
-    table = Table(title=f"{report.model.source}: modules at depth {view.depth}", title_justify="left")
+    table = Table(title=cell(f"{report.model.source}: modules at depth {view.depth}"), title_justify="left")
     columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("Module", "left"),
         ("Total", "right"),
@@ -47,7 +48,7 @@ def _modules_table(report: Report, view: View) -> Table:
         table.add_column(col, justify=justify)
     for r in view.modules(report):
         table.add_row(
-            r.name or "(model)",
+            cell(r.name or "(model)"),
             f"{r.total:,}",
             f"{r.trainable:,}",
             f"{r.frozen:,}",
@@ -62,16 +63,16 @@ def _norms_table(report: Report) -> Table:
         table.add_column(col)
     for n in report.norms:
         affine = "none" if n.affine_trainable is None else ("trainable" if n.affine_trainable else "frozen")
-        table.add_row(n.name, n.type, affine, "update" if n.stats_update else "fixed", n.note)
+        table.add_row(cell(n.name), cell(n.type), affine, "update" if n.stats_update else "fixed", cell(n.note))
     return table
 
 
 def _pairs_table(title: str, rows: list[tuple[str, str]]) -> Table:
-    table = Table(title=title, title_justify="left", show_header=False)
+    table = Table(title=cell(title), title_justify="left", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
     for key, value in rows:
-        table.add_row(key, value)
+        table.add_row(cell(key), cell(value))
     return table
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..verify.result import VerifyResult
+from .safe_text import cell, markdown_code, markdown_text
 from .view import Format, View
 
 
@@ -54,13 +55,14 @@ def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
 
 def verify_renderables(result: VerifyResult) -> list[RenderableType]:
     checks = Table(
-        title=f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})", title_justify="left"
+        title=cell(f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})"),
+        title_justify="left",
     )
     for col in ("Check", "Result", "Detail"):
         checks.add_column(col)
     for c in result.checks:
         style = "green" if c.ok else ("red" if c.severity == "error" else "yellow")
-        checks.add_row(c.name, Text(_status(c.ok, c.severity), style=style), c.detail)
+        checks.add_row(cell(c.name), Text(_status(c.ok, c.severity), style=style), cell(c.detail))
     steps = Table(title="Training step", title_justify="left", show_header=False)
     steps.add_column(style="bold")
     steps.add_column(justify="right")
@@ -71,12 +73,14 @@ def verify_renderables(result: VerifyResult) -> list[RenderableType]:
 
 def verify_markdown(result: VerifyResult) -> str:
     lines = [
-        f"## freezekit verify: `{result.model}` on {result.device} ({result.dtype})",
+        f"## freezekit verify: {markdown_code(result.model)} on {result.device} ({result.dtype})",
         "",
         "| Check | Result | Detail |",
         "|---|---|---|",
     ]
-    lines += [f"| {c.name} | {_status(c.ok, c.severity)} | {c.detail} |" for c in result.checks]
+    lines += [
+        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity)} | {markdown_text(c.detail)} |" for c in result.checks
+    ]
     lines += ["", "| Training step | |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in _step_rows(result)]
     return "\n".join(lines) + "\n"
 

@@ -44,6 +44,10 @@ DTYPES = {
     "F8_E4M3": "float8_e4m3fn",
     "F8_E5M2": "float8_e5m2",
     "C64": "complex64",
+    "F8_E4M3FNUZ": "float8_e4m3fnuz",
+    "F8_E5M2FNUZ": "float8_e5m2fnuz",
+    "F8_E8M0": "float8_e8m0fnu",
+    "F4": "float4_e2m1fn_x2",  # sub-byte: the file counts 4-bit values, two per byte (see _entry)
 }
 ENTRY_KEYS = ("dtype", "shape", "data_offsets")
 
@@ -114,6 +118,10 @@ def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> 
     if end < begin:
         raise _fail(path, f"{where}: data_offsets end {end} is before begin {begin}")
     name_dtype = DTYPES[dtype]
+    if dtype == "F4":  # torch's float4_e2m1fn_x2: one element holds the last dimension's values in pairs
+        if not shape or shape[-1] % 2:
+            raise _fail(path, f"{where}: F4 needs an even last dimension to pack in bytes, got {shape!r}")
+        shape = [*shape[:-1], shape[-1] // 2]
     expected = numel_of(tuple(shape)) * DTYPE_BYTES[name_dtype]
     if end - begin != expected:
         raise _fail(path, f"{where}: data_offsets span {end - begin} bytes but {dtype} {shape} needs {expected}")

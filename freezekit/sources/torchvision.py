@@ -33,7 +33,12 @@ def runs_code(spec: SourceSpec) -> bool:
 
 
 def input_files(spec: SourceSpec) -> tuple[str, ...]:
-    return ()
+    """With --weights, the torch hub's cached file is read: an output must never replace it."""
+    if spec.weights is None:
+        return ()
+    from ..adapter.weights import cache_path, resolve
+
+    return (str(cache_path(resolve(spec.ref, spec.weights))),)
 
 
 def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:

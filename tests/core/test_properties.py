@@ -14,7 +14,7 @@ import struct
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from freezekit.core.config import TOP_KEYS, Config, load_config
@@ -29,7 +29,9 @@ SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[Heal
 # -- (a) the rule engine agrees with a naive reference ---------------------------------
 
 # Segments overlap on purpose: "1" is a prefix of "10", "a" of "ab"; leaves never name a module.
-SEGMENTS = ["a", "b", "ab", "0", "1", "10", "x_y"]
+# The odd ones are names fnmatch handles in ways a hand-written shortcut gets wrong: brackets
+# (`]1` for `layer[]1]`), the last code point U+10FFFF (sorts after everything), a newline.
+SEGMENTS = ["a", "b", "ab", "0", "1", "10", "x_y", "]1", "[a", "\U0010ffff", "a\U0010ffff", "w\nb"]
 LEAVES = ["weight", "bias", "w"]
 
 module_paths = st.lists(st.sampled_from(SEGMENTS), min_size=0, max_size=4).map(".".join)
@@ -58,7 +60,8 @@ def inventories(draw) -> Inventory:
     return Inventory(tuple(params), (), tuple(modules), has_modules=True)
 
 
-GLOB_TOKENS = SEGMENTS + LEAVES + [".", "*", "?", "[01]", "[!a]", ".*", "*."]
+GLOB_TOKENS = SEGMENTS + LEAVES + [".", "*", "?", "[01]", "[!a]", ".*", "*.",
+                                   "[]1]", "[!]]", "[]", "[!]", "[", "]", "[a-", "\U0010ffff*", "w*", "\nb"]
 globs = st.lists(st.sampled_from(GLOB_TOKENS), min_size=1, max_size=6).map("".join)
 REGEX_ATOMS = ["a", "b", "0", "1", "w", "weight", "bias", r"\.", ".", "[a0]", "(a|1)", "(b|10)", r"[^.]"]
 regex_pieces = st.tuples(st.sampled_from(REGEX_ATOMS), st.sampled_from(["", "", "*", "+", "?"])).map("".join)
@@ -104,6 +107,36 @@ def test_rule_engine_agrees_with_naive_reference(inventory, rule_list, default):
         assert count == sum(why == rule.label for _, why in alone)
     unmatched = [r.describe() for r, c in zip(rule_list, plan.selected) if c == 0]
     assert [w.partition(" selects no parameter")[0] for w in plan.warnings if " selects no parameter" in w] == unmatched
+
+
+# Names and globs over a tiny alphabet of the characters that trip shortcuts, so that collisions
+# (a glob class meeting a name bracket, a prefix followed by U+10FFFF) happen in most examples.
+ODD_CHARS = ["1", "]", "[", "w", "\U0010ffff", "\n", "."]
+odd_names = st.lists(st.sampled_from(ODD_CHARS), min_size=1, max_size=5).map("".join).filter(
+    lambda n: not n.startswith(".") and not n.endswith(".") and ".." not in n)
+odd_globs = st.lists(st.sampled_from(ODD_CHARS + ["*", "?", "[]1]", "[!]]", "[]w]", "1]", "w*"]), min_size=1,
+                     max_size=5).map("".join).filter(str.strip)  # a blank pattern is a rule error (exit 7)
+
+
+def flat_inventory(names: list[str]) -> Inventory:
+    """A checkpoint-like inventory: names only, modules inferred from the dots."""
+    return Inventory(tuple(ParamRecord(n, (2,), "float32", n.rpartition(".")[0], "") for n in names), has_modules=False)
+
+
+@SETTINGS
+@given(st.lists(odd_names, min_size=1, max_size=8, unique=True), st.lists(odd_globs, min_size=1, max_size=3))
+@example(["layer1.w", "layer].w", "layerx.w"], ["layer[]1].*"])
+@example(["w\U0010ffff", "w\U0010ffff.1", "w1"], ["w*"])
+@example(["1\nww.w", "ww"], ["*ww*"])
+def test_glob_selection_equals_fnmatchcase_on_odd_names(names, globs):
+    names = [n for n in names if not any(m.startswith(n + ".") for m in names)]  # a name is a parameter or a module
+    inventory = flat_inventory(names)
+    modules = {".".join(n.split(".")[:k]) for n in names for k in range(1, n.count(".") + 1)}
+    for glob in globs:
+        plan = make_plan(inventory, [Rule("freeze", glob)], Default.TRAINABLE, strict=False)
+        expected = [not any(fnmatch.fnmatchcase(c, glob) for c in {n} | {m for m in modules if n.startswith(m + ".")})
+                    for n in names]
+        assert [d.trainable for d in plan.decisions] == expected, glob
 
 
 def test_reference_catches_a_prefix_leak():

@@ -94,7 +94,8 @@ def test_every_dtype_maps_to_a_sized_short_name(tmp_path):
     header, offset = {}, 0
     for i, code in enumerate(safetensors_header.DTYPES):
         size = 3 * DTYPE_BYTES[safetensors_header.DTYPES[code]]
-        header[f"t{i}"] = {"dtype": code, "shape": [3], "data_offsets": [offset, offset + size]}
+        shape = [6] if code == "F4" else [3]  # F4 counts 4-bit values: 6 of them are 3 float4_e2m1fn_x2 bytes
+        header[f"t{i}"] = {"dtype": code, "shape": shape, "data_offsets": [offset, offset + size]}
         offset += size
     got = {t.name: t.dtype for t in read_header(write_safetensors(tmp_path / "d.safetensors", header)).tensors}
     assert got["t13"] == "float8_e4m3fn" and got["t14"] == "float8_e5m2" and got["t15"] == "complex64"
