@@ -212,11 +212,12 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
     and trainable parameters the optimizer does not hold. Works on wrapped models and sharding optimizers
     (DDP, FSDP1/FSDP2 parameters, ZeroRedundancyOptimizer, whose param_groups hold every rank's parameters);
     names are given without the wrappers' prefixes."""
-    from .distributed.wrap_guard import unwrapped_name
+    from .distributed.wrap_guard import unwrapped_name, wrapper_children
 
+    inserted = wrapper_children(model)
     names: dict[int, str] = {}
     for name, p in model.named_parameters():
-        names.setdefault(id(p), unwrapped_name(name))
+        names.setdefault(id(p), unwrapped_name(name, inserted))
     held: dict[int, float] = {}
     for group in optimizer.param_groups:
         for p in group["params"]:

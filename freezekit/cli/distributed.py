@@ -63,7 +63,10 @@ RunOptimizerOpt = Annotated[
     Optional[OptimizerKind], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")
 ]
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", min=1, help="--ddp/--fsdp: seconds before the ranks are stopped.")
+    float,
+    typer.Option(
+        "--timeout", min=1, max=86400, help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400)."
+    ),
 ]
 
 
@@ -83,7 +86,7 @@ class CountDistOptions:
         """Whether count adds sections; a UsageError for options that go with a missing one."""
         if (self.world_size or self.strategy or self.optimizer or self.param_dtype) and not self.memory_plan:
             raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
-        wanted = bool(self.shard_by or self.fsdp_flat or self.memory_plan)
+        wanted = self.shard_by is not None or self.fsdp_flat or self.memory_plan  # '' is a bad value, not none
         if wanted and fmt is Format.CSV:
             raise UsageError(
                 "--shard-by, --fsdp-flat and --memory-plan print tables, JSON or Markdown, not --format csv"
@@ -103,7 +106,7 @@ class VerifyDistOptions:
 
     @property
     def requested(self) -> bool:
-        return bool(self.ddp or self.fsdp or self.shard_by or self.optimizer)
+        return bool(self.ddp or self.fsdp or self.shard_by is not None or self.optimizer)
 
 
 def count_sections(

@@ -128,6 +128,8 @@ def load_manifest(path: str) -> Manifest:
         raise ConfigError(f"{path}: not a JSON manifest: {exc}") from exc
     except RecursionError as exc:
         raise ConfigError(f"{path}: not a JSON manifest: nested too deeply") from exc
+    except ValueError as exc:  # an integer literal over Python's 4,300-digit limit
+        raise ConfigError(f"{path}: not a JSON manifest: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ConfigError(f'{path}: not a freezekit manifest (no "schema": "{SCHEMA}")')
     if data.get("schema_version") != SCHEMA_VERSION:

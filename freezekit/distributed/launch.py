@@ -46,6 +46,7 @@ class RankOutcome:
     value: Any = None
     error: str = ""  # first line of the exception, "TypeName: message"
     exit_code: int = 10  # a FreezekitError's exit code; else 10: the engine failed on this model (or hung)
+    died: bool = False  # exited without reporting: the likely cause of its peers' errors (a connection reset)
 
 
 def free_port() -> int:
@@ -73,6 +74,9 @@ def _child(
 ) -> None:
     # The fork server kept the folder and environment of its own start: take the parent's current ones.
     os.chdir(cwd)
+    # Ranks report through the queue; what the model prints (a factory, a forward) goes to stderr, so it
+    # never lands in the parent's stdout (`--format json`).
+    os.dup2(2, 1)
     os.environ.clear()
     os.environ.update(env)
     os.environ.update(
@@ -139,7 +143,9 @@ def _collect(procs: list[Any], results: Any, got: dict[int, RankOutcome], timeou
                 for r in dead:
                     got.setdefault(
                         r,
-                        RankOutcome(r, False, error=f"rank {r} exited with code {procs[r].exitcode} before reporting"),
+                        RankOutcome(
+                            r, False, error=f"rank {r} exited with code {procs[r].exitcode} before reporting", died=True
+                        ),
                     )
                 deadline = min(deadline, time.monotonic() + GRACE_S)
 

@@ -31,7 +31,7 @@ def dist_options(
         raise UsageError("--ddp and --fsdp exclude each other: pick one engine")
     if not (ddp or fsdp):
         raise UsageError("--shard-by and --optimizer go with --ddp N or --fsdp N")
-    if shard_by and not fsdp:
+    if shard_by is not None and not fsdp:
         raise UsageError("--shard-by goes with --fsdp N")
     if vopts.compare or vopts.dtype != "float32":
         raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
@@ -42,7 +42,7 @@ def dist_options(
         Engine.DDP if ddp else Engine.FSDP,
         ddp or fsdp or 1,
         vopts.device,
-        parse_types(shard_by) if shard_by else None,
+        parse_types(shard_by) if shard_by is not None else None,
         kind,
         vopts.steps,
         vopts.batch_size,

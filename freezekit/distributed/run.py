@@ -10,7 +10,6 @@ from ..errors import FreezekitError, UsageError, VerifyError
 from ..pipeline.audit import load, plan_for
 from ..pipeline.settings import Settings
 from ..sources.registry import source_type
-from ..sources.spec import SourceKind
 from ..verify.result import Check
 from .ddp_check import UNFINISHED_REDUCTION, translate
 from .memory_plan import MemoryPlan, PlanOptions, Split, memory_plan
@@ -193,8 +192,8 @@ def failure_message(result: DistResult, strict: bool) -> str | None:
 
 
 def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
-    from ..adapter import zoo
     from ..adapter.synthetic_inputs import DEFAULT_BATCH
+    from ..verify.runner import input_family
     from .launch import launch
     from .worker import run_rank
 
@@ -219,7 +218,7 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
     shard_by: tuple[str, ...] = ()
     if opts.engine is Engine.FSDP:
         shard_by = fsdp_units(loaded.inventory, plan, opts.shard_by).shard_by
-    family = zoo.family_of(source.ref) if source.kind is SourceKind.TORCHVISION else "custom"
+    family = input_family(source)
     if family == "custom" and opts.input_shape is None:
         raise UsageError(
             f"cannot infer an input for '{source.text}'; pass --input-shape C,H,W (without the batch size)"
@@ -229,7 +228,8 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
     outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        worst = min(failed, key=lambda o: (o.exit_code == int(VerifyError.exit_code), o.rank))
+        # a rank that died explains its peers' errors; else a FreezekitError (bad input) over the engine's
+        worst = min(failed, key=lambda o: (not o.died, o.exit_code == int(VerifyError.exit_code), o.rank))
         raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
     ranks = tuple(o.value for o in outcomes)
     gone = set(ranks[0].missing)

@@ -100,9 +100,12 @@ def _unit_of(owner: str, unit_names: list[str]) -> str:
     return max((n for n in unit_names if _within(owner, n)), key=len, default="")
 
 
-def check_shard_by(inventory: Inventory, shard_by: tuple[str, ...]) -> None:
-    if not inventory.has_modules:
-        raise RuleError("--shard-by needs module types, and a checkpoint file has none; name the model instead")
+def check_shard_by(inventory: Inventory, shard_by: tuple[str, ...] | None) -> None:
+    if not inventory.has_modules:  # a checkpoint: no tree, so no units (the whole file is not one unit)
+        flag = "--shard-by" if shard_by is not None else "--fsdp-flat"
+        raise RuleError(f"{flag} needs module types, and a checkpoint file has none; name the model instead")
+    if shard_by is None:
+        return
     types = sorted({t for m in inventory.modules for t in (m.type, *m.bases)})
     for t in shard_by:
         if not any(m.is_a(t) for m in inventory.modules):
@@ -111,11 +114,10 @@ def check_shard_by(inventory: Inventory, shard_by: tuple[str, ...]) -> None:
 
 def fsdp_units(inventory: Inventory, plan: Plan, shard_by: tuple[str, ...] | None) -> UnitReport:
     """The units FSDP would build; `shard_by` None picks the repeated blocks."""
+    check_shard_by(inventory, shard_by)
     how = "--shard-by"
     if shard_by is None:
         shard_by, how = repeated_block_types(inventory), "repeated blocks"
-    else:
-        check_shard_by(inventory, shard_by)
     roots = _unit_roots(inventory, shard_by)
     names = [m.name for m in roots]
     counts: dict[str, list[int]] = {n: [0, 0, 0, 0] for n in [*names, ""]}

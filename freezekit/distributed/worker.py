@@ -15,6 +15,7 @@ from ..adapter.synthetic_inputs import make_batch
 from ..core.plan import make_plan
 from ..errors import UsageError
 from ..sources.registry import source_type
+from ..verify.runner import _allocation_failed
 from . import ddp_check, fsdp_check
 from .measure import digests, measure
 from .memory_plan import OptimizerKind
@@ -77,7 +78,19 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = make_optimizer(job.dist.optimizer, trainable)
     torch.manual_seed(1000 + rank)
-    batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
+    try:
+        if job.family == "transformers":  # token ids, pixels or features from the model's config
+            from ..adapter.hf_inputs import hf_batch
+
+            batch = hf_batch(model, job.options.source.text, job.batch_size, device, job.dist.input_shape)
+        else:
+            batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
+    except RuntimeError as exc:  # as single-process verify says it (exit 2), not as the engine failing (exit 10)
+        if not _allocation_failed(exc):
+            raise
+        raise UsageError(
+            f"cannot allocate a synthetic batch of {job.batch_size} on {device}; lower --batch-size"
+        ) from exc
     named = list(model.named_parameters())
     # after wrapping: the engine has given every rank rank 0's values (DDP's broadcast, our sync for FSDP)
     before = digests((n, p) for n, p in named if not p.requires_grad)

@@ -19,8 +19,15 @@ WRAPPERS = {  # class name -> how the message calls it
     "FullyShardedDataParallel": "FSDP1 (FullyShardedDataParallel)",
     "FSDPModule": "FSDP2 (fully_shard)",
 }
-# Prefixes the wrappers add to parameter names; audits print the names the user wrote.
-WRAPPER_PREFIXES = ("module.", "_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.")
+# The child each wrapper holds the wrapped module in: its name is a prefix the wrapper adds to
+# parameter names, which audits strip to print the names the user wrote (only where a wrapper put it:
+# a model of the user's own may well have a submodule called `module`).
+WRAPPER_CHILDREN = {
+    "DistributedDataParallel": "module",
+    "FullyShardedDataParallel": "_fsdp_wrapped_module",
+    "ActivationWrapper": "_checkpoint_wrapped_module",
+    "OptimizedModule": "_orig_mod",
+}
 
 
 def wrapper_of(model: "nn.Module") -> tuple[str, str] | None:
@@ -47,13 +54,26 @@ def check_not_wrapped(model: "nn.Module", after_wrap: str | None) -> None:
     )
 
 
-def unwrapped_name(name: str) -> str:
-    """`module._fsdp_wrapped_module.layer.weight` -> `layer.weight`."""
-    changed = True
-    while changed:
-        changed = False
-        for prefix in WRAPPER_PREFIXES:
-            if name.startswith(prefix):
-                name, changed = name[len(prefix) :], True
-            name = name.replace("." + prefix, ".")
-    return name
+def wrapper_children(model: "nn.Module") -> frozenset[str]:
+    """Paths of the modules that wrappers inserted between the user's modules (`module`,
+    `module.layer._fsdp_wrapped_module`, ...)."""
+    out = set()
+    for name, module in model.named_modules():
+        for cls in type(module).__mro__:
+            child = WRAPPER_CHILDREN.get(cls.__name__)
+            if child is not None:
+                out.add(f"{name}.{child}" if name else child)
+                break
+    return frozenset(out)
+
+
+def unwrapped_name(name: str, inserted: frozenset[str]) -> str:
+    """`module._fsdp_wrapped_module.layer.weight` -> `layer.weight`, when `inserted` (see
+    `wrapper_children`) says that both prefixes are wrappers' children."""
+    path: list[str] = []
+    kept: list[str] = []
+    for part in name.split("."):
+        path.append(part)
+        if ".".join(path) not in inserted:
+            kept.append(part)
+    return ".".join(kept)

@@ -19,7 +19,7 @@ from ..errors import UsageError
 from ..pipeline.audit import plan_for
 from ..pipeline.settings import Settings
 from ..sources.registry import source_type
-from ..sources.spec import SourceKind
+from ..sources.spec import SourceKind, SourceSpec
 from .options import VerifyOptions
 from .result import Check, StepStats, VerifyResult
 
@@ -92,6 +92,13 @@ def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, bat
     trainable = sum(d.param.numel for d in plan.decisions if d.trainable)
     stats = StepStats(round(ms, 3), round(mib, 1), measure, trainable, sum(d.param.numel for d in plan.decisions))
     return model, plan, frozen_bn, before, batch.desc, stats
+
+
+def input_family(source: SourceSpec) -> str:
+    """Which synthetic inputs a model takes (make_batch's families, or transformers' hf_batch)."""
+    if source.kind == SourceKind.TORCHVISION:
+        return zoo.family_of(source.ref)
+    return {SourceKind.TIMM: "classification", SourceKind.HF: "transformers"}.get(source.kind, "custom")
 
 
 def _allocation_failed(exc: BaseException) -> bool:
@@ -182,11 +189,7 @@ def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
         raise UsageError("verify runs a training step and needs a model; MODEL is a checkpoint file")
     if vopts.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda: no CUDA device is available here")
-    family = {
-        SourceKind.TORCHVISION: zoo.family_of(source.ref) if source.kind == SourceKind.TORCHVISION else "",
-        SourceKind.TIMM: "classification",
-        SourceKind.HF: "transformers",
-    }.get(source.kind, "custom")
+    family = input_family(source)
     batch_size = vopts.batch_size or DEFAULT_BATCH
     baseline = None
     if vopts.compare:  # everything trainable, same step, measured first on a fresh model

@@ -81,3 +81,36 @@ class Drifting(nn.Module):
 
 def build_drifting() -> nn.Module:
     return Drifting()
+
+
+class DiesOnRankOne(nn.Module):
+    """Rank 1's process exits in the middle of the first forward; rank 0 then sees gloo's
+    'Connection reset by peer' in its backward: the error must name rank 1, not rank 0's input."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Linear(6, 4)
+
+    def forward(self, x):
+        import os
+
+        import torch.distributed as dist
+
+        if dist.get_rank() == 1:
+            os._exit(3)
+        return self.stem(x)
+
+
+def build_dies_on_rank_one() -> nn.Module:
+    return DiesOnRankOne()
+
+
+def build_noisy() -> nn.Module:
+    """Prints in every forward (debug code does), which only the ranks run."""
+
+    class Noisy(WithUnused):
+        def forward(self, x):
+            print("forward")
+            return super().forward(x) + self.spare(torch.zeros(12)).sum()
+
+    return Noisy()

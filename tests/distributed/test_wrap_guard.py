@@ -79,10 +79,33 @@ def test_audit_notices_frozen_parameters_in_an_fsdp2_optimizer(group):
 
 
 def test_unwrapped_names():
-    assert unwrapped_name("module._fsdp_wrapped_module.layer.weight") == "layer.weight"
-    assert unwrapped_name("blocks.0._fsdp_wrapped_module.fc.bias") == "blocks.0.fc.bias"
-    assert unwrapped_name("_orig_mod.head.weight") == "head.weight"
-    assert unwrapped_name("modules.weight") == "modules.weight"
+    inserted = frozenset({"module", "module.blocks.0._fsdp_wrapped_module", "_orig_mod"})
+    assert unwrapped_name("module.blocks.0._fsdp_wrapped_module.fc.bias", inserted) == "blocks.0.fc.bias"
+    assert unwrapped_name("_orig_mod.head.weight", inserted) == "head.weight"
+    assert unwrapped_name("modules.weight", inserted) == "modules.weight"
+    assert unwrapped_name("enc.module.weight", inserted) == "enc.module.weight"  # the user's own `module`
+    assert unwrapped_name("module.weight", frozenset()) == "module.weight"
+
+
+class _Holder(nn.Module):
+    """A model of the user's own whose submodules are called `module`, as many are."""
+
+    def __init__(self):
+        super().__init__()
+        self.module = nn.Linear(4, 4)
+        self.enc = nn.Sequential()
+        self.enc.module = nn.Linear(4, 2)
+
+
+def test_audit_keeps_the_users_own_module_names(group):
+    model = _Holder()
+    model.module.weight.requires_grad_(False)
+    model.enc.module.bias.requires_grad_(False)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    expected = ("module.weight", "enc.module.bias")
+    assert freezekit.audit_optimizer(model, optimizer).frozen_in_optimizer == expected
+    wrapped = nn.parallel.DistributedDataParallel(model)  # the wrapper's `module.` goes, the user's stays
+    assert freezekit.audit_optimizer(wrapped, optimizer).frozen_in_optimizer == expected
 
 
 def test_apply_manifest_refuses_a_wrapped_model_too(group, tmp_path):
