@@ -37,6 +37,31 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+MAX_QUOTED = 80  # characters of a user value an error message shows
+
+
+def quoted(value: object) -> str:
+    """A user value inside an error message, as repr() writes it, cut to MAX_QUOTED characters with
+    its length: a 5,000-digit number from a config must not become a 5,000-character error line."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int over Python's 4,300-digit str() limit
+        return f"an integer of {_digits(value):,} digits"  # type: ignore[arg-type]
+    return shortened(text, len(value) if isinstance(value, str) else len(text))
+
+
+def shortened(text: str, size: int | None = None) -> str:
+    """`text` cut to MAX_QUOTED characters, followed by its length (`size`, default len(text))."""
+    if len(text) <= MAX_QUOTED:
+        return text
+    return f"{text[:MAX_QUOTED]}\u2026 ({len(text) if size is None else size:,} characters)"
+
+
+def _digits(value: int) -> int:
+    digits = int((abs(value).bit_length() - 1) * 0.30102999566398) + 1  # log10(2): may be one short
+    return digits + 1 if abs(value) >= 10**digits else digits
+
+
 class FreezekitError(Exception):
     """Base of every error the user can cause. `exit_code` says how the CLI exits."""
 

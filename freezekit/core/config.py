@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, quoted, shortened
 from ..text_files import read_text
 from .batchnorm_policy import BatchNormPolicy
 from .choice import Choice
@@ -94,7 +94,7 @@ class _Doc:
             for key_node, value_node in node.value:
                 key = self.scalar(key_node, where)
                 if not isinstance(key, str):
-                    raise ConfigError(f"{self.at(where)}: keys must be strings, not {key!r}")
+                    raise ConfigError(f"{self.at(where)}: keys must be strings, not {quoted(key)}")
                 sub = f"{where}.{key}" if where else key
                 out[key] = self.value(value_node, sub, depth + 1)
             return out
@@ -116,12 +116,12 @@ class _Doc:
             line = node.start_mark.line + 1
             tag = node.tag.rpartition(":")[2]
             raise ConfigError(
-                f"{self.path}: {where or 'document'} (line {line}): {node.value!r} is not a valid {tag} value"
+                f"{self.path}: {shortened(where) or 'document'} (line {line}): {quoted(node.value)} is not a valid {tag} value"
             ) from exc
 
     def at(self, where: str) -> str:
         line = self.lines.get(where)
-        return f"{self.path}: {where or 'document'}" + (f" (line {line})" if line else "")
+        return f"{self.path}: {shortened(where) or 'document'}" + (f" (line {line})" if line else "")
 
     def error(self, where: str, message: str) -> ConfigError:
         return ConfigError(f"{self.at(where)}: {message}")
@@ -163,7 +163,7 @@ def _check_keys(doc: _Doc, where: str, data: Any, allowed: tuple[str, ...]) -> d
         if key not in allowed:
             sub = f"{where}.{key}" if where else key
             raise doc.error(
-                sub, f"unknown key '{key}'{did_you_mean(key, list(allowed))} (allowed: {', '.join(allowed)})"
+                sub, f"unknown key {quoted(key)}{did_you_mean(key, list(allowed))} (allowed: {', '.join(allowed)})"
             )
     return data
 
@@ -190,7 +190,7 @@ def _choice(doc: _Doc, where: str, value: Any, choice: type[C]) -> C:
     choices = choice.values()
     if value not in choices:
         raise doc.error(
-            where, f"must be one of {', '.join(choices)}, not {value!r}{did_you_mean(str(value), list(choices))}"
+            where, f"must be one of {', '.join(choices)}, not {quoted(value)}{did_you_mean(str(value), list(choices))}"
         )
     return choice(value)
 
@@ -231,7 +231,7 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
     key = "name" if "name" in spec else "factory"
     name = _string(doc, f"model.{key}", spec[key])
     if key == "factory" and ":" not in name:
-        raise doc.error("model.factory", f"'{name}' must look like 'package.module:callable' or 'file.py:callable'")
+        raise doc.error("model.factory", f"{quoted(name)} must look like 'package.module:callable' or 'file.py:callable'")
     args = spec.get("args", {})
     if args is None:
         args = {}
@@ -268,7 +268,7 @@ def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:
         if action not in ACTIONS:
             raise doc.error(
                 f"{where}.{action}",
-                f"unknown action '{action}'{did_you_mean(action, list(ACTIONS))} (allowed: freeze, unfreeze)",
+                f"unknown action {quoted(action)}{did_you_mean(action, list(ACTIONS))} (allowed: freeze, unfreeze)",
             )
         if isinstance(patterns, list) and not patterns:
             raise doc.error(f"{where}.{action}", "the list of patterns is empty")
@@ -290,10 +290,10 @@ def _parse_expect(doc: _Doc, value: Any) -> Expectations:
         where = f"expect.{key}"
         if key == "max_trainable_pct":
             if isinstance(item, bool) or not isinstance(item, (int, float)) or not 0 <= item <= 100:
-                raise doc.error(where, f"must be a percentage between 0 and 100, not {item!r}")
+                raise doc.error(where, f"must be a percentage between 0 and 100, not {quoted(item)}")
             out[key] = float(item)
         else:
             if isinstance(item, bool) or not isinstance(item, int) or item < 0:
-                raise doc.error(where, f"must be a whole number of parameters (0 or more), not {item!r}")
+                raise doc.error(where, f"must be a whole number of parameters (0 or more), not {quoted(item)}")
             out[key] = item
     return Expectations(**out)
