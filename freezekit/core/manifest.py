@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..bounded_read import refuse_special
-from ..errors import ConfigError
+from ..errors import ConfigError, quoted
 from ..text_files import read_text
 from .config import MAX_RULES
 from .installed import versions
@@ -132,9 +132,10 @@ def load_manifest(path: str) -> Manifest:
         raise ConfigError(f"{path}: not a JSON manifest: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ConfigError(f'{path}: not a freezekit manifest (no "schema": "{SCHEMA}")')
-    if data.get("schema_version") != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if type(version) is not int or version != SCHEMA_VERSION:  # not True, not 1.0: JSON says which it is
         raise ConfigError(
-            f"{path}: manifest schema_version {data.get('schema_version')!r} is not supported "
+            f"{path}: manifest schema_version {quoted(version)} is not supported "
             f"(this freezekit reads {SCHEMA_VERSION})"
         )
     m = _need(path, data, "model", dict, "model")
@@ -151,7 +152,7 @@ def load_manifest(path: str) -> Manifest:
     )
     default = _need(path, data, "default", str, "default")
     if default not in Default.values():
-        raise _damaged(path, f"'default' must be one of {', '.join(Default.values())}, not {default!r}")
+        raise _damaged(path, f"'default' must be one of {', '.join(Default.values())}, not {quoted(default)}")
     frozen = _need(path, data, "frozen", list, "frozen")
     _strings(path, frozen, "frozen")
     parameters = _need(path, data, "parameters", dict, "parameters")
@@ -232,6 +233,6 @@ def _hub(path: str, m: dict) -> dict[str, str]:
     hub = _need(path, m, "hub", dict, "model.hub", optional=True) or {}
     unknown = sorted(set(hub) - {"hf_class", "revision", "base"})
     if unknown:
-        raise _damaged(path, f"'model.hub' has an unknown key {unknown[0]!r}")
+        raise _damaged(path, f"'model.hub' has an unknown key {quoted(unknown[0])}")
     _strings(path, hub.values(), "model.hub")
     return dict(hub)
