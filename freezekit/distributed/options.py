@@ -7,6 +7,8 @@ from ..verify.options import VerifyOptions
 from .memory_plan import OptimizerKind
 from .results import DistOptions, Engine
 
+MAX_CPU_RANKS = 64  # each CPU rank is a forked process holding a whole model: more only exhausts the machine
+
 
 def parse_types(text: str, option: str = "--shard-by") -> tuple[str, ...]:
     types = tuple(t.strip() for t in text.split(","))
@@ -37,6 +39,11 @@ def dist_options(
         raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
     if vopts.device.startswith("cuda:"):
         raise UsageError("--ddp/--fsdp place rank N on cuda:N; pass --device cuda")
+    ranks, flag = (ddp, "--ddp") if ddp else (fsdp, "--fsdp")
+    if vopts.device == "cpu" and ranks > MAX_CPU_RANKS:  # on CUDA, run.py asks for one GPU per rank
+        raise UsageError(
+            f"{flag} {ranks}: at most {MAX_CPU_RANKS} ranks on CPU (each rank is a process with its own model)"
+        )
     kind = OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer")
     return DistOptions(
         Engine.DDP if ddp else Engine.FSDP,
