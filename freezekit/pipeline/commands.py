@@ -11,12 +11,16 @@ from dataclasses import replace
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
+from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
 from ..core.report import ModelInfo, Report
 from ..errors import OutputError, UnsafeCodeError, UsageError
+from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind
 from .audit import Progress, apply_to_model, audit, quiet
 from .settings import Settings, build_settings
+
+CHECKPOINT_KINDS = frozenset(CHECKPOINT_SUFFIXES.values())  # MODEL given as a file name
 
 
 def run_audit(
@@ -44,7 +48,8 @@ def run_audit(
     loaded, plan, report = done.loaded, done.plan, done.report
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
-        doc = build_manifest(_resolved_weights(report.model, options), plan, loaded.inventory)
+        model = _resolved_weights(report.model, options)
+        doc = build_manifest(_relative_paths(model, options, manifest) if manifest else model, plan, loaded.inventory)
         if save is not None:
             from ..adapter.save import check_savable
 
@@ -62,6 +67,16 @@ def _resolved_weights(model: ModelInfo, options: Settings) -> ModelInfo:
     from ..adapter.weights import resolve
 
     return replace(model, weights=resolve(options.source.ref, "DEFAULT").name)
+
+
+def _relative_paths(model: ModelInfo, options: Settings, manifest: str) -> ModelInfo:
+    """Files recorded as check reads them back: relative to the manifest's folder."""
+    changes = {}
+    if model.weights_file is not None:
+        changes["weights_file"] = relative_to_manifest_folder(manifest, model.weights_file)
+    if options.source.kind in CHECKPOINT_KINDS:
+        changes["source"] = relative_to_manifest_folder(manifest, model.source)
+    return replace(model, **changes)
 
 
 def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: str | None, force: bool) -> None:
@@ -100,14 +115,20 @@ def run_check(
             "name the model to check: freezekit check MANIFEST MODEL"
         )
     text = m.model.source if model is None else model
+    weights_file = m.model.weights_file  # paths from the manifest stay inside its folder
+    if weights_file is not None:
+        weights_file = resolve_in_manifest_folder(manifest_path, "model.weights_file", weights_file)
     spec = parse_source(
         text,
         args=m.model.args if text == m.model.source else {},
         weights=m.model.weights,
-        weights_file=m.model.weights_file,
+        weights_file=weights_file,
         trust_pickle=trust_pickle,
         hub={**(m.model.hub if text == m.model.source else {}), "trust_code": trust_code},
     )
+    if model is None and spec.kind in CHECKPOINT_KINDS:
+        path = resolve_in_manifest_folder(manifest_path, "model.source", spec.ref)
+        spec = replace(spec, text=path, ref=path)
     if model is None and not trust_code and source_type(spec.kind).runs_code(spec):
         raise UnsafeCodeError(
             f"{manifest_path}: the manifest names code to import and run ('{spec.text}'), which was not run; "
