@@ -39,23 +39,11 @@ def _adapter_config(adapter: HubFolder) -> Any:
     return config
 
 
+@quiet_transformers()  # a fresh context on every call (contextlib's ContextDecorator)
 def build_peft(
     adapter: HubFolder,
     args: dict,
     *,
-    base: str | None,
-    hf_class: str | None,
-    trust_code: bool,
-    materialize: bool,
-    download: bool,
-) -> "nn.Module":
-    with quiet_transformers():
-        return _build_peft(adapter, args, base, hf_class, trust_code, materialize, download)
-
-
-def _build_peft(
-    adapter: HubFolder,
-    args: dict,
     base: str | None,
     hf_class: str | None,
     trust_code: bool,
