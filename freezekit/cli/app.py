@@ -65,29 +65,32 @@ def main_callback(
 def _options(
     m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
 ) -> "Settings":
-    from ..pipeline.settings import from_command_line
+    from ..pipeline.settings import SourceOptions, from_command_line
 
-    return from_command_line(
-        config_path=m.config,
-        model=m.model,
-        patterns=m.pattern or [],
-        unfreezes=m.unfreeze or [],
-        order=m.ctx.meta.get("rule_order"),
-        args=m.arg or [],
-        default=m.default,
-        strict=not m.allow_unmatched,
-        expect=expect,
+    source = SourceOptions(
+        args=tuple(m.arg or ()),
         weights=m.weights,
         weights_file=m.weights_file,
         trust_pickle=m.trust_pickle,
-        batchnorm=m.batchnorm,
-        needs_values=needs_values,
-        use_cache=not no_cache,
         hf_class=m.hf_class,
         revision=m.revision,
         base=m.base,
         download=m.download,
         trust_code=m.trust_code,
+    )
+    return from_command_line(
+        config_path=m.config,
+        model=m.model,
+        source=source,
+        patterns=m.pattern or [],
+        unfreezes=m.unfreeze or [],
+        order=m.ctx.meta.get("rule_order"),
+        default=m.default,
+        strict=not m.allow_unmatched,
+        expect=expect,
+        batchnorm=m.batchnorm,
+        needs_values=needs_values,
+        use_cache=not no_cache,
     )
 
 

@@ -107,25 +107,27 @@ def config_source(config: Config) -> SourceSpec | None:
     return parse_source(config.model.name, args=config.model.args, base=folder, hub=hub)
 
 
-def resolve_source(
-    config: Config | None,
-    model: str | None,
-    *,
-    args: Sequence[str] = (),
-    weights: str | None = None,
-    weights_file: str | None = None,
-    trust_pickle: bool = False,
-    hf_class: str | None = None,
-    revision: str | None = None,
-    base: str | None = None,
-    download: bool = False,
-    trust_code: bool = False,
-) -> SourceSpec:
+@dataclass(frozen=True)
+class SourceOptions:
+    """What the caller says about the model beyond its name: --arg, weights, trust, hf: options."""
+
+    args: Sequence[str] = ()
+    weights: str | None = None
+    weights_file: str | None = None
+    trust_pickle: bool = False
+    hf_class: str | None = None
+    revision: str | None = None
+    base: str | None = None
+    download: bool = False
+    trust_code: bool = False
+
+
+def resolve_source(config: Config | None, model: str | None, options: SourceOptions = SourceOptions()) -> SourceSpec:
     """MODEL replaces the config's model (keeping its args when it names the same one); command-line
     values win over the config's. hf_class, revision and base apply to hf: models only."""
-    config = config or Config()
-    if weights_file is not None:
-        check_input_file(weights_file, "weights file", WeightsError)  # fail before building anything
+    config, o = config or Config(), options
+    if o.weights_file is not None:
+        check_input_file(o.weights_file, "weights file", WeightsError)  # fail before building anything
     from_config = config_source(config)
     if model is not None:
         source = from_config if from_config is not None and from_config.text == model else parse_source(model)
@@ -135,19 +137,22 @@ def resolve_source(
         raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
     source = replace(
         source,
-        args={**source.args, **dict(parse_arg(a) for a in args)},
-        weights=weights if weights is not None else config.weights,
-        weights_file=weights_file if weights_file is not None else config.weights_file,
-        trust_pickle=trust_pickle,
-        download=download,
-        trust_code=trust_code,
+        args={**source.args, **dict(parse_arg(a) for a in o.args)},
+        weights=o.weights if o.weights is not None else config.weights,
+        weights_file=o.weights_file if o.weights_file is not None else config.weights_file,
+        trust_pickle=o.trust_pickle,
+        download=o.download,
+        trust_code=o.trust_code,
     )
-    given = [name for name, value in (("hf-class", hf_class), ("revision", revision), ("base", base)) if value]
+    given = [name for name, value in (("hf-class", o.hf_class), ("revision", o.revision), ("base", o.base)) if value]
     if given:
         if source.kind is not SourceKind.HF:
             raise UsageError(f"--{given[0]} applies to hf: models, not to '{source.text}'")
         source = replace(
-            source, hf_class=hf_class or source.hf_class, revision=revision or source.revision, base=base or source.base
+            source,
+            hf_class=o.hf_class or source.hf_class,
+            revision=o.revision or source.revision,
+            base=o.base or source.base,
         )
     return source
 
@@ -194,45 +199,24 @@ def from_command_line(
     *,
     config_path: str | None,
     model: str | None,
+    source: SourceOptions = SourceOptions(),
     patterns: Sequence[str] = (),
     unfreezes: Sequence[str] = (),
     order: Sequence[str] | None = None,
-    args: Sequence[str] = (),
     default: Default | None = None,
     strict: bool = True,
     expect: Expectations = Expectations(),
-    weights: str | None = None,
-    weights_file: str | None = None,
-    trust_pickle: bool = False,
     batchnorm: BatchNormPolicy | None = None,
     needs_values: bool = False,
     use_cache: bool = True,
-    hf_class: str | None = None,
-    revision: str | None = None,
-    base: str | None = None,
-    download: bool = False,
-    trust_code: bool = False,
 ) -> Settings:
     """The settings of a freeze, count or verify command line: its rules (in the order -p/-u were
     given), the config it names (or ./freezekit.yaml), the model, merged once."""
     rules = command_line_rules(patterns, unfreezes, order)
     config = find_config(config_path, model)
-    source = resolve_source(
-        config,
-        model,
-        args=args,
-        weights=weights,
-        weights_file=weights_file,
-        trust_pickle=trust_pickle,
-        hf_class=hf_class,
-        revision=revision,
-        base=base,
-        download=download,
-        trust_code=trust_code,
-    )
     return build_settings(
         config,
-        source,
+        resolve_source(config, model, source),
         rules=rules,
         default=default,
         strict=strict,

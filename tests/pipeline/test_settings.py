@@ -6,7 +6,7 @@ from freezekit.core.config import load_config
 from freezekit.core.expectations import Expectations
 from freezekit.core.plan import Default
 from freezekit.core.rules import Rule
-from freezekit.pipeline.settings import Settings, build_settings, resolve_source
+from freezekit.pipeline.settings import Settings, SourceOptions, build_settings, resolve_source
 from freezekit.sources.registry import parse_source
 from freezekit.sources.spec import SourceKind
 
@@ -30,13 +30,13 @@ def _config(tmp_path: Path):
 
 def test_the_config_model_keeps_its_args_and_resolves_against_its_folder(tmp_path):
     config = _config(tmp_path)
-    source = resolve_source(config, None, args=["depth=5"])
+    source = resolve_source(config, None, SourceOptions(args=["depth=5"]))
     assert (source.kind, source.ref, source.attr) == (SourceKind.FILE_FACTORY, str(tmp_path / "models.py"), "build")
     assert source.args == {"depth": 5, "width": 8}  # --arg wins, the config's others stay
     assert source.weights_file == str(tmp_path / "w.pt") and source.weights is None
     same = resolve_source(config, str(tmp_path / "models.py") + ":build")
     assert same.args == {"depth": 4, "width": 8}  # MODEL names the config's model: its args stay
-    other = resolve_source(config, "vgg16", weights="DEFAULT")
+    other = resolve_source(config, "vgg16", SourceOptions(weights="DEFAULT"))
     assert (other.kind, other.args, other.weights) == (SourceKind.TORCHVISION, {}, "DEFAULT")
 
 
