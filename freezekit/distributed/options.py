@@ -39,7 +39,7 @@ def dist_options(
         raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
     if vopts.device.startswith("cuda:"):
         raise UsageError("--ddp/--fsdp place rank N on cuda:N; pass --device cuda")
-    ranks, flag = (ddp, "--ddp") if ddp else (fsdp, "--fsdp")
+    ranks, flag = ddp or fsdp or 1, "--ddp" if ddp else "--fsdp"
     if vopts.device == "cpu" and ranks > MAX_CPU_RANKS:  # on CUDA, run.py asks for one GPU per rank
         raise UsageError(
             f"{flag} {ranks}: at most {MAX_CPU_RANKS} ranks on CPU (each rank is a process with its own model)"
@@ -47,7 +47,7 @@ def dist_options(
     kind = OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer")
     return DistOptions(
         Engine.DDP if ddp else Engine.FSDP,
-        ddp or fsdp or 1,
+        ranks,
         vopts.device,
         parse_types(shard_by) if shard_by is not None else None,
         kind,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
@@ -71,7 +72,7 @@ def _resolved_weights(model: ModelInfo, options: Settings) -> ModelInfo:
 
 def _relative_paths(model: ModelInfo, options: Settings, manifest: str) -> ModelInfo:
     """Files recorded as check reads them back: relative to the manifest's folder."""
-    changes = {}
+    changes: dict[str, Any] = {}
     if model.weights_file is not None:
         changes["weights_file"] = relative_to_manifest_folder(manifest, model.weights_file)
     if options.source.kind in CHECKPOINT_KINDS:
