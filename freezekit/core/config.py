@@ -231,7 +231,9 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
     key = "name" if "name" in spec else "factory"
     name = _string(doc, f"model.{key}", spec[key])
     if key == "factory" and ":" not in name:
-        raise doc.error("model.factory", f"{quoted(name)} must look like 'package.module:callable' or 'file.py:callable'")
+        raise doc.error(
+            "model.factory", f"{quoted(name)} must look like 'package.module:callable' or 'file.py:callable'"
+        )
     args = spec.get("args", {})
     if args is None:
         args = {}
