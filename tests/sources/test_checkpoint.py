@@ -125,6 +125,7 @@ from freezekit.sources.checkpoint import read_checkpoint_inventory
 from freezekit.sources.registry import parse_source
 def rchar():  # bytes this process has read through read() calls
     return int(next(line.split()[1] for line in open('/proc/self/io') if line.startswith('rchar:')))
+read_checkpoint_inventory(parse_source({str(path)!r}))  # first, the lazy imports (they read package metadata)
 before = rchar()
 inv = read_checkpoint_inventory(parse_source({str(path)!r}))
 read_bytes = rchar() - before
