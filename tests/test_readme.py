@@ -26,6 +26,8 @@ MY_MODELS = '''\
 import torch
 from torch import nn
 
+from tests.distributed.dist_models import TinyLM  # the same tiny LM the distributed tests use
+
 
 class Net(nn.Module):
     """A stem, an encoder of `depth` blocks and a head; input: 6 features."""
@@ -38,24 +40,6 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.head(self.encoder(torch.relu(self.stem(x))))
-
-
-class TinyLM(nn.Module):
-    """Embedding, four encoder layers, a head; verify's float inputs become token ids."""
-
-    def __init__(self, vocab: int = 32, dim: int = 16, depth: int = 4):
-        super().__init__()
-        self.vocab = vocab
-        self.embed = nn.Embedding(vocab, dim)
-        self.layers = nn.ModuleList(nn.TransformerEncoderLayer(dim, 2, 32, dropout=0.0, batch_first=True)
-                                    for _ in range(depth))
-        self.head = nn.Linear(dim, vocab)
-
-    def forward(self, x):
-        h = self.embed((x.abs() * 1000).long() % self.vocab)
-        for layer in self.layers:
-            h = layer(h)
-        return self.head(h)
 
 
 def build(depth: int = 2) -> nn.Module:
