@@ -11,7 +11,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Exit codes, listed in the README. Never renumber: pipelines match on them."""
+    """Exit codes, listed in docs/cli.md (and summed up in the README). Never renumber: pipelines match on them."""
 
     OK = 0
     INTERNAL = 1  # a bug: unexpected exception, traceback printed

@@ -1,10 +1,11 @@
-"""Every `bash` and `yaml` block of README.md runs as written.
+"""Every `bash`, `yaml` and `python` block of README.md, of the pages in docs/ and of
+benchmarks/README.md runs as written.
 
 Each block runs in a temporary folder holding a copy of `configs/`, the `my_models.py` and the
 `llama/` checkpoint index the README's recipes name (made here, tiny: `build` takes 6 features,
 `build_lm` a sequence of 8 values). freezekit commands run
 in-process (CliRunner), so torch is imported once; a pipe into another program (`| jq .totals`)
-feeds it freezekit's stdout. A block is skipped only when the paragraph before it says
+feeds it freezekit's stdout. A `python` block runs in-process in a fresh namespace. A block is skipped only when the paragraph before it says
 "not run by the tests" (pretrained weights from the network, a GPU), as the README shows readers.
 Setup commands are checked, not run: `pip install` must name this project, `pytest` is this run.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text()
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "README.md"]
 SKIP_MARK = "not run by the tests"
 
 MY_MODELS = '''\
@@ -52,11 +53,16 @@ def build_lm() -> nn.Module:
 
 
 def blocks() -> list:
-    """(language, first line number, text) of every bash/yaml block, with the skip marks applied."""
-    out, lines = [], README.splitlines()
+    """(language, text) of every bash/yaml/python block of every page, with the skip marks applied."""
+    return [param for page in PAGES for param in page_blocks(page)]
+
+
+def page_blocks(page: Path) -> list:
+    out, lines = [], page.read_text().splitlines()
+    label = page.relative_to(ROOT)
     i = 0
     while i < len(lines):
-        match = re.fullmatch(r"```(bash|yaml)\s*", lines[i])
+        match = re.fullmatch(r"```(bash|yaml|python)\s*", lines[i])
         if not match:
             i += 1
             continue
@@ -69,7 +75,7 @@ def blocks() -> list:
             start -= 1
         before = " ".join(line.strip() for line in lines[start:stop])
         marks = [pytest.mark.skip(reason=before)] if SKIP_MARK in before else []
-        out.append(pytest.param(match[1], "\n".join(lines[i + 1:end]), id=f"README line {i + 1}", marks=marks))
+        out.append(pytest.param(match[1], "\n".join(lines[i + 1:end]), id=f"{label} line {i + 1}", marks=marks))
         i = end + 1
     return out
 
@@ -153,6 +159,9 @@ def run_shell_command(cli, argv: list[str], expected: int = 0) -> None:
 
 @pytest.mark.parametrize("language, text", blocks())
 def test_readme_block_runs(cli, workdir, language, text):
+    if language == "python":
+        exec(compile(text, "<docs block>", "exec"), {"__name__": "__docs__"})
+        return
     if language == "yaml":
         (workdir / "freezekit.yaml").write_text(text)
         code, out, err = cli("count", "-f", "json")
@@ -166,4 +175,6 @@ def test_readme_block_runs(cli, workdir, language, text):
 def test_the_readme_has_blocks_to_run():
     params = blocks()
     assert len(params) >= 6
-    assert any(p.values[0] == "yaml" for p in params) and sum(not p.marks for p in params) >= 5
+    assert {p.values[0] for p in params} == {"bash", "yaml", "python"} and sum(not p.marks for p in params) >= 9
+    readme = page_blocks(ROOT / "README.md")
+    assert len(ROOT.joinpath("README.md").read_text().splitlines()) <= 200 and len(readme) >= 3

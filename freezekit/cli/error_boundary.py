@@ -19,7 +19,7 @@ class FreezekitGroup(TyperGroup):
     """Turns every user error into one line on stderr and its exit code; bugs keep their traceback.
 
     A reader that closes the pipe early (`| head`) ends the run quietly with exit 0: the output
-    was cut short on purpose, not by a failure (see the README's exit codes)."""
+    was cut short on purpose, not by a failure (see docs/cli.md, exit codes)."""
 
     def get_params(self, ctx: click.Context) -> list:
         params = super().get_params(ctx)  # includes Typer's --install-completion, added late

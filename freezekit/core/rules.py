@@ -1,6 +1,6 @@
 """Freeze rules and the selectors they use.
 
-Selection, in one sentence (the README says the same): a pattern selects a
+Selection, in one sentence (docs/rules.md says the same): a pattern selects a
 parameter when it matches the parameter's full name, or the full name of a
 module that contains it. So `features.0` selects `features.0.weight` and
 `features.0.bias`, and never `features.10.weight`.

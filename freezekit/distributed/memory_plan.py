@@ -1,7 +1,7 @@
 """Bytes per rank of parameters, gradients and optimizer state, frozen and trainable apart. Pure.
 
 Works from the inventory's records and the plan alone, so a 70B plan costs what a `count` costs.
-The formula (README, "Distributed"), with W the world size, P_f / P_t the frozen / trainable
+The formula (docs/distributed.md), with W the world size, P_f / P_t the frozen / trainable
 parameter bytes, k the optimizer's states per trainable element and T_t the trainable tensors:
 
     params     ddp, zero1, zero2: P_f + P_t          zero3, fsdp: (P_f + P_t) / W

@@ -1,4 +1,4 @@
-"""The JSON report: a documented, versioned schema (README, "JSON schema")."""
+"""The JSON report: a documented, versioned schema (docs/OUTPUT.md)."""
 
 from __future__ import annotations
 

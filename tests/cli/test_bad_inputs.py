@@ -1,7 +1,7 @@
 """The hostile-input corpus: every case is a command line that must fail cleanly.
 
 One table, one test. For every case the CLI must
-  * exit with the documented code (README "Exit codes", freezekit.errors.ExitCode),
+  * exit with the documented code (docs/cli.md "Exit codes", freezekit.errors.ExitCode),
   * print exactly one non-empty line on stderr, starting `freezekit: error:` and naming the culprit,
   * show no traceback anywhere,
   * write nothing: the files in the case's folder (the current folder too) are exactly the

@@ -70,7 +70,7 @@ rules = st.lists(st.builds(Rule, st.sampled_from(["freeze", "unfreeze"]), st.one
 
 
 def naive_plan(inventory: Inventory, rule_list: list[Rule], default: Default) -> list[tuple[bool, str]]:
-    """The README's sentence, literally: a rule selects a parameter when it matches one of its names
+    """docs/rules.md's sentence, literally: a rule selects a parameter when it matches one of its names
     or a dotted prefix of one that is a module name; the last selecting rule decides."""
     modules = {m.name for m in inventory.modules if m.name}
 
