@@ -1,6 +1,18 @@
+import signal
 from pathlib import Path
 
 import pytest
+
+
+def pytest_configure(config):
+    """Signals start at their defaults, whoever started pytest. A pipeline step run with `&` (or by a
+    CI runner that ignores SIGINT) hands pytest SIGINT ignored; an ignored signal stays ignored across
+    exec, so the children the signal tests start would never see the SIGINT they are sent. A handled
+    signal resets to its default at exec, so restoring Python's handlers here covers the children too."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def pytest_addoption(parser):
