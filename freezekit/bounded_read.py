@@ -94,3 +94,9 @@ def stays_inside(relative: str) -> bool:
         return False
     normal = os.path.normpath(relative)
     return normal != ".." and not normal.startswith(".." + os.sep) and not os.path.isabs(normal)
+
+
+def resolves_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether `path`, every symbolic link followed, ends inside `folder` (also followed), or is it."""
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)

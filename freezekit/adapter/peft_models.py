@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError, WeightsError
-from ..sources.hub_folders import HF_EXTRA, MODEL, HubFolder, base_reference, resolve
+from ..sources.hub_folders import HF_EXTRA, MODEL, HubFolder, resolve_base
 from .hf_models import build_hf, quiet_transformers
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def build_peft(
     download: bool,
 ) -> "nn.Module":
     peft = require_peft()
-    base_folder = resolve(base_reference(adapter, base), download=download, with_weights=materialize)
+    base_folder = resolve_base(adapter, base, download=download, with_weights=materialize)
     if base_folder.kind != MODEL:
         raise ModelError(f"{adapter.label}: its base {base_folder.label} is not a model folder (no config.json)")
     config = _adapter_config(adapter)

@@ -15,6 +15,7 @@ from typing import Any
 from ..core.installed import versions
 from ..errors import ModelError, UsageError
 from . import hub_folders
+from .hub_offline import offline
 from .spec import Loaded, SourceKind, SourceSpec
 
 PREFIX = "hf:"
@@ -45,6 +46,11 @@ def load(spec: SourceSpec, materialize: bool) -> Loaded:
     folder = _folder(spec, materialize)
     if folder.kind == hub_folders.WEIGHTS:
         return Loaded(_header_inventory(folder, spec))
+    with offline(not spec.download):  # a file may name a repo id: fetched only with --download
+        return _built(folder, spec, materialize)
+
+
+def _built(folder: hub_folders.HubFolder, spec: SourceSpec, materialize: bool) -> Loaded:
     from .built import loaded_model
 
     if folder.kind == hub_folders.ADAPTER:
@@ -119,7 +125,7 @@ def runs_code(spec: SourceSpec) -> bool:
         folder = _folder(spec)
         folders = [folder]
         if folder.kind == hub_folders.ADAPTER:
-            folders.append(hub_folders.resolve(hub_folders.base_reference(folder, spec.base)))
+            folders.append(hub_folders.resolve_base(folder, spec.base))
     except (ModelError, UsageError):
         return False  # load reports the problem
     configs = [f.config() for f in folders if f.kind == hub_folders.MODEL]

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, ModelError, UsageError
+from ..bounded_read import is_regular, read_regular, resolves_inside, stays_inside
+from ..errors import ConfigError, ModelError, UsageError, quoted
 from ..text_files import read_text
+from .hub_confinement import confine
 
 MAX_JSON_BYTES = 8 << 20  # a config.json is kilobytes; an index of 100k tensors is a few MiB
-REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/\w[\w.-]*")  # and no '..' (is_repo_id)
+COMMIT = re.compile(r"[0-9a-f]{40}")
+REF_NAME = re.compile(r"\w[\w.-]*(/\w[\w.-]*)*")  # a branch or tag (refs/pr/1 included), and no '..'
+MAX_REF_BYTES = 1024  # refs/main holds a 40-character commit hash
 MODEL, ADAPTER, WEIGHTS = "model", "adapter", "weights"
 CONFIG_FILES = {MODEL: "config.json", ADAPTER: "adapter_config.json"}
 HF_EXTRA = "pip install 'freezekit[hf]'"
@@ -89,13 +94,47 @@ def expected_cache_dir(repo_id: str) -> Path:
     return hub_cache_dir() / f"models--{repo_id.replace('/', '--')}"
 
 
+def is_repo_id(text: str) -> bool:
+    return bool(REPO_ID.fullmatch(text)) and ".." not in text
+
+
+def check_revision(revision: str | None, what: str = "--revision") -> None:
+    """A revision is a commit hash or a ref name (branch, tag), never a path to a file."""
+    if revision is not None and (".." in revision or not REF_NAME.fullmatch(revision)):
+        raise UsageError(f"{what} {quoted(revision)}: not a commit hash or a branch or tag name")
+
+
 def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
-    hub = _hub()
-    for name in ("config.json", "adapter_config.json", "model.safetensors.index.json", "model.safetensors"):
-        found = hub.try_to_load_from_cache(repo_id, name, cache_dir=hub_cache_dir(), revision=revision)
-        if isinstance(found, str):
-            return Path(found).parent
-    return None
+    """The cached snapshot folder of repo_id at revision (huggingface_hub's documented layout:
+    refs/<name> holds a commit hash, snapshots/<commit>/ its files), or None when not cached."""
+    repo = expected_cache_dir(repo_id)
+    commit = _commit(repo_id, repo, revision or "main")
+    if commit is None:
+        return None
+    snapshots = repo / "snapshots"
+    if snapshots.exists() and not snapshots.is_dir():
+        raise ModelError(f"hf:{repo_id}: the cache entry {repo} is damaged ({snapshots} is not a folder)")
+    snapshot = snapshots / commit
+    if not snapshot.is_dir() or not resolves_inside(snapshot, repo):
+        return None
+    names = ("config.json", "adapter_config.json", "model.safetensors.index.json", "model.safetensors")
+    return snapshot if any((snapshot / name).is_file() for name in names) else None
+
+
+def _commit(repo_id: str, repo: Path, revision: str) -> str | None:
+    ref = repo / "refs" / revision
+    if not os.path.lexists(ref):
+        return revision if COMMIT.fullmatch(revision) else None
+    if not resolves_inside(ref, repo / "refs") or not is_regular(ref):
+        raise ModelError(f"hf:{repo_id}: the cache entry {repo} is damaged (refs/{revision} is not a regular file)")
+    raw = read_regular(ref, MAX_REF_BYTES, "cache ref", ModelError)
+    try:
+        commit = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        commit = ""
+    if not COMMIT.fullmatch(commit):
+        raise ModelError(f"hf:{repo_id}: the cache entry {repo} is damaged (refs/{revision} holds no commit hash)")
+    return commit
 
 
 def _download(repo_id: str, revision: str | None, with_weights: bool) -> Path:
@@ -111,19 +150,21 @@ def _download(repo_id: str, revision: str | None, with_weights: bool) -> Path:
 
 
 def locate(
-    ref: str, revision: str | None = None, download: bool = False, with_weights: bool = False
+    ref: str, revision: str | None = None, download: bool = False, with_weights: bool = False, repo_only: bool = False
 ) -> tuple[Path, str | None]:
-    """The folder an hf: reference names, and its repo id when it came from the cache."""
+    """The folder an hf: reference names, and its repo id when it came from the cache. `repo_only`:
+    the reference was read from a file, so `ORG/NAME` is a repo id, never a folder of the working directory."""
     if not ref.strip():
         raise ModelError("hf: needs a folder or a repo id after it, e.g. hf:./my-model or hf:meta-llama/Llama-3.1-8B")
+    check_revision(revision)
     path = Path(ref)
-    if path.is_dir():
+    if not repo_only and path.is_dir():
         if revision is not None:
             raise UsageError(f"--revision picks a version of a repo id in the Hugging Face cache; {ref} is a folder")
         return path, None
-    if path.exists():
+    if not repo_only and path.exists():
         raise ModelError(f"hf:{ref}: not a folder (hf: names a model folder or a repo id)")
-    if not REPO_ID.fullmatch(ref):
+    if not is_repo_id(ref):
         raise ModelError(f"hf:{ref}: no such folder, and not a repo id like ORG/NAME")
     if download:
         return _download(ref, revision, with_weights), ref
@@ -137,8 +178,18 @@ def locate(
     return found, ref
 
 
-def resolve(ref: str, revision: str | None = None, download: bool = False, with_weights: bool = False) -> HubFolder:
-    path, repo_id = locate(ref, revision, download, with_weights)
+def resolve(
+    ref: str,
+    revision: str | None = None,
+    download: bool = False,
+    with_weights: bool = False,
+    repo_only: bool = False,
+) -> HubFolder:
+    """The folder, what it holds, and its config text; refused when a loader would read outside it
+    (sources/hub_confinement.py)."""
+    path, repo_id = locate(ref, revision, download, with_weights, repo_only)
+    label = f"hf:{ref}"
+    confine(path, expected_cache_dir(repo_id) if repo_id else path, label)
     for kind in (ADAPTER, MODEL):
         config = path / CONFIG_FILES[kind]
         if config.is_file():
@@ -149,24 +200,24 @@ def resolve(ref: str, revision: str | None = None, download: bool = False, with_
     return folder
 
 
-def base_reference(adapter: HubFolder, base: str | None) -> str:
-    """What the adapter's base model is: --base when given, else the adapter's base_model_name_or_path,
-    followed only as a repo id in the local cache or a folder inside the adapter's own folder (a path
-    read from a file never leads elsewhere on the disk)."""
+def resolve_base(adapter: HubFolder, base: str | None, download: bool = False, with_weights: bool = False) -> HubFolder:
+    """The adapter's base model: --base when given, else the adapter's base_model_name_or_path,
+    followed only as a folder inside the adapter's own folder or a repo id (the local cache, or
+    --download): a path read from a file never leads elsewhere on the disk, nor to the working folder."""
     if base:
-        return base.removeprefix("hf:")
+        return resolve(base.removeprefix("hf:"), download=download, with_weights=with_weights)
     named = adapter.config().get("base_model_name_or_path")
     if not isinstance(named, str) or not named.strip():
         raise ModelError(
             f"{adapter.label}: adapter_config.json names no base_model_name_or_path; pass --base hf:FOLDER"
         )
-    inside = (adapter.path / named).resolve()
-    if inside.is_dir() and inside.is_relative_to(adapter.path.resolve()):
-        return str(inside)
-    if REPO_ID.fullmatch(named) and not Path(named).is_absolute():
-        return named
+    inside = adapter.path / named
+    if stays_inside(named) and inside.is_dir() and resolves_inside(inside, adapter.path):
+        return resolve(str(inside), with_weights=with_weights)
+    if is_repo_id(named):
+        return resolve(named, download=download, with_weights=with_weights, repo_only=True)
     raise ModelError(
-        f"{adapter.label}: its base model '{named}' is a path outside the adapter's folder, which is "
+        f"{adapter.label}: its base model {quoted(named)} is a path outside the adapter's folder, which is "
         "not followed; pass --base hf:FOLDER (or a cached repo id)"
     )
 
@@ -180,7 +231,7 @@ def fingerprint(ref: str, revision: str | None, base: str | None) -> str | None:
             return None  # code that may change under the same config; a note the cache would not keep
         texts = [folder.kind, folder.config_text]
         if folder.kind == ADAPTER:
-            base_folder = resolve(base_reference(folder, base))
+            base_folder = resolve_base(folder, base)
             if base_folder.kind != MODEL or "auto_map" in base_folder.config():
                 return None
             texts += [base_folder.kind, base_folder.config_text]

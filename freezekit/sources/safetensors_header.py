@@ -184,9 +184,9 @@ def read_header(
 ) -> SafetensorsHeader:
     """Parse and validate the header of one .safetensors file; reads only the header bytes.
 
+    Errors never echo what was read (the first 8 bytes as a length, say): the file may be anything.
     `quiet`: the file was named by another file (an index's shard), so it may be anything the
-    index's author pointed at: errors then never echo what was read from it (its first bytes
-    as a length, say), only that it is not a safetensors file.
+    index's author pointed at: a header that is not JSON is then not described either.
     """
     with open_regular(path, "safetensors file", WeightsError) as f:
         try:
@@ -197,27 +197,21 @@ def read_header(
                     "file is empty" if size == 0 else f"file is only {size} bytes, too short to be a safetensors file",
                 )
             n = int.from_bytes(f.read(8), "little")
-            if n > max_header_bytes:
-                if quiet:
-                    raise _fail(path, "not a safetensors file (its header length is over the limit)")
+            if n > max_header_bytes:  # n is whatever the first 8 bytes were: never quoted
                 raise _fail(
                     path,
-                    f"header length {n:,} bytes is over the {max_header_bytes // 2**20} MiB limit: "
-                    "not a safetensors file or damaged",
+                    f"not a safetensors file (its header length is over the {max_header_bytes // 2**20} MiB limit)",
                 )
             if 8 + n > size:
-                if quiet:
-                    raise _fail(path, "not a safetensors file (its header runs past the end of the file)")
                 raise _fail(
                     path,
-                    f"header of {n:,} bytes runs past the end of the {size:,}-byte file: "
-                    "not a safetensors file or truncated",
+                    f"not a safetensors file or truncated (its header runs past the end of the {size:,}-byte file)",
                 )
             raw = f.read(n)
         except OSError as exc:
             raise _fail(path, f"cannot be read: {exc.strerror or exc}") from exc
     if len(raw) != n:
-        raise _fail(path, f"file ended inside the {n:,}-byte header")
+        raise _fail(path, "file ended inside its header")
     if quiet:
         try:
             data = _parse_json(path, raw, "header")

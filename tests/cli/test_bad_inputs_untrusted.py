@@ -208,7 +208,7 @@ CASES = [
     pytest.param(lambda t, m: ["count", write(t, "m.safetensors.index.json", json.dumps({"weight_map": {"a": "/etc/passwd"}}))],
                  X.WEIGHTS, "shard '/etc/passwd' lies outside the index's folder; refused without opening it",
                  id="index: shard is an absolute path"),
-    pytest.param(_index_shard_not_a_checkpoint, X.WEIGHTS, "secret.safetensors: not a safetensors file (its header length is over the limit)",
+    pytest.param(_index_shard_not_a_checkpoint, X.WEIGHTS, "secret.safetensors: not a safetensors file (its header length is over the 100 MiB limit)",
                  id="index: a shard that is not a checkpoint echoes nothing"),
     pytest.param(_index_two_shards_over_budget, X.WEIGHTS, "the shards' headers hold more than",
                  id="index: shards' headers over the total cap"),
