@@ -156,8 +156,8 @@ def build_torchvision(
             raise
         except TypeError as exc:
             raise ModelError(f"model '{name}' does not accept these arguments: {exc}") from exc
-        except (AssertionError, ValueError, KeyError, IndexError) as exc:
-            if weights is None:  # the builder refused its arguments (e.g. vit_b_16 image_size=223)
+        except (AssertionError, ValueError, KeyError, IndexError, ArithmeticError) as exc:
+            if weights is None:  # the builder refused its arguments (vit_b_16 image_size=223, width_mult=1e308)
                 raise ModelError(
                     f"model '{name}' could not be built with {args or 'its defaults'}: {type(exc).__name__}: {exc}"
                 ) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelError, WeightsError
+from ..sources.adapter_paths import confined_config
 from ..sources.hub_folders import HF_EXTRA, MODEL, HubFolder, resolve_base
 from .hf_models import build_hf, quiet_transformers
 
@@ -29,9 +30,13 @@ def require_peft() -> Any:
 
 
 def _adapter_config(adapter: HubFolder) -> Any:
+    """PEFT's config object, built from adapter_config.json once every path it names is confined
+    (sources/adapter_paths.py): PEFT never reads the file itself."""
     peft = require_peft()
+    data = confined_config(adapter.config(), adapter.path, adapter.label)
+    data.pop("runtime_config", None)  # what PeftConfig.from_pretrained drops
     try:
-        config = peft.PeftConfig.from_pretrained(str(adapter.path), local_files_only=True)
+        config = peft.PeftConfig.from_peft_type(**peft.PeftConfig.check_kwargs(**data))
     except (Exception, SystemExit) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelError(f"{adapter.label}: peft cannot read {adapter.path / 'adapter_config.json'}: {first}") from exc
@@ -49,9 +54,10 @@ def build_peft(
     trust_code: bool,
     materialize: bool,
     download: bool,
+    repo_only: bool = False,
 ) -> "nn.Module":
     peft = require_peft()
-    base_folder = resolve_base(adapter, base, download=download, with_weights=materialize)
+    base_folder = resolve_base(adapter, base, download=download, with_weights=materialize, repo_only=repo_only)
     if base_folder.kind != MODEL:
         raise ModelError(f"{adapter.label}: its base {base_folder.label} is not a model folder (no config.json)")
     config = _adapter_config(adapter)

@@ -94,13 +94,13 @@ def _options(
     )
 
 
-def _precheck_export(export: Optional[str], fmt: Format) -> None:
+def _precheck_export(export: Optional[str], fmt: Format, inputs: tuple[str, ...] = ()) -> None:
     if export:
         if fmt is not Format.TABLE:
             raise UsageError("--export saves the rendered table; it cannot be combined with --format " + fmt.value)
         from ..render.export import check_export_path
 
-        check_export_path(export)
+        check_export_path(export, inputs)
 
 
 def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
@@ -110,8 +110,8 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
     from .progress import status
 
     check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
-    _precheck_export(r.export, r.fmt)
     options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
+    _precheck_export(r.export, r.fmt, options.input_files())  # never over a file this run reads
     if command == "count" and r.only is not None and r.depth is None:
         raise UsageError(
             "--only filters rows: count prints totals, so use it with --depth N "
@@ -164,9 +164,10 @@ def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions) -> None:
         return
     from .distributed import count_sections
 
-    _precheck_export(r.export, r.fmt)
+    options = _options(m, expectations(r), no_cache=r.no_cache)
+    _precheck_export(r.export, r.fmt, options.input_files())
     view = View(r.fmt, r.depth, r.only, width=stdout_width(), color=stdout_color())
-    count_sections(d, _options(m, expectations(r), no_cache=r.no_cache), view, r.export, emit)
+    count_sections(d, options, view, r.export, emit)
 
 
 @app.command(cls=FreezekitCommand)

@@ -118,12 +118,17 @@ def _strings(path: str, value: Any, what: str) -> None:
         raise _damaged(path, f"{what!r} must hold only strings")
 
 
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (Python's reader accepts them): a manifest holds finite numbers."""
+    raise ValueError(f"{name} is not a JSON number (freezekit writes strict JSON)")
+
+
 def load_manifest(path: str) -> Manifest:
     """Read and validate a manifest: every key the format has, with its type; errors name the file and key."""
     refuse_special(path, "manifest file", ConfigError)  # someone else's file: a FIFO would block forever
     text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not a JSON manifest: {exc}") from exc
     except RecursionError as exc:

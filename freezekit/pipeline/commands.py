@@ -7,6 +7,7 @@ passes a spinner on stderr); this module draws nothing itself.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -14,10 +15,11 @@ from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
 from ..core.report import ModelInfo, Report
-from ..errors import OutputError, UnsafeCodeError, UsageError
+from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
 from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
+from ..sources.hub_folders import check_revision, is_repo_id
 from ..sources.registry import parse_source, source_type
-from ..sources.spec import Loaded, SourceKind
+from ..sources.spec import Loaded, SourceKind, SourceSpec
 from .audit import Progress, apply_to_model, audit, quiet
 from .settings import Settings, build_settings
 
@@ -77,7 +79,34 @@ def _relative_paths(model: ModelInfo, options: Settings, manifest: str) -> Model
         changes["weights_file"] = relative_to_manifest_folder(manifest, model.weights_file)
     if options.source.kind in CHECKPOINT_KINDS:
         changes["source"] = relative_to_manifest_folder(manifest, model.source)
+    if options.source.kind is SourceKind.HF:  # folders as check reads them: beside the manifest
+        changes["source"] = _hub_relative(manifest, model.source)
+        if "base" in model.hub:
+            changes["hub"] = {**model.hub, "base": _hub_relative(manifest, model.hub["base"])}
     return replace(model, **changes)
+
+
+def _hub_in_manifest_folder(manifest_path: str, spec: SourceSpec, mine: bool) -> SourceSpec:
+    """An hf: source and PEFT base a manifest names: a folder inside the manifest's folder, or a repo id
+    in the local cache (never a folder of the working directory); hub.revision a hash or a ref name."""
+    check_revision(spec.revision, f"{manifest_path}: model.hub.revision", ConfigError)
+    base = spec.base and _manifest_hub_ref(manifest_path, "model.hub.base", spec.base.removeprefix("hf:"))
+    if mine:  # MODEL given on the command line: the user's own
+        return replace(spec, base=base)
+    ref = _manifest_hub_ref(manifest_path, "model.source", spec.ref)
+    return replace(spec, text=f"hf:{ref}", ref=ref, base=base, repo_ids_only=True)
+
+
+def _manifest_hub_ref(manifest_path: str, key: str, ref: str) -> str:
+    folder = os.path.join(os.path.dirname(manifest_path), ref)
+    if is_repo_id(ref) and not os.path.isdir(folder):
+        return ref
+    return os.path.abspath(resolve_in_manifest_folder(manifest_path, key, ref))
+
+
+def _hub_relative(manifest: str, text: str) -> str:
+    ref = text.removeprefix("hf:")
+    return "hf:" + relative_to_manifest_folder(manifest, ref) if os.path.isdir(ref) else text
 
 
 def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: str | None, force: bool) -> None:
@@ -130,6 +159,8 @@ def run_check(
     if model is None and spec.kind in CHECKPOINT_KINDS:
         path = resolve_in_manifest_folder(manifest_path, "model.source", spec.ref)
         spec = replace(spec, text=path, ref=path)
+    if spec.kind is SourceKind.HF:
+        spec = _hub_in_manifest_folder(manifest_path, spec, mine=model is not None)
     if model is None and not trust_code and source_type(spec.kind).runs_code(spec):
         raise UnsafeCodeError(
             f"{manifest_path}: the manifest names code to import and run ('{spec.text}'), which was not run; "

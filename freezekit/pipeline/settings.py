@@ -192,7 +192,7 @@ def natural_default(source: SourceSpec) -> Default:
         return DEFAULT_START
     from ..sources.hub_folders import is_adapter
 
-    return Default.KEEP if is_adapter(source.ref, source.revision) else DEFAULT_START
+    return Default.KEEP if is_adapter(source.ref, source.revision, source.repo_ids_only) else DEFAULT_START
 
 
 def from_command_line(

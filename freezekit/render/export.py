@@ -12,10 +12,10 @@ from .view import View
 EXPORT_SUFFIXES = (".html", ".htm", ".svg")
 
 
-def check_export_path(path: str) -> None:
+def check_export_path(path: str, inputs: tuple[str, ...] = ()) -> None:
     if Path(path).suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageError(f"--export {path}: the file name must end in .html or .svg")
-    check_destination(path, force=True)  # a report is overwritten like a shell redirect
+    check_destination(path, force=True, inputs=inputs)  # overwritten like a shell redirect, never an input
 
 
 def save_export(report: Report, view: View, path: str) -> None:

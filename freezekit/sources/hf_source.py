@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.installed import versions
-from ..errors import ModelError, UsageError
+from ..errors import FreezekitError, UsageError
 from . import hub_folders
+from .hub_confinement import shard_files
 from .hub_offline import offline
 from .spec import Loaded, SourceKind, SourceSpec
 
@@ -34,7 +35,9 @@ def parse(text: str, base: Path | None) -> SourceSpec | None:
 
 
 def _folder(spec: SourceSpec, materialize: bool = False) -> hub_folders.HubFolder:
-    return hub_folders.resolve(spec.ref, spec.revision, spec.download, with_weights=materialize)
+    return hub_folders.resolve(
+        spec.ref, spec.revision, spec.download, with_weights=materialize, repo_only=spec.repo_ids_only
+    )
 
 
 def load(spec: SourceSpec, materialize: bool) -> Loaded:
@@ -64,6 +67,7 @@ def _built(folder: hub_folders.HubFolder, spec: SourceSpec, materialize: bool) -
             trust_code=spec.trust_code,
             materialize=materialize,
             download=spec.download,
+            repo_only=spec.repo_ids_only,
         )
     else:
         from ..adapter.hf_models import build_hf
@@ -103,19 +107,29 @@ def _header_inventory(folder: hub_folders.HubFolder, spec: SourceSpec) -> Any:
 def builds_model(spec: SourceSpec) -> bool:
     try:
         return _folder(spec).kind != hub_folders.WEIGHTS
-    except (ModelError, UsageError):
+    except FreezekitError:
         return True  # load reports the problem
 
 
 def input_files(spec: SourceSpec) -> tuple[str, ...]:
-    """The folder's config and weights: --save must never overwrite the model it reads."""
+    """The folder's config and weights, and a PEFT base's: no output may overwrite the model it reads."""
     try:
         folder = _folder(spec)
-    except (ModelError, UsageError):
+    except FreezekitError:
         return ()
+    folders = [folder]
+    if folder.kind == hub_folders.ADAPTER:  # the PEFT base's config and weights are read too
+        try:
+            folders.append(hub_folders.resolve_base(folder, spec.base, repo_only=spec.repo_ids_only))
+        except FreezekitError:
+            pass  # load reports the problem
+    return tuple(str(f) for f in folders for f in _own_files(f))
+
+
+def _own_files(folder: hub_folders.HubFolder) -> tuple[Path, ...]:
     config = folder.path / hub_folders.CONFIG_FILES.get(folder.kind, "config.json")
-    files = ((config,) if config.is_file() else ()) + folder.weight_files()
-    return tuple(str(f) for f in files)
+    own = ((config,) if config.is_file() else ()) + folder.weight_files()
+    return own + shard_files(folder.path, folder.label)
 
 
 def runs_code(spec: SourceSpec) -> bool:
@@ -125,8 +139,8 @@ def runs_code(spec: SourceSpec) -> bool:
         folder = _folder(spec)
         folders = [folder]
         if folder.kind == hub_folders.ADAPTER:
-            folders.append(hub_folders.resolve_base(folder, spec.base))
-    except (ModelError, UsageError):
+            folders.append(hub_folders.resolve_base(folder, spec.base, repo_only=spec.repo_ids_only))
+    except FreezekitError:
         return False  # load reports the problem
     configs = [f.config() for f in folders if f.kind == hub_folders.MODEL]
     if not any("auto_map" in c for c in configs):
@@ -141,7 +155,7 @@ def cache_identity(spec: SourceSpec) -> dict[str, Any] | None:
     """The content of the configs that fix the inventory (config.json; an adapter's and its base's),
     --hf-class, and the transformers/peft versions; None for a model that ships its own code or
     describes quantized weights, and for a folder of weights alone (its header is read directly)."""
-    digest = hub_folders.fingerprint(spec.ref, spec.revision, spec.base)
+    digest = hub_folders.fingerprint(spec.ref, spec.revision, spec.base, spec.repo_ids_only)
     library = versions(("transformers", "peft"))
     if digest is None or library["transformers"] is None:
         return None

@@ -36,6 +36,12 @@ def confine(folder: Path, root: Path, label: str) -> None:
                 _check_shard(folder, root, name, shard, label)
 
 
+def shard_files(folder: Path, label: str) -> tuple[Path, ...]:
+    """The shard files the folder's indexes name (after confine accepted them)."""
+    names = {shard for name in INDEXES if is_regular(folder / name) for shard in _shards(folder / name, label)}
+    return tuple(folder / shard for shard in sorted(names))
+
+
 def _error(name: str) -> type[FreezekitError]:
     return WeightsError if name.endswith(WEIGHT_SUFFIXES) or ".index." in name else ModelError
 

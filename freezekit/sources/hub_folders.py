@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from ..bounded_read import is_regular, read_regular, resolves_inside, stays_inside
-from ..errors import ConfigError, ModelError, UsageError, quoted
+from ..errors import ConfigError, FreezekitError, ModelError, UsageError, quoted, shortened
 from ..text_files import read_text
 from .hub_confinement import confine
 
 MAX_JSON_BYTES = 8 << 20  # a config.json is kilobytes; an index of 100k tensors is a few MiB
+MAX_JSON_DEPTH = 64  # real configs nest 3 or 4 levels (text_config.rope_scaling...)
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/\w[\w.-]*")  # and no '..' (is_repo_id)
 COMMIT = re.compile(r"[0-9a-f]{40}")
 REF_NAME = re.compile(r"\w[\w.-]*(/\w[\w.-]*)*")  # a branch or tag (refs/pr/1 included), and no '..'
@@ -58,11 +59,30 @@ class HubFolder:
 def parse_json(text: str, path: Path) -> dict[str, Any]:
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        raise ModelError(f"{path}: nested too deeply (over {MAX_JSON_DEPTH} levels)") from exc
     except ValueError as exc:
-        raise ModelError(f"{path}: not valid JSON: {exc}") from exc
+        raise ModelError(f"{path}: not valid JSON: {shortened(str(exc).splitlines()[0])}") from exc
     if not isinstance(data, dict):
         raise ModelError(f"{path}: expected a JSON object, not {type(data).__name__}")
+    if _depth(data) > MAX_JSON_DEPTH:  # transformers and peft walk configs recursively
+        raise ModelError(f"{path}: nested too deeply (over {MAX_JSON_DEPTH} levels)")
+    archs = data.get("architectures")
+    if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
+        raise ModelError(f"{path}: 'architectures' must be a list of class names, not {quoted(archs)}")
     return data
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (iterative: no recursion limit to hit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _read(path: Path) -> str:
@@ -98,13 +118,18 @@ def is_repo_id(text: str) -> bool:
     return bool(REPO_ID.fullmatch(text)) and ".." not in text
 
 
-def check_revision(revision: str | None, what: str = "--revision") -> None:
+def check_revision(revision: str | None, what: str = "--revision", error: type[FreezekitError] = UsageError) -> None:
     """A revision is a commit hash or a ref name (branch, tag), never a path to a file."""
     if revision is not None and (".." in revision or not REF_NAME.fullmatch(revision)):
-        raise UsageError(f"{what} {quoted(revision)}: not a commit hash or a branch or tag name")
+        raise error(f"{what} {quoted(revision)}: not a commit hash or a branch or tag name")
 
 
-def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
+def cached_repo_snapshot(repo_id: str) -> Path | None:
+    """The cached snapshot folder of any repo (a tokenizer's has no config.json), or None."""
+    return _cached_snapshot(repo_id, None, names=())
+
+
+def _cached_snapshot(repo_id: str, revision: str | None, names: tuple[str, ...] | None = None) -> Path | None:
     """The cached snapshot folder of repo_id at revision (huggingface_hub's documented layout:
     refs/<name> holds a commit hash, snapshots/<commit>/ its files), or None when not cached."""
     repo = expected_cache_dir(repo_id)
@@ -117,8 +142,9 @@ def _cached_snapshot(repo_id: str, revision: str | None) -> Path | None:
     snapshot = snapshots / commit
     if not snapshot.is_dir() or not resolves_inside(snapshot, repo):
         return None
-    names = ("config.json", "adapter_config.json", "model.safetensors.index.json", "model.safetensors")
-    return snapshot if any((snapshot / name).is_file() for name in names) else None
+    if names is None:
+        names = ("config.json", "adapter_config.json", "model.safetensors.index.json", "model.safetensors")
+    return snapshot if not names or any((snapshot / name).is_file() for name in names) else None
 
 
 def _commit(repo_id: str, repo: Path, revision: str) -> str | None:
@@ -153,16 +179,18 @@ def locate(
     ref: str, revision: str | None = None, download: bool = False, with_weights: bool = False, repo_only: bool = False
 ) -> tuple[Path, str | None]:
     """The folder an hf: reference names, and its repo id when it came from the cache. `repo_only`:
-    the reference was read from a file, so `ORG/NAME` is a repo id, never a folder of the working directory."""
+    the reference was read from someone else's file, so a relative `ORG/NAME` is a repo id, never a folder
+    of the working directory (an absolute path is a folder freezekit confined itself)."""
     if not ref.strip():
         raise ModelError("hf: needs a folder or a repo id after it, e.g. hf:./my-model or hf:meta-llama/Llama-3.1-8B")
     check_revision(revision)
     path = Path(ref)
-    if not repo_only and path.is_dir():
+    local = not repo_only or path.is_absolute()
+    if local and path.is_dir():
         if revision is not None:
             raise UsageError(f"--revision picks a version of a repo id in the Hugging Face cache; {ref} is a folder")
         return path, None
-    if not repo_only and path.exists():
+    if local and path.exists():
         raise ModelError(f"hf:{ref}: not a folder (hf: names a model folder or a repo id)")
     if not is_repo_id(ref):
         raise ModelError(f"hf:{ref}: no such folder, and not a repo id like ORG/NAME")
@@ -200,12 +228,14 @@ def resolve(
     return folder
 
 
-def resolve_base(adapter: HubFolder, base: str | None, download: bool = False, with_weights: bool = False) -> HubFolder:
+def resolve_base(
+    adapter: HubFolder, base: str | None, download: bool = False, with_weights: bool = False, repo_only: bool = False
+) -> HubFolder:
     """The adapter's base model: --base when given, else the adapter's base_model_name_or_path,
     followed only as a folder inside the adapter's own folder or a repo id (the local cache, or
     --download): a path read from a file never leads elsewhere on the disk, nor to the working folder."""
     if base:
-        return resolve(base.removeprefix("hf:"), download=download, with_weights=with_weights)
+        return resolve(base.removeprefix("hf:"), download=download, with_weights=with_weights, repo_only=repo_only)
     named = adapter.config().get("base_model_name_or_path")
     if not isinstance(named, str) or not named.strip():
         raise ModelError(
@@ -222,29 +252,29 @@ def resolve_base(adapter: HubFolder, base: str | None, download: bool = False, w
     )
 
 
-def fingerprint(ref: str, revision: str | None, base: str | None) -> str | None:
+def fingerprint(ref: str, revision: str | None, base: str | None, repo_only: bool = False) -> str | None:
     """sha256 over the configs that fix an hf: model's inventory, or None when it is not cacheable
     (a folder of weights alone: its header is read directly, already fast) or cannot be resolved."""
     try:
-        folder = resolve(ref, revision)
+        folder = resolve(ref, revision, repo_only=repo_only)
         if folder.kind == WEIGHTS or {"auto_map", "quantization_config"} & set(folder.config()):
             return None  # code that may change under the same config; a note the cache would not keep
         texts = [folder.kind, folder.config_text]
         if folder.kind == ADAPTER:
-            base_folder = resolve_base(folder, base)
+            base_folder = resolve_base(folder, base, repo_only=repo_only)
             if base_folder.kind != MODEL or "auto_map" in base_folder.config():
                 return None
             texts += [base_folder.kind, base_folder.config_text]
-    except (ModelError, UsageError):
+    except FreezekitError:
         return None  # the build reports the problem
     return hashlib.sha256("\0".join(texts).encode()).hexdigest()
 
 
-def is_adapter(ref: str, revision: str | None) -> bool:
+def is_adapter(ref: str, revision: str | None, repo_only: bool = False) -> bool:
     """Whether an hf: reference is a PEFT adapter (whose rules start where PEFT left requires_grad)."""
     try:
-        return resolve(ref, revision).kind == ADAPTER
-    except (ModelError, UsageError):
+        return resolve(ref, revision, repo_only=repo_only).kind == ADAPTER
+    except FreezekitError:
         return False  # the build reports the problem
 
 

@@ -45,6 +45,7 @@ class SourceSpec:
     base: str | None = None  # a PEFT adapter's base model (default: its base_model_name_or_path)
     download: bool = False  # timm:/hf: may fetch what the local cache lacks
     trust_code: bool = False  # hf: may run the code a model ships with (auto_map)
+    repo_ids_only: bool = False  # hf: read from someone else's file (a manifest): ORG/NAME is never a local folder
 
     def info(self) -> ModelInfo:
         """How reports and manifests record the source."""
