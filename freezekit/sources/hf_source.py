@@ -123,7 +123,7 @@ def input_files(spec: SourceSpec) -> tuple[str, ...]:
             folders.append(hub_folders.resolve_base(folder, spec.base, repo_only=spec.repo_ids_only))
         except FreezekitError:
             pass  # load reports the problem
-    return tuple(str(f) for f in folders for f in _own_files(f))
+    return tuple(str(path) for f in folders for path in _own_files(f))
 
 
 def _own_files(folder: hub_folders.HubFolder) -> tuple[Path, ...]:
