@@ -66,14 +66,25 @@ def test_save_loads_the_adapter_weights(cli, tiny_llama, tiny_lora, tmp_path):
 
 
 def test_a_manifest_records_the_base_and_check_rebuilds_with_it(cli, tiny_llama, tiny_lora, tmp_path):
+    shutil.copytree(tiny_llama, tmp_path / "base")
+    shutil.copytree(tiny_lora, tmp_path / "lora")
     manifest = tmp_path / "lora.json"
-    code, _, err = cli("freeze", f"hf:{tiny_lora}", "--base", f"hf:{tiny_llama}", "-u", "re:.*lm_head.*",
+    code, _, err = cli("freeze", f"hf:{tmp_path / 'lora'}", "--base", f"hf:{tmp_path / 'base'}", "-u", "re:.*lm_head.*",
                        "--manifest", manifest, "--format", "json")
     assert code == 0, err
-    assert json.loads(manifest.read_text())["model"]["hub"] == {"base": f"hf:{tiny_llama}"}
+    assert json.loads(manifest.read_text())["model"]["hub"] == {"base": "hf:base"}  # beside the manifest
     code, out, err = cli("check", manifest)
     assert code == 0, err
     assert out.startswith("manifest matches:")
+
+
+def test_a_manifest_naming_folders_elsewhere_is_refused_by_check(cli, tiny_llama, tiny_lora, tmp_path):
+    manifest = tmp_path / "lora.json"
+    code, _, err = cli("freeze", f"hf:{tiny_lora}", "--base", f"hf:{tiny_llama}", "--manifest", manifest)
+    assert code == 0, err
+    code, out, err = cli("check", manifest)
+    assert code == 3 and out == ""
+    assert f"model.hub.base '{tiny_llama}' is an absolute path" in err
 
 
 def test_a_config_names_the_adapter_and_its_base_relative_to_itself(cli, tiny_llama, tiny_lora, tmp_path, peft_numbers):
