@@ -75,6 +75,8 @@ def _confined(value: str, folder: Path, label: str, where: str) -> str:
             raise _refused(label, where, value, "leads out of the adapter's folder")
         if not _regular_or_folder(inside):
             raise _refused(label, where, value, "is not a regular file or a folder")
+        if inside.is_dir():  # a tokenizer's folder: its files may not lead out either
+            confine(inside, folder, f"{label} ({where})")
         return str(inside.absolute())
     snapshot = cached_repo_snapshot(value) if is_repo_id(value) else None
     if snapshot is None:

@@ -21,7 +21,8 @@ from ..errors import FreezekitError, ModelError, WeightsError, quoted
 
 INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "adapter_model.safetensors.index.json")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack", ".gguf")
-READ_SUFFIXES = (".json", ".py", *WEIGHT_SUFFIXES)  # what transformers and peft may open in the folder
+TOKENIZER_SUFFIXES = (".model", ".txt", ".tiktoken")  # sentencepiece, merges and vocabularies
+READ_SUFFIXES = (".json", ".py", *WEIGHT_SUFFIXES, *TOKENIZER_SUFFIXES)  # what transformers and peft may open
 MAX_INDEX_BYTES = 64 << 20  # as a safetensors index given as MODEL (sources/safetensors_header.py)
 
 

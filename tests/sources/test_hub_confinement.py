@@ -91,3 +91,13 @@ def test_a_manifest_records_folders_beside_it_and_check_reads_them_from_anywhere
     code, out, err = cli("check", "work/lock.json")
     assert code == 0, err
     assert out.startswith("manifest matches:")
+
+
+def test_a_tokenizer_folder_inside_the_adapter_may_not_link_out(tmp_path):
+    from freezekit.errors import ModelError
+
+    (tmp_path / "lora" / "tok").mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("secret")
+    os.symlink("../../secret.txt", tmp_path / "lora" / "tok" / "vocab.txt")
+    with pytest.raises(ModelError, match=r"hf:lora \(tokenizer_name_or_path\): vocab.txt is a symbolic link leading out"):
+        confined_config({"tokenizer_name_or_path": "tok"}, tmp_path / "lora", "hf:lora")
