@@ -101,3 +101,21 @@ def test_a_tokenizer_folder_inside_the_adapter_may_not_link_out(tmp_path):
     os.symlink("../../secret.txt", tmp_path / "lora" / "tok" / "vocab.txt")
     with pytest.raises(ModelError, match=r"hf:lora \(tokenizer_name_or_path\): vocab.txt is a symbolic link leading out"):
         confined_config({"tokenizer_name_or_path": "tok"}, tmp_path / "lora", "hf:lora")
+
+
+@pytest.mark.parametrize("download, offline", [(False, True), (True, False)])
+def test_hf_models_are_built_offline_unless_download(monkeypatch, tiny_llama, download, offline):
+    """transformers and peft run inside hub_offline.offline(): a repo id a file names is never fetched."""
+    import huggingface_hub.constants as constants
+
+    from freezekit.adapter import hf_models
+    from freezekit.sources import hf_source
+    from freezekit.sources.registry import parse_source
+
+    seen = []
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hf_models, "build_hf", lambda *a, **k: seen.append(constants.is_offline_mode()) or 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        hf_source.load(parse_source(f"hf:{tiny_llama}", hub={"download": download}), materialize=False)
+    assert seen == [offline] and constants.is_offline_mode() is False
