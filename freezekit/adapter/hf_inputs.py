@@ -28,8 +28,18 @@ def _get(config: Any, key: str, *subconfigs: str) -> Any:
     return None
 
 
-def hf_batch(model: "nn.Module", name: str, batch: int, device: str, input_shape: tuple[int, ...] | None) -> Batch:
+def hf_batch(
+    model: "nn.Module",
+    name: str,
+    batch: int,
+    device: str,
+    input_shape: tuple[int, ...] | None,
+    seq_len: int | None = None,
+) -> Batch:
+    """`seq_len`: tokens per sample (default SEQUENCE)."""
     import torch
+
+    tokens = seq_len or SEQUENCE
 
     get_base = getattr(model, "get_base_model", None)  # a PEFT model: its transformers model
     inner = get_base() if callable(get_base) else model
@@ -40,7 +50,7 @@ def hf_batch(model: "nn.Module", name: str, batch: int, device: str, input_shape
     inputs: dict[str, Any] = {}
     vocab = _get(config, "vocab_size", "text_config", "decoder")
     if "input_ids" in accepted and vocab:
-        inputs["input_ids"] = torch.randint(0, int(vocab), (batch, SEQUENCE), device=device)
+        inputs["input_ids"] = torch.randint(0, int(vocab), (batch, tokens), device=device)
     if "pixel_values" in accepted:
         side = _get(config, "image_size", "vision_config")
         channels = _get(config, "num_channels", "vision_config") or 3
@@ -51,7 +61,7 @@ def hf_batch(model: "nn.Module", name: str, batch: int, device: str, input_shape
         shape = input_shape or (int(mels or 80), 2 * int(frames or 1500))
         inputs["input_features"] = torch.randn(batch, *shape, device=device)
     if "decoder_input_ids" in accepted and vocab and "input_ids" not in inputs:
-        inputs["decoder_input_ids"] = torch.randint(0, int(vocab), (batch, SEQUENCE), device=device)
+        inputs["decoder_input_ids"] = torch.randint(0, int(vocab), (batch, tokens), device=device)
     if not inputs:
         raise UsageError(
             f"cannot infer an input for '{name}' (its forward takes none of input_ids, pixel_values, "

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 import typer
 
 from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
+from ..distributed.precision import Precision
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import warn
@@ -29,22 +30,69 @@ FsdpFlatOpt = Annotated[
         help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).",
     ),
 ]
+PLAN = "Memory plan"
 MemoryPlanOpt = Annotated[
-    bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")
+    bool,
+    typer.Option(
+        "--memory-plan",
+        rich_help_panel=PLAN,
+        help="Bytes per rank of parameters, gradients and optimizer state (and activations with --activations).",
+    ),
 ]
 WorldSizeOpt = Annotated[
-    Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")
+    Optional[int],
+    typer.Option("--world-size", min=1, metavar="N", rich_help_panel=PLAN, help="Ranks for --memory-plan (default 1)."),
 ]
 StrategyOpt = Annotated[
-    Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")
+    Optional[Strategy],
+    typer.Option("--strategy", rich_help_panel=PLAN, help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3."),
 ]
 PlanOptimizerOpt = Annotated[
     Optional[OptimizerKind],
-    typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum."),
+    typer.Option("--optimizer", rich_help_panel=PLAN, help="--memory-plan: adamw (default), adam, sgd, sgd-momentum."),
 ]
 ParamDtypeOpt = Annotated[
     Optional[ParamDtype],
-    typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored)."),
+    typer.Option(
+        "--param-dtype",
+        rich_help_panel=PLAN,
+        help="--memory-plan: the parameters' storage dtype only (default: the --precision's, else as stored).",
+    ),
+]
+PrecisionOpt = Annotated[
+    Optional[Precision],
+    typer.Option(
+        "--precision",
+        rich_help_panel=PLAN,
+        help="--memory-plan: fp32/bf16/fp16 keep parameters, gradients and states in one dtype; bf16-mixed and "
+        "fp16-mixed count 2 B per parameter, 2 B per gradient and K B of fp32 master + states per trainable "
+        "parameter (K 12 Adam, 8 SGD momentum, 4 SGD), frozen ones without a master (default: as stored).",
+    ),
+]
+ActivationsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--activations",
+        rich_help_panel=PLAN,
+        help="--memory-plan: add the bytes autograd saves for backward (one forward on the meta device, in train()).",
+    ),
+]
+PlanBatchOpt = Annotated[
+    Optional[int],
+    typer.Option("--batch-size", metavar="N", rich_help_panel=PLAN, help="--activations: samples per rank."),
+]
+SeqLenOpt = Annotated[
+    Optional[int],
+    typer.Option("--seq-len", metavar="TOKENS", rich_help_panel=PLAN, help="--activations: tokens per sample (hf:)."),
+]
+CheckpointingOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--checkpointing",
+        metavar="TYPES",
+        rich_help_panel=PLAN,
+        help="--activations: module types under activation checkpointing, e.g. LlamaDecoderLayer.",
+    ),
 ]
 DdpOpt = Annotated[
     Optional[int],
@@ -81,11 +129,21 @@ class CountDistOptions:
     strategy: StrategyOpt = None
     optimizer: PlanOptimizerOpt = None
     param_dtype: ParamDtypeOpt = None
+    precision: PrecisionOpt = None
+    activations: ActivationsOpt = False
+    batch_size: PlanBatchOpt = None
+    seq_len: SeqLenOpt = None
+    checkpointing: CheckpointingOpt = None
 
     def requested(self, fmt: Format) -> bool:
         """Whether count adds sections; a UsageError for options that go with a missing one."""
-        if (self.world_size or self.strategy or self.optimizer or self.param_dtype) and not self.memory_plan:
-            raise UsageError("--world-size, --strategy, --optimizer and --param-dtype go with --memory-plan")
+        planned = (self.world_size, self.strategy, self.optimizer, self.param_dtype, self.precision, self.activations)
+        if any(planned) and not self.memory_plan:
+            raise UsageError(
+                "--world-size, --strategy, --optimizer, --param-dtype, --precision and --activations go with --memory-plan"
+            )
+        if (self.batch_size is not None or self.seq_len is not None or self.checkpointing) and not self.activations:
+            raise UsageError("--batch-size, --seq-len and --checkpointing go with --activations")
         wanted = self.shard_by is not None or self.fsdp_flat or self.memory_plan  # '' is a bad value, not none
         if wanted and fmt is Format.CSV:
             raise UsageError(
@@ -113,6 +171,7 @@ def count_sections(
     d: CountDistOptions, settings: "Settings", view: View, export: Optional[str], emit: Callable[..., None]
 ) -> None:
     """count with --shard-by/--fsdp-flat/--memory-plan: the report, its sections, exit 10 on a mixed flat unit."""
+    from ..distributed.activation_forecast import activation_options
     from ..distributed.memory_plan import plan_options
     from ..distributed.options import parse_types
     from ..distributed.sections import count_sections as sections_of
@@ -122,11 +181,18 @@ def count_sections(
     from .progress import status
 
     shard_by = parse_types(d.shard_by) if d.shard_by is not None else None
-    plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype) if d.memory_plan else None
+    plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype, d.precision) if d.memory_plan else None
+    acts = activation_options(d.batch_size, d.seq_len, None, d.checkpointing) if d.activations else None
     report = run_audit("count", settings, progress=status)
     units = shard_by is not None or d.fsdp_flat
     inventory = load(settings).inventory if units else None  # a cache hit after run_audit (else a meta build)
-    sections = sections_of(inventory, report.plan, shard_by, d.fsdp_flat, plan)
+    activations = None
+    if acts is not None and plan is not None:
+        from ..distributed.activation_forecast import forecast_activations
+
+        with status(f"Forecasting the activations of {settings.source.text}"):
+            activations = forecast_activations(settings, report.plan, acts, plan.precision)
+    sections = sections_of(inventory, report.plan, shard_by, d.fsdp_flat, plan, activations)
     emit(report, view, export, sections)
     error = flat_error(inventory, report.plan, sections) if d.fsdp_flat and inventory is not None else None
     if error is not None:

@@ -11,7 +11,12 @@ parameter bytes, k the optimizer's states per trainable element and T_t the trai
 Frozen parameters have no gradient and no optimizer state. k = 2 (Adam, AdamW), 1 (SGD with
 momentum), 0 (plain SGD); s = 4 bytes for Adam/AdamW's float32 `step` counter, kept per parameter
 by torch.optim on every rank that holds the parameter (FSDP2 shards the states but not the counter).
-States take the parameter dtype, as torch.optim keeps them (no float32 master copy is counted).
+The bytes per element of each part follow `--precision` and `--param-dtype` (distributed/precision.py):
+as stored by default, states in the parameter dtype as torch.optim keeps them; under `*-mixed` the
+ZeRO paper's accounting (2 bytes per parameter, 2 per gradient, K = 4 + 4k per trainable element
+for the float32 master copy and states, no step counters), so ZeRO-2 per rank is
+2N + (2 + K) P_t / W and ZeRO-3 (2N + (2 + K) P_t) / W. Quantized weights count their real bytes.
+`activations` (when forecast, adapter/activations.py) are per rank, never sharded.
 Divisions round up; FSDP's padding of dim 0 to a multiple of W is left out.
 """
 
@@ -22,8 +27,8 @@ from typing import Iterable
 
 from ..core.choice import Choice
 from ..core.plan import Decision
-from ..core.records import DTYPE_BYTES
 from ..errors import UsageError
+from .precision import Precision, grad_bytes, param_bytes, state_bytes
 
 
 class Strategy(Choice):
@@ -94,18 +99,29 @@ class MemoryPlan:
     params: Split
     grads: Split
     optimizer_state: Split
+    precision: Precision | None = None  # None: as stored
+    activations: int | None = None  # bytes saved for backward per rank, when forecast
+
+    @property
+    def model_states(self) -> Split:
+        return self.params + self.grads + self.optimizer_state
 
     @property
     def total(self) -> Split:
-        return self.params + self.grads + self.optimizer_state
+        """Model states, plus the activations (counted as trainable: only trainable paths save them)."""
+        return self.model_states + Split(0, self.activations or 0)
 
     def to_dict(self) -> dict:
-        parts = {"params": self.params, "grads": self.grads, "optimizer": self.optimizer_state, "total": self.total}
+        parts = {"params": self.params, "grads": self.grads, "optimizer": self.optimizer_state}
+        if self.activations is not None:
+            parts["activations"] = Split(0, self.activations)
+        parts["total"] = self.total
         return {
             "strategy": self.strategy.value,
             "world_size": self.world_size,
             "optimizer": self.optimizer.value,
             "param_dtype": self.param_dtype.dtype if self.param_dtype else None,
+            "precision": self.precision.value if self.precision else None,
             "per_rank": {k: v.total for k, v in parts.items()},
             "frozen": {k: v.frozen for k, v in parts.items()},
             "trainable": {k: v.trainable for k, v in parts.items()},
@@ -120,10 +136,15 @@ class PlanOptions:
     world_size: int = 1
     optimizer: OptimizerKind = OptimizerKind.ADAMW
     param_dtype: ParamDtype | None = None
+    precision: Precision | None = None
 
 
 def plan_options(
-    strategy: object = None, world_size: int | None = None, optimizer: object = None, param_dtype: object = None
+    strategy: object = None,
+    world_size: int | None = None,
+    optimizer: object = None,
+    param_dtype: object = None,
+    precision: object = None,
 ) -> PlanOptions:
     """Options from the command line or Python (strings or members), or a UsageError naming the flag."""
     if world_size is not None and world_size < 1:
@@ -133,6 +154,7 @@ def plan_options(
         world_size or 1,
         OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer"),
         ParamDtype.parse(param_dtype, UsageError, "--param-dtype") if param_dtype else None,
+        Precision.parse(precision, UsageError, "--precision") if precision else None,
     )
 
 
@@ -141,23 +163,28 @@ def _ceil_div(n: int, d: int) -> int:
 
 
 def memory_plan(
-    decisions: Iterable[Decision], options: PlanOptions, without_gradient: frozenset[str] = frozenset()
+    decisions: Iterable[Decision],
+    options: PlanOptions,
+    without_gradient: frozenset[str] = frozenset(),
+    activations: int | None = None,
 ) -> MemoryPlan:
     """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
     measured run found them unused): they hold parameter bytes but no gradient or optimizer state."""
-    strategy, w, optimizer = options.strategy, options.world_size, options.optimizer
-    dtype = options.param_dtype.dtype if options.param_dtype else None
-    p_frozen = p_train = g_train = counters = 0
+    strategy, w, optimizer, precision = options.strategy, options.world_size, options.optimizer, options.precision
+    storage = options.param_dtype.dtype if options.param_dtype else None
+    k = STATES_PER_ELEMENT[optimizer]
+    p_frozen = p_train = g_train = s_train = counters = 0
     for d in decisions:
-        size = d.param.numel * DTYPE_BYTES.get(dtype or d.param.dtype, 0)
+        size = param_bytes(d.param, precision, storage)
         if not d.trainable:
             p_frozen += size
             continue
         p_train += size
         if d.param.name not in without_gradient:
-            g_train += size
+            g_train += grad_bytes(d.param, precision, storage)
+            s_train += state_bytes(d.param, k, precision, storage)
             counters += 1
-    k, s = STATES_PER_ELEMENT[optimizer], STEP_COUNTER_BYTES[optimizer]
+    s = 0 if precision is not None and precision.mixed else STEP_COUNTER_BYTES[optimizer]
 
     def shard(n: int, sharded: bool) -> int:
         return _ceil_div(n, w) if sharded else n
@@ -165,7 +192,9 @@ def memory_plan(
     params = Split(shard(p_frozen, strategy in PARAMS_SHARDED), shard(p_train, strategy in PARAMS_SHARDED))
     grads = Split(0, shard(g_train, strategy in GRADS_SHARDED))
     if strategy in COUNTERS_SHARDED:  # ZeRO partitions whole parameters' states, counters included
-        states = _ceil_div(k * g_train + s * counters, w)
+        states = _ceil_div(s_train + s * counters, w)
     else:  # DDP replicates; FSDP2 shards the states, every rank keeps each parameter's step counter
-        states = shard(k * g_train, strategy is Strategy.FSDP) + s * counters
-    return MemoryPlan(strategy, w, optimizer, options.param_dtype, params, grads, Split(0, states))
+        states = shard(s_train, strategy is Strategy.FSDP) + s * counters
+    return MemoryPlan(
+        strategy, w, optimizer, options.param_dtype, params, grads, Split(0, states), precision, activations
+    )

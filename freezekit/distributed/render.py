@@ -33,16 +33,40 @@ def _status(ok: bool, severity: str) -> str:
     return "pass" if ok else ("FAIL" if severity == "error" else "warn")
 
 
+def _parts(plan: MemoryPlan) -> list[tuple[str, Split]]:
+    parts = [(label, getattr(plan, attr)) for label, attr in PARTS]
+    if plan.activations is not None:
+        parts.append(("activations", Split(0, plan.activations)))
+    return [*parts, ("total", plan.total)]
+
+
 def memory_rows(plan: MemoryPlan, human: bool) -> list[tuple[str, str, str]]:
     fmt = human_bytes if human else (lambda n: f"{n:,} B")
-    rows = [(label, fmt(getattr(plan, attr).frozen), fmt(getattr(plan, attr).trainable)) for label, attr in PARTS]
-    rows.append(("total", fmt(plan.total.frozen), fmt(plan.total.trainable)))
-    return rows
+    return [(label, fmt(part.frozen), fmt(part.trainable)) for label, part in _parts(plan)]
 
 
 def plan_title(plan: MemoryPlan) -> str:
     dtype = plan.param_dtype.dtype if plan.param_dtype else "stored dtypes"
-    return f"Memory plan per rank: {plan.strategy}, world size {plan.world_size}, {plan.optimizer}, {dtype}"
+    precision = f", {plan.precision} precision" if plan.precision else ""
+    return f"Memory plan per rank: {plan.strategy}, world size {plan.world_size}, {plan.optimizer}, {dtype}{precision}"
+
+
+def plan_assumptions(plan: MemoryPlan) -> str:
+    """One line under the table: what the numbers assume and what they leave out."""
+    if plan.precision is not None and plan.precision.mixed:
+        how = (
+            "2 B per parameter, 2 B per gradient, fp32 master copy and states per trainable parameter "
+            "(ZeRO paper accounting, no step counters)"
+        )
+    elif plan.precision is not None:
+        how = f"parameters, gradients and optimizer states in {plan.precision.dtype}"
+    else:
+        how = "gradients and optimizer states in each parameter's dtype, no fp32 master copy"
+    acts = "activations: one forward in train() mode" if plan.activations is not None else "activations not counted"
+    return (
+        f"Assumes {how}; quantized weights at their packed bytes; {acts}. Not modelled: allocator "
+        "fragmentation, communication buffers, CUDA context."
+    )
 
 
 def section_renderables(sections: CountSections) -> list[RenderableType]:
@@ -74,11 +98,10 @@ def section_renderables(sections: CountSections) -> list[RenderableType]:
         t = Table()
         for col in ("Part", "Frozen", "Trainable", "Total"):
             t.add_column(col, justify="left" if col == "Part" else "right")
-        for (label, frozen, trainable), total in zip(
-            memory_rows(m, True), [*(getattr(m, a).total for _, a in PARTS), m.total.total]
-        ):
-            t.add_row(label, frozen, trainable, human_bytes(total))
+        for (label, frozen, trainable), (_, part) in zip(memory_rows(m, True), _parts(m)):
+            t.add_row(label, frozen, trainable, human_bytes(part.total))
         out.append(t)
+        out.append(Text(plan_assumptions(m), style="dim"))
     return out
 
 
@@ -101,10 +124,11 @@ def section_markdown(sections: CountSections) -> str:
     if sections.memory is not None:
         m = sections.memory
         lines += ["", f"### {plan_title(m)}", "", "| Part | Frozen | Trainable | Total |", "|---|---:|---:|---:|"]
-        totals = [*(getattr(m, a).total for _, a in PARTS), m.total.total]
         lines += [
-            f"| {label} | {f} | {t} | {human_bytes(n)} |" for (label, f, t), n in zip(memory_rows(m, True), totals)
+            f"| {label} | {f} | {t} | {human_bytes(part.total)} |"
+            for (label, f, t), (_, part) in zip(memory_rows(m, True), _parts(m))
         ]
+        lines += ["", plan_assumptions(m)]
     return "\n".join(lines) + "\n" if lines else ""
 
 

@@ -23,6 +23,7 @@ def count_sections(
     shard_by: tuple[str, ...] | None,
     fsdp_flat: bool,
     plan_options: PlanOptions | None,
+    activations: int | None = None,
 ) -> CountSections:
     """`inventory` is needed for the units only (see `flat_error` for --fsdp-flat)."""
     units = None
@@ -30,7 +31,7 @@ def count_sections(
         units = fsdp_units(inventory, plan, shard_by)
     memory = None
     if plan_options is not None:
-        memory = memory_plan(plan.decisions, plan_options)
+        memory = memory_plan(plan.decisions, plan_options, activations=activations)
     return CountSections(units, memory)
 
 

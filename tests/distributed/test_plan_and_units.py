@@ -102,6 +102,7 @@ def test_without_gradient_drops_grads_and_states_only():
 def test_to_dict_shape():
     d = memory_plan(_decisions(), "fsdp", 4, "adamw").to_dict()
     assert d == {"strategy": "fsdp", "world_size": 4, "optimizer": "adamw", "param_dtype": None,
+                 "precision": None,
                  "per_rank": {"params": 1600, "grads": 600, "optimizer": 1212, "total": 3412},
                  "frozen": {"params": 1000, "grads": 0, "optimizer": 0, "total": 1000},
                  "trainable": {"params": 600, "grads": 600, "optimizer": 1212, "total": 2412}}
