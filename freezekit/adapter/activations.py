@@ -6,14 +6,19 @@ model states), and only what autograd records is seen: a frozen prefix whose inp
 gradient saves nothing. On the meta device the same ops save the same shapes without allocating,
 so a 70B forward costs seconds; with real tensors the same hooks measure what a real step keeps.
 
+On the meta device `scaled_dot_product_attention` would take its math path (which saves the whole
+attention matrix); a real CPU or GPU takes a flash or memory-efficient kernel, which saves the
+output and a logsumexp. The forecast routes it to the flash kernel's meta function, so meta and
+real runs save the same tensors.
+
 Activation checkpointing of some unit types keeps only each unit's inputs; during backward one
 unit at a time is recomputed, so the forecast adds the largest unit's own saved bytes once.
 """
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from typing import TYPE_CHECKING, Any, Callable
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     import torch
@@ -70,6 +75,49 @@ def _unit_hooks(model: "nn.Module", types: tuple[str, ...], saved: _Saved, stack
             stack.callback(m.register_forward_hook(post).remove)
 
 
+@contextmanager
+def _flash_on_meta() -> Iterator[None]:
+    """`F.scaled_dot_product_attention` routed to the flash kernel's meta function for meta inputs
+    while the forecast runs (callers such as nn.MultiheadAttention and transformers look it up on
+    torch.nn.functional at call time); restored afterwards."""
+    import torch.nn.functional as F
+
+    original = F.scaled_dot_product_attention
+    flash = torch_ops().aten._scaled_dot_product_flash_attention_for_cpu
+
+    def routed(q: "torch.Tensor", *args: Any, **kwargs: Any) -> "torch.Tensor":
+        if q.device.type != "meta":
+            return original(q, *args, **kwargs)
+        return _flash(flash, q, *args, **kwargs)
+
+    F.scaled_dot_product_attention = routed
+    try:
+        yield
+    finally:
+        F.scaled_dot_product_attention = original
+
+
+def torch_ops() -> Any:
+    import torch
+
+    return torch.ops
+
+
+def _flash(
+    flash: Any,
+    q: "torch.Tensor",
+    k: "torch.Tensor",
+    v: "torch.Tensor",
+    attn_mask: Any = None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    enable_gqa: bool = False,
+) -> "torch.Tensor":
+    """The flash kernel takes grouped key/value heads as they are (enable_gqa), as on a real CPU."""
+    return flash(q, k, v, dropout_p, is_causal, attn_mask=attn_mask, scale=scale)[0]
+
+
 def saved_bytes(model: "nn.Module", forward: Callable[["nn.Module"], Any], checkpointing: tuple[str, ...] = ()) -> int:
     """Bytes saved for backward by `forward(model)` (model in train() mode), with `checkpointing`
     unit types keeping only their inputs plus one unit's recomputation."""
@@ -79,6 +127,7 @@ def saved_bytes(model: "nn.Module", forward: Callable[["nn.Module"], Any], check
     with ExitStack() as stack:
         if checkpointing:
             _unit_hooks(model, checkpointing, saved, stack)
+        stack.enter_context(_flash_on_meta())
         stack.enter_context(torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda t: t))
         forward(model)
     largest_unit = max((sum(u.values()) for u in saved.inside), default=0)
