@@ -176,22 +176,22 @@ def count_sections(
     from ..distributed.options import parse_types
     from ..distributed.sections import count_sections as sections_of
     from ..distributed.sections import flat_error
-    from ..pipeline.audit import load
-    from ..pipeline.commands import run_audit
+    from ..pipeline.audit import audit, load
     from .progress import status
 
     shard_by = parse_types(d.shard_by) if d.shard_by is not None else None
     plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype, d.precision) if d.memory_plan else None
     acts = activation_options(d.batch_size, d.seq_len, None, d.checkpointing) if d.activations else None
-    report = run_audit("count", settings, progress=status)
+    done = audit("count", settings, progress=status)
+    report = done.report
     units = shard_by is not None or d.fsdp_flat
-    inventory = load(settings).inventory if units else None  # a cache hit after run_audit (else a meta build)
+    inventory = load(settings).inventory if units else None  # a cache hit after the audit (else a meta build)
     activations = None
     if acts is not None and plan is not None:
         from ..distributed.activation_forecast import forecast_activations
 
         with status(f"Forecasting the activations of {settings.source.text}"):
-            activations = forecast_activations(settings, report.plan, acts, plan.precision)
+            activations = forecast_activations(settings, done.plan, acts, plan.precision, done.loaded.model)
     sections = sections_of(inventory, report.plan, shard_by, d.fsdp_flat, plan, activations)
     emit(report, view, export, sections)
     error = flat_error(inventory, report.plan, sections) if d.fsdp_flat and inventory is not None else None

@@ -71,8 +71,11 @@ def _check_types(model: "nn.Module", types: tuple[str, ...]) -> None:
             raise NoMatchError(f"--checkpointing {t}: no module of type {t} in this model{did_you_mean(t, known)}")
 
 
-def forecast_activations(settings: "Settings", plan: Plan, opts: ActivationOptions, precision: Precision | None) -> int:
-    """Bytes one rank saves for backward in one forward of `opts.batch_size` samples, in train()."""
+def forecast_activations(
+    settings: "Settings", plan: Plan, opts: ActivationOptions, precision: Precision | None, model: Any = None
+) -> int:
+    """Bytes one rank saves for backward in one forward of `opts.batch_size` samples, in train().
+    `model`: the one the audit built, when it built one (else built here, on meta)."""
     import torch
 
     from ..adapter.activations import saved_bytes
@@ -82,7 +85,9 @@ def forecast_activations(settings: "Settings", plan: Plan, opts: ActivationOptio
     source = settings.source
     if not source_type(source.kind).builds_model(source):
         raise UsageError(f"--activations needs a model to run, and {source.text} holds only tensors; name the model")
-    model = source_type(source.kind).load(source, False).model.to("meta")
+    if model is None:
+        model = source_type(source.kind).load(source, False).model
+    model = model.to("meta")
     apply_plan(model, plan)
     _check_types(model, opts.checkpointing)
     if precision is not None and precision.dtype != "float32":

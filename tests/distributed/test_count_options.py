@@ -16,7 +16,7 @@ def test_memory_plan_json(cli):
                          "--optimizer", "adam", "--format", "json")
     assert code == 0, err
     plan = json.loads(out)["memory_plan"]
-    assert plan == {"strategy": "zero2", "world_size": 2, "optimizer": "adam", "param_dtype": None,
+    assert plan == {"strategy": "zero2", "world_size": 2, "optimizer": "adam", "param_dtype": None, "precision": None,
                     # params 336 + 988 B; grads 988 / 2; (2 x 988 + 4 x 6 counters) / 2
                     "per_rank": {"params": 1324, "grads": 494, "optimizer": 1000, "total": 2818},
                     "frozen": {"params": 336, "grads": 0, "optimizer": 0, "total": 336},

@@ -1,0 +1,71 @@
+"""count --memory-plan --precision/--activations through the CLI, and their usage errors."""
+from __future__ import annotations
+
+import json
+import resource
+import time
+
+import pytest
+
+from tests.sources.hub_fixtures import LLAMA_70B, hub_env  # noqa: F401 - the fixture keeps the hub offline
+
+
+def _plan(cli, *args):
+    code, out, err = cli("count", *args, "--memory-plan", "--format", "json")
+    assert code == 0, err
+    return json.loads(out)["memory_plan"]
+
+
+def test_resnet18_activations_the_issue_s_figures(cli):
+    full = _plan(cli, "resnet18", "--activations", "--batch-size", "8")
+    top = _plan(cli, "resnet18", "--default", "frozen", "-u", "layer4", "-u", "fc", "--activations", "--batch-size", "8")
+    assert full["per_rank"]["activations"] == 177_477_120
+    assert top["per_rank"]["activations"] == 8_867_840
+    assert full["per_rank"]["total"] == 46_758_048 * 2 + 93_516_344 + 177_477_120  # states + activations
+
+
+def test_precision_table_says_its_assumptions(cli):
+    code, out, err = cli("count", "resnet18", "--memory-plan", "--precision", "bf16-mixed", "--world-size", "8",
+                         "--strategy", "zero2")
+    assert code == 0, err
+    assert "Memory plan per rank: zero2, world size 8, adamw, stored dtypes, bf16-mixed precision" in out
+    assert "ZeRO paper accounting" in " ".join(out.split())
+
+
+def test_llama_70b_activations_on_meta_in_seconds(cli, tmp_path):
+    pytest.importorskip("transformers")
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    plan = _plan(cli, f"hf:{tmp_path}", "--no-cache", "--precision", "bf16-mixed", "--activations",
+                 "--batch-size", "1", "--seq-len", "4096", "--checkpointing", "LlamaDecoderLayer")
+    assert time.perf_counter() - start < 15  # about 4 s alone; headroom for a shared two-core machine
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2**20  # KiB: under 1 GiB more
+    assert plan["per_rank"]["activations"] == ACT_70B
+
+
+ACT_70B = 7_267_762_176  # 80 layer inputs (80 x 4096 x 8192 x 2 B) + one layer recomputed + the logits
+
+
+@pytest.mark.parametrize("args, code, culprit", [
+    (("--memory-plan", "--precision", "tf32"), 2, "tf32"),
+    (("--memory-plan", "--activations"), 2, "--activations needs --batch-size N"),
+    (("--memory-plan", "--activations", "--batch-size", "2", "--seq-len", "0"), 2, "--seq-len 0: must be at least 1"),
+    (("--memory-plan", "--batch-size", "2"), 2, "--batch-size, --seq-len and --checkpointing go with --activations"),
+    (("--precision", "bf16"), 2, "go with --memory-plan"),
+    (("--memory-plan", "--activations", "--batch-size", "2", "--checkpointing", "Bottleneck"), 8,
+     "--checkpointing Bottleneck: no module of type Bottleneck in this model"),
+])
+def test_bad_input_one_line(cli, args, code, culprit):
+    got, out, err = cli("count", "resnet18", *args)
+    assert got == code and culprit in err and out == ""
+    assert len(err.strip().splitlines()) == 1 or code == 2
+
+
+def test_activations_on_a_checkpoint_say_they_need_a_model(cli, tmp_path):
+    import torch
+
+    path = tmp_path / "w.pt"
+    torch.save({"a.weight": torch.zeros(2, 2)}, path)
+    got, out, err = cli("count", str(path), "--memory-plan", "--activations", "--batch-size", "1")
+    assert got == 2 and "--activations needs a model to run" in err and out == ""
