@@ -2,6 +2,8 @@
 and real DDP / FSDP2 runs on a process group (torch, launched on demand).
 
     memory_plan.py  bytes per rank of parameters, gradients and optimizer state (pure)
+    precision.py    bytes per element of each part under --precision/--param-dtype; quantized bases (pure)
+    activation_forecast.py  count --activations: the meta forward (hooks in adapter/activations.py)
     units.py        which FSDP unit holds which parameter; mixed units under FSDP1 (pure)
     launch.py       N real processes, one process group, timeouts, every child reaped
     worker.py       one rank: build, freeze, wrap, train, measure
