@@ -80,27 +80,22 @@ def _flash_on_meta() -> Iterator[None]:
     """`F.scaled_dot_product_attention` routed to the flash kernel's meta function for meta inputs
     while the forecast runs (callers such as nn.MultiheadAttention and transformers look it up on
     torch.nn.functional at call time); restored afterwards."""
+    import torch
     import torch.nn.functional as F
 
     original = F.scaled_dot_product_attention
-    flash = torch_ops().aten._scaled_dot_product_flash_attention_for_cpu
+    flash = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
 
     def routed(q: "torch.Tensor", *args: Any, **kwargs: Any) -> "torch.Tensor":
         if q.device.type != "meta":
             return original(q, *args, **kwargs)
         return _flash(flash, q, *args, **kwargs)
 
-    F.scaled_dot_product_attention = routed
+    F.scaled_dot_product_attention = routed  # type: ignore[assignment]
     try:
         yield
     finally:
         F.scaled_dot_product_attention = original
-
-
-def torch_ops() -> Any:
-    import torch
-
-    return torch.ops
 
 
 def _flash(
