@@ -86,7 +86,18 @@ def inventory_of(model: "nn.Module", source: str = "") -> Inventory:
         BufferRecord(name, tuple(b.shape), dtype_name(b.dtype), name.rpartition(".")[0])
         for name, b in model.named_buffers()
     )
-    return Inventory(tuple(params), buffers, modules, True, source)
+    return Inventory(tuple(params), buffers, modules, True, source, no_split=_no_split_modules(model))
+
+
+def _no_split_modules(model: "nn.Module") -> tuple[str, ...]:
+    """The class names a transformers model says must not be split (its decoder layers), read
+    through a PEFT wrapper as PEFT's fsdp_auto_wrap_policy reads them; () for other models."""
+    get_base = getattr(model, "get_base_model", None)
+    inner = get_base() if callable(get_base) else model
+    names = getattr(inner, "_no_split_modules", None)
+    if not isinstance(names, (list, tuple, set)):
+        return ()
+    return tuple(sorted(str(n) for n in names))
 
 
 def apply_plan(model: "nn.Module", plan: Plan) -> None:

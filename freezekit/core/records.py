@@ -119,6 +119,7 @@ class Inventory:
     has_modules: bool = True
     source: str = ""
     notes: tuple[str, ...] = ()  # what the source says about how it counted (packed weights): report warnings
+    no_split: tuple[str, ...] = ()  # a transformers model's _no_split_modules: its FSDP units by default
 
     def module_names(self) -> list[str]:
         if self.modules:

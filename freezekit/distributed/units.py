@@ -9,6 +9,9 @@ Default unit types ("repeated blocks"): the classes of modules that (1) are not 
 (Sequential, ModuleList, ModuleDict), (2) have submodules and hold parameters, (3) appear at least
 twice under the same parent; of those, the outermost (a candidate nested in another candidate's
 instance is dropped). ResNet gives Bottleneck/BasicBlock, ViT EncoderBlock, Llama LlamaDecoderLayer.
+A transformers model (or a PEFT model on one) that names `_no_split_modules` gets those classes
+instead, as PEFT's and accelerate's auto-wrap policies do (a LoRA model's repeated blocks would
+otherwise be its lora_A/lora_B Linear pairs).
 """
 
 from __future__ import annotations
@@ -92,6 +95,14 @@ def repeated_block_types(inventory: Inventory) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.type for m in outer))
 
 
+def default_unit_types(inventory: Inventory) -> tuple[tuple[str, ...], str]:
+    """The model's _no_split_modules that it holds, else its repeated blocks; and which it was."""
+    no_split = tuple(t for t in inventory.no_split if any(m.is_a(t) for m in inventory.modules))
+    if no_split:
+        return no_split, "_no_split_modules"
+    return repeated_block_types(inventory), "repeated blocks"
+
+
 def _unit_roots(inventory: Inventory, shard_by: tuple[str, ...]) -> list[ModuleRecord]:
     return [m for m in inventory.modules if m.name and any(m.is_a(t) for t in shard_by)]
 
@@ -117,7 +128,7 @@ def fsdp_units(inventory: Inventory, plan: Plan, shard_by: tuple[str, ...] | Non
     check_shard_by(inventory, shard_by)
     how = "--shard-by"
     if shard_by is None:
-        shard_by, how = repeated_block_types(inventory), "repeated blocks"
+        shard_by, how = default_unit_types(inventory)
     roots = _unit_roots(inventory, shard_by)
     names = [m.name for m in roots]
     counts: dict[str, list[int]] = {n: [0, 0, 0, 0] for n in [*names, ""]}

@@ -29,9 +29,9 @@ from .registry import source_type
 from .spec import SourceSpec
 
 FORMAT = "freezekit.inventory-cache"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: no_split
 PREFIX = "inv-"
-KEYS = {"format", "format_version", "key", "source", "has_modules", "modules", "params", "buffers"}
+KEYS = {"format", "format_version", "key", "source", "has_modules", "modules", "params", "buffers", "no_split"}
 ENTRY_HEAD = b'{"format":"' + FORMAT.encode() + b'"'  # how every entry _to_json writes begins
 ENTRY_NAME = re.compile(re.escape(PREFIX) + r"[0-9a-zA-Z]{64}\.json")
 TEMP_NAME = re.compile(
@@ -89,6 +89,7 @@ def _to_json(inv: Inventory, key: str) -> str:
                 for p in inv.params
             ],
             "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
+            "no_split": list(inv.no_split),
         },
         separators=(",", ":"),
     )
@@ -184,6 +185,8 @@ def _from_json(text: str, key: str) -> Inventory | None:
         or d["key"] != key
         or not _is_text(d["source"])
         or type(d["has_modules"]) is not bool
+        or not isinstance(d["no_split"], list)
+        or not all(_is_text(n) for n in d["no_split"])
     ):
         return None
     params, buffers, modules = _rows(d["params"], _param), _rows(d["buffers"], _buffer), _rows(d["modules"], _module)
@@ -192,7 +195,14 @@ def _from_json(text: str, key: str) -> Inventory | None:
     names = [n for p in params for n in p.names]
     if len(set(names)) != len(names) or len({b.name for b in buffers}) != len(buffers):
         return None
-    return Inventory(params=params, buffers=buffers, modules=modules, has_modules=d["has_modules"], source=d["source"])
+    return Inventory(
+        params=params,
+        buffers=buffers,
+        modules=modules,
+        has_modules=d["has_modules"],
+        source=d["source"],
+        no_split=tuple(d["no_split"]),
+    )
 
 
 def _path(key: str) -> Path:

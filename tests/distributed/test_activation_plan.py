@@ -69,3 +69,23 @@ def test_activations_on_a_checkpoint_say_they_need_a_model(cli, tmp_path):
     torch.save({"a.weight": torch.zeros(2, 2)}, path)
     got, out, err = cli("count", str(path), "--memory-plan", "--activations", "--batch-size", "1")
     assert got == 2 and "--activations needs a model to run" in err and out == ""
+
+
+def test_peft_model_units_are_its_decoder_layers(cli, tmp_path_factory):
+    """PEFT's fsdp_auto_wrap_policy wraps the model's _no_split_modules, not every LoRA Linear."""
+    pytest.importorskip("peft")
+    import peft
+    from transformers import LlamaForCausalLM
+
+    from tests.sources.hub_fixtures import _llama_config, _save
+
+    base = LlamaForCausalLM(_llama_config(2))
+    lora = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
+    folder = _save(lora, tmp_path_factory.mktemp("lora-units"))
+    _save(base, folder / "base")
+    code, out, err = cli("count", f"hf:{folder}", "--base", f"hf:{folder / 'base'}", "--fsdp-flat", "--format", "json",
+                         "--no-cache")
+    doc = json.loads(out)
+    assert doc["unit_types"] == {"types": ["LlamaDecoderLayer"], "how": "_no_split_modules"}
+    assert [u["type"] for u in doc["units"]] == ["LlamaDecoderLayer", "LlamaDecoderLayer", "PeftModelForCausalLM"]
+    assert code == 10 and "2 FSDP units mix frozen and trainable" in err  # the LoRA layers inside each
