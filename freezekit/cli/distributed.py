@@ -45,7 +45,11 @@ WorldSizeOpt = Annotated[
 ]
 StrategyOpt = Annotated[
     Optional[Strategy],
-    typer.Option("--strategy", rich_help_panel=PLAN, help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3."),
+    typer.Option(
+        "--strategy",
+        rich_help_panel=PLAN,
+        help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3 (formulas); deepspeed-zero1, deepspeed-zero2.",
+    ),
 ]
 PlanOptimizerOpt = Annotated[
     Optional[OptimizerKind],

@@ -8,6 +8,10 @@ parameter bytes, k the optimizer's states per trainable element and T_t the trai
     grads      ddp, zero1: P_t                       zero2, zero3, fsdp: P_t / W
     optimizer  ddp: k*P_t + s*T_t    fsdp: k*P_t / W + s*T_t    zero1-3: (k*P_t + s*T_t) / W
 
+deepspeed-zero1 and deepspeed-zero2 are DeepSpeed's engine as it allocates: both keep only the
+rank's gradient partition (so both count as zero2); their reduce buckets (transient, freed after
+each backward) and ZeRO-3's gathered layers are not modelled.
+
 Frozen parameters have no gradient and no optimizer state. k = 2 (Adam, AdamW), 1 (SGD with
 momentum), 0 (plain SGD); s = 4 bytes for Adam/AdamW's float32 `step` counter, kept per parameter
 by torch.optim on every rank that holds the parameter (FSDP2 shards the states but not the counter).
@@ -37,6 +41,8 @@ class Strategy(Choice):
     ZERO1 = "zero1"
     ZERO2 = "zero2"
     ZERO3 = "zero3"
+    DEEPSPEED_ZERO1 = "deepspeed-zero1"
+    DEEPSPEED_ZERO2 = "deepspeed-zero2"
 
 
 class OptimizerKind(Choice):
@@ -70,9 +76,12 @@ STEP_COUNTER_BYTES = {
     OptimizerKind.SGD: 0,
     OptimizerKind.SGD_MOMENTUM: 0,
 }
+# DeepSpeed's ZeRO-1 and ZeRO-2 both keep only the rank's partition of the reduced gradients
+# (measured on DeepSpeed 0.19.8, benchmarks/deepspeed_plan.py), so deepspeed-zero1 shards them too.
+DEEPSPEED = frozenset({Strategy.DEEPSPEED_ZERO1, Strategy.DEEPSPEED_ZERO2})
 PARAMS_SHARDED = frozenset({Strategy.ZERO3, Strategy.FSDP})
-GRADS_SHARDED = frozenset({Strategy.ZERO2, Strategy.ZERO3, Strategy.FSDP})
-COUNTERS_SHARDED = frozenset({Strategy.ZERO1, Strategy.ZERO2, Strategy.ZERO3})  # ZeRO: states and counters
+GRADS_SHARDED = frozenset({Strategy.ZERO2, Strategy.ZERO3, Strategy.FSDP, *DEEPSPEED})
+COUNTERS_SHARDED = frozenset({Strategy.ZERO1, Strategy.ZERO2, Strategy.ZERO3, *DEEPSPEED})  # states, counters
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
     ("zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
     ("zero3", Split(1000, 600), Split(0, 600), Split(0, 1203)),
     ("fsdp", Split(1000, 600), Split(0, 600), Split(0, 1212)),  # states sharded, counters on every rank
+    ("deepspeed-zero1", Split(4000, 2400), Split(0, 600), Split(0, 1203)),  # DeepSpeed keeps the grad partition
+    ("deepspeed-zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
 ])
 def test_adamw_plan_per_strategy(strategy, params, grads, states):  # every strategy: see the next test
     plan = memory_plan(_decisions(), strategy, 4, "adamw")
