@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -293,4 +294,7 @@ def config_of(config: str | os.PathLike | dict) -> Config:
         raise ConfigError(
             f"config mapping: a value is not plain data (strings, numbers, lists, mappings): {exc}"
         ) from exc
-    return parse_text(text, Path("<config mapping>"))
+    try:
+        return parse_text(text, Path("<config mapping>"))
+    except ConfigError as exc:  # the lines are those of a YAML text the user never saw
+        raise ConfigError(re.sub(r" \(line \d+(, column \d+)?\)", "", exc.message)) from exc

@@ -73,7 +73,7 @@ def test_layers_and_no_decay_selectors_replace_the_defaults():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"layer_decay": 1.5}, ConfigError, "optimizer.layer_decay (line 2): must be a number in (0, 1], not 1.5"),
+    ({"layer_decay": 1.5}, ConfigError, "optimizer.layer_decay: must be a number in (0, 1], not 1.5"),
     ({"layer_decay": 0}, ConfigError, "must be a number in (0, 1], not 0"),
     ({"lr_scale": {"hed": 2}}, NoMatchError, "optimizer.lr_scale[0] 'hed' selects no parameter"),
     ({"lr_scale": {"embed": 2}}, RuleError, "optimizer.lr_scale[0] 'embed' selects only frozen parameters"),
