@@ -124,6 +124,10 @@ class VerifyError(FreezekitError):
     exit_code = ExitCode.VERIFY
 
 
+class FrozenChangedError(VerifyError):
+    """freezekit.guard and the trainer callbacks: a frozen tensor moved, became trainable or got a gradient."""
+
+
 class DriftError(FreezekitError):
     exit_code = ExitCode.DRIFT
 

@@ -68,10 +68,14 @@ class Schedule:
     def done(self) -> bool:
         return self.applied == len(self.stages)
 
+    def due(self, now: int) -> bool:
+        """Whether a stage starts at or before `now` and is not applied yet."""
+        return self.applied < len(self.stages) and self.stages[self.applied].at <= now
+
     def step(self, now: int, optimizer: "torch.optim.Optimizer | None") -> list[StageChange]:
         """Apply the stages that start at or before `now` (an epoch or step); [] when none does."""
         changes = []
-        while self.applied < len(self.stages) and self.stages[self.applied].at <= now:
+        while self.due(now):
             changes.append(self._apply(self.stages[self.applied], optimizer))
             self.applied += 1
         return changes
