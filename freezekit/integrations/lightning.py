@@ -43,7 +43,8 @@ class FreezeCallback(Callback):
 
     def _advance(self, trainer: "pl.Trainer", now: int) -> None:
         optimizer = trainer.optimizers[0] if trainer.optimizers else None
-        for change in self.session.advance(now, optimizer):
+        configs = trainer.lr_scheduler_configs
+        for change in self.session.advance(now, optimizer, configs[0].scheduler if configs else None):
             self.changes.append(change.as_dict())
         for logger in trainer.loggers:
             logger.log_metrics({k: float(v) for k, v in self.session.metrics().items()}, step=trainer.global_step)

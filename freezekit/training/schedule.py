@@ -72,12 +72,17 @@ class Schedule:
         """Whether a stage starts at or before `now` and is not applied yet."""
         return self.applied < len(self.stages) and self.stages[self.applied].at <= now
 
-    def step(self, now: int, optimizer: "torch.optim.Optimizer | None") -> list[StageChange]:
-        """Apply the stages that start at or before `now` (an epoch or step); [] when none does."""
+    def step(self, now: int, optimizer: "torch.optim.Optimizer | None", lr_scheduler: Any = None) -> list[StageChange]:
+        """Apply the stages that start at or before `now` (an epoch or step); [] when none does.
+        With `lr_scheduler` (an LRScheduler such as LambdaLR, or a wrapper holding one as `.scheduler`),
+        the groups added follow its shape from their own base lr (see `follow`)."""
         changes = []
         while self.due(now):
+            groups = len(optimizer.param_groups) if optimizer is not None else 0
             changes.append(self._apply(self.stages[self.applied], optimizer))
             self.applied += 1
+            if optimizer is not None:
+                follow(lr_scheduler, optimizer.param_groups[groups:])
         return changes
 
     def _apply(self, stage: Stage, optimizer: "torch.optim.Optimizer | None") -> StageChange:
@@ -134,6 +139,22 @@ class Schedule:
                 optimizer.add_param_group({"params": chosen, "lr": lr, "weight_decay": wd})
                 added += 1
         return added
+
+
+def follow(lr_scheduler: Any, groups: list[dict]) -> None:
+    """Let an LRScheduler built before these groups existed scale them too: each gets its lr as its
+    base lr (`initial_lr`, `base_lrs`) and, for LambdaLR-like schedulers, the last group's lambda.
+    Without this, torch refuses the next `scheduler.step()` (its lists are shorter than the groups)."""
+    scheduler = getattr(lr_scheduler, "scheduler", lr_scheduler)  # accelerate's AcceleratedScheduler
+    base_lrs = getattr(scheduler, "base_lrs", None)
+    if not groups or not isinstance(base_lrs, list):
+        return
+    lambdas = getattr(scheduler, "lr_lambdas", None)
+    for group in groups:
+        group.setdefault("initial_lr", group["lr"])
+        base_lrs.append(group["initial_lr"])
+        if isinstance(lambdas, list) and lambdas:
+            lambdas.append(lambdas[-1])
 
 
 def _held(optimizer: "torch.optim.Optimizer | None") -> set[int]:

@@ -45,7 +45,9 @@ class TrainingSession:
     def prepared(self) -> bool:
         return self.model is not None
 
-    def advance(self, now: int, optimizer: "torch.optim.Optimizer | None") -> list[StageChange]:
+    def advance(
+        self, now: int, optimizer: "torch.optim.Optimizer | None", lr_scheduler: Any = None
+    ) -> list[StageChange]:
         """Apply the stages reached at `now` (an epoch or a step); the guard's reference follows them."""
         if self.schedule is None or self.guard is None:
             return []
@@ -53,7 +55,7 @@ class TrainingSession:
             return []
         self.check_grads()  # the frozen part so far must be intact before the reference moves on
         self.guard.check(self.got_grad)
-        changes = self.schedule.step(now, optimizer)
+        changes = self.schedule.step(now, optimizer, lr_scheduler)
         self.guard.rebase()
         self.got_grad.clear()
         return changes
