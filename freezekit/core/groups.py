@@ -101,3 +101,37 @@ def plan_groups(
         )
         for (layer, scale, wd), idx in members.items()
     )
+
+
+@dataclass(frozen=True)
+class GroupsView:
+    """What `freezekit groups` prints: one row per group, and what they came from."""
+
+    source: str
+    section: OptimizerSection
+    groups: tuple[GroupSpec, ...]
+    lr: float | None = None  # a base lr: each group's lr is shown
+    warnings: tuple[str, ...] = ()
+
+    def rows(self) -> list[dict[str, Any]]:
+        out = []
+        for g in self.groups:
+            row = g.as_dict()
+            if self.lr is not None:
+                row["lr"] = self.lr * g.lr_scale
+            out.append(row)
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "command": "groups",
+            "model": self.source,
+            "optimizer": self.section.as_dict(),
+            "base_lr": self.lr,
+            "groups": self.rows(),
+            "totals": {
+                "groups": len(self.groups),
+                "tensors": sum(len(g.params) for g in self.groups),
+                "numel": sum(g.numel for g in self.groups),
+            },
+        }
