@@ -10,11 +10,12 @@ from typing import Annotated, Optional
 import typer
 
 from ..core.choice import Choice
-from .app import _options, app
+from .app import app
 from .error_boundary import warn
 from .options import ModelOptions, with_options
 from .output import write_stdout
 from .rule_order import OrderedRulesCommand
+from .settings_of import settings_of
 
 
 class GroupsFormat(Choice):
@@ -40,11 +41,11 @@ LrOpt = Annotated[
 @with_options(ModelOptions)
 def groups(m: ModelOptions, fmt: FormatOpt = GroupsFormat.TABLE, lr: LrOpt = None) -> None:
     """Print the optimizer parameter groups of the config's 'optimizer:' section (layer, lr scale, weight decay)."""
-    from ..render.groups_render import write_groups
     from ..render.terminal import stdout_width
+    from ..render.training_render import write_groups
     from ..training.groups_command import run_groups
 
-    view = run_groups(_options(m), lr)
+    view = run_groups(settings_of(m), lr)
     for warning in view.warnings:
         warn(warning)
     write_stdout(lambda: write_groups(view, fmt.value, sys.stdout, stdout_width()))
