@@ -124,7 +124,8 @@ class GroupsView:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "command": "groups",
+            "schema": "freezekit.groups",
+            "schema_version": 1,
             "model": self.source,
             "optimizer": self.section.as_dict(),
             "base_lr": self.lr,

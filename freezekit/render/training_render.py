@@ -85,6 +85,6 @@ def write_stages(source: str, stages: tuple[StageRow, ...], fmt: str, out: TextI
         )
         for s in stages
     ]
-    data = {"command": "count", "model": source, "stages": [s.as_dict() for s in stages]}
+    data = {"schema": "freezekit.stages", "schema_version": 1, "model": source, "stages": [s.as_dict() for s in stages]}
     title = f"count --stages: {markdown_code(source)}" if fmt == "markdown" else f"{len(rows)} stages of {source}"
     _write(title, STAGE_HEADER, rows, data, fmt, out, width)
