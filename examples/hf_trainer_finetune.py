@@ -27,7 +27,7 @@ with tempfile.TemporaryDirectory() as out:
                              logging_steps=2, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True)
     trainer = Trainer(model=model, args=args, train_dataset=[{"input_ids": r, "labels": r} for r in rows],
                       callbacks=[callback])
-    trainer.train()  # at the end: the frozen tensors are bit-identical, else FrozenChangedError names them
+    trainer.train()  # at the end: the frozen tensors are bit-identical, else VerifyError names them
 logged = [(h["step"], h["trainable_params"]) for h in trainer.state.log_history if "loss" in h]
 assert logged == [(2, 1040), (4, 3376)]
 print(f"trainable: {logged[-1][1]}")

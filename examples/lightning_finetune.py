@@ -37,7 +37,7 @@ module = Classifier(callback)
 data = DataLoader(TensorDataset(torch.randn(16, 8), torch.randint(0, 3, (16,))), batch_size=8)
 trainer = Trainer(max_epochs=2, callbacks=[callback], logger=False, enable_checkpointing=False,
                   enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
-trainer.fit(module, data)  # at fit end: the stem is bit-identical, else FrozenChangedError names it
+trainer.fit(module, data)  # at fit end: the stem is bit-identical, else VerifyError names it
 assert [c["groups_added"] for c in callback.changes] == [2]
 assert [g["lr"] for g in trainer.optimizers[0].param_groups] == [1e-2, 1e-2, 1e-4, 1e-4]
 print(f"trainable: {sum(p.numel() for p in module.parameters() if p.requires_grad)}")

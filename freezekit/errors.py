@@ -121,11 +121,10 @@ class ExpectationError(FreezekitError):
 
 
 class VerifyError(FreezekitError):
+    """verify's checks failed; also freezekit.guard and the trainer callbacks: a frozen tensor moved,
+    became trainable or got a gradient."""
+
     exit_code = ExitCode.VERIFY
-
-
-class FrozenChangedError(VerifyError):
-    """freezekit.guard and the trainer callbacks: a frozen tensor moved, became trainable or got a gradient."""
 
 
 class DriftError(FreezekitError):

@@ -8,7 +8,7 @@
   and `trainable_params` / `frozen_params` go to every logger of the trainer.
 - after each backward pass: a frozen parameter with a gradient is noted; at the end of fit the
   frozen tensors must be bit-identical to their values at the start and gradient-free, else
-  FrozenChangedError names them (`on_violation="warn"` warns). `manifest=PATH` writes the manifest
+  VerifyError names them (`on_violation="warn"` warns). `manifest=PATH` writes the manifest
   (with the config's `training` sections) at the end of fit.
 """
 

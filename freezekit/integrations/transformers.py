@@ -13,7 +13,7 @@ runs, so freeze first, then build the Trainer:
   optimizer (new groups at its lr x the stage's lr_scale, then scaled by its lr scheduler like the others);
 - `trainable_params` / `frozen_params` join every log (`state.log_history`, the reporters);
 - before each optimizer step a frozen parameter with a gradient is noted; at the end of training the
-  frozen tensors must be bit-identical and gradient-free, else FrozenChangedError names them
+  frozen tensors must be bit-identical and gradient-free, else VerifyError names them
   (`on_violation="warn"` warns). `manifest=PATH` writes the manifest at the end.
 """
 

@@ -7,7 +7,7 @@
 
 The guard snapshots a digest (blake2b of the bytes) of every frozen parameter; a check fails when
 one moved, became trainable (requires_grad flipped) or carries a gradient. It raises
-FrozenChangedError (exit 10, as a failed verify) naming them, at exit and every `check_every`
+VerifyError (exit 10, as a failed verify) naming them, at exit and every `check_every`
 calls of `step()`; `on_violation="warn"` warns instead. After a schedule unfreezes or freezes
 parameters, `rebase()` takes the new frozen set as the reference.
 """
@@ -19,7 +19,7 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..errors import FrozenChangedError, UsageError
+from ..errors import UsageError, VerifyError
 
 if TYPE_CHECKING:
     import torch
@@ -97,7 +97,7 @@ class Guard:
         if earlier:
             found = replace(found, with_grad=tuple(n for n in self.frozen if n in earlier or n in found.with_grad))
         if found and self.on_violation == "raise":
-            raise FrozenChangedError(found.message())
+            raise VerifyError(found.message())
         if found:
             warnings.warn(found.message(), RuntimeWarning, stacklevel=2)
         return found

@@ -10,7 +10,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.loggers import Logger
 from torch.utils.data import DataLoader, TensorDataset
 
-from freezekit.errors import FrozenChangedError
+from freezekit.errors import VerifyError
 from freezekit.integrations.lightning import FreezeCallback
 from tests.training.training_models import TinyViT
 
@@ -82,5 +82,5 @@ def test_fit_with_a_three_stage_schedule(tmp_path):
 
 def test_an_injected_violation_fails_the_fit_with_the_names():
     callback = FreezeCallback(CONFIG)
-    with pytest.raises(FrozenChangedError, match=r"2 moved \(net.embed.weight, net.embed.bias\); 2 set trainable"):
+    with pytest.raises(VerifyError, match=r"2 moved \(net.embed.weight, net.embed.bias\); 2 set trainable"):
         _fit(Module(callback, inject=True), callback, Recorder())
