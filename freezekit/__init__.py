@@ -25,7 +25,8 @@ _API = (
     "FreezeReport",
     "OptimizerAudit",
 )
-__all__ = [*_API, "__version__"]
+_TRAINING = {"param_groups": "param_groups", "Schedule": "schedule", "guard": "guard"}
+__all__ = [*_API, *_TRAINING, "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from . import api
 
         return getattr(api, name)
+    if name in _TRAINING:
+        from importlib import import_module
+
+        return getattr(import_module(f".training.{_TRAINING[name]}", __name__), name)
     raise AttributeError(f"module 'freezekit' has no attribute {name!r}")

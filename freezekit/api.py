@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence, TextIO
 
 from .core.batchnorm_policy import BatchNormPolicy
-from .core.config import load_config
+from .core.config import config_of
 from .core.expectations import Expectations
 from .core.manifest import Drift, build_manifest, compare, load_manifest
 from .core.plan import Default, make_plan
@@ -31,6 +31,8 @@ from .sources.registry import parse_source
 from .sources.spec import Loaded, SourceKind, SourceSpec
 
 if TYPE_CHECKING:
+    import os
+
     import torch
     from torch import nn
 
@@ -114,7 +116,7 @@ def _as_rules(rules: Iterable[str | Rule | dict] | None, action: Action) -> tupl
 
 def freeze(
     model: "nn.Module",
-    config: str | None = None,
+    config: "str | os.PathLike | dict | None" = None,
     *,
     rules: Sequence[str | Rule | dict] | None = None,
     unfreeze: Sequence[str] | None = None,
@@ -127,7 +129,8 @@ def freeze(
 ) -> FreezeReport:
     """Apply rules to `model` in place (requires_grad, BatchNorm policy) and return the report.
 
-    `config` is a YAML file like the CLI's (its `model:` key is ignored: you pass the model).
+    `config` is a YAML file like the CLI's, or the same content as a mapping (its `model:` key is
+    ignored: you pass the model; its `optimizer:` and `stages:` are for param_groups and Schedule).
     `rules` are freeze patterns (or {'freeze'|'unfreeze': pattern} items), applied after the
     config's; `unfreeze` patterns come last. `source` names how the model is built (a torchvision
     name, "file.py:build", ...) so that a manifest of this freeze can be checked with
@@ -143,7 +146,7 @@ def freeze(
 
     check_not_wrapped(model, after_wrap)
 
-    cfg = load_config(config) if config else None
+    cfg = config_of(config) if config else None
     try:
         exp = Expectations(**expect) if isinstance(expect, dict) else (expect or Expectations())
     except TypeError as exc:

@@ -121,6 +121,9 @@ class ExpectationError(FreezekitError):
 
 
 class VerifyError(FreezekitError):
+    """verify's checks failed; also freezekit.guard and the trainer callbacks: a frozen tensor moved,
+    became trainable or got a gradient."""
+
     exit_code = ExitCode.VERIFY
 
 

@@ -26,6 +26,8 @@ ALLOWED = {
     "verify": {"errors", "core", "sources", "adapter", "pipeline"},
     "render": {"errors", "atomic_write", "core", "verify"},
     "distributed": {"errors", "core", "sources", "adapter", "pipeline", "verify", "render"},
+    "training": {"errors", "atomic_write", "core", "sources", "adapter", "pipeline", "render", "api"},
+    "integrations": {"errors", "core", "training", "adapter"},
 }
 THIRD_PARTY_TORCH = ("torch", "torchvision", "safetensors.torch")
 

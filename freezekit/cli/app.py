@@ -7,12 +7,11 @@ a model is needed must stay fast.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from .. import __version__
-from ..core.expectations import Expectations
 from ..errors import UsageError
 from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
@@ -33,10 +32,8 @@ from .options import (
 )
 from .output import emit, emit_verify, no_cyclic_gc, write_stdout
 from .rule_order import OrderedRulesCommand
-
-if TYPE_CHECKING:
-    from ..pipeline.settings import Settings
-
+from .settings_of import settings_of as _options
+from .stages import StageOptions, count_stages
 
 app = typer.Typer(
     cls=FreezekitGroup,
@@ -60,38 +57,6 @@ def main_callback(
     ] = False,
 ) -> None:
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
-
-
-def _options(
-    m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
-) -> "Settings":
-    from ..pipeline.settings import SourceOptions, from_command_line
-
-    source = SourceOptions(
-        args=tuple(m.arg or ()),
-        weights=m.weights,
-        weights_file=m.weights_file,
-        trust_pickle=m.trust_pickle,
-        hf_class=m.hf_class,
-        revision=m.revision,
-        base=m.base,
-        download=m.download,
-        trust_code=m.trust_code,
-    )
-    return from_command_line(
-        config_path=m.config,
-        model=m.model,
-        source=source,
-        patterns=m.pattern or [],
-        unfreezes=m.unfreeze or [],
-        order=m.ctx.meta.get("rule_order"),
-        default=m.default,
-        strict=not m.allow_unmatched,
-        expect=expect,
-        batchnorm=m.batchnorm,
-        needs_values=needs_values,
-        use_cache=not no_cache,
-    )
 
 
 def _precheck_export(export: Optional[str], fmt: Format, inputs: tuple[str, ...] = ()) -> None:
@@ -156,9 +121,11 @@ def freeze(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions, ReportOptions, CountDistOptions)
-def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions) -> None:
+@with_options(ModelOptions, ReportOptions, CountDistOptions, StageOptions)
+def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions, t: StageOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
+    if t.stages:
+        return count_stages(_options(m, no_cache=r.no_cache), r.fmt)
     if not d.requested(r.fmt):
         _audit("count", m, r)
         return

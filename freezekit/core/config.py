@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,10 +28,14 @@ from ..errors import ConfigError, quoted, shortened
 from ..text_files import read_text
 from .batchnorm_policy import BatchNormPolicy
 from .choice import Choice
+from .config_values import TRAINING_KEYS, parse_training
+from .config_values import check_keys as _check_keys
+from .config_values import kind_of as _kind
 from .expectations import Expectations
 from .plan import Default
 from .rules import ACTIONS, Rule, RuleError, validate_rule
 from .suggest import did_you_mean
+from .training_config import Training
 from .yaml_keys import UniqueKeyLoader
 
 C = TypeVar("C", bound=Choice)
@@ -38,7 +43,7 @@ C = TypeVar("C", bound=Choice)
 MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a screenful, not a data set
 MAX_DEPTH = 16
 MAX_RULES = 10_000
-TOP_KEYS = ("model", "weights", "weights_file", "default", "batchnorm", "rules", "expect")
+TOP_KEYS = ("model", "weights", "weights_file", "default", "batchnorm", "rules", "expect", *TRAINING_KEYS)
 MODEL_KEYS = ("name", "factory", "args", "hf_class", "revision", "base")
 HUB_KEYS = MODEL_KEYS[3:]  # options of hf: models
 EXPECT_KEYS = ("trainable", "frozen", "total", "max_trainable_pct")
@@ -64,6 +69,7 @@ class Config:
     batchnorm: BatchNormPolicy | None = None
     rules: tuple[Rule, ...] = ()
     expect: Expectations = Expectations()
+    training: Training = Training()  # optimizer:, stages:, unit:
 
 
 class _Loader(UniqueKeyLoader):
@@ -128,8 +134,11 @@ class _Doc:
 
 
 def load_config(path: str | os.PathLike) -> Config:
-    text = read_text(path, MAX_CONFIG_BYTES, "config file")  # before Path(): Path("") would be "."
-    path = Path(path)
+    return parse_text(read_text(path, MAX_CONFIG_BYTES, "config file"), Path(path))  # read before Path("") is "."
+
+
+def parse_text(text: str, path: Path) -> Config:
+    """A config from its text; `path` names it in errors and anchors relative files."""
     loader = None
     try:
         loader = _Loader(text)  # the reader checks every character here: NUL and other controls fail
@@ -154,30 +163,6 @@ def load_config(path: str | os.PathLike) -> Config:
     if data is None:
         raise ConfigError(f"{path}: the config is empty; it needs at least 'model:' or 'rules:'")
     return _parse(data, doc, path)
-
-
-def _check_keys(doc: _Doc, where: str, data: Any, allowed: tuple[str, ...]) -> dict:
-    if not isinstance(data, dict):
-        raise doc.error(where, f"must be a mapping of {', '.join(allowed)}, not {_kind(data)}")
-    for key in data:
-        if key not in allowed:
-            sub = f"{where}.{key}" if where else key
-            raise doc.error(
-                sub, f"unknown key {quoted(key)}{did_you_mean(key, list(allowed))} (allowed: {', '.join(allowed)})"
-            )
-    return data
-
-
-def _kind(value: Any) -> str:
-    return {
-        dict: "a mapping",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        type(None): "empty",
-    }.get(type(value), type(value).__name__)
 
 
 def _string(doc: _Doc, where: str, value: Any) -> str:
@@ -213,7 +198,7 @@ def _parse(data: Any, doc: _Doc, path: Path) -> Config:
         cfg["rules"] = _parse_rules(doc, data["rules"], str(path.name))
     if "expect" in data:
         cfg["expect"] = _parse_expect(doc, data["expect"])
-    return Config(**cfg)
+    return Config(**cfg, training=parse_training(doc, data))
 
 
 def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
@@ -297,3 +282,19 @@ def _parse_expect(doc: _Doc, value: Any) -> Expectations:
                 raise doc.error(where, f"must be a whole number of parameters (0 or more), not {quoted(item)}")
             out[key] = item
     return Expectations(**out)
+
+
+def config_of(config: str | os.PathLike | dict) -> Config:
+    """A config path, or the same content as a mapping (the Python API), checked as its YAML would be."""
+    if not isinstance(config, dict):
+        return load_config(config)
+    try:
+        text = yaml.safe_dump(config, sort_keys=False)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"config mapping: a value is not plain data (strings, numbers, lists, mappings): {exc}"
+        ) from exc
+    try:
+        return parse_text(text, Path("<config mapping>"))
+    except ConfigError as exc:  # the lines are those of a YAML text the user never saw
+        raise ConfigError(re.sub(r" \(line \d+(, column \d+)?\)", "", exc.message)) from exc

@@ -5,26 +5,21 @@ innermost wrapped module that contains it, else to the root unit. FSDP1 with
 `use_orig_params=False` flattens each unit into one FlatParameter, which needs one requires_grad
 for the whole unit: a unit mixing frozen and trainable parameters is refused there.
 
-Default unit types ("repeated blocks"): the classes of modules that (1) are not containers
-(Sequential, ModuleList, ModuleDict), (2) have submodules and hold parameters, (3) appear at least
-twice under the same parent; of those, the outermost (a candidate nested in another candidate's
-instance is dropped). ResNet gives Bottleneck/BasicBlock, ViT EncoderBlock, Llama LlamaDecoderLayer.
-A transformers model (or a PEFT model on one) that names `_no_split_modules` gets those classes
-instead, as PEFT's and accelerate's auto-wrap policies do (a LoRA model's repeated blocks would
-otherwise be its lora_A/lora_B Linear pairs).
+Default unit types: a transformers model (or a PEFT model on one) that names `_no_split_modules` gets
+those classes, as PEFT's and accelerate's auto-wrap policies do (a LoRA model's repeated blocks would
+otherwise be its lora_A/lora_B Linear pairs); any other model its repeated blocks (core/blocks.py says
+how they are found).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
+from ..core.blocks import repeated_block_types, within
 from ..core.plan import Plan
 from ..core.records import Inventory, ModuleRecord
 from ..core.suggest import did_you_mean
 from ..errors import NoMatchError, RuleError
-
-CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
 
 
 @dataclass(frozen=True)
@@ -67,34 +62,6 @@ class UnitReport:
         return tuple(u for u in self.units if u.mixed)
 
 
-def _parent(name: str) -> str | None:
-    return None if not name else name.rpartition(".")[0]
-
-
-def _within(name: str, root: str) -> bool:
-    return not root or name == root or name.startswith(root + ".")
-
-
-def repeated_block_types(inventory: Inventory) -> tuple[str, ...]:
-    modules = [m for m in inventory.modules]
-    has_children = {_parent(m.name) for m in modules if m.name}
-    owners = {p.module for p in inventory.params}
-    holds = {m.name for m in modules if any(_within(o, m.name) for o in owners)} if owners else set()
-    siblings = Counter((_parent(m.name), m.type) for m in modules if m.name)
-    candidates = {
-        m.type
-        for m in modules
-        if m.name
-        and m.name in has_children
-        and m.name in holds
-        and not any(c in m.bases for c in CONTAINERS)
-        and siblings[(_parent(m.name), m.type)] >= 2
-    }
-    instances = [m for m in modules if m.type in candidates]
-    outer = [m for m in instances if not any(o is not m and o.name and _within(m.name, o.name) for o in instances)]
-    return tuple(dict.fromkeys(m.type for m in outer))
-
-
 def default_unit_types(inventory: Inventory) -> tuple[tuple[str, ...], str]:
     """The model's _no_split_modules that it holds, else its repeated blocks; and which it was."""
     no_split = tuple(t for t in inventory.no_split if any(m.is_a(t) for m in inventory.modules))
@@ -108,7 +75,7 @@ def _unit_roots(inventory: Inventory, shard_by: tuple[str, ...]) -> list[ModuleR
 
 
 def _unit_of(owner: str, unit_names: list[str]) -> str:
-    return max((n for n in unit_names if _within(owner, n)), key=len, default="")
+    return max((n for n in unit_names if within(owner, n)), key=len, default="")
 
 
 def check_shard_by(inventory: Inventory, shard_by: tuple[str, ...] | None) -> None:

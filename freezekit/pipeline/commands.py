@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
+from ..core.config import load_config
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
 from ..core.report import ModelInfo, Report
@@ -53,6 +54,9 @@ def run_audit(
         # (a freeze that misses its expectations is not written)
         model = _resolved_weights(report.model, options)
         doc = build_manifest(_relative_paths(model, options, manifest) if manifest else model, plan, loaded.inventory)
+        training = load_config(options.config_path).training if options.config_path else None
+        if training is not None and not training.empty:  # optional: the optimizer section and the schedule
+            doc["training"] = training.as_dict()
         if save is not None:
             from ..adapter.save import check_savable
 

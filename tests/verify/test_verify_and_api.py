@@ -138,6 +138,9 @@ def test_apply_manifest_roundtrip_and_drift(tmp_path):
 
 
 EXAMPLE_LAST_LINES = {
+    "hf_trainer_finetune.py": "trainable: 3376",
+    "layer_decay_gradual_unfreeze.py": "trainable: 34570",
+    "lightning_finetune.py": "trainable: 323",
     "lock_and_reload.py": "re-applied: 23,508,032 frozen, 2,049,000 trainable",
     "train_loop.py": "trainable: 8398858",
 }
