@@ -13,6 +13,7 @@ import typer
 
 from .. import __version__
 from ..core.expectations import Expectations
+from ..core.manifest_values import ValuesChoice
 from ..errors import UsageError
 from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
@@ -150,9 +151,18 @@ def freeze(
             help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
         ),
     ] = False,
+    values: Annotated[
+        ValuesChoice,
+        typer.Option(
+            "--values",
+            metavar="auto|none",
+            rich_help_panel="Output",
+            help="Record a SHA-256 digest of each frozen tensor in the manifest (auto: when the model holds values).",
+        ),
+    ] = ValuesChoice.AUTO,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
-    _audit("freeze", m, r, save=save, manifest=manifest, force=force)
+    _audit("freeze", m, r, save=save, manifest=manifest, force=force, values=values)
 
 
 @app.command(cls=OrderedRulesCommand)

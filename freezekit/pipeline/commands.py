@@ -12,8 +12,9 @@ from dataclasses import replace
 from typing import Any
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
-from ..core.manifest import Drift, build_manifest, compare, load_manifest
+from ..core.manifest import Drift, compare, load_manifest
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
+from ..core.manifest_values import ValuesChoice
 from ..core.report import ModelInfo, Report
 from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
 from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
@@ -34,6 +35,7 @@ def run_audit(
     manifest: str | None = None,
     force: bool = False,
     progress: Progress = quiet,
+    values: ValuesChoice = ValuesChoice.AUTO,
 ) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
@@ -52,7 +54,10 @@ def run_audit(
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         model = _resolved_weights(report.model, options)
-        doc = build_manifest(_relative_paths(model, options, manifest) if manifest else model, plan, loaded.inventory)
+        from .manifest_output import manifest_document
+
+        info = _relative_paths(model, options, manifest) if manifest else model
+        doc = manifest_document(info, plan, loaded.inventory, options.batchnorm, loaded.model, values)
         if save is not None:
             from ..adapter.save import check_savable
 

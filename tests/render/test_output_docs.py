@@ -9,6 +9,7 @@ from pathlib import Path
 
 from freezekit.core.expectations import Expectations
 from freezekit.core.manifest import build_manifest, compare, load_manifest
+from freezekit.core.manifest_values import RecordedValues
 from freezekit.core.plan import make_plan
 from freezekit.core.rules import Rule
 from freezekit.pipeline.audit import build_report
@@ -78,7 +79,9 @@ def test_report_keys_are_documented():
 
 def test_manifest_and_check_keys_are_documented(tmp_path):
     report, inv, plan = _report()
-    manifest = build_manifest(replace(report.model, args={"depth": 4}), plan, inv)
+    values = RecordedValues(True, "", {"features.0.weight": "sha256:" + "0" * 64},
+                            {"features.0.running_mean": "sha256:" + "1" * 64})
+    manifest = build_manifest(replace(report.model, args={"depth": 4}), plan, inv, values=values)
     doc = documented()["freezekit.manifest"]
     assert key_paths(manifest, doc=doc) == key_paths(doc, doc=doc)
     path = tmp_path / "m.json"
