@@ -22,9 +22,10 @@ ALLOWED = {
     "core": {"errors", "text_files", "bounded_read"},
     "sources": {"errors", "text_files", "bounded_read", "code_trust", "atomic_write", "core", "adapter"},
     "adapter": {"errors", "text_files", "bounded_read", "code_trust", "core", "sources"},
-    "pipeline": {"errors", "text_files", "atomic_write", "core", "sources", "adapter"},
+    "compare": {"errors", "bounded_read", "core", "sources", "adapter"},
+    "pipeline": {"errors", "text_files", "atomic_write", "core", "sources", "adapter", "compare"},
     "verify": {"errors", "core", "sources", "adapter", "pipeline"},
-    "render": {"errors", "atomic_write", "core", "verify"},
+    "render": {"errors", "atomic_write", "core", "verify", "compare"},
     "distributed": {"errors", "core", "sources", "adapter", "pipeline", "verify", "render"},
 }
 THIRD_PARTY_TORCH = ("torch", "torchvision", "safetensors.torch")

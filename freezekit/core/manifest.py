@@ -53,6 +53,7 @@ def build_manifest(
     inventory: Inventory,
     batchnorm: BatchNormPolicy | None = None,
     values: RecordedValues | None = None,
+    saved: str | None = None,
 ) -> dict[str, Any]:
     """The manifest document. Build it through pipeline/manifest_output.py, which takes the values."""
     table = parameter_table(inventory)
@@ -64,6 +65,7 @@ def build_manifest(
         "default": plan.default,
         "batchnorm": None if batchnorm is None else batchnorm.value,
         "values": (values or RecordedValues(False, "no values were given")).as_dict(),
+        "saved": saved,  # the --save file written with it (relative to the manifest's folder): check's reference
         "rules": [{"action": r.action, "pattern": r.pattern, "origin": r.origin} for r in plan.rules],
         "frozen": frozen,
         "counts": {
@@ -88,6 +90,7 @@ class Manifest:
     version: int = SCHEMA_VERSION
     batchnorm: BatchNormPolicy | None = None  # None: not recorded (version 1), or the default policy chosen
     values: RecordedValues = RecordedValues(False, NOT_RECORDED_V1)
+    saved: str | None = None
 
 
 def _damaged(path: str, problem: str) -> ConfigError:
@@ -141,7 +144,12 @@ def _no_constant(name: str) -> None:
 def load_manifest(path: str) -> Manifest:
     """Read and validate a manifest: every key the format has, with its type; errors name the file and key."""
     refuse_special(path, "manifest file", ConfigError)  # someone else's file: a FIFO would block forever
-    text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
+    return parse_manifest(path, read_text(path, MAX_MANIFEST_BYTES, "manifest file"))
+
+
+def parse_manifest(path: str, text: str) -> Manifest:
+    """A manifest from its JSON text; `path` names where it came from in errors (a file, or the
+    checkpoint that embeds it)."""
     try:
         data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
@@ -197,7 +205,8 @@ def _version_2(path: str, data: dict, parameters: dict[str, str], frozen: list[s
     if policy is not None and policy not in BatchNormPolicy.values():
         raise _damaged(path, f"'batchnorm' must be one of {', '.join(BatchNormPolicy.values())}, not {quoted(policy)}")
     values = parse_values(path, _need(path, data, "values", dict, "values"), parameters, frozen)
-    return {"batchnorm": None if policy is None else BatchNormPolicy(policy), "values": values}
+    saved = _need(path, data, "saved", str, "saved", optional=True)
+    return {"batchnorm": None if policy is None else BatchNormPolicy(policy), "values": values, "saved": saved}
 
 
 @dataclass(frozen=True)

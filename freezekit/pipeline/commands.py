@@ -57,7 +57,8 @@ def run_audit(
         from .manifest_output import manifest_document
 
         info = _relative_paths(model, options, manifest) if manifest else model
-        doc = manifest_document(info, plan, loaded.inventory, options.batchnorm, loaded.model, values)
+        saved = relative_to_manifest_folder(manifest, save) if manifest and save else None
+        doc = manifest_document(info, plan, loaded.inventory, options.batchnorm, loaded.model, values, saved)
         if save is not None:
             from ..adapter.save import check_savable
 
@@ -172,6 +173,9 @@ def run_check(
             f"if you trust the manifest pass --trust-code, or name the model yourself: "
             f"freezekit check {manifest_path} '{spec.text}'"
         )
-    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
+    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False, batchnorm=m.batchnorm)
     done = audit("check", options, progress)
-    return compare(m, done.plan, done.loaded.inventory), done.report
+    from .manifest_output import model_values
+
+    drift = compare(m, done.plan, done.loaded.inventory)
+    return replace(drift, **model_values(m, done.loaded.model)), done.report

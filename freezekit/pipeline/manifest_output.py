@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..core.batchnorm_policy import BatchNormPolicy, effective, norm_rows
-from ..core.manifest import build_manifest
+from ..core.manifest import Manifest, build_manifest
 from ..core.manifest_values import (
     NOT_RECORDED_ASKED,
     NOT_RECORDED_HEADER,
@@ -55,7 +55,33 @@ def manifest_document(
     policy: BatchNormPolicy | None,
     model: "nn.Module | None",
     choice: ValuesChoice = ValuesChoice.AUTO,
+    saved: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest of this freeze; `model` (None: no model, e.g. a checkpoint's inventory) gives the values."""
+    """The manifest of this freeze; `model` (None: no model, e.g. a checkpoint's inventory) gives the
+    values; `saved` is the --save file written with it, relative to the manifest's folder."""
     values = recorded_values(inventory, plan, policy, model, choice)
-    return build_manifest(info, plan, inventory, policy, values)
+    return build_manifest(info, plan, inventory, policy, values, saved)
+
+
+def model_values(manifest: Manifest, model: "nn.Module | None") -> dict[str, Any]:
+    """`check MANIFEST [MODEL]`: the recorded digests compared with the rebuilt model's tensors (it
+    holds values when the manifest names weights), as Drift fields; a note when they were not."""
+    values = manifest.values
+    if not values.recorded:
+        return {"values_note": f"values were not compared: {values.note}"}
+    from ..adapter.value_digests import digests, has_values
+
+    if model is None or not has_values(model):
+        return {
+            "values_note": "values were not compared: the model was built without weights (the manifest names none)"
+        }
+    state = model.state_dict(keep_vars=True)
+    names = [n for n in values.tensors if n in state]
+    now = digests(model, names)
+    stats = [n for n in values.norm_stats if n in state]
+    now_stats = digests(model, stats)
+    return {
+        "values_changed": tuple(f"{n} (digest differs)" for n in names if now[n] != values.tensors[n]),
+        "stats_moved": tuple(n for n in stats if now_stats[n] != values.norm_stats[n]),
+        "values_compared": len(names),
+    }

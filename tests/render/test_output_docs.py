@@ -81,13 +81,13 @@ def test_manifest_and_check_keys_are_documented(tmp_path):
     report, inv, plan = _report()
     values = RecordedValues(True, "", {"features.0.weight": "sha256:" + "0" * 64},
                             {"features.0.running_mean": "sha256:" + "1" * 64})
-    manifest = build_manifest(replace(report.model, args={"depth": 4}), plan, inv, values=values)
+    manifest = build_manifest(replace(report.model, args={"depth": 4}), plan, inv, values=values, saved="w.safetensors")
     doc = documented()["freezekit.manifest"]
     assert key_paths(manifest, doc=doc) == key_paths(doc, doc=doc)
     path = tmp_path / "m.json"
     path.write_text(json.dumps(manifest))
     drift = compare(load_manifest(str(path)), make_plan(inv, ()), inv)
-    emitted = check_dict(str(path), drift, report)
+    emitted = check_dict(str(path), drift, report.model.source)
     doc = documented()["freezekit.check"]
     assert key_paths(emitted, doc=doc) == key_paths(doc, doc=doc)
     assert emitted["ok"] is False and emitted["newly_trainable"][0] == "features.0.weight"

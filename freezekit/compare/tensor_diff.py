@@ -1,0 +1,123 @@
+"""One tensor in two checkpoints: unchanged, changed (how much), reshaped or retyped.
+
+The comparison is by bytes, chunk by chunk: byte-identical chunks are recognised at memory speed
+and cost no float math. So a NaN that stayed the same NaN is unchanged, and -0.0 -> 0.0 is a
+change (its largest absolute difference is 0). Only a tensor whose bytes differ is decoded
+(compare/decode.py) for its largest absolute difference and its relative change
+||after - before|| / ||before||.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.choice import Choice
+from ..core.records import numel_of
+from .tensor_files import TensorFile
+
+
+class Status(Choice):
+    UNCHANGED = "unchanged"
+    CHANGED = "changed"
+    ADDED = "added"
+    REMOVED = "removed"
+    RESHAPED = "reshaped"
+    RETYPED = "retyped"
+
+
+@dataclass(frozen=True)
+class TensorDiff:
+    name: str
+    status: Status
+    dtype: str  # "float32", or "float32 -> bfloat16" when retyped
+    shape: str  # "3x3", or "3x3 -> 3x4" when reshaped
+    numel: int
+    max_abs_diff: float | None = None  # changed only; NaN when a value became or stopped being NaN
+    rel_change: float | None = None  # changed only; None when the tensor was all zeros before
+    frozen: bool | None = None  # None: no rules given, or not a parameter (a buffer)
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "scalar"
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bytearray) and isinstance(b, bytearray):
+        return a == b  # memcmp
+    import numpy as np
+
+    return bool(np.array_equal(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8)))
+
+
+class _Differences:
+    """Running largest difference and squared norms over the chunks of a changed tensor."""
+
+    def __init__(self, dtype: str):
+        self.dtype = dtype
+        self.max_abs = 0.0
+        self.diff_sq = 0.0
+        self.before_sq = 0.0
+        self.nan_flip = False
+        self.decodable = True
+
+    def add(self, before: Any, after: Any) -> None:
+        import numpy as np
+
+        from .decode import numbers
+
+        x, y = numbers(self.dtype, before), None if before is after else numbers(self.dtype, after)
+        if x is None:
+            self.decodable = False
+            return
+        y = x if y is None else y
+        with np.errstate(all="ignore"):
+            d = np.where(x == y, 0.0, np.abs(y - x))
+            both_nan = np.isnan(x) & np.isnan(y)
+            d[both_nan] = 0.0
+            if np.isnan(d).any():
+                self.nan_flip = True
+            if d.size:
+                self.max_abs = max(self.max_abs, float(np.nanmax(d)))
+                self.diff_sq += float(np.nansum(d * d))
+                self.before_sq += float(np.nansum(np.abs(x) ** 2))
+
+    def result(self) -> tuple[float | None, float | None]:
+        if not self.decodable:
+            return None, None
+        max_abs = math.nan if self.nan_flip else self.max_abs
+        if self.before_sq == 0.0:
+            return max_abs, 0.0 if self.diff_sq == 0.0 else None
+        return max_abs, math.sqrt(self.diff_sq) / math.sqrt(self.before_sq)
+
+
+def compare_tensor(name: str, before: TensorFile, after: TensorFile) -> TensorDiff:
+    a, b = before.entries[name], after.entries[name]
+    numel = numel_of(b.shape)
+    if a.dtype != b.dtype:
+        return TensorDiff(name, Status.RETYPED, f"{a.dtype} -> {b.dtype}", shape_text(b.shape), numel)
+    if a.shape != b.shape:
+        return TensorDiff(name, Status.RESHAPED, a.dtype, f"{shape_text(a.shape)} -> {shape_text(b.shape)}", numel)
+    diffs: _Differences | None = None
+    equal_prefix = 0
+    for ca, cb in zip(before.chunks(name), after.chunks(name)):
+        if _same(ca, cb):
+            if diffs is None:
+                equal_prefix += 1
+            else:
+                diffs.add(ca, ca)  # equal bytes add to ||before|| only
+            continue
+        if diffs is None:
+            diffs = _Differences(a.dtype)
+            diffs.add(ca, cb)
+            for i, prefix in enumerate(before.chunks(name)):  # read again: ||before|| of the equal start
+                if i == equal_prefix:
+                    break
+                diffs.add(prefix, prefix)
+        else:
+            diffs.add(ca, cb)
+    if diffs is None:
+        return TensorDiff(name, Status.UNCHANGED, a.dtype, shape_text(a.shape), numel)
+    max_abs, rel = diffs.result()
+    return TensorDiff(name, Status.CHANGED, a.dtype, shape_text(a.shape), numel, max_abs, rel)
