@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from ..core.records import numel_of
+from ..sources.checkpoint import natural_key
 from .tensor_diff import Status, TensorDiff, compare_tensor, shape_text
 from .tensor_files import TensorFile
 
@@ -88,6 +89,7 @@ def diff_files(before: TensorFile, after: TensorFile, frozen: Frozen | None = No
     for name, entry in after.entries.items():
         if name not in before.entries:
             rows.append(TensorDiff(name, Status.ADDED, entry.dtype, shape_text(entry.shape), numel_of(entry.shape)))
+    rows.sort(key=lambda r: natural_key(r.name))  # the same order whatever the files' layout or sharding
     if frozen is not None:
         rows = [replace(r, frozen=frozen(r.name)) for r in rows]
     return DiffResult(before.path, after.path, tuple(rows), _totals(rows), frozen is not None)
