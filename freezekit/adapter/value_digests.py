@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ..core.manifest_values import digest_of
 
@@ -20,7 +20,10 @@ def tensor_bytes(t: "Tensor") -> memoryview:
         flat = flat.view(torch.uint8).reshape(-1, flat.element_size()).flip(1).reshape(-1)
     import torch
 
-    return memoryview(flat.view(torch.uint8).numpy()) if flat.numel() else memoryview(b"")
+    if not flat.numel():
+        return memoryview(b"")
+    array: Any = flat.view(torch.uint8).numpy()  # a NumPy array exports the buffer protocol
+    return memoryview(array)
 
 
 def has_values(model: "nn.Module") -> bool:

@@ -45,7 +45,7 @@ def finish(digest: Any) -> str:
     return f"{ALGORITHM}:{digest.hexdigest()}"
 
 
-def digest_of(shape: tuple[int, ...], dtype: str, chunks: Iterable[bytes | memoryview]) -> str:
+def digest_of(shape: tuple[int, ...], dtype: str, chunks: Iterable[bytes | bytearray | memoryview]) -> str:
     digest = new_digest(shape, dtype)
     for chunk in chunks:
         digest.update(chunk)

@@ -56,7 +56,8 @@ def run_diff(request: DiffRequest) -> tuple[DiffResult, tuple[str, ...]]:
     before = open_checkpoint(request.before, request.trust_pickle, "BEFORE")
     after = open_checkpoint(request.after, request.trust_pickle, "AFTER")
     try:
-        frozen, warnings = None, ()
+        frozen: Frozen | None = None
+        warnings: tuple[str, ...] = ()
         if request.manifest:
             frozen = _by_manifest(request.manifest)
         elif request.has_rules:
