@@ -62,13 +62,18 @@ def float8_table(dtype: str) -> Any:
 
 
 def numbers(dtype: str, raw: bytes | bytearray | memoryview) -> Any:
-    """The values as float64 (complex128 for complex dtypes), or None for a dtype kept only as bytes
-    (packed float4)."""
+    """The values in a dtype that holds each exactly: float32 for 32 bits and fewer (bf16, fp16,
+    float8), float64 for float64 and integers, complex128 for complex; None for a dtype kept only
+    as bytes (packed float4)."""
     if dtype == "bfloat16":
-        return (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32).astype(np.float64)
+        return (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
     if dtype in FLOAT8:
-        return float8_table(dtype)[np.frombuffer(raw, np.uint8)]
-    if dtype in PLAIN:
-        values = np.frombuffer(raw, PLAIN[dtype])
-        return values.astype(np.complex128 if values.dtype.kind == "c" else np.float64)
-    return None
+        return float8_table(dtype).astype(np.float32)[np.frombuffer(raw, np.uint8)]
+    if dtype not in PLAIN:
+        return None
+    values = np.frombuffer(raw, PLAIN[dtype])
+    if values.dtype.kind == "c":
+        return values.astype(np.complex128)
+    if dtype in ("float32", "float16"):
+        return values.astype(np.float32, copy=False)  # float32: the buffer itself, no copy
+    return values.astype(np.float64, copy=False)
