@@ -145,3 +145,19 @@ def test_values_none_and_the_meta_device_say_that_no_values_were_recorded(cli, f
     code, out, _ = cli("check", tmp_path / "meta.json", frozen_dir / "before.safetensors")
     assert code == 0 and out.endswith("; values were not compared: built on the meta device: no values were "
                                       "recorded (pass --weights or --weights-file)\n")
+
+
+def test_a_weights_file_manifest_checks_against_a_checkpoint_and_its_model_by_value(cli, frozen_dir):
+    d = frozen_dir
+    assert cli("freeze", TINY, "-p", "through:1", "--weights-file", d / "before.safetensors",
+               "--manifest", d / "wf.json")[0] == 0
+    code, out, err = cli("check", d / "wf.json", d / "before.safetensors")
+    assert (code, err) == (0, "") and out.endswith("; 4 frozen tensor(s) compared by value\n")
+    code, out, err = cli("check", d / "wf.json", "--trust-code")  # the model rebuilt with its weights file
+    assert (code, err) == (0, "") and out.endswith("; 4 frozen tensor(s) compared by value\n")
+
+
+def test_check_on_the_model_keeps_the_policy_and_says_values_were_not_compared(cli, frozen_dir):
+    code, out, err = cli("check", frozen_dir / "m.json", "--trust-code")  # built without weights: meta
+    assert (code, err) == (0, "")  # no warning that frozen BatchNorm layers will update: the policy is eval
+    assert out.endswith("; values were not compared: the model was built without weights (the manifest names none)\n")

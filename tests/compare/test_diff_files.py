@@ -1,6 +1,9 @@
 """diff on hand-made checkpoints: every status, bf16/fp8/NaN/-0.0 by bytes, shardings, hostile files."""
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +12,8 @@ from safetensors.torch import save_file
 from freezekit.compare.diff import diff_files
 from freezekit.compare.tensor_files import open_checkpoint
 from freezekit.errors import ExitCode as X
+
+ROOT = Path(__file__).resolve().parents[2]
 
 BEFORE = {
     "enc.w": torch.arange(12, dtype=torch.float32).reshape(3, 4),
@@ -117,3 +122,13 @@ def test_a_pickle_is_refused_without_trust(cli, tmp_path):
     save_file({"w": torch.ones(2)}, tmp_path / "a.safetensors")
     code, out, _ = cli("diff", tmp_path / "a.safetensors", tmp_path / "evil.pt")
     assert (code, out) == (X.UNSAFE_PICKLE, "")
+
+
+def test_diff_of_safetensors_files_imports_no_torch(files):
+    """Like count on a checkpoint: the torch import alone costs more than reading two 2 GB files."""
+    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
+            f"r = CliRunner().invoke(app, ['diff', {str(files / 'before.safetensors')!r}, "
+            f"{str(files / 'after.safetensors')!r}, '-f', 'json'])\n"
+            "print(r.exit_code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stdout == "0 False\n", done.stderr
