@@ -61,6 +61,7 @@ class _Differences:
         self.before_sq = 0.0
         self.nan_flip = False
         self.decodable = True
+        self._work: Any = None  # one scratch array for the differences: no fresh 8 MiB (page faults) a chunk
 
     def add(self, before: Any, after: Any) -> None:
         """Add a chunk; `after is before` for a chunk whose bytes did not change."""
@@ -82,7 +83,10 @@ class _Differences:
         """The fast path has no NaN in the difference; a NaN sends the chunk through the exact one."""
         import numpy as np
 
-        d = np.subtract(y, x)
+        if self._work is None or self._work.size < x.size or self._work.dtype != x.dtype:
+            self._work = np.empty_like(x)
+        d = self._work[: x.size]
+        np.subtract(y, x, out=d)
         np.abs(d, out=d)
         top = float(d.max()) if d.size else 0.0
         if math.isnan(top):  # a NaN on either side (or inf - inf): equal values and both-NaN differ by 0
