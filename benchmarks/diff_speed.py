@@ -35,7 +35,8 @@ import os, sys, time
 start = time.perf_counter()
 pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
 _, status, usage = os.wait4(pid, 0)
-open(sys.argv[1], "w").write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+cpu = usage.ru_utime + usage.ru_stime
+open(sys.argv[1], "w").write(f"{time.perf_counter() - start} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)} {cpu}")
 """
 PLAIN = """\
 import sys, torch
@@ -66,15 +67,16 @@ def write_pair(folder: Path, size_gb: float) -> tuple[Path, Path]:
     return paths
 
 
-def run(argv: list[str], cwd: Path) -> tuple[float, float, int]:
+def run(argv: list[str], cwd: Path) -> tuple[float, float, float]:
+    """(wall s, peak RSS MiB, CPU s: user + system) of one whole process."""
     with tempfile.NamedTemporaryFile("r") as result:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's freezekit
         subprocess.run([sys.executable, "-S", "-c", LAUNCHER, result.name, *argv], cwd=cwd, check=True, env=env,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall, rss_kib, code = result.read().split()
+        wall, rss_kib, code, cpu = result.read().split()
     if int(code) != 0:
         raise SystemExit(f"{' '.join(argv)} exited {code}")
-    return float(wall), int(rss_kib) / 1024, int(code)
+    return float(wall), int(rss_kib) / 1024, float(cpu)
 
 
 def sha256_rates(before: Path) -> tuple[float, float]:
@@ -109,7 +111,7 @@ def main() -> None:
             "freezekit diff BEFORE AFTER -f json": [*freezekit, "diff", str(before), str(after), "-f", "json"],
             "plain script: load_file x2, torch.equal": [sys.executable, str(Path(tmp) / "plain.py"), str(before), str(after)],  # noqa: E501
         }
-        samples: dict[str, list[tuple[float, float, int]]] = {k: [] for k in cases}
+        samples: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cases}
         for _ in range(args.repeat):
             for name, argv in cases.items():
                 samples[name].append(run(argv, Path(tmp)))
@@ -117,11 +119,12 @@ def main() -> None:
     floor = statistics.median(s[0] for s in samples["cat BEFORE AFTER > /dev/null (I/O floor)"])
     plain = statistics.median(s[0] for s in samples["plain script: load_file x2, torch.equal"])
     print(f"{args.size_gb:g} GB per file, median of {args.repeat}, interleaved\n")
-    print("| case | wall s | peak RSS MiB | x floor | x plain script |\n|---|---:|---:|---:|---:|")
+    print("| case | wall s | CPU s | peak RSS MiB | wall x floor | wall x plain script |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, runs in samples.items():
-        wall = statistics.median(s[0] for s in runs)
+        wall, cpu = statistics.median(s[0] for s in runs), statistics.median(s[2] for s in runs)
         rss = statistics.median(s[1] for s in runs)
-        print(f"| {name} | {wall:.2f} | {rss:.0f} | {wall / floor:.2f}x | {wall / plain:.2f}x |")
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} | {wall / floor:.2f}x | {wall / plain:.2f}x |")
     print(f"\nSHA-256 (hashlib, one core): {memory_rate:.2f} GB/s in memory; "
           f"freezekit digests over the file: {file_rate:.2f} GB/s")
 
