@@ -71,6 +71,8 @@ class SafetensorsFile(TensorFile):
         buffer, valid until the next piece is asked for."""
         path, begin, end = self._where[name]
         fd = self._fd(path)
+        if hasattr(os, "posix_fadvise") and end > begin:  # the kernel reads ahead while we compare
+            os.posix_fadvise(fd, begin, end - begin, os.POSIX_FADV_WILLNEED)
         if len(self._buffer) != size:
             self._buffer = bytearray(size)
         for offset in range(begin, end, size):
