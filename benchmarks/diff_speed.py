@@ -52,7 +52,10 @@ def write_pair(folder: Path, size_gb: float) -> tuple[Path, Path]:
 
     n = max(2, round(size_gb * (1 << 30) / TENSOR_BYTES))
     count = TENSOR_BYTES // 4
-    header = {f"layers.{i}.weight": {"dtype": "F32", "shape": [count], "data_offsets": [i * TENSOR_BYTES, (i + 1) * TENSOR_BYTES]} for i in range(n)}  # noqa: E501
+    header = {}
+    for i in range(n):
+        span = [i * TENSOR_BYTES, (i + 1) * TENSOR_BYTES]
+        header[f"layers.{i}.weight"] = {"dtype": "F32", "shape": [count], "data_offsets": span}
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     paths = folder / "before.safetensors", folder / "after.safetensors"
@@ -109,7 +112,8 @@ def main() -> None:
         cases = {
             "cat BEFORE AFTER > /dev/null (I/O floor)": ["/bin/sh", "-c", f"cat {before} {after} > /dev/null"],
             "freezekit diff BEFORE AFTER -f json": [*freezekit, "diff", str(before), str(after), "-f", "json"],
-            "plain script: load_file x2, torch.equal": [sys.executable, str(Path(tmp) / "plain.py"), str(before), str(after)],  # noqa: E501
+            "plain script: load_file x2, torch.equal": [sys.executable, str(Path(tmp) / "plain.py"), str(before),
+                                                         str(after)],
         }
         samples: dict[str, list[tuple[float, float, float]]] = {k: [] for k in cases}
         for _ in range(args.repeat):

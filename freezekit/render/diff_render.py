@@ -44,23 +44,33 @@ def diff_dict(result: DiffResult) -> dict[str, Any]:
     return doc
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, exact: bool) -> str:
+    """A cell: for people (4 significant digits, thousands separators) or, `exact`, for CSV readers."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "frozen" if value else "trainable"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4g}"
+        return "nan" if math.isnan(value) else repr(value) if exact else f"{value:.4g}"
     if isinstance(value, int):
-        return f"{value:,}"
+        return str(value) if exact else f"{value:,}"
     return str(value)
 
 
-def _rows(result: DiffResult) -> tuple[tuple[str, ...], list[list[str]]]:
+def _rows(result: DiffResult, exact: bool = False) -> tuple[tuple[str, ...], list[list[str]]]:
     if result.modules:
-        return MODULE_COLUMNS, [[plain(m.module)] + [_text(v) for v in asdict(m).values()][1:] for m in result.modules]
+        rows = [[plain(m.module)] + [_text(v, exact) for v in asdict(m).values()][1:] for m in result.modules]
+        return MODULE_COLUMNS, rows
     rows = [
-        [plain(t.name), t.status.value, _text(t.frozen), _text(t.max_abs_diff), _text(t.rel_change), t.dtype, t.shape]
+        [
+            plain(t.name),
+            t.status.value,
+            _text(t.frozen, exact),
+            _text(t.max_abs_diff, exact),
+            _text(t.rel_change, exact),
+            t.dtype,
+            t.shape,
+        ]  # fmt: skip
         for t in result.tensors
     ]
     return TENSOR_COLUMNS, rows
@@ -87,7 +97,7 @@ def write_diff(result: DiffResult, fmt: Format, out: TextIO, width: int | None =
     if fmt is Format.JSON:
         out.write(json.dumps(diff_dict(result), indent=2) + "\n")
         return
-    header, rows = _rows(result)
+    header, rows = _rows(result, exact=fmt is Format.CSV)
     if fmt is Format.CSV:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
