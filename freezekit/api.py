@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Iterable, Sequence, TextIO
 from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import config_of
 from .core.expectations import Expectations
-from .core.manifest import Drift, build_manifest, compare, load_manifest
+from .core.manifest import Drift, compare, load_manifest
+from .core.manifest_values import ValuesChoice
 from .core.plan import Default, make_plan
 from .core.records import Inventory
 from .core.report import Report
@@ -43,6 +44,7 @@ class FreezeReport:
 
     report: Report
     inventory: Inventory = field(repr=False, compare=False)
+    model: "nn.Module | None" = field(default=None, repr=False, compare=False)  # the values of manifest()
 
     @property
     def totals(self) -> Totals:
@@ -92,9 +94,14 @@ class FreezeReport:
 
         return report_dict(self.report, View(Format.JSON, parameters=True))
 
-    def manifest(self) -> dict:
-        """The freeze manifest (lock file) of this freeze, as written by `freeze --manifest`."""
-        return build_manifest(self.report.model, self.report.plan, self.inventory)
+    def manifest(self, values: str = "auto") -> dict:
+        """The freeze manifest (lock file) of this freeze, as written by `freeze --manifest`: the
+        frozen values' digests are taken now (values="none" skips them)."""
+        from .pipeline.manifest_output import manifest_document
+
+        choice = ValuesChoice.parse(values, UsageError, "values")
+        r = self.report
+        return manifest_document(r.model, r.plan, self.inventory, r.batchnorm, self.model, choice)
 
 
 def _as_rules(rules: Iterable[str | Rule | dict] | None, action: Action) -> tuple[Rule, ...]:
@@ -170,7 +177,7 @@ def freeze(
     if report.failed_expectations:
         raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))
     apply_to_model(model, plan, settings.batchnorm)
-    return FreezeReport(report, inventory)
+    return FreezeReport(report, inventory, model)
 
 
 def trainable_parameters(model: "nn.Module") -> list["torch.nn.Parameter"]:
@@ -240,7 +247,7 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
 
 
 def apply_manifest(model: "nn.Module", path: str, *, after_wrap: str | None = None) -> Totals:
-    """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
+    """Re-apply a manifest's frozen set exactly, and its BatchNorm policy (version 2). Fails (DriftError) when the model's parameters
     differ from the manifest's (names the model lacks, new names, other shapes). Reads the manifest
     as data only: the model is yours, so nothing the manifest names is imported or called. A wrapped
     model is refused as in `freeze` unless `after_wrap="ok"`."""
@@ -258,7 +265,7 @@ def apply_manifest(model: "nn.Module", path: str, *, after_wrap: str | None = No
     drift = compare(manifest, plan, inventory)
     if drift.drifted:
         raise DriftError(f"{path}: the model does not match the manifest: " + "; ".join(drift.lines()))
-    apply_to_model(model, plan)
+    apply_to_model(model, plan, manifest.batchnorm)
     return compute_totals(plan, inventory)
 
 

@@ -223,3 +223,20 @@ def _memory_key(t: "Tensor") -> object:
         return (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), tuple(t.stride()), t.dtype)
     except (RuntimeError, NotImplementedError, TypeError):
         return None
+
+
+def load_pickled_checkpoint(path: str | Path, trust_pickle: bool = False) -> "tuple[dict[str, Tensor], str | None]":
+    """A .pt/.pth/.bin/.ckpt file's tensors by name (a pickled model gives its state_dict), and the
+    freeze manifest `--save` embedded (JSON text) when the file has one. Loaded with weights_only=True
+    unless the user trusts the file."""
+    import torch
+
+    path = check_input_file(path, "checkpoint", WeightsError)
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: file is empty")
+    obj = _torch_load(path, trust_pickle)
+    manifest = obj.get("freezekit_manifest") if isinstance(obj, dict) else None
+    state = _unwrap(path, obj)
+    state = state.state_dict() if not isinstance(state, dict) else state
+    tensors = {k: v for k, v in state.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
+    return tensors, manifest if isinstance(manifest, str) else None

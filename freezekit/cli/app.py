@@ -12,19 +12,18 @@ from typing import Annotated, Any, Optional
 import typer
 
 from .. import __version__
+from ..core.manifest_values import ValuesChoice
 from ..errors import UsageError
 from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
+from . import check_command, diff_command
 from .distributed import CountDistOptions, VerifyDistOptions
-from .error_boundary import FreezekitGroup, warn
+from .error_boundary import FreezekitGroup
 from .help_text import FreezekitCommand
 from .options import (
-    CheckFormat,
     ModelOptions,
     ModelsSource,
     ReportOptions,
-    TrustCodeOpt,
-    TrustOpt,
     VerifyFormat,
     complete_model,
     expectations,
@@ -115,9 +114,18 @@ def freeze(
             help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
         ),
     ] = False,
+    values: Annotated[
+        ValuesChoice,
+        typer.Option(
+            "--values",
+            metavar="auto|none",
+            rich_help_panel="Output",
+            help="Record a SHA-256 digest of each frozen tensor in the manifest (auto: when the model holds values).",
+        ),
+    ] = ValuesChoice.AUTO,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
-    _audit("freeze", m, r, save=save, manifest=manifest, force=force)
+    _audit("freeze", m, r, save=save, manifest=manifest, force=force, values=values)
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -210,38 +218,8 @@ def verify(
     emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), strict)
 
 
-@app.command(cls=FreezekitCommand)
-def check(
-    manifest: Annotated[
-        str, typer.Argument(metavar="MANIFEST", help="A manifest written by 'freeze --manifest'.", show_default=False)
-    ],
-    model: Annotated[
-        Optional[str],
-        typer.Argument(
-            metavar="MODEL",
-            help="The model to check (default: the manifest's model).",
-            show_default=False,
-            autocompletion=complete_model,
-        ),
-    ] = None,
-    trust_pickle: TrustOpt = False,
-    trust_code: TrustCodeOpt = False,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
-) -> None:
-    """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
-    from ..errors import DriftError
-    from ..pipeline.commands import run_check
-    from ..render.check_render import write_check
-    from .progress import status
-
-    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
-    for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
-        warn(warning)
-    write_stdout(lambda: write_check(manifest, drift, report, View(Format(fmt.value)), sys.stdout))
-    if drift.drifted:  # the differences are on stdout already: the error line only says so
-        raise DriftError(
-            f"{report.model.source} no longer matches {manifest}: {len(drift.lines())} difference(s), listed on stdout"
-        )
+app.command("check", cls=FreezekitCommand)(check_command.check)
+app.command("diff", cls=OrderedRulesCommand)(diff_command.diff)
 
 
 cache_app = typer.Typer(

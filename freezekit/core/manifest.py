@@ -2,7 +2,9 @@
 
 `check` re-resolves the rules against the model and reports drift: a frozen set
 that changed, or an inventory (names, shapes, dtypes) that no longer matches
-the fingerprint, e.g. after a torchvision upgrade renamed layers.
+the fingerprint, e.g. after a torchvision upgrade renamed layers. Version 2 also
+records the BatchNorm policy and the frozen values' digests (core/manifest_values.py);
+version 1 manifests are still read, by names only.
 """
 
 from __future__ import annotations
@@ -15,21 +17,20 @@ from typing import Any
 from ..bounded_read import refuse_special
 from ..errors import ConfigError, quoted
 from ..text_files import read_text
+from .batchnorm_policy import BatchNormPolicy
 from .config import MAX_RULES
 from .installed import versions
+from .manifest_values import NOT_RECORDED_V1, RecordedValues, entry, parse_values
 from .plan import Default, Plan
 from .records import Inventory
 from .report import ModelInfo
 from .rules import Rule, RuleError, validate_rule
 
 SCHEMA = "freezekit.manifest"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAX_MANIFEST_BYTES = 256 << 20
 MAX_NAMES = 1_000_000  # parameter names in 'frozen' and 'parameters' (a safetensors header's tensor limit)
-
-
-def entry(shape: tuple[int, ...], dtype: str) -> str:
-    return "x".join(map(str, shape)) + ":" + dtype
 
 
 def parameter_table(inventory: Inventory) -> dict[str, str]:
@@ -37,14 +38,24 @@ def parameter_table(inventory: Inventory) -> dict[str, str]:
     return {name: entry(p.shape, p.dtype) for p in inventory.params for name in p.names}
 
 
-def fingerprint(table: dict[str, str]) -> str:
+def fingerprint(table: dict[str, str], version: int = SCHEMA_VERSION) -> str:
+    """SHA-256 of the parameter table, sorted by name: a checkpoint that lists the same tensors in
+    another order has the same fingerprint. Version 1 manifests hashed the table in its own order."""
     digest = hashlib.sha256()
-    for name, value in table.items():
+    for name, value in table.items() if version == 1 else sorted(table.items()):
         digest.update(f"{name}\t{value}\n".encode())
     return "sha256:" + digest.hexdigest()
 
 
-def build_manifest(model: ModelInfo, plan: Plan, inventory: Inventory) -> dict[str, Any]:
+def build_manifest(
+    model: ModelInfo,
+    plan: Plan,
+    inventory: Inventory,
+    batchnorm: BatchNormPolicy | None = None,
+    values: RecordedValues | None = None,
+    saved: str | None = None,
+) -> dict[str, Any]:
+    """The manifest document. Build it through pipeline/manifest_output.py, which takes the values."""
     table = parameter_table(inventory)
     frozen = [name for d in plan.decisions if not d.trainable for name in d.param.names]
     return {
@@ -52,6 +63,9 @@ def build_manifest(model: ModelInfo, plan: Plan, inventory: Inventory) -> dict[s
         "schema_version": SCHEMA_VERSION,
         "model": model.as_dict(),
         "default": plan.default,
+        "batchnorm": None if batchnorm is None else batchnorm.value,
+        "values": (values or RecordedValues(False, "no values were given")).as_dict(),
+        "saved": saved,  # the --save file written with it (relative to the manifest's folder): check's reference
         "rules": [{"action": r.action, "pattern": r.pattern, "origin": r.origin} for r in plan.rules],
         "frozen": frozen,
         "counts": {
@@ -73,6 +87,10 @@ class Manifest:
     frozen: tuple[str, ...]
     fingerprint: str
     parameters: dict[str, str]
+    version: int = SCHEMA_VERSION
+    batchnorm: BatchNormPolicy | None = None  # None: not recorded (version 1), or the default policy chosen
+    values: RecordedValues = RecordedValues(False, NOT_RECORDED_V1)
+    saved: str | None = None
 
 
 def _damaged(path: str, problem: str) -> ConfigError:
@@ -126,7 +144,12 @@ def _no_constant(name: str) -> None:
 def load_manifest(path: str) -> Manifest:
     """Read and validate a manifest: every key the format has, with its type; errors name the file and key."""
     refuse_special(path, "manifest file", ConfigError)  # someone else's file: a FIFO would block forever
-    text = read_text(path, MAX_MANIFEST_BYTES, "manifest file")
+    return parse_manifest(path, read_text(path, MAX_MANIFEST_BYTES, "manifest file"))
+
+
+def parse_manifest(path: str, text: str) -> Manifest:
+    """A manifest from its JSON text; `path` names where it came from in errors (a file, or the
+    checkpoint that embeds it)."""
     try:
         data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
@@ -138,10 +161,10 @@ def load_manifest(path: str) -> Manifest:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ConfigError(f'{path}: not a freezekit manifest (no "schema": "{SCHEMA}")')
     version = data.get("schema_version")
-    if type(version) is not int or version != SCHEMA_VERSION:  # not True, not 1.0: JSON says which it is
+    if type(version) is not int or version not in READABLE_VERSIONS:  # not True, not 1.0: JSON says which
         raise ConfigError(
             f"{path}: manifest schema_version {quoted(version)} is not supported "
-            f"(this freezekit reads {SCHEMA_VERSION})"
+            f"(this freezekit reads {' and '.join(map(str, READABLE_VERSIONS))})"
         )
     m = _need(path, data, "model", dict, "model")
     source = _need(path, m, "source", str, "model.source")
@@ -171,7 +194,19 @@ def load_manifest(path: str) -> Manifest:
         frozen=tuple(frozen),
         fingerprint=_need(path, data, "fingerprint", str, "fingerprint"),
         parameters=dict(parameters),
+        version=version,
+        **(_version_2(path, data, parameters, frozen) if version >= 2 else {}),
     )
+
+
+def _version_2(path: str, data: dict, parameters: dict[str, str], frozen: list[str]) -> dict[str, Any]:
+    """What version 2 adds: the BatchNorm policy (null: none chosen) and the recorded values."""
+    policy = _need(path, data, "batchnorm", str, "batchnorm", optional=True)
+    if policy is not None and policy not in BatchNormPolicy.values():
+        raise _damaged(path, f"'batchnorm' must be one of {', '.join(BatchNormPolicy.values())}, not {quoted(policy)}")
+    values = parse_values(path, _need(path, data, "values", dict, "values"), parameters, frozen)
+    saved = _need(path, data, "saved", str, "saved", optional=True)
+    return {"batchnorm": None if policy is None else BatchNormPolicy(policy), "values": values, "saved": saved}
 
 
 @dataclass(frozen=True)
@@ -184,8 +219,13 @@ class Drift:
     newly_frozen: tuple[str, ...] = ()
     newly_trainable: tuple[str, ...] = ()
     fingerprint_now: str = ""
+    fingerprint_then: str = ""  # the manifest's table, fingerprinted as fingerprint_now is (sorted)
 
     manifest_edited: bool = False  # its stored fingerprint does not match its own parameter table
+    values_changed: tuple[str, ...] = ()  # frozen tensors whose bytes differ from the recorded digest
+    stats_moved: tuple[str, ...] = ()  # running statistics of frozen norm layers that moved
+    values_compared: int = 0  # frozen tensors compared by value
+    values_note: str = ""  # why values were not compared (or only some), empty when all were
 
     @property
     def drifted(self) -> bool:
@@ -196,6 +236,8 @@ class Drift:
             or self.newly_frozen
             or self.newly_trainable
             or self.manifest_edited
+            or self.values_changed
+            or self.stats_moved
         )
 
     def lines(self) -> list[str]:
@@ -206,11 +248,15 @@ class Drift:
             ("shape or dtype changed", self.changed),
             ("now frozen, were trainable", self.newly_frozen),
             ("now trainable, were frozen", self.newly_trainable),
+            ("frozen values changed", self.values_changed),
+            ("frozen norm statistics moved", self.stats_moved),
         ):
             if names:
                 out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
         if self.manifest_edited:
             out.append("the manifest's fingerprint does not match its own parameter table: it was edited by hand")
+        if out and self.fingerprint_then != self.fingerprint_now:
+            out.append(f"fingerprint: manifest {self.fingerprint_then}, model {self.fingerprint_now}")
         return out
 
 
@@ -229,7 +275,8 @@ def compare(manifest: Manifest, plan: Plan, inventory: Inventory) -> Drift:
         newly_frozen=tuple(n for n in table if n in frozen_now and n not in frozen_then),
         newly_trainable=tuple(n for n in table if n in frozen_then and n not in frozen_now),
         fingerprint_now=fingerprint(table),
-        manifest_edited=fingerprint(manifest.parameters) != manifest.fingerprint,
+        fingerprint_then=fingerprint(manifest.parameters),
+        manifest_edited=fingerprint(manifest.parameters, manifest.version) != manifest.fingerprint,
     )
 
 

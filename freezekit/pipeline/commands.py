@@ -13,8 +13,9 @@ from typing import Any
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.config import load_config
-from ..core.manifest import Drift, build_manifest, compare, load_manifest
+from ..core.manifest import Drift, compare, load_manifest
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
+from ..core.manifest_values import ValuesChoice
 from ..core.report import ModelInfo, Report
 from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
 from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
@@ -35,6 +36,7 @@ def run_audit(
     manifest: str | None = None,
     force: bool = False,
     progress: Progress = quiet,
+    values: ValuesChoice = ValuesChoice.AUTO,
 ) -> Report:
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
@@ -53,7 +55,11 @@ def run_audit(
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
         model = _resolved_weights(report.model, options)
-        doc = build_manifest(_relative_paths(model, options, manifest) if manifest else model, plan, loaded.inventory)
+        from .manifest_output import manifest_document
+
+        info = _relative_paths(model, options, manifest) if manifest else model
+        saved = relative_to_manifest_folder(manifest, save) if manifest and save else None
+        doc = manifest_document(info, plan, loaded.inventory, options.batchnorm, loaded.model, values, saved)
         training = load_config(options.config_path).training if options.config_path else None
         if training is not None and not training.empty:  # optional: the optimizer section and the schedule
             doc["training"] = training.as_dict()
@@ -171,6 +177,9 @@ def run_check(
             f"if you trust the manifest pass --trust-code, or name the model yourself: "
             f"freezekit check {manifest_path} '{spec.text}'"
         )
-    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
+    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False, batchnorm=m.batchnorm)
     done = audit("check", options, progress)
-    return compare(m, done.plan, done.loaded.inventory), done.report
+    from .manifest_output import model_values
+
+    drift = compare(m, done.plan, done.loaded.inventory)
+    return replace(drift, **model_values(m, done.loaded.model)), done.report

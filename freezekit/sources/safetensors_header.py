@@ -1,13 +1,12 @@
 """Read a safetensors file's header, or a sharded index's, without loading any tensor.
 
-Pure Python on purpose (no torch, numpy or safetensors import): auditing a
-70-billion-parameter checkpoint reads a few kilobytes of JSON, never the data.
+Pure Python on purpose (no torch, numpy or safetensors import): auditing a 70-billion-parameter
+checkpoint reads a few kilobytes of JSON, never the data (compare/ reads it, at `locations`).
 
-The format (https://huggingface.co/docs/safetensors): an 8-byte little-endian
-unsigned header length N, then N bytes of UTF-8 JSON object mapping each tensor
-name to {"dtype", "shape", "data_offsets": [begin, end]} plus an optional
-"__metadata__" {str: str}; offsets count from the first byte after the header.
-Everything is validated, since the file may come from anywhere.
+The format (https://huggingface.co/docs/safetensors): an 8-byte little-endian unsigned header
+length N, then N bytes of UTF-8 JSON object mapping each tensor name to {"dtype", "shape",
+"data_offsets": [begin, end]} plus an optional "__metadata__" {str: str}; offsets count from the
+first byte after the header. Everything is validated, since the file may come from anywhere.
 """
 
 from __future__ import annotations
@@ -70,6 +69,7 @@ class SafetensorsHeader:
     tensors: tuple[TensorEntry, ...]
     metadata: dict = field(default_factory=dict, compare=False, hash=False)
     header_bytes: int = field(default=0, compare=False)  # the JSON header's length in the file
+    locations: tuple[tuple[str, int, int], ...] = field(default=(), compare=False)  # (file, begin, end) per tensor
 
 
 def _fail(path: str | os.PathLike, problem: str) -> WeightsError:
@@ -229,8 +229,9 @@ def read_header(
         entry, begin, end = _entry(path, name, info, size - 8 - n)
         tensors.append(entry)
         spans.append((begin, end, name))
+    locations = tuple((str(path), 8 + n + begin, 8 + n + end) for begin, end, _ in spans)
     _check_no_overlap(path, spans)
-    return SafetensorsHeader(str(path), tuple(tensors), metadata, header_bytes=n)
+    return SafetensorsHeader(str(path), tuple(tensors), metadata, header_bytes=n, locations=locations)
 
 
 def read_index(path: str | os.PathLike) -> SafetensorsHeader:
@@ -265,8 +266,8 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     for shard in spellings:
         if not stays_inside(shard):
             raise _fail(path, f"shard '{shard}' lies outside the index's folder; refused without opening it")
-    by_file: dict[str, dict[str, TensorEntry]] = {}
-    shards: dict[str, dict[str, TensorEntry]] = {}
+    by_file: dict[str, dict[str, tuple[TensorEntry, tuple[str, int, int]]]] = {}
+    shards: dict[str, dict[str, tuple[TensorEntry, tuple[str, int, int]]]] = {}
     budget = MAX_INDEX_HEADERS_BYTES
     for shard in spellings:
         shard_path = index.parent / shard
@@ -282,12 +283,12 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
                     f"the shards' headers hold more than {MAX_INDEX_HEADERS_BYTES:,} bytes, "
                     "over the limit for an index",
                 )
-            by_file[real] = {t.name: t for t in header.tensors}
+            by_file[real] = {t.name: (t, loc) for t, loc in zip(header.tensors, header.locations)}
         shards[shard] = by_file[real]
-    tensors = []
+    pairs = []
     for name, shard in weight_map.items():
-        entry = shards[shard].get(name)
-        if entry is None:
+        found = shards[shard].get(name)
+        if found is None:
             raise _fail(path, f"weight_map puts tensor '{name}' in shard '{shard}', which does not declare it")
-        tensors.append(entry)
-    return SafetensorsHeader(str(path), tuple(tensors), metadata)
+        pairs.append(found)
+    return SafetensorsHeader(str(path), tuple(p[0] for p in pairs), metadata, locations=tuple(p[1] for p in pairs))

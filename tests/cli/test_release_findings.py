@@ -17,7 +17,7 @@ def test_schema_version_must_be_the_integer_1(cli, tmp_path, version):
     code, out, err = cli("check", path)
     assert (code, out) == (X.CONFIG, "")
     assert err == (f"freezekit: error: {path}: manifest schema_version {json.loads(version)!r} is not supported "
-                   "(this freezekit reads 1)\n")
+                   "(this freezekit reads 1 and 2)\n")
 
 
 def test_a_huge_config_value_is_shortened_in_the_error(cli, tmp_path):

@@ -47,7 +47,9 @@ def test_drift_names_what_changed(tmp_path):
     assert drift.newly_frozen == ("classifier.1.weight",) and drift.newly_trainable == ()
     assert drift.lines() == ["parameters added (1): classifier.1.weight",
                              "shape or dtype changed (1): classifier.0.bias: 10:float16 -> 12:float16",
-                             "now frozen, were trainable (1): classifier.1.weight"]
+                             "now frozen, were trainable (1): classifier.1.weight",
+                             "fingerprint: manifest sha256:b181b3de5844a4c9016967fed4773d0f9f3a3bc154cecdbe9008eed56b550fea,"
+                             " model sha256:c36b127cd9d34206f1cb3c3629a9db870afe4497a498d67b9c998de1655dc97d"]
 
 
 def test_a_hand_edited_parameter_table_is_drift(tmp_path):

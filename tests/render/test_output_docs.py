@@ -9,6 +9,7 @@ from pathlib import Path
 
 from freezekit.core.expectations import Expectations
 from freezekit.core.manifest import build_manifest, compare, load_manifest
+from freezekit.core.manifest_values import RecordedValues
 from freezekit.core.plan import make_plan
 from freezekit.core.rules import Rule
 from freezekit.pipeline.audit import build_report
@@ -78,13 +79,15 @@ def test_report_keys_are_documented():
 
 def test_manifest_and_check_keys_are_documented(tmp_path):
     report, inv, plan = _report()
-    manifest = build_manifest(replace(report.model, args={"depth": 4}), plan, inv)
+    values = RecordedValues(True, "", {"features.0.weight": "sha256:" + "0" * 64},
+                            {"features.0.running_mean": "sha256:" + "1" * 64})
+    manifest = build_manifest(replace(report.model, args={"depth": 4}), plan, inv, values=values, saved="w.safetensors")
     doc = documented()["freezekit.manifest"]
     assert key_paths(manifest, doc=doc) == key_paths(doc, doc=doc)
     path = tmp_path / "m.json"
     path.write_text(json.dumps(manifest))
     drift = compare(load_manifest(str(path)), make_plan(inv, ()), inv)
-    emitted = check_dict(str(path), drift, report)
+    emitted = check_dict(str(path), drift, report.model.source)
     doc = documented()["freezekit.check"]
     assert key_paths(emitted, doc=doc) == key_paths(doc, doc=doc)
     assert emitted["ok"] is False and emitted["newly_trainable"][0] == "features.0.weight"
@@ -112,3 +115,20 @@ def test_json_rounds_percentages_to_6_decimals():
     data = json.loads(render(_report()[0], _view("json")))
     assert data["totals"]["trainable_pct"] == 9.960159
     assert data["expectations"][1] == {"name": "max_trainable_pct", "expected": 50.0, "actual": 9.960159, "ok": True}
+
+
+def test_diff_keys_are_documented(tmp_path):
+    from freezekit.compare.diff import by_module, diff_files
+    from freezekit.compare.tensor_files import open_checkpoint
+    from freezekit.render.diff_render import diff_dict
+
+    header = b'{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'
+    for name, value in (("a", b"\x00\x00\x80\x3f"), ("b", b"\x00\x00\x00\x40")):
+        (tmp_path / f"{name}.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + value)
+    result = diff_files(*(open_checkpoint(str(tmp_path / f"{n}.safetensors")) for n in "ab"), lambda name: True)
+    emitted = diff_dict(by_module(result, 0))
+    doc = documented()["freezekit.diff"]
+    assert key_paths(emitted, doc=doc) == key_paths(doc, doc=doc)
+    assert emitted["tensors"][0] == {"name": "w", "status": "changed", "frozen": True,
+                                                            "max_abs_diff": 1.0, "rel_change": 1.0,
+                                                            "dtype": "float32", "shape": "1"}
