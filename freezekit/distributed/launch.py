@@ -3,8 +3,10 @@
 Children start from a fork server that has imported torch once (the first launch pays the import,
 later ones fork in milliseconds) and never ran a parallel kernel, so forking is safe. Each child
 gets a torchrun-style environment (MASTER_ADDR=127.0.0.1, MASTER_PORT, RANK, WORLD_SIZE,
-LOCAL_RANK), joins the group (gloo on CPU, nccl on CUDA) with a timeout, runs `target(rank,
-world_size, payload)` and sends back its value or its error. The parent waits up to `timeout_s`
+LOCAL_RANK), joins the group (gloo on CPU, nccl on CUDA) through a store on 127.0.0.1 whose port
+the launcher holds from pick to use (loopback.py), with a timeout, runs `target(rank, world_size,
+payload)` and sends back its value or its error. Children die with the launcher, even a SIGKILLed
+one, and end themselves a little after the timeout (lifetime.py). The parent waits up to `timeout_s`
 in all; once one rank fails the others get a short grace (they may be stuck in a collective), and
 every child still alive at the end, after an error or on Ctrl-C, is terminated, then killed, then
 joined.
@@ -22,8 +24,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
+from .lifetime import die_with_parent, end_after, watch_launcher
+from .loopback import HOST, SOCKET_ENV, listening_socket, store
+
 # Imported once by the fork server, so that every launch after the first forks them ready.
 PRELOAD = [
+    "freezekit.distributed.forkserver_guard",  # first: the fork server dies with the launcher
     "torch",
     "torch.distributed",
     "torch._dynamo",
@@ -49,12 +55,6 @@ class RankOutcome:
     died: bool = False  # exited without reporting: the likely cause of its peers' errors (a connection reset)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
@@ -65,6 +65,8 @@ def _child(
     rank: int,
     world_size: int,
     port: int,
+    listener: socket.socket | None,
+    launcher: Any,
     backend: str,
     timeout_s: float,
     payload: Any,
@@ -72,6 +74,9 @@ def _child(
     cwd: str,
     env: dict[str, str],
 ) -> None:
+    die_with_parent()
+    watch_launcher(launcher)
+    end_after(timeout_s)
     # The fork server kept the folder and environment of its own start: take the parent's current ones.
     os.chdir(cwd)
     # Ranks report through the queue; what the model prints (a factory, a forward) goes to stderr, so it
@@ -80,8 +85,9 @@ def _child(
     os.environ.clear()
     os.environ.update(env)
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+        MASTER_ADDR=HOST, MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
     )
+    os.environ.update(SOCKET_ENV)
     import torch
     import torch.distributed as dist
 
@@ -89,7 +95,12 @@ def _child(
     try:
         if backend == "nccl":
             torch.cuda.set_device(rank)
-        dist.init_process_group(backend, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s))
+        group_store = store(rank, world_size, port, listener, timeout_s)
+        if listener is not None:
+            listener.close()  # the store holds its own copy of the socket
+        dist.init_process_group(
+            backend, store=group_store, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s)
+        )
         results.put(RankOutcome(rank, True, target(rank, world_size, payload)))
     except BaseException as exc:  # report everything, even KeyboardInterrupt; the parent decides
         if os.environ.get("FREEZEKIT_DEBUG"):
@@ -161,11 +172,27 @@ def launch(
     report in time (hung, killed, crashed) gets an outcome saying so."""
     ctx = _context()
     results = ctx.Queue()
-    port = free_port()
+    listener = listening_socket()
+    port = listener.getsockname()[1]
+    reader, writer = ctx.Pipe(duplex=False)  # the ranks watch `reader`: end of file, the launcher is gone
+    env = dict(os.environ)
     procs = [
         ctx.Process(
             target=_child,
-            args=(target, r, world_size, port, backend, timeout_s, payload, results, os.getcwd(), dict(os.environ)),
+            args=(
+                target,
+                r,
+                world_size,
+                port,
+                listener if r == 0 else None,
+                reader,
+                backend,
+                timeout_s,
+                payload,
+                results,
+                os.getcwd(),
+                env,
+            ),
             name=f"freezekit-rank{r}",
             daemon=True,
         )
@@ -177,12 +204,17 @@ def launch(
         for p in procs:
             p.start()
             started.append(p)
+        listener.close()  # rank 0 holds its copy: the port stays taken until its store closes
+        reader.close()
         _collect(procs, results, got, timeout_s)
     finally:
         settle = time.monotonic() + (2.0 if len(got) == world_size and all(o.ok for o in got.values()) else 0.0)
         for p in started:  # ranks that reported are closing their process group: let them exit by themselves
             p.join(max(0.0, settle - time.monotonic()))
         _stop(started)
+        listener.close()
+        reader.close()
+        writer.close()
         results.close()
     return [
         got.get(r, RankOutcome(r, False, error=f"rank {r} did not finish within {timeout_s:g} s (a hung collective?)"))
