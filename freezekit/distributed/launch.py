@@ -60,6 +60,18 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
+def outcome_of(rank: int, exc: BaseException) -> RankOutcome:
+    """What a rank that raised `exc` reports: a FreezekitError's message and exit code, else the
+    exception's first line and exit 10 (the engine failed on this model)."""
+    if os.environ.get("FREEZEKIT_DEBUG"):
+        traceback.print_exception(exc)
+    from ..errors import FreezekitError
+
+    code = int(exc.exit_code) if isinstance(exc, FreezekitError) else 10  # ExitCode.VERIFY
+    message = str(exc) if isinstance(exc, FreezekitError) else _first_line(exc)
+    return RankOutcome(rank, False, error=message, exit_code=code)
+
+
 def _child(
     target: Callable[[int, int, Any], Any],
     rank: int,
@@ -103,13 +115,7 @@ def _child(
         )
         results.put(RankOutcome(rank, True, target(rank, world_size, payload)))
     except BaseException as exc:  # report everything, even KeyboardInterrupt; the parent decides
-        if os.environ.get("FREEZEKIT_DEBUG"):
-            traceback.print_exc()
-        from ..errors import FreezekitError
-
-        code = int(exc.exit_code) if isinstance(exc, FreezekitError) else 10  # ExitCode.VERIFY
-        message = str(exc) if isinstance(exc, FreezekitError) else _first_line(exc)
-        results.put(RankOutcome(rank, False, error=message, exit_code=code))
+        results.put(outcome_of(rank, exc))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
