@@ -12,9 +12,9 @@ import os
 import signal
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable, TypeVar
 
-from ..errors import FreezekitError, VerifyError
+from ..errors import FreezekitError, UsageError, VerifyError
 from ..pipeline.settings import Settings
 from ..pipeline.stdout_guard import stdout_to_stderr
 from .launch import RankOutcome, outcome_of
@@ -34,22 +34,29 @@ def verify_joined(options: Settings, opts: DistOptions, strict: bool) -> Joined:
 
     env = opts.joined
     assert env is not None  # dist_options set it for --ddp env
-    prepared = prepare(options, opts, local_ranks=env.local_world_size)  # the same on every rank: same error
-    if prepared.backend == "nccl":
+    backend = "nccl" if opts.device.startswith("cuda") else "gloo"
+    if backend == "nccl":
         import torch
 
+        if torch.cuda.device_count() <= env.local_rank:
+            raise UsageError(
+                f"--device cuda: this rank's GPU is cuda:{env.local_rank} (LOCAL_RANK); "
+                f"{torch.cuda.device_count()} found on this machine"
+            )
         torch.cuda.set_device(env.local_rank)
     os.environ.update(MASTER_ADDR=env.master_addr, MASTER_PORT=str(env.master_port))
     end_after(opts.timeout_s)  # --timeout binds this rank too, hung collective or not
     try:
         dist.init_process_group(
-            prepared.backend,
+            backend,
             init_method="env://",
             rank=env.rank,
             world_size=env.world_size,
             timeout=timedelta(seconds=opts.timeout_s),
         )
         try:
+            # every rank plans; one that cannot (a file missing on its node) stops them all, alike
+            prepared = agree(env.rank, env.world_size, lambda: prepare(options, opts, env.local_world_size))
             return _run(opts, prepared, env.rank, strict)
         finally:
             dist.destroy_process_group()
@@ -58,6 +65,30 @@ def verify_joined(options: Settings, opts: DistOptions, strict: bool) -> Joined:
         raise VerifyError(f"rank {env.rank} of {env.world_size}: the launcher's process group failed: {first}") from exc
     finally:
         signal.alarm(0)
+
+
+T = TypeVar("T")
+
+
+def agree(rank: int, world_size: int, attempt: Callable[[], T]) -> T:
+    """`attempt()` on every rank; if it raised a FreezekitError on any, every rank raises the error of
+    the lowest such rank (its exit code, its message), so that every rank exits alike."""
+    import torch.distributed as dist
+
+    value: T | None = None
+    status: tuple[int, str] = (0, "")
+    try:
+        value = attempt()
+    except FreezekitError as exc:
+        status = (int(exc.exit_code), str(exc))
+    statuses: list[Any] = [None] * world_size
+    dist.all_gather_object(statuses, status)
+    failed = [(r, s) for r, s in enumerate(statuses) if s[0]]
+    if failed:
+        first, (code, message) = failed[0]
+        own = status == (code, message)  # this rank failed the same way: its own words
+        raise error_for(code, message if own else f"rank {first} of {world_size}: {message}")
+    return value  # type: ignore[return-value]  # set: no rank failed
 
 
 def _run(opts: DistOptions, prepared: Prepared, rank: int, strict: bool) -> Joined:

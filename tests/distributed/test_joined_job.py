@@ -78,3 +78,24 @@ def test_two_ranks_under_torchrun_report_once_and_exit_alike(tmp_path):
     errors = [line for line in done.stderr.splitlines() if line.startswith("freezekit: error: ")]
     assert len(errors) == 2 and errors[0] == errors[1]
     assert errors[0].startswith("freezekit: error: trainable parameters received a gradient: 2 trainable tensors")
+
+
+def _one_rank_cannot_plan(rank: int, world_size: int, payload: None) -> str:
+    from freezekit.distributed.join import agree
+    from freezekit.errors import ModelError
+
+    def attempt() -> str:
+        if rank == 1:
+            raise ModelError("my_models.py: no such file on this node")
+        return "planned"
+
+    return agree(rank, world_size, attempt)
+
+
+def test_a_rank_that_cannot_plan_stops_every_rank_alike():
+    from freezekit.distributed.launch import launch
+
+    outcomes = launch(_one_rank_cannot_plan, None, 2, timeout_s=60)
+    assert [(o.ok, o.exit_code) for o in outcomes] == [(False, 4), (False, 4)]
+    assert outcomes[0].error == "rank 1 of 2: my_models.py: no such file on this node"
+    assert outcomes[1].error == "my_models.py: no such file on this node"
