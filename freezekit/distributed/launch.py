@@ -72,30 +72,34 @@ def outcome_of(rank: int, exc: BaseException) -> RankOutcome:
     return RankOutcome(rank, False, error=message, exit_code=code)
 
 
-def _child(
-    target: Callable[[int, int, Any], Any],
-    rank: int,
-    world_size: int,
-    port: int,
-    listener: socket.socket | None,
-    launcher: Any,
-    backend: str,
-    timeout_s: float,
-    payload: Any,
-    results: Any,
-    cwd: str,
-    env: dict[str, str],
-) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """What every rank of one launch receives (rank 0 also gets the store's listening socket)."""
+
+    target: Callable[[int, int, Any], Any]
+    world_size: int
+    port: int
+    launcher: Any  # read end of a pipe the launcher holds open: end of file, the launcher is gone
+    backend: str
+    timeout_s: float
+    payload: Any
+    results: Any
+    cwd: str
+    env: dict[str, str]
+
+
+def _child(run: _Run, rank: int, listener: socket.socket | None) -> None:
     die_with_parent()
-    watch_launcher(launcher)
-    end_after(timeout_s)
+    watch_launcher(run.launcher)
+    end_after(run.timeout_s)
+    target, world_size, port, backend, timeout_s = run.target, run.world_size, run.port, run.backend, run.timeout_s
     # The fork server kept the folder and environment of its own start: take the parent's current ones.
-    os.chdir(cwd)
+    os.chdir(run.cwd)
     # Ranks report through the queue; what the model prints (a factory, a forward) goes to stderr, so it
     # never lands in the parent's stdout (`--format json`).
     os.dup2(2, 1)
     os.environ.clear()
-    os.environ.update(env)
+    os.environ.update(run.env)
     os.environ.update(
         MASTER_ADDR=HOST, MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
     )
@@ -107,15 +111,13 @@ def _child(
     try:
         if backend == "nccl":
             torch.cuda.set_device(rank)
-        group_store = store(rank, world_size, port, listener, timeout_s)
-        if listener is not None:
-            listener.close()  # the store holds its own copy of the socket
+        group_store = store(rank, world_size, port, listener, timeout_s)  # rank 0: the store owns the socket now
         dist.init_process_group(
             backend, store=group_store, rank=rank, world_size=world_size, timeout=timedelta(seconds=timeout_s)
         )
-        results.put(RankOutcome(rank, True, target(rank, world_size, payload)))
+        run.results.put(RankOutcome(rank, True, target(rank, world_size, run.payload)))
     except BaseException as exc:  # report everything, even KeyboardInterrupt; the parent decides
-        results.put(outcome_of(rank, exc))
+        run.results.put(outcome_of(rank, exc))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -181,27 +183,9 @@ def launch(
     listener = listening_socket()
     port = listener.getsockname()[1]
     reader, writer = ctx.Pipe(duplex=False)  # the ranks watch `reader`: end of file, the launcher is gone
-    env = dict(os.environ)
+    run = _Run(target, world_size, port, reader, backend, timeout_s, payload, results, os.getcwd(), dict(os.environ))
     procs = [
-        ctx.Process(
-            target=_child,
-            args=(
-                target,
-                r,
-                world_size,
-                port,
-                listener if r == 0 else None,
-                reader,
-                backend,
-                timeout_s,
-                payload,
-                results,
-                os.getcwd(),
-                env,
-            ),
-            name=f"freezekit-rank{r}",
-            daemon=True,
-        )
+        ctx.Process(target=_child, args=(run, r, listener if r == 0 else None), name=f"freezekit-rank{r}", daemon=True)
         for r in range(world_size)
     ]
     got: dict[int, RankOutcome] = {}

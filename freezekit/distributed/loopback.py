@@ -45,6 +45,8 @@ def store(rank: int, world_size: int, port: int, listener: socket.socket | None,
     if rank == 0:
         if listener is None:
             raise ValueError("rank 0 needs the launcher's listening socket")
-        kwargs: dict[str, Any] = {"master_listen_fd": listener.fileno()}
+        # the store serves on this descriptor and does not duplicate it: hand it over (detach), so that
+        # no Python object closes it under the store
+        kwargs: dict[str, Any] = {"master_listen_fd": listener.detach()}
         return dist.TCPStore(HOST, port, world_size, True, timeout, **kwargs)
     return dist.TCPStore(HOST, port, world_size, False, timeout)

@@ -53,7 +53,7 @@ def _sockets_after_a_collective(rank: int, world_size: int, payload: None) -> li
 
     value = torch.ones(1)
     dist.all_reduce(value)  # the collectives' connections are up
-    return [f"{value.item():g}", *listening_addresses(os.getpid())]
+    return [f"{value.item():g}", f"{int(os.environ['MASTER_PORT']):04X}", *listening_addresses(os.getpid())]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -61,8 +61,9 @@ def test_ranks_listen_on_loopback_only():
     outcomes = launch(_sockets_after_a_collective, None, 2, timeout_s=60)
     assert [o.ok for o in outcomes] == [True, True], outcomes
     assert [o.value[0] for o in outcomes] == ["2", "2"]
-    addresses = [a for o in outcomes for a in o.value[1:]]
-    assert addresses  # the store, at least, listens on rank 0
+    store_port = outcomes[0].value[1]
+    assert f"{LOOPBACK_V4}:{store_port}" in outcomes[0].value[2:]  # rank 0's store serves on the launcher's socket
+    addresses = [a for o in outcomes for a in o.value[2:]]
     assert all(a.split(":")[0] in (LOOPBACK_V4, LOOPBACK_V6) for a in addresses), addresses
 
 
