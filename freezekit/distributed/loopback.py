@@ -13,6 +13,7 @@ securing it is the launcher's business (docs/distributed.md).
 from __future__ import annotations
 
 import socket
+import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     import torch.distributed as dist
 
 HOST = "127.0.0.1"
-LOOPBACK_INTERFACE = "lo"  # Linux's name for it
+LOOPBACK_INTERFACE = "lo0" if sys.platform == "darwin" else "lo"  # the loopback interface's name
 SOCKET_ENV = {"GLOO_SOCKET_IFNAME": LOOPBACK_INTERFACE, "NCCL_SOCKET_IFNAME": LOOPBACK_INTERFACE}
 
 
