@@ -76,3 +76,22 @@ def test_rules_read_from_files_carry_the_mark(tmp_path):
     claimed = manifest_rules("m.json", [{"action": "freeze", "pattern": "re:a.*", "origin": "--pattern"}])
     assert [r.from_file for r in claimed] == [True]  # whatever origin the manifest claims
     assert Rule("freeze", "x", "--pattern") == Rule("freeze", "x", "--pattern", from_file=True)  # not in equality
+
+
+def test_an_outer_timer_is_put_back_with_what_was_left_of_it(monkeypatch):
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append("outer"))
+    signal.setitimer(signal.ITIMER_REAL, 30.0)
+    try:
+        monkeypatch.setattr(budget, "REGEX_BUDGET_S", 0.3)
+        with pytest.raises(RuleError, match="within 0.3 s"):
+            make_plan(_inventory(), [Rule("freeze", CATASTROPHIC, "f", from_file=True)])
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+        assert 25 < left < 30 and fired == []
+        signal.getsignal(signal.SIGALRM)(signal.SIGALRM, None)  # the outer handler is back
+        assert fired == ["outer"]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
