@@ -8,9 +8,10 @@ On the meta device the adapter's layers are created from adapter_config.json alo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ContextManager
 
-from ..errors import ModelError, WeightsError
+from ..core import time_budget as budget
+from ..errors import ModelError, RuleError, WeightsError
 from ..sources.adapter_paths import confined_config
 from ..sources.hub_folders import HF_EXTRA, MODEL, HubFolder, resolve_base
 from .hf_models import build_hf, quiet_transformers
@@ -64,6 +65,27 @@ def build_peft(
     model = build_hf(
         base_folder, args, hf_class=hf_class, trust_code=trust_code, materialize=materialize, weights_file=None
     )
+    with _pattern_budget(adapter):  # peft matches the config's patterns against every module name
+        return _apply_adapter(peft, adapter, base_folder, model, config, materialize)
+
+
+def _pattern_budget(adapter: HubFolder) -> ContextManager[None]:
+    """adapter_config.json's patterns (target_modules, exclude_modules, rank_pattern ...) are regular
+    expressions from a file: peft's matching runs under a time budget (core/time_budget.py)."""
+    seconds = budget.PEFT_BUDGET_S
+    return budget.time_budget(
+        seconds,
+        lambda: RuleError(
+            f"{adapter.label}: peft did not finish matching adapter_config.json's module patterns "
+            f"(target_modules, exclude_modules, ...) within {seconds:g} s: a regular expression there "
+            "backtracks catastrophically"
+        ),
+    )
+
+
+def _apply_adapter(
+    peft: Any, adapter: HubFolder, base_folder: HubFolder, model: "nn.Module", config: Any, materialize: bool
+) -> "nn.Module":
     if materialize and (adapter.path / ADAPTER_WEIGHTS).is_file():
         try:
             return peft.PeftModel.from_pretrained(

@@ -16,6 +16,7 @@ from ..render.view import Format, View
 from .error_boundary import warn
 
 if TYPE_CHECKING:
+    from ..distributed.results import DistResult
     from ..pipeline.settings import Settings
     from ..verify.options import VerifyOptions
 
@@ -99,13 +100,23 @@ CheckpointingOpt = Annotated[
     ),
 ]
 DdpOpt = Annotated[
-    Optional[int],
+    Optional[str],
     typer.Option(
-        "--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA)."
+        "--ddp",
+        metavar="N|env",
+        rich_help_panel="Distributed",
+        help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA); "
+        "env: be one rank of the job torchrun or srun started (RANK, WORLD_SIZE, MASTER_ADDR ...).",
     ),
 ]
 FsdpOpt = Annotated[
-    Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")
+    Optional[str],
+    typer.Option(
+        "--fsdp",
+        metavar="N|env",
+        rich_help_panel="Distributed",
+        help="Run N real processes under FSDP2 (fully_shard); env: be one rank of the launcher's job.",
+    ),
 ]
 RunShardByOpt = Annotated[
     Optional[str],
@@ -211,20 +222,35 @@ def verify_distributed(
 
     opts = dist_options(vopts, d.ddp, d.fsdp, d.shard_by, d.optimizer, d.timeout)
     options = settings()
-    from ..distributed.render import write_dist
     from ..distributed.run import failure_message
     from ..distributed.run import verify_distributed as run
     from ..errors import VerifyError
     from .progress import status
 
+    if opts.joined is not None:  # one rank of the launcher's job: rank 0 reports, every rank exits alike
+        from ..distributed.join import verify_joined
+
+        joined = verify_joined(options, opts, strict)
+        if joined.result is not None:
+            _report(joined.result, fmt, strict)
+        if joined.error is not None:
+            raise joined.error
+        return
     with status(f"Verifying {options.source.text} on {opts.world_size} ranks"):
         result = run(options, opts)
+    _report(result, fmt, strict)
+    message = failure_message(result, strict)
+    if message:
+        raise VerifyError(message)
+
+
+def _report(result: "DistResult", fmt: Format, strict: bool) -> None:
+    """The report on stdout, its warnings on stderr."""
+    from ..distributed.render import write_dist
+
     write_dist(result, fmt, strict, sys.stdout)
     for warning in result.warnings:
         warn(warning)
     for c in result.checks:
         if c.severity == "warning" and not c.ok and not strict:
             warn(f"{c.name}: {c.detail}")
-    message = failure_message(result, strict)
-    if message:
-        raise VerifyError(message)

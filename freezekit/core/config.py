@@ -259,7 +259,7 @@ def _parse_rules(doc: _Doc, value: Any, origin: str) -> tuple[Rule, ...]:
             raise doc.error(f"{where}.{action}", "the list of patterns is empty")
         for j, pattern in enumerate(patterns if isinstance(patterns, list) else [patterns]):
             sub = f"{where}.{action}" + (f"[{j}]" if isinstance(patterns, list) else "")
-            rule = Rule(action, _string(doc, sub, pattern), f"{origin}: {sub}")
+            rule = Rule(action, _string(doc, sub, pattern), f"{origin}: {sub}", from_file=True)
             try:
                 validate_rule(Rule(rule.action, rule.pattern))  # no origin: the error names file and key already
             except RuleError as exc:

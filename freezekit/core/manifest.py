@@ -120,7 +120,7 @@ def _rules(path: str, value: list) -> tuple[Rule, ...]:
         action = _need(path, item, "action", str, f"{where}.action")
         pattern = _need(path, item, "pattern", str, f"{where}.pattern")
         origin = _need(path, item, "origin", str, f"{where}.origin", optional=True) or ""
-        rule = Rule(action, pattern, origin)  # validate_rule below checks the action
+        rule = Rule(action, pattern, origin, from_file=True)  # validate_rule below checks the action
         try:
             validate_rule(rule)
         except RuleError as exc:

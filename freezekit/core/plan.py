@@ -7,10 +7,12 @@ model already had).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Iterable, NamedTuple
+from typing import ContextManager, Iterable, NamedTuple
 
-from ..errors import NoMatchError
+from ..errors import NoMatchError, RuleError
+from . import time_budget as budget
 from .choice import Choice
 from .records import Inventory, ParamRecord
 from .rules import Rule, Selector
@@ -49,6 +51,20 @@ class Plan:
         return [d.param.name for d in self.decisions if not d.trainable]
 
 
+def _budget(rule: Rule) -> ContextManager[None]:
+    """A regex read from a file matches under a time budget; the user's own patterns need none."""
+    if not (rule.from_file and rule.kind == "re"):
+        return contextlib.nullcontext()
+    seconds = budget.REGEX_BUDGET_S
+    return budget.time_budget(
+        seconds,
+        lambda: RuleError(
+            f"{rule.describe()}: the regular expression did not finish matching the model's names within "
+            f"{seconds:g} s (it backtracks catastrophically); simplify it"
+        ),
+    )
+
+
 def make_plan(
     inventory: Inventory,
     rules: Iterable[Rule],
@@ -68,10 +84,12 @@ def make_plan(
     counts: list[int] = []
     for rule in rules:
         assert selector is not None  # built whenever there are rules
-        selected = selector.select(rule)
+        with _budget(rule):
+            selected = selector.select(rule)
+            reason = selector.no_match_reason(rule) if not selected else ""
         counts.append(len(selected))
         if not selected:
-            message = f"{rule.describe()} selects no parameter: {selector.no_match_reason(rule)}"
+            message = f"{rule.describe()} selects no parameter: {reason}"
             if strict:
                 raise NoMatchError(f"{message} ({lenient_hint})")
             warnings.append(message)

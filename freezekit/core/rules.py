@@ -19,7 +19,7 @@ import bisect
 import fnmatch
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import RuleError
@@ -37,6 +37,9 @@ class Rule:
     action: Action
     pattern: str
     origin: str = ""  # where it came from: "--pattern", "config.yaml: rules[2]", ...
+    # read from a file (a config, a manifest): its regex runs under a time budget (core/time_budget.py);
+    # not part of equality, and never read from the origin text, which a manifest may claim freely
+    from_file: bool = field(default=False, compare=False)
 
     @property
     def label(self) -> str:

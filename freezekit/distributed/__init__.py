@@ -6,6 +6,11 @@ and real DDP / FSDP2 runs on a process group (torch, launched on demand).
     activation_forecast.py  count --activations: the meta forward (hooks in adapter/activations.py)
     units.py        which FSDP unit holds which parameter; mixed units under FSDP1 (pure)
     launch.py       N real processes, one process group, timeouts, every child reaped
+    loopback.py     the spawned ranks' store: 127.0.0.1, its port held from pick to use
+    lifetime.py     ranks die with the launcher (parent-death signal, a pipe) and after their timeout
+    forkserver_guard.py  the fork server's first preload: it dies with the launcher too
+    job_env.py      --ddp env: the launcher's job (torchrun, srun) read from the environment (pure)
+    join.py         --ddp env: one rank of that job; rank 0 gathers, reports, and sends the verdict
     worker.py       one rank: build, freeze, wrap, train, measure
     ddp_check.py    DistributedDataParallel wrapping and the step loop
     fsdp_check.py   FSDP2 fully_shard wrapping

@@ -1,9 +1,12 @@
-"""`verify --ddp N / --fsdp N`: the command line's values, checked, as one DistOptions. Pure: no torch."""
+"""`verify --ddp N|env / --fsdp N|env`: the command line's values, checked, as one DistOptions. Pure: no torch."""
 
 from __future__ import annotations
 
+import os
+
 from ..errors import UsageError
 from ..verify.options import VerifyOptions
+from .job_env import job_env, parse_ranks
 from .memory_plan import OptimizerKind
 from .results import DistOptions, Engine
 
@@ -22,31 +25,36 @@ def parse_types(text: str, option: str = "--shard-by") -> tuple[str, ...]:
 
 def dist_options(
     vopts: VerifyOptions,
-    ddp: int | None,
-    fsdp: int | None,
+    ddp_text: str | None,
+    fsdp_text: str | None,
     shard_by: str | None,
     optimizer: OptimizerKind | str | None,
     timeout_s: float,
 ) -> DistOptions:
-    """A UsageError naming the flag for every combination that does not make sense."""
-    if ddp and fsdp:
+    """A UsageError naming the flag for every combination that does not make sense. `--ddp env`
+    reads the job from the environment its launcher set (job_env.py)."""
+    ddp, fsdp = parse_ranks(ddp_text, "--ddp"), parse_ranks(fsdp_text, "--fsdp")
+    if ddp is not None and fsdp is not None:
         raise UsageError("--ddp and --fsdp exclude each other: pick one engine")
-    if not (ddp or fsdp):
+    if ddp is None and fsdp is None:
         raise UsageError("--shard-by and --optimizer go with --ddp N or --fsdp N")
-    if shard_by is not None and not fsdp:
+    if shard_by is not None and fsdp is None:
         raise UsageError("--shard-by goes with --fsdp N")
     if vopts.compare or vopts.dtype != "float32":
         raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
     if vopts.device.startswith("cuda:"):
         raise UsageError("--ddp/--fsdp place rank N on cuda:N; pass --device cuda")
-    ranks, flag = ddp or fsdp or 1, "--ddp" if ddp else "--fsdp"
-    if vopts.device == "cpu" and ranks > MAX_CPU_RANKS:  # on CUDA, run.py asks for one GPU per rank
+    flag = "--ddp" if ddp is not None else "--fsdp"
+    count = ddp if ddp is not None else fsdp
+    joined = job_env(os.environ, flag) if count == 0 else None  # 0: 'env'
+    ranks = joined.world_size if joined is not None else count or 1
+    if joined is None and vopts.device == "cpu" and ranks > MAX_CPU_RANKS:  # on CUDA, run.py asks for one GPU per rank
         raise UsageError(
             f"{flag} {ranks}: at most {MAX_CPU_RANKS} ranks on CPU (each rank is a process with its own model)"
         )
     kind = OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer")
     return DistOptions(
-        Engine.DDP if ddp else Engine.FSDP,
+        Engine.DDP if ddp is not None else Engine.FSDP,
         ranks,
         vopts.device,
         parse_types(shard_by) if shard_by is not None else None,
@@ -55,4 +63,5 @@ def dist_options(
         vopts.batch_size,
         vopts.input_shape,
         timeout_s,
+        joined,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..core.choice import Choice
 from ..pipeline.settings import Settings
 from ..verify.result import Check
+from .job_env import JobEnv
 from .memory_plan import MemoryPlan, OptimizerKind, Split, Strategy
 
 
@@ -31,6 +32,7 @@ class DistOptions:
     batch_size: int | None = None
     input_shape: tuple[int, ...] | None = None
     timeout_s: float = 300.0
+    joined: JobEnv | None = None  # --ddp env: this process is one rank of the launcher's job
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ compare what they report with each other and with the plan."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from ..core.plan import Plan
 from ..errors import FreezekitError, UsageError, VerifyError
@@ -25,8 +26,11 @@ from .results import (
 )
 from .units import fsdp_units
 
+if TYPE_CHECKING:
+    from .launch import RankOutcome
 
-def _error_for(code: int, message: str) -> FreezekitError:
+
+def error_for(code: int, message: str) -> FreezekitError:
     """The error class carrying `code` (a rank raised it; its class stayed in the child)."""
     stack: list[type[FreezekitError]] = [FreezekitError]
     found: list[type[FreezekitError]] = []
@@ -191,25 +195,48 @@ def failure_message(result: DistResult, strict: bool) -> str | None:
     return "; ".join(f"{c.name}: {c.detail}" for c in failed)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What the parent (or every joined rank) knows before the ranks run."""
+
+    job: Job
+    plan: Plan
+    backend: str
+
+
 def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
-    from ..adapter.synthetic_inputs import DEFAULT_BATCH
-    from ..verify.runner import input_family
+    """Spawn `opts.world_size` local ranks, and assess what they report."""
     from .launch import launch
     from .worker import run_rank
+
+    prepared = prepare(options, opts)
+    outcomes = launch(run_rank, prepared.job, opts.world_size, prepared.backend, opts.timeout_s)
+    return assess(opts, prepared, outcomes)
+
+
+def _backend(opts: DistOptions, local_ranks: int) -> str:
+    if not opts.device.startswith("cuda"):
+        return "gloo"
+    import torch
+
+    if torch.cuda.device_count() < local_ranks:
+        raise UsageError(
+            f"--device cuda with {local_ranks} ranks on this machine needs {local_ranks} GPUs; "
+            f"{torch.cuda.device_count()} found"
+        )
+    return "nccl"
+
+
+def prepare(options: Settings, opts: DistOptions, local_ranks: int | None = None) -> Prepared:
+    """The plan from the inventory (meta device) and the job every rank receives; a UsageError for what
+    is wrong before any rank starts. `local_ranks`: the ranks sharing this machine's GPUs."""
+    from ..adapter.synthetic_inputs import DEFAULT_BATCH
+    from ..verify.runner import input_family
 
     source = options.source
     if not source_type(source.kind).builds_model(source):
         raise UsageError("verify runs training steps and needs a model; MODEL is a checkpoint file")
-    backend = "gloo"
-    if opts.device.startswith("cuda"):
-        import torch
-
-        if torch.cuda.device_count() < opts.world_size:
-            raise UsageError(
-                f"--device cuda with {opts.world_size} ranks needs {opts.world_size} GPUs; "
-                f"{torch.cuda.device_count()} found"
-            )
-        backend = "nccl"
+    backend = _backend(opts, opts.world_size if local_ranks is None else local_ranks)
     # meta device: the plan needs no weights
     loaded = load(replace(options, needs_values=False, source=replace(source, weights=None, weights_file=None)))
     plan = plan_for(loaded.inventory, options)
@@ -225,13 +252,18 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
         )
     batch_size = opts.batch_size or DEFAULT_BATCH
     job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
-    outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
+    return Prepared(job, plan, backend)
+
+
+def assess(opts: DistOptions, prepared: Prepared, outcomes: "list[RankOutcome]") -> DistResult:
+    """The ranks' reports compared with each other and with the plan; the worst rank's error if one failed."""
     failed = [o for o in outcomes if not o.ok]
     if failed:
         # a rank that died explains its peers' errors; else a FreezekitError (bad input) over the engine's
         worst = min(failed, key=lambda o: (not o.died, o.exit_code == int(VerifyError.exit_code), o.rank))
-        raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
+        raise error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
     ranks = tuple(o.value for o in outcomes)
+    plan, job = prepared.plan, prepared.job
     gone = set(ranks[0].missing)
     if gone:  # parameters the BatchNorm policy turned into buffers: no longer parameters to plan
         plan = replace(plan, decisions=tuple(d for d in plan.decisions if d.param.name not in gone))
@@ -239,12 +271,12 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
     static = memory_plan(plan.decisions, plan_options)
     no_grad = frozenset(n for r in ranks for n in r.no_grad)
     expected = memory_plan(plan.decisions, plan_options, without_gradient=no_grad)
-    desc = f"{batch_size} synthetic inputs per rank"
+    desc = f"{job.batch_size} synthetic inputs per rank"
     return DistResult(
-        source.text,
+        job.options.source.text,
         opts.engine,
         opts.world_size,
-        backend,
+        prepared.backend,
         opts.device,
         opts.optimizer,
         opts.steps,
@@ -253,7 +285,7 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
         static,
         expected,
         ranks,
-        shard_by,
+        job.shard_by,
         plan.warnings,
         _freeze_hint(tuple(sorted(no_grad)), plan) if no_grad else "",
     )

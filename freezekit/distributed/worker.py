@@ -57,7 +57,8 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     # FSDP2 warns about any view returned by a wrapped module; the synthetic loss never edits outputs in place.
     warnings.filterwarnings("ignore", message="FSDP2-wrapped module .* returned a view tensor")
 
-    device = f"cuda:{rank}" if job.dist.device.startswith("cuda") else "cpu"
+    local_rank = job.dist.joined.local_rank if job.dist.joined is not None else rank  # its GPU on this machine
+    device = f"cuda:{local_rank}" if job.dist.device.startswith("cuda") else "cpu"
     model = _build(job, device)
     present = set(dict(model.named_parameters(remove_duplicate=False)))
     missing = tuple(n for n in job.param_names if n not in present)  # became buffers (BatchNorm policy frozen)

@@ -71,7 +71,7 @@ def test_fsdp_flat_uses_the_repeated_blocks(cli):
     (("verify", UNUSED, "--optimizer", "sgd"), 2, "go with --ddp N or --fsdp N"),
     (("verify", UNUSED, "--ddp", "2", "--compare"), 2, "single-process options"),
     (("verify", UNUSED, "--ddp", "2", "--device", "cuda:1"), 2, "pass --device cuda"),
-    (("verify", UNUSED, "--ddp", "0"), 2, "Invalid value for '--ddp'"),
+    (("verify", UNUSED, "--ddp", "0"), 2, "--ddp '0': expected a number of ranks (1 or more), or 'env'"),
 ])
 def test_usage_errors(cli, args, code, message):
     got, out, err = cli(*args)

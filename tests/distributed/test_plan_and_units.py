@@ -217,8 +217,8 @@ def test_memory_disagreements_name_the_part_beyond_one_percent():
 
 
 def test_a_rank_error_keeps_its_exit_code():
-    from freezekit.distributed.run import _error_for
+    from freezekit.distributed.run import error_for
 
-    assert type(_error_for(2, "x")) is UsageError
-    assert type(_error_for(8, "x")) is NoMatchError
-    assert _error_for(10, "rank 1 did not finish").exit_code == ExitCode.VERIFY  # hung, crashed, engine refused
+    assert type(error_for(2, "x")) is UsageError
+    assert type(error_for(8, "x")) is NoMatchError
+    assert error_for(10, "rank 1 did not finish").exit_code == ExitCode.VERIFY  # hung, crashed, engine refused
