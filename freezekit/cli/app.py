@@ -20,6 +20,10 @@ from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup, warn
 from .help_text import FreezekitCommand
 from .options import (
+    EXPECT,
+    MODEL,
+    OUTPUT,
+    TRAINING,
     CheckFormat,
     ModelOptions,
     ModelsSource,
@@ -27,6 +31,8 @@ from .options import (
     TrustCodeOpt,
     TrustOpt,
     VerifyFormat,
+    at_least,
+    choices,
     complete_model,
     expectations,
     with_options,
@@ -138,15 +144,24 @@ def freeze(
     r: ReportOptions,
     save: Annotated[
         Optional[str],
-        typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded."),
+        typer.Option(
+            "--save",
+            rich_help_panel=OUTPUT,
+            metavar="FILE",
+            help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.",
+        ),
     ] = None,
     manifest: Annotated[
-        Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")
+        Optional[str],
+        typer.Option(
+            "--manifest", rich_help_panel=OUTPUT, metavar="FILE", help="Write the freeze manifest (lock file) as JSON."
+        ),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
             "--force",
+            rich_help_panel=OUTPUT,
             help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
         ),
     ] = False,
@@ -180,13 +195,20 @@ def models(
         typer.Option(
             "--weights",
             metavar="NAME",
+            rich_help_panel=MODEL,
             autocompletion=complete_model,
             help="List the pretrained weights of model NAME instead.",
         ),
     ] = None,
     source: Annotated[
         ModelsSource,
-        typer.Option("--source", help="Whose names: torchvision's, or timm's (use them as timm:NAME)."),
+        typer.Option(
+            "--source",
+            rich_help_panel=MODEL,
+            metavar=choices(ModelsSource),
+            show_default=False,
+            help="Whose names: torchvision's, or timm's, used as timm:NAME (default: torchvision).",
+        ),
     ] = ModelsSource.TORCHVISION,
 ) -> None:
     """List the model names freezekit can build (or one model's weights): torchvision's, or timm's."""
@@ -201,28 +223,88 @@ def models(
 def verify(
     m: ModelOptions,
     d: VerifyDistOptions,
-    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda or cuda:N.")] = "cpu",
+    device: Annotated[
+        str,
+        typer.Option(
+            "--device",
+            rich_help_panel=TRAINING,
+            metavar="cpu|cuda|cuda:N",
+            show_default=False,
+            help="Where the training steps run (default: cpu).",
+        ),
+    ] = "cpu",
     batch_size: Annotated[
-        Optional[int], typer.Option("--batch-size", min=1, metavar="N", help="Synthetic batch size (default: 2).")
+        Optional[int],
+        typer.Option(
+            "--batch-size",
+            rich_help_panel=TRAINING,
+            callback=at_least(1),
+            metavar="N",
+            help="Synthetic batch size (default: 2).",
+        ),
     ] = None,
     input_shape: Annotated[
         Optional[str],
-        typer.Option("--input-shape", metavar="C,H,W", help="One input without the batch dimension, e.g. 3,224,224."),
+        typer.Option(
+            "--input-shape",
+            rich_help_panel=TRAINING,
+            metavar="C,H,W",
+            help="One input without the batch dimension, e.g. 3,224,224.",
+        ),
     ] = None,
     dtype: Annotated[
-        str, typer.Option("--dtype", metavar="DTYPE", help="float32, or bfloat16 (autocast).")
+        str,
+        typer.Option(
+            "--dtype",
+            rich_help_panel=TRAINING,
+            metavar="float32|bfloat16",
+            show_default=False,
+            help="bfloat16: under autocast (default: float32).",
+        ),
     ] = "float32",
     steps: Annotated[
-        int, typer.Option("--steps", min=1, metavar="N", help="Timed training steps, at least 1 (median reported).")
+        int,
+        typer.Option(
+            "--steps",
+            rich_help_panel=TRAINING,
+            callback=at_least(1),
+            metavar="N",
+            show_default=False,
+            help="Timed training steps, at least 1 (median reported; default: 3).",
+        ),
     ] = 3,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Untimed steps first.")] = 1,
+    warmup: Annotated[
+        int,
+        typer.Option(
+            "--warmup",
+            rich_help_panel=TRAINING,
+            callback=at_least(0),
+            metavar="N",
+            show_default=False,
+            help="Untimed steps first (default: 1).",
+        ),
+    ] = 1,
     compare: Annotated[
-        bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")
+        bool,
+        typer.Option(
+            "--compare", rich_help_panel=TRAINING, help="Also run with everything trainable and print the ratios."
+        ),
     ] = False,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")
+        bool,
+        typer.Option("--strict", rich_help_panel=EXPECT, help="Fail (exit 10) on trainable-but-unused parameters too."),
     ] = False,
-    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.TABLE,
+    fmt: Annotated[
+        VerifyFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            rich_help_panel=OUTPUT,
+            metavar=choices(VerifyFormat),
+            show_default=False,
+            help="Output format (default: table).",
+        ),
+    ] = VerifyFormat.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
     from ..verify.options import verify_options
@@ -259,7 +341,17 @@ def check(
     ] = None,
     trust_pickle: TrustOpt = False,
     trust_code: TrustCodeOpt = False,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
+    fmt: Annotated[
+        CheckFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            rich_help_panel=OUTPUT,
+            metavar=choices(CheckFormat),
+            show_default=False,
+            help="Output format (default: table).",
+        ),
+    ] = CheckFormat.TABLE,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
     from ..errors import DriftError

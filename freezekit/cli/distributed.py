@@ -13,6 +13,7 @@ from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import warn
+from .options import DISTRIBUTED, MEMORY_PLAN, at_least, between, choices
 
 if TYPE_CHECKING:
     from ..pipeline.settings import Settings
@@ -20,52 +21,113 @@ if TYPE_CHECKING:
 
 ShardByOpt = Annotated[
     Optional[str],
-    typer.Option("--shard-by", help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units."),
+    typer.Option(
+        "--shard-by",
+        rich_help_panel=DISTRIBUTED,
+        metavar="TYPES",
+        help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units.",
+    ),
 ]
 FsdpFlatOpt = Annotated[
     bool,
     typer.Option(
         "--fsdp-flat",
+        rich_help_panel=DISTRIBUTED,
         help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).",
     ),
 ]
 MemoryPlanOpt = Annotated[
-    bool, typer.Option("--memory-plan", help="Bytes per rank of parameters, gradients and optimizer state.")
+    bool,
+    typer.Option(
+        "--memory-plan",
+        rich_help_panel=MEMORY_PLAN,
+        help="Bytes per rank of parameters, gradients and optimizer state.",
+    ),
 ]
 WorldSizeOpt = Annotated[
-    Optional[int], typer.Option("--world-size", min=1, help="Ranks for --memory-plan (default 1).")
+    Optional[int],
+    typer.Option(
+        "--world-size",
+        rich_help_panel=MEMORY_PLAN,
+        metavar="N",
+        callback=at_least(1),
+        help="Ranks for --memory-plan (default: 1).",
+    ),
 ]
 StrategyOpt = Annotated[
-    Optional[Strategy], typer.Option("--strategy", help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3.")
+    Optional[Strategy],
+    typer.Option(
+        "--strategy",
+        rich_help_panel=MEMORY_PLAN,
+        metavar=choices(Strategy),
+        help="--memory-plan: how the ranks hold the state (default: ddp).",
+    ),
 ]
 PlanOptimizerOpt = Annotated[
     Optional[OptimizerKind],
-    typer.Option("--optimizer", help="--memory-plan: adamw (default), adam, sgd, sgd-momentum."),
+    typer.Option(
+        "--optimizer",
+        rich_help_panel=MEMORY_PLAN,
+        metavar=choices(OptimizerKind),
+        help="--memory-plan: the optimizer whose state is counted (default: adamw).",
+    ),
 ]
 ParamDtypeOpt = Annotated[
     Optional[ParamDtype],
-    typer.Option("--param-dtype", help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored)."),
+    typer.Option(
+        "--param-dtype",
+        rich_help_panel=MEMORY_PLAN,
+        metavar=choices(ParamDtype),
+        help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored).",
+    ),
 ]
 DdpOpt = Annotated[
     Optional[int],
     typer.Option(
-        "--ddp", min=1, help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA)."
+        "--ddp",
+        rich_help_panel=DISTRIBUTED,
+        metavar="N",
+        callback=at_least(1),
+        help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA).",
     ),
 ]
 FsdpOpt = Annotated[
-    Optional[int], typer.Option("--fsdp", min=1, help="Run N real processes under FSDP2 (fully_shard).")
+    Optional[int],
+    typer.Option(
+        "--fsdp",
+        rich_help_panel=DISTRIBUTED,
+        metavar="N",
+        callback=at_least(1),
+        help="Run N real processes under FSDP2 (fully_shard).",
+    ),
 ]
 RunShardByOpt = Annotated[
     Optional[str],
-    typer.Option("--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks)."),
+    typer.Option(
+        "--shard-by",
+        rich_help_panel=DISTRIBUTED,
+        metavar="TYPES",
+        help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks).",
+    ),
 ]
 RunOptimizerOpt = Annotated[
-    Optional[OptimizerKind], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")
+    Optional[OptimizerKind],
+    typer.Option(
+        "--optimizer",
+        rich_help_panel=DISTRIBUTED,
+        metavar=choices(OptimizerKind),
+        help="--ddp/--fsdp: the optimizer of the training steps (default: adamw).",
+    ),
 ]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
-        "--timeout", min=1, max=86400, help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400)."
+        "--timeout",
+        rich_help_panel=DISTRIBUTED,
+        metavar="SECONDS",
+        callback=between(1, 86400),
+        show_default=False,
+        help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400; default: 300).",
     ),
 ]
 

@@ -20,6 +20,37 @@ from ..core.expectations import Expectations
 from ..core.plan import Default
 from ..render.view import Format, Only
 
+MODEL = "Model and source"
+RULES = "Rules"
+OUTPUT = "Output"
+EXPECT = "Expectations"
+TRUST = "Trust"
+DISTRIBUTED = "Distributed"
+MEMORY_PLAN = "Memory plan"
+TRAINING = "Training"
+
+
+def choices(choice: type[Choice]) -> str:
+    """The metavar of a choice: its values, as they are typed (table|json|csv)."""
+    return "|".join(member.value for member in choice)
+
+
+def between(low: float, high: float | None = None) -> Callable[[Any], Any]:
+    """A range check through Typer's public `callback=` (min=/max= print Python's `x>=0` in --help)."""
+
+    def check(value: Any) -> Any:
+        if value is not None and (value < low or (high is not None and value > high)):
+            raise typer.BadParameter(
+                f"{value} is not between {low} and {high}" if high is not None else f"{value} is below {low}"
+            )
+        return value
+
+    return check
+
+
+def at_least(low: float) -> Callable[[Any], Any]:
+    return between(low)
+
 
 class CheckFormat(Choice):
     """What `check` prints."""
@@ -64,7 +95,11 @@ ModelArg = Annotated[
 ConfigOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--config", "-c", metavar="FILE", help="YAML config (default: ./freezekit.yaml when MODEL is omitted)."
+        "--config",
+        "-c",
+        rich_help_panel=MODEL,
+        metavar="FILE",
+        help="YAML config (default: ./freezekit.yaml when MODEL is omitted).",
     ),
 ]
 PatternOpt = Annotated[
@@ -72,45 +107,69 @@ PatternOpt = Annotated[
     typer.Option(
         "--pattern",
         "-p",
-        metavar="PATTERN",
-        help="Freeze what this selects (repeatable; after the config's rules). Quote it: 'features.*'.",
+        rich_help_panel=RULES,
+        metavar="SELECTOR",
+        help="Freeze what SELECTOR selects: a glob, re:, type: or through: (repeatable; after the config's rules). Quote it: 'features.*'.",
     ),
 ]
 UnfreezeOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--unfreeze", "-u", metavar="PATTERN", help="Unfreeze what this selects (repeatable)."),
+    typer.Option(
+        "--unfreeze", "-u", rich_help_panel=RULES, metavar="SELECTOR", help="Unfreeze what this selects (repeatable)."
+    ),
 ]
 DefaultOpt = Annotated[
-    Optional[Default], typer.Option("--default", help="Starting state before rules (default: trainable).")
+    Optional[Default],
+    typer.Option(
+        "--default",
+        rich_help_panel=RULES,
+        metavar=choices(Default),
+        help="Starting state before rules (default: trainable).",
+    ),
 ]
 AllowOpt = Annotated[
-    bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")
+    bool,
+    typer.Option(
+        "--allow-unmatched", rich_help_panel=RULES, help="A rule that selects nothing is a warning, not an error."
+    ),
 ]
 ArgOpt = Annotated[
     Optional[list[str]],
     typer.Option(
-        "--arg", metavar="KEY=VALUE", help="Passed to the model builder (repeatable; values are YAML scalars)."
+        "--arg",
+        rich_help_panel=MODEL,
+        metavar="KEY=VALUE",
+        help="Passed to the model builder (repeatable; values are YAML scalars).",
     ),
 ]
 WeightsOpt = Annotated[
     Optional[str],
     typer.Option(
         "--weights",
+        rich_help_panel=MODEL,
         metavar="NAME",
         help="torchvision weights (DEFAULT or an enum name: IMAGENET1K_V1, ...) or timm weights (DEFAULT or a tag), "
         "from the local cache.",
     ),
 ]
 WeightsFileOpt = Annotated[
-    Optional[str], typer.Option("--weights-file", metavar="FILE", help="state_dict to load: .safetensors, .pt or .pth.")
+    Optional[str],
+    typer.Option(
+        "--weights-file", rich_help_panel=MODEL, metavar="FILE", help="state_dict to load: .safetensors, .pt or .pth."
+    ),
 ]
 TrustOpt = Annotated[
-    bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")
+    bool,
+    typer.Option(
+        "--trust-pickle", rich_help_panel=TRUST, help="Allow loading pickled files. This RUNS CODE FROM THE FILE."
+    ),
 ]
 HfClassOpt = Annotated[
     Optional[str],
     typer.Option(
         "--hf-class",
+        rich_help_panel=MODEL,
+        metavar="CLASS",
         help="hf: the transformers class to build, e.g. AutoModelForSequenceClassification "
         "(default: the config's architectures[0]).",
     ),
@@ -118,80 +177,136 @@ HfClassOpt = Annotated[
 RevisionOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--revision", help="hf:ORG/NAME: the revision in the local Hugging Face cache (branch, tag or commit)."
+        "--revision",
+        rich_help_panel=MODEL,
+        metavar="REF",
+        help="hf:ORG/NAME: the revision in the local Hugging Face cache (branch, tag or commit).",
     ),
 ]
 BaseOpt = Annotated[
     Optional[str],
     typer.Option(
         "--base",
+        rich_help_panel=MODEL,
+        metavar="MODEL",
         help="PEFT adapter: the base model, hf:FOLDER or hf:ORG/NAME "
         "(default: the adapter's base_model_name_or_path, when cached).",
     ),
 ]
 DownloadOpt = Annotated[
-    bool, typer.Option("--download", help="timm:/hf: fetch what the local cache lacks (never done otherwise).")
+    bool,
+    typer.Option(
+        "--download", rich_help_panel=TRUST, help="timm:/hf: fetch what the local cache lacks (never done otherwise)."
+    ),
 ]
 TrustCodeOpt = Annotated[
     bool,
     typer.Option(
         "--trust-code",
+        rich_help_panel=TRUST,
         help="Allow running code that is not freezekit's: a factory a manifest names, or an hf: model's own code "
         "(its config's auto_map). This RUNS THAT CODE.",
     ),
 ]
 BatchNormOpt = Annotated[
     Optional[BatchNormPolicy],
-    typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace)."),
+    typer.Option(
+        "--batchnorm",
+        rich_help_panel=RULES,
+        metavar=choices(BatchNormPolicy),
+        help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace).",
+    ),
 ]
 DepthOpt = Annotated[
     Optional[int],
     typer.Option(
         "--depth",
-        min=0,
+        rich_help_panel=OUTPUT,
+        callback=at_least(0),
         metavar="N",
         help="One row per module N levels down (0 or more), instead of one per parameter.",
     ),
 ]
 OnlyOpt = Annotated[
-    Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows (freeze, or with --depth).")
+    Optional[Only],
+    typer.Option(
+        "--only",
+        rich_help_panel=OUTPUT,
+        metavar=choices(Only),
+        help="Show only frozen or only trainable rows (freeze, or with --depth).",
+    ),
 ]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format; line: PEFT's one line.")]
+FormatOpt = Annotated[
+    Format,
+    typer.Option(
+        "--format",
+        "-f",
+        rich_help_panel=OUTPUT,
+        metavar=choices(Format),
+        show_default=False,
+        help="Output format; line: PEFT's one line (default: table).",
+    ),
+]
 BatchNormDetailsOpt = Annotated[
     bool,
     typer.Option(
-        "--batchnorm-details", help="List every BatchNorm layer instead of one line per kind (JSON always lists them)."
+        "--batchnorm-details",
+        rich_help_panel=OUTPUT,
+        help="List every BatchNorm layer instead of one line per kind (JSON always lists them).",
     ),
 ]
 ExportOpt = Annotated[
     Optional[str],
-    typer.Option("--export", metavar="FILE", help="Also save the rendered table as FILE.html or FILE.svg."),
+    typer.Option(
+        "--export",
+        rich_help_panel=OUTPUT,
+        metavar="FILE",
+        help="Also save the rendered table as FILE.html or FILE.svg.",
+    ),
 ]
 ExpectTrainableOpt = Annotated[
     Optional[int],
     typer.Option(
-        "--expect-trainable", min=0, metavar="N", help="Fail (exit 9) unless exactly N parameters are trainable."
+        "--expect-trainable",
+        rich_help_panel=EXPECT,
+        callback=at_least(0),
+        metavar="N",
+        help="Fail (exit 9) unless exactly N parameters are trainable.",
     ),
 ]
 ExpectFrozenOpt = Annotated[
     Optional[int],
-    typer.Option("--expect-frozen", min=0, metavar="N", help="Fail (exit 9) unless exactly N parameters are frozen."),
+    typer.Option(
+        "--expect-frozen",
+        rich_help_panel=EXPECT,
+        callback=at_least(0),
+        metavar="N",
+        help="Fail (exit 9) unless exactly N parameters are frozen.",
+    ),
 ]
 ExpectTotalOpt = Annotated[
     Optional[int],
-    typer.Option("--expect-total", min=0, metavar="N", help="Fail (exit 9) unless the model has exactly N parameters."),
+    typer.Option(
+        "--expect-total",
+        rich_help_panel=EXPECT,
+        callback=at_least(0),
+        metavar="N",
+        help="Fail (exit 9) unless the model has exactly N parameters.",
+    ),
 ]
 MaxPctOpt = Annotated[
     Optional[float],
     typer.Option(
         "--max-trainable-pct",
-        min=0,
-        max=100,
+        rich_help_panel=EXPECT,
+        callback=between(0, 100),
         metavar="P",
         help="Fail (exit 9) when more than P% (0 to 100) is trainable.",
     ),
 ]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the inventory cache.")]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", rich_help_panel=MODEL, help="Do not read or write the inventory cache.")
+]
 
 
 @dataclass(frozen=True)
