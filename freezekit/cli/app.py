@@ -20,18 +20,18 @@ from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup, warn
 from .help_text import FreezekitCommand
 from .options import (
-    EXPECT,
     MODEL,
     OUTPUT,
-    TRAINING,
     CheckFormat,
     ModelOptions,
     ModelsSource,
     ReportOptions,
+    TrainingOptions,
     TrustCodeOpt,
     TrustOpt,
     VerifyFormat,
-    at_least,
+    VerifyFormatOpt,
+    WarningsFailOpt,
     choices,
     complete_model,
     expectations,
@@ -219,97 +219,16 @@ def models(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions, VerifyDistOptions)
+@with_options(ModelOptions, VerifyDistOptions, TrainingOptions)
 def verify(
     m: ModelOptions,
     d: VerifyDistOptions,
-    device: Annotated[
-        str,
-        typer.Option(
-            "--device",
-            rich_help_panel=TRAINING,
-            metavar="cpu|cuda|cuda:N",
-            show_default=False,
-            help="Where the training steps run (default: cpu).",
-        ),
-    ] = "cpu",
-    batch_size: Annotated[
-        Optional[int],
-        typer.Option(
-            "--batch-size",
-            rich_help_panel=TRAINING,
-            callback=at_least(1),
-            metavar="N",
-            help="Synthetic batch size (default: 2).",
-        ),
-    ] = None,
-    input_shape: Annotated[
-        Optional[str],
-        typer.Option(
-            "--input-shape",
-            rich_help_panel=TRAINING,
-            metavar="C,H,W",
-            help="One input without the batch dimension, e.g. 3,224,224.",
-        ),
-    ] = None,
-    dtype: Annotated[
-        str,
-        typer.Option(
-            "--dtype",
-            rich_help_panel=TRAINING,
-            metavar="float32|bfloat16",
-            show_default=False,
-            help="bfloat16: under autocast (default: float32).",
-        ),
-    ] = "float32",
-    steps: Annotated[
-        int,
-        typer.Option(
-            "--steps",
-            rich_help_panel=TRAINING,
-            callback=at_least(1),
-            metavar="N",
-            show_default=False,
-            help="Timed training steps, at least 1 (median reported; default: 3).",
-        ),
-    ] = 3,
-    warmup: Annotated[
-        int,
-        typer.Option(
-            "--warmup",
-            rich_help_panel=TRAINING,
-            callback=at_least(0),
-            metavar="N",
-            show_default=False,
-            help="Untimed steps first (default: 1).",
-        ),
-    ] = 1,
-    compare: Annotated[
-        bool,
-        typer.Option(
-            "--compare", rich_help_panel=TRAINING, help="Also run with everything trainable and print the ratios."
-        ),
-    ] = False,
-    strict: Annotated[
-        bool,
-        typer.Option("--strict", rich_help_panel=EXPECT, help="Fail (exit 10) on trainable-but-unused parameters too."),
-    ] = False,
-    fmt: Annotated[
-        VerifyFormat,
-        typer.Option(
-            "--format",
-            "-f",
-            rich_help_panel=OUTPUT,
-            metavar=choices(VerifyFormat),
-            show_default=False,
-            help="Output format (default: table).",
-        ),
-    ] = VerifyFormat.TABLE,
+    t: TrainingOptions,
+    strict: WarningsFailOpt = False,
+    fmt: VerifyFormatOpt = VerifyFormat.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
-    from ..verify.options import verify_options
-
-    vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
+    vopts = t.verify_options()
     if d.requested:
         from .distributed import verify_distributed
 

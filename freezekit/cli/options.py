@@ -10,7 +10,7 @@ import dataclasses
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
@@ -19,6 +19,9 @@ from ..core.choice import Choice
 from ..core.expectations import Expectations
 from ..core.plan import Default
 from ..render.view import Format, Only
+
+if TYPE_CHECKING:
+    from ..verify.options import VerifyOptions
 
 MODEL = "Model and source"
 RULES = "Rules"
@@ -308,6 +311,89 @@ NoCacheOpt = Annotated[
     bool, typer.Option("--no-cache", rich_help_panel=MODEL, help="Do not read or write the inventory cache.")
 ]
 
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        rich_help_panel=TRAINING,
+        metavar="cpu|cuda|cuda:N",
+        show_default=False,
+        help="Where the training steps run (default: cpu).",
+    ),
+]
+BatchSizeOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--batch-size",
+        rich_help_panel=TRAINING,
+        callback=at_least(1),
+        metavar="N",
+        help="Synthetic batch size (default: 2).",
+    ),
+]
+InputShapeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--input-shape",
+        rich_help_panel=TRAINING,
+        metavar="C,H,W",
+        help="One input without the batch dimension, e.g. 3,224,224.",
+    ),
+]
+DtypeOpt = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        rich_help_panel=TRAINING,
+        metavar="float32|bfloat16",
+        show_default=False,
+        help="bfloat16: under autocast (default: float32).",
+    ),
+]
+StepsOpt = Annotated[
+    int,
+    typer.Option(
+        "--steps",
+        rich_help_panel=TRAINING,
+        callback=at_least(1),
+        metavar="N",
+        show_default=False,
+        help="Timed training steps, at least 1 (median reported; default: 3).",
+    ),
+]
+WarmupOpt = Annotated[
+    int,
+    typer.Option(
+        "--warmup",
+        rich_help_panel=TRAINING,
+        callback=at_least(0),
+        metavar="N",
+        show_default=False,
+        help="Untimed steps first (default: 1).",
+    ),
+]
+CompareOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compare", rich_help_panel=TRAINING, help="Also run with everything trainable and print the ratios."
+    ),
+]
+WarningsFailOpt = Annotated[
+    bool,
+    typer.Option("--strict", rich_help_panel=EXPECT, help="Fail (exit 10) on trainable-but-unused parameters too."),
+]
+VerifyFormatOpt = Annotated[
+    VerifyFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        rich_help_panel=OUTPUT,
+        metavar=choices(VerifyFormat),
+        show_default=False,
+        help="Output format (default: table).",
+    ),
+]
+
 
 @dataclass(frozen=True)
 class ModelOptions:
@@ -346,6 +432,27 @@ class ReportOptions:
     expect_total: ExpectTotalOpt = None
     max_trainable_pct: MaxPctOpt = None
     no_cache: NoCacheOpt = False
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """verify: where and how the training steps run."""
+
+    device: DeviceOpt = "cpu"
+    batch_size: BatchSizeOpt = None
+    input_shape: InputShapeOpt = None
+    dtype: DtypeOpt = "float32"
+    steps: StepsOpt = 3
+    warmup: WarmupOpt = 1
+    compare: CompareOpt = False
+
+    def verify_options(self) -> "VerifyOptions":
+        """The options checked (a UsageError naming the flag)."""
+        from ..verify.options import verify_options
+
+        return verify_options(
+            self.device, self.batch_size, self.input_shape, self.dtype, self.steps, self.warmup, self.compare
+        )
 
 
 def expectations(report: ReportOptions) -> Expectations:

@@ -4,6 +4,7 @@ compare what they report with each other and with the plan."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable
 
 from ..core.plan import Plan
 from ..errors import FreezekitError, UsageError, VerifyError
@@ -89,17 +90,32 @@ def _steps_text(steps: int, ranks: int) -> str:
 
 
 def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expected: MemoryPlan) -> list[Check]:
-    engine = ENGINE_NAMES[opts.engine]
     errors = sorted({r.engine_error for r in ranks if r.engine_error})
-    no_grad = tuple(sorted({n for r in ranks for n in r.no_grad}))
     ddp = opts.engine is Engine.DDP
     accepted = Check(
-        f"{engine} accepted the frozen model" + (" (find_unused_parameters=False)" if ddp else ""),
+        f"{ENGINE_NAMES[opts.engine]} accepted the frozen model" + (" (find_unused_parameters=False)" if ddp else ""),
         not errors,
         _steps_text(min(r.steps_done for r in ranks), len(ranks))
         if not errors
         else "; ".join(translate(e) for e in errors),
     )
+    unreduced = ddp and any(UNFINISHED_REDUCTION in e for e in errors)
+    checks = [accepted, *_gradient_checks(ddp, unreduced, ranks, plan), *_digest_checks(ranks, plan)]
+    off = memory_disagreements(ranks, expected)
+    checks.append(
+        Check(
+            f"measured bytes match the memory plan (mean over ranks, within {AGREEMENT:.0%})",
+            not off,
+            "params, grads and optimizer state, frozen and trainable" if not off else "; ".join(off),
+            severity="warning",
+        )
+    )
+    return checks
+
+
+def _gradient_checks(ddp: bool, unreduced: bool, ranks: tuple[RankReport, ...], plan: Plan) -> list[Check]:
+    """Every trainable tensor got a gradient (an error under DDP, which fails on them), no frozen one did."""
+    no_grad = tuple(sorted({n for r in ranks for n in r.no_grad}))
     if no_grad:
         fix = (
             f"freeze them ({_freeze_hint(no_grad, plan)}) or pass find_unused_parameters=True to DDP "
@@ -114,9 +130,8 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
         )
     else:
         grad_detail = "every trainable tensor got a gradient on every rank"
-    unreduced = ddp and any(UNFINISHED_REDUCTION in e for e in errors)
-    checks = [
-        accepted,
+    with_grad = tuple(sorted({n for r in ranks for n in r.frozen_with_grad}))
+    return [
         Check(
             "trainable parameters received a gradient",
             not no_grad,
@@ -124,9 +139,6 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
             no_grad,
             severity="error" if ddp or unreduced else "warning",
         ),
-    ]
-    with_grad = tuple(sorted({n for r in ranks for n in r.frozen_with_grad}))
-    checks.append(
         Check(
             "frozen parameters have no gradient",
             not with_grad,
@@ -134,8 +146,13 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
             if not with_grad
             else f"{', '.join(with_grad[:5])} got a gradient",
             with_grad,
-        )
-    )
+        ),
+    ]
+
+
+def _digest_checks(ranks: tuple[RankReport, ...], plan: Plan) -> list[Check]:
+    """Frozen tensors unchanged and equal on every rank; trainable ones equal after the steps."""
+    checks = []
     if all(r.frozen_digest or not any(not d.trainable for d in plan.decisions) for r in ranks):
         moved = sorted({n for r in ranks for n in r.frozen_changed} | set(_same_across(ranks, "frozen_digest")))
         checks.append(
@@ -161,15 +178,6 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
                 tuple(differ),
             )
         )
-    off = memory_disagreements(ranks, expected)
-    checks.append(
-        Check(
-            f"measured bytes match the memory plan (mean over ranks, within {AGREEMENT:.0%})",
-            not off,
-            "params, grads and optimizer state, frozen and trainable" if not off else "; ".join(off),
-            severity="warning",
-        )
-    )
     return checks
 
 
@@ -191,25 +199,44 @@ def failure_message(result: DistResult, strict: bool) -> str | None:
     return "; ".join(f"{c.name}: {c.detail}" for c in failed)
 
 
+def _backend(opts: DistOptions) -> str:
+    """gloo on CPU; nccl on CUDA, with a GPU per rank."""
+    if not opts.device.startswith("cuda"):
+        return "gloo"
+    import torch
+
+    if torch.cuda.device_count() < opts.world_size:
+        raise UsageError(
+            f"--device cuda with {opts.world_size} ranks needs {opts.world_size} GPUs; "
+            f"{torch.cuda.device_count()} found"
+        )
+    return "nccl"
+
+
+def _run_ranks(
+    run_rank: Callable[..., RankReport], job: Job, opts: DistOptions, backend: str
+) -> tuple[RankReport, ...]:
+    """Every rank's report, or the error of the rank that explains the failure."""
+    from .launch import launch
+
+    outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        # a rank that died explains its peers' errors; else a FreezekitError (bad input) over the engine's
+        worst = min(failed, key=lambda o: (not o.died, o.exit_code == int(VerifyError.exit_code), o.rank))
+        raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
+    return tuple(o.value for o in outcomes)
+
+
 def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
     from ..adapter.synthetic_inputs import DEFAULT_BATCH
     from ..verify.runner import input_family
-    from .launch import launch
     from .worker import run_rank
 
     source = options.source
     if not source_type(source.kind).builds_model(source):
         raise UsageError("verify runs training steps and needs a model; MODEL is a checkpoint file")
-    backend = "gloo"
-    if opts.device.startswith("cuda"):
-        import torch
-
-        if torch.cuda.device_count() < opts.world_size:
-            raise UsageError(
-                f"--device cuda with {opts.world_size} ranks needs {opts.world_size} GPUs; "
-                f"{torch.cuda.device_count()} found"
-            )
-        backend = "nccl"
+    backend = _backend(opts)
     # meta device: the plan needs no weights
     loaded = load(replace(options, needs_values=False, source=replace(source, weights=None, weights_file=None)))
     plan = plan_for(loaded.inventory, options)
@@ -225,13 +252,7 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
         )
     batch_size = opts.batch_size or DEFAULT_BATCH
     job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
-    outcomes = launch(run_rank, job, opts.world_size, backend, opts.timeout_s)
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        # a rank that died explains its peers' errors; else a FreezekitError (bad input) over the engine's
-        worst = min(failed, key=lambda o: (not o.died, o.exit_code == int(VerifyError.exit_code), o.rank))
-        raise _error_for(worst.exit_code, f"rank {worst.rank} of {opts.world_size}: {worst.error}")
-    ranks = tuple(o.value for o in outcomes)
+    ranks = _run_ranks(run_rank, job, opts, backend)
     gone = set(ranks[0].missing)
     if gone:  # parameters the BatchNorm policy turned into buffers: no longer parameters to plan
         plan = replace(plan, decisions=tuple(d for d in plan.decisions if d.param.name not in gone))
