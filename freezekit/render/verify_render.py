@@ -1,17 +1,17 @@
-"""Rendering a VerifyResult: a rich table, JSON (schema freezekit.verify/1), or Markdown."""
+"""Rendering a VerifyResult: a table (text_table.py: names never cut), JSON (schema freezekit.verify/1), or Markdown."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from ..verify.result import VerifyResult
-from .safe_text import cell, markdown_code, markdown_text
+from .safe_text import markdown_code, markdown_text
+from .safe_text import plain as safe
+from .table_render import status_style, write_lines
+from .text_table import Column, Line, table_lines
 from .view import Format, View
 
 
@@ -54,23 +54,15 @@ def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
     return rows
 
 
-def verify_renderables(result: VerifyResult, strict: bool = False) -> list[RenderableType]:
-    checks = Table(
-        title=cell(f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})"),
-        title_justify="left",
-    )
-    for col in ("Check", "Result", "Detail"):
-        checks.add_column(col)
-    for c in result.checks:
-        status = _status(c.ok, c.severity, strict)
-        style = {"pass": "green", "FAIL": "red"}.get(status, "yellow")
-        checks.add_row(cell(c.name), Text(status, style=style), cell(c.detail))
-    steps = Table(title="Training step", title_justify="left", show_header=False)
-    steps.add_column(style="bold")
-    steps.add_column(justify="right")
-    for k, v in _step_rows(result):
-        steps.add_row(k, v)
-    return [checks, steps]
+def verify_lines(result: VerifyResult, strict: bool = False, width: int | None = None) -> Iterator[Line]:
+    """The checks, then the training step: text_table's rule (names never cut)."""
+    title = f"verify {safe(result.model)} on {result.device} ({result.dtype}, {result.input_desc})"
+    columns = (Column("Check", keep=True), Column("Result", style=status_style), Column("Detail"))
+    rows = [(safe(c.name), _status(c.ok, c.severity, strict), safe(c.detail)) for c in result.checks]
+    yield from table_lines(columns, rows, width, title)
+    yield []
+    steps = (Column("", keep=True), Column("", "right"))
+    yield from table_lines(steps, _step_rows(result), width, "Training step", header=False)
 
 
 def verify_markdown(result: VerifyResult, strict: bool = False) -> str:
@@ -98,7 +90,5 @@ def write_verify(result: VerifyResult, view: View, strict: bool, out: TextIO) ->
         out.write(verify_json(result, strict))
     elif view.format is Format.MARKDOWN:
         out.write(verify_markdown(result, strict))
-    else:  # a pipe or a file: wide enough for the details, never rich's 80-column guess
-        console = Console(file=out, width=view.width or 200, no_color=not view.color, highlight=False)
-        for item in verify_renderables(result, strict):
-            console.print(item)
+    else:
+        write_lines(verify_lines(result, strict, view.width), out, view.color)
