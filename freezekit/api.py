@@ -18,6 +18,7 @@ from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import load_config
 from .core.expectations import Expectations
 from .core.manifest import Drift, build_manifest, compare, load_manifest
+from .core.name_lists import first_names
 from .core.plan import Default, make_plan
 from .core.records import Inventory
 from .core.report import Report
@@ -203,7 +204,7 @@ class OptimizerAudit:
             ("trainable parameters in no param group: they will never train", self.trainable_missing),
         ):
             if names:
-                out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
+                out.append(f"{label} ({len(names)}): {first_names(names)}")
         return out
 
 

@@ -17,6 +17,7 @@ from ..errors import ConfigError, quoted
 from ..text_files import read_text
 from .config import MAX_RULES
 from .installed import versions
+from .name_lists import first_names
 from .plan import Default, Plan
 from .records import Inventory
 from .report import ModelInfo
@@ -208,7 +209,7 @@ class Drift:
             ("now trainable, were frozen", self.newly_trainable),
         ):
             if names:
-                out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
+                out.append(f"{label} ({len(names)}): {first_names(names)}")
         if self.manifest_edited:
             out.append("the manifest's fingerprint does not match its own parameter table: it was edited by hand")
         return out

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import RuleError
+from .name_lists import first_names
 from .records import Inventory
 from .suggest import did_you_mean
 
@@ -279,10 +280,9 @@ class Selector:
             elif order.get(p.module, 0) <= last:
                 selected.add(i)
         if skipped:
-            shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
             self.notes.append(
                 f"{rule.describe()} leaves out {len(skipped)} parameter(s) held directly by modules "
-                f"that contain '{target}' ({shown}): their position is unknown; add a rule for them"
+                f"that contain '{target}' ({first_names(skipped)}): their position is unknown; add a rule for them"
             )
         return selected
 

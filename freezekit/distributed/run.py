@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from ..core.name_lists import first_names
 from ..core.plan import Plan
 from ..errors import FreezekitError, UsageError, VerifyError
 from ..pipeline.audit import load, plan_for
@@ -123,11 +124,7 @@ def _gradient_checks(ddp: bool, unreduced: bool, ranks: tuple[RankReport, ...], 
             if ddp
             else "freeze them or use them: they hold optimizer-ready memory for nothing"
         )
-        grad_detail = (
-            f"{len(no_grad)} trainable tensors got no gradient: {', '.join(no_grad[:5])}"
-            + (" ..." if len(no_grad) > 5 else "")
-            + f"; {fix}"
-        )
+        grad_detail = f"{len(no_grad)} trainable tensors got no gradient: {first_names(no_grad)}; {fix}"
     else:
         grad_detail = "every trainable tensor got a gradient on every rank"
     with_grad = tuple(sorted({n for r in ranks for n in r.frozen_with_grad}))
@@ -144,7 +141,7 @@ def _gradient_checks(ddp: bool, unreduced: bool, ranks: tuple[RankReport, ...], 
             not with_grad,
             "no frozen tensor got a gradient on any rank"
             if not with_grad
-            else f"{', '.join(with_grad[:5])} got a gradient",
+            else f"{first_names(with_grad)} got a gradient",
             with_grad,
         ),
     ]
@@ -161,7 +158,7 @@ def _digest_checks(ranks: tuple[RankReport, ...], plan: Plan) -> list[Check]:
                 not moved,
                 f"{len(ranks[0].frozen_digest)} frozen tensors unchanged and equal on {len(ranks)} ranks"
                 if not moved
-                else f"moved or differ between ranks: {', '.join(moved[:5])}",
+                else f"moved or differ between ranks: {first_names(moved)}",
                 tuple(moved),
             )
         )
@@ -174,7 +171,7 @@ def _digest_checks(ranks: tuple[RankReport, ...], plan: Plan) -> list[Check]:
                 f"{len(ranks[0].trainable_digest)} trainable tensors equal on {len(ranks)} ranks "
                 "(gradients were averaged)"
                 if not differ
-                else f"differ between ranks: {', '.join(differ[:5])}",
+                else f"differ between ranks: {first_names(differ)}",
                 tuple(differ),
             )
         )
@@ -189,7 +186,7 @@ def failure_message(result: DistResult, strict: bool) -> str | None:
         return None
     no_grad = tuple(sorted({n for r in result.ranks for n in r.no_grad}))
     if result.engine is Engine.DDP and no_grad and any(UNFINISHED_REDUCTION in r.engine_error for r in result.ranks):
-        names = ", ".join(no_grad[:5]) + (" ..." if len(no_grad) > 5 else "")
+        names = first_names(no_grad)
         return (
             f"DDP (find_unused_parameters=False) fails on this freeze: {len(no_grad)} trainable tensors get no "
             f"gradient ({names}), so DDP raises 'Expected to have finished reduction in the prior iteration' at "

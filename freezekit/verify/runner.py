@@ -14,6 +14,7 @@ from ..adapter.inventory import apply_plan
 from ..adapter.synthetic_inputs import DEFAULT_BATCH, make_batch
 from ..adapter.training_step import run_steps
 from ..core.batchnorm_policy import BatchNormPolicy, effective
+from ..core.name_lists import first_names
 from ..core.plan import Default, Plan
 from ..errors import UsageError
 from ..pipeline.audit import plan_for
@@ -139,9 +140,7 @@ def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, 
             not unused,
             f"{n_trainable - len(unused)} of {n_trainable} trainable tensors got a gradient"
             + (
-                f"; trainable but unused: {', '.join(unused[:5])}"
-                + (" ..." if len(unused) > 5 else "")
-                + " (DDP would need find_unused_parameters=True)"
+                f"; trainable but unused: {first_names(unused)}" + " (DDP would need find_unused_parameters=True)"
                 if unused
                 else ""
             ),
