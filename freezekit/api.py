@@ -21,7 +21,7 @@ from .core.manifest import Drift, build_manifest, compare, load_manifest
 from .core.name_lists import first_names
 from .core.plan import Default, make_plan
 from .core.records import Inventory
-from .core.report import Report
+from .core.report import Command, Report
 from .core.rules import Action, Rule, validate_rule
 from .core.totals import Totals, compute_totals
 from .errors import DriftError, ExpectationError, RuleError, UsageError
@@ -124,7 +124,7 @@ def freeze(
     batchnorm: str | None = None,
     expect: Expectations | dict | None = None,
     source: str | None = None,
-    after_wrap: str | None = None,
+    after_wrap: bool | str | None = False,
 ) -> FreezeReport:
     """Apply rules to `model` in place (requires_grad, BatchNorm policy) and return the report.
 
@@ -137,7 +137,7 @@ def freeze(
     nothing. The report describes the parameters as the rules decided them: under
     batchnorm="frozen" the replaced layers' weight and bias become buffers afterwards.
     A model already wrapped in DDP, FSDP1 or FSDP2 is refused (UsageError: freeze before wrapping)
-    unless `after_wrap="ok"`.
+    unless `after_wrap=True` ("ok", the former spelling, still works).
     """
     from .adapter.inventory import inventory_of
     from .distributed.wrap_guard import check_not_wrapped
@@ -164,7 +164,7 @@ def freeze(
     )
     inventory = inventory_of(model, spec.text)
     plan = plan_for(inventory, settings, lenient_hint="pass strict=False to make this a warning")
-    report = build_report("freeze", Loaded(inventory, model), plan, settings)
+    report = build_report(Command.FREEZE, Loaded(inventory, model), plan, settings)
     if report.failed_expectations:
         raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))
     apply_to_model(model, plan, settings.batchnorm)
@@ -237,11 +237,11 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
     return OptimizerAudit(tuple(frozen_in), tuple(will_move), tuple(decayed), tuple(missing))
 
 
-def apply_manifest(model: "nn.Module", path: str, *, after_wrap: str | None = None) -> Totals:
+def apply_manifest(model: "nn.Module", path: str, *, after_wrap: bool | str | None = False) -> Totals:
     """Re-apply a manifest's frozen set exactly. Fails (DriftError) when the model's parameters
     differ from the manifest's (names the model lacks, new names, other shapes). Reads the manifest
     as data only: the model is yours, so nothing the manifest names is imported or called. A wrapped
-    model is refused as in `freeze` unless `after_wrap="ok"`."""
+    model is refused as in `freeze` unless `after_wrap=True`."""
     from .adapter.inventory import inventory_of
     from .distributed.wrap_guard import check_not_wrapped
 

@@ -13,6 +13,7 @@ import typer
 
 from .. import __version__
 from ..core.expectations import Expectations
+from ..core.report import Command
 from ..errors import UsageError
 from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
@@ -109,7 +110,7 @@ def _precheck_export(export: Optional[str], fmt: Format, inputs: tuple[str, ...]
         check_export_path(export, inputs)
 
 
-def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
+def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
     """freeze and count: the same model, rules and report options; they differ in what they print."""
     from ..atomic_write import check_distinct
     from ..pipeline.commands import run_audit
@@ -118,7 +119,7 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
     check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
     _precheck_export(r.export, r.fmt, options.input_files())  # never over a file this run reads
-    if command == "count" and r.only is not None and r.depth is None:
+    if command is Command.COUNT and r.only is not None and r.depth is None:
         raise UsageError(
             "--only filters rows: count prints totals, so use it with --depth N "
             "(or use freeze, which prints a row per parameter)"
@@ -127,13 +128,13 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
         r.fmt,
         r.depth,
         r.only,
-        parameters=command == "freeze",
+        parameters=command is Command.FREEZE,
         batchnorm_details=r.batchnorm_details,
         width=stdout_width(),
         color=stdout_color(),
     )
     with no_cyclic_gc():
-        report = run_audit(command, options, progress=status, **outputs)
+        report = run_audit(command, options, progress=status, **outputs).report
         emit(report, view, r.export)
 
 
@@ -167,7 +168,7 @@ def freeze(
     ] = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
-    _audit("freeze", m, r, save=save, manifest=manifest, force=force)
+    _audit(Command.FREEZE, m, r, save=save, manifest=manifest, force=force)
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -175,7 +176,7 @@ def freeze(
 def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
     if not d.requested(r.fmt):
-        _audit("count", m, r)
+        _audit(Command.COUNT, m, r)
         return
     from .distributed import count_sections
 

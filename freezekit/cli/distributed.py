@@ -175,19 +175,19 @@ def count_sections(
     d: CountDistOptions, settings: "Settings", view: View, export: Optional[str], emit: Callable[..., None]
 ) -> None:
     """count with --shard-by/--fsdp-flat/--memory-plan: the report, its sections, exit 10 on a mixed flat unit."""
+    from ..core.report import Command
     from ..distributed.memory_plan import plan_options
     from ..distributed.options import parse_types
     from ..distributed.sections import count_sections as sections_of
     from ..distributed.sections import flat_error
-    from ..pipeline.audit import load
     from ..pipeline.commands import run_audit
     from .progress import status
 
     shard_by = parse_types(d.shard_by) if d.shard_by is not None else None
     plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype) if d.memory_plan else None
-    report = run_audit("count", settings, progress=status)
-    units = shard_by is not None or d.fsdp_flat
-    inventory = load(settings).inventory if units else None  # a cache hit after run_audit (else a meta build)
+    done = run_audit(Command.COUNT, settings, progress=status)
+    report = done.report
+    inventory = done.loaded.inventory if shard_by is not None or d.fsdp_flat else None
     sections = sections_of(inventory, report.plan, shard_by, d.fsdp_flat, plan)
     emit(report, view, export, sections)
     error = flat_error(inventory, report.plan, sections) if d.fsdp_flat and inventory is not None else None

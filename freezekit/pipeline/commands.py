@@ -14,27 +14,28 @@ from typing import Any
 from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.manifest import Drift, build_manifest, compare, load_manifest
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
-from ..core.report import ModelInfo, Report
+from ..core.report import Command, ModelInfo, Report
 from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
 from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
 from ..sources.hub_folders import check_revision, is_repo_id
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind, SourceSpec
-from .audit import Progress, apply_to_model, audit, quiet
+from .audit import Audit, Progress, apply_to_model, audit, quiet
 from .settings import Settings, build_settings
 
 CHECKPOINT_KINDS = frozenset(CHECKPOINT_SUFFIXES.values())  # MODEL given as a file name
 
 
 def run_audit(
-    command: str,
+    command: Command,
     options: Settings,
     *,
     save: str | None = None,
     manifest: str | None = None,
     force: bool = False,
     progress: Progress = quiet,
-) -> Report:
+) -> Audit:
+    """freeze and count: the audit (what was loaded, the plan, the report), its outputs written."""
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(options.source.kind).builds_model(options.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
@@ -59,7 +60,7 @@ def run_audit(
             check_savable(loaded.model, save)
         with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
             _write_outputs(loaded, plan, doc, save, manifest, force)
-    return report
+    return done
 
 
 def _resolved_weights(model: ModelInfo, options: Settings) -> ModelInfo:
@@ -168,5 +169,5 @@ def run_check(
             f"freezekit check {manifest_path} '{spec.text}'"
         )
     options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
-    done = audit("check", options, progress)
+    done = audit(Command.CHECK, options, progress)
     return compare(m, done.plan, done.loaded.inventory), done.report
