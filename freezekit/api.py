@@ -26,7 +26,7 @@ from .core.rules import Action, Rule, validate_rule
 from .core.totals import Totals, compute_totals
 from .errors import DriftError, ExpectationError, RuleError, UsageError
 from .pipeline.audit import apply_to_model, build_report, plan_for
-from .pipeline.settings import build_settings
+from .pipeline.settings import Request, build_settings
 from .render.view import Format, Only, View
 from .sources.registry import parse_source
 from .sources.spec import Loaded, SourceKind, SourceSpec
@@ -153,15 +153,14 @@ def freeze(
     start = Default.parse(default, RuleError, "default") if default else None
     name = type(model).__name__
     spec = parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name)
-    settings = build_settings(
-        cfg,
-        spec,
+    request = Request(
         rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
         default=start,
-        strict=strict,
+        allow_unmatched=not strict,
         expect=exp,
         batchnorm=policy,
     )
+    settings = build_settings(cfg, spec, request)
     inventory = inventory_of(model, spec.text)
     plan = plan_for(inventory, settings, lenient_hint="pass strict=False to make this a warning")
     report = build_report(Command.FREEZE, Loaded(inventory, model), plan, settings)

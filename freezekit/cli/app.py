@@ -72,7 +72,7 @@ def main_callback(
 def _options(
     m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
 ) -> "Settings":
-    from ..pipeline.settings import SourceOptions, from_command_line
+    from ..pipeline.settings import Request, SourceOptions, command_line_rules, from_command_line
 
     source = SourceOptions(
         args=tuple(m.arg or ()),
@@ -85,20 +85,16 @@ def _options(
         download=m.download,
         trust_code=m.trust_code,
     )
-    return from_command_line(
-        config_path=m.config,
-        model=m.model,
-        source=source,
-        patterns=m.pattern or [],
-        unfreezes=m.unfreeze or [],
-        order=m.ctx.meta.get("rule_order"),
+    request = Request(
+        rules=command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order")),
         default=m.default,
-        strict=not m.allow_unmatched,
+        allow_unmatched=m.allow_unmatched,
         expect=expect,
         batchnorm=m.batchnorm,
         needs_values=needs_values,
         use_cache=not no_cache,
     )
+    return from_command_line(config_path=m.config, model=m.model, source=source, request=request)
 
 
 def _precheck_export(export: Optional[str], fmt: Format, inputs: tuple[str, ...] = ()) -> None:
@@ -225,7 +221,7 @@ def verify(
     m: ModelOptions,
     d: VerifyDistOptions,
     t: TrainingOptions,
-    strict: WarningsFailOpt = False,
+    warnings_fail: WarningsFailOpt = False,
     fmt: VerifyFormatOpt = VerifyFormat.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
@@ -233,7 +229,9 @@ def verify(
     if d.requested:
         from .distributed import verify_distributed
 
-        verify_distributed(d, vopts, lambda: _options(m, needs_values=True, no_cache=True), strict, Format(fmt.value))
+        verify_distributed(
+            d, vopts, lambda: _options(m, needs_values=True, no_cache=True), warnings_fail, Format(fmt.value)
+        )
         return
     options = _options(m, needs_values=True, no_cache=True)
     from ..pipeline.stdout_guard import stdout_to_stderr
@@ -242,7 +240,7 @@ def verify(
 
     with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
         result = run_verify(options, vopts)
-    emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), strict)
+    emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), warnings_fail)
 
 
 @app.command(cls=FreezekitCommand)

@@ -196,7 +196,7 @@ def count_sections(
 
 
 def verify_distributed(
-    d: VerifyDistOptions, vopts: "VerifyOptions", settings: Callable[[], "Settings"], strict: bool, fmt: Format
+    d: VerifyDistOptions, vopts: "VerifyOptions", settings: Callable[[], "Settings"], warnings_fail: bool, fmt: Format
 ) -> None:
     """verify --ddp N / --fsdp N: real ranks on a process group; exit 10 with one line on failure."""
     from ..distributed.options import dist_options
@@ -207,16 +207,16 @@ def verify_distributed(
     from ..distributed.run import failure_message
     from ..distributed.run import verify_distributed as run
     from ..errors import VerifyError
+    from ..verify.result import warned
     from .progress import status
 
     with status(f"Verifying {options.source.text} on {opts.world_size} ranks"):
         result = run(options, opts)
-    write_dist(result, fmt, strict, sys.stdout)
+    write_dist(result, fmt, warnings_fail, sys.stdout)
     for warning in result.warnings:
         warn(warning)
-    for c in result.checks:
-        if c.severity == "warning" and not c.ok and not strict:
-            warn(f"{c.name}: {c.detail}")
-    message = failure_message(result, strict)
+    for c in warned(result.checks, warnings_fail):
+        warn(f"{c.name}: {c.detail}")
+    message = failure_message(result, warnings_fail)
     if message:
         raise VerifyError(message)

@@ -117,7 +117,7 @@ def _rank_dict(r: Any) -> dict[str, Any]:
     }
 
 
-def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
+def dist_dict(result: DistResult, warnings_fail: bool) -> dict[str, Any]:
     return {
         "schema": "freezekit.verify",
         "schema_version": 1,
@@ -130,7 +130,7 @@ def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
         "steps": result.steps,
         "input": result.input_desc,
         "shard_by": list(result.shard_by) if result.engine is Engine.FSDP else None,
-        "ok": not result.failures(strict),
+        "ok": not result.failures(warnings_fail),
         "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
         "memory_plan": result.plan.to_dict(),
         "memory_expected": result.expected.to_dict(),
@@ -138,14 +138,14 @@ def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
     }
 
 
-def dist_json(result: DistResult, strict: bool) -> str:
-    return json.dumps(dist_dict(result, strict), indent=2) + "\n"
+def dist_json(result: DistResult, warnings_fail: bool) -> str:
+    return json.dumps(dist_dict(result, warnings_fail), indent=2) + "\n"
 
 
-def write_dist(result: DistResult, fmt: Format, strict: bool, out: TextIO) -> None:
+def write_dist(result: DistResult, fmt: Format, warnings_fail: bool, out: TextIO) -> None:
     """Table, JSON or Markdown (the CLI refuses CSV before running anything)."""
     if fmt is Format.JSON:
-        out.write(dist_json(result, strict))
+        out.write(dist_json(result, warnings_fail))
     elif fmt is Format.MARKDOWN:
         out.write(dist_markdown(result))
     else:

@@ -80,5 +80,5 @@ class DistResult:
     warnings: tuple[str, ...] = ()
     freeze_hint: str = ""  # -p arguments freezing the trainable parameters that got no gradient
 
-    def failures(self, strict: bool) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or strict))
+    def failures(self, warnings_fail: bool) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or warnings_fail))

@@ -178,10 +178,10 @@ def _digest_checks(ranks: tuple[RankReport, ...], plan: Plan) -> list[Check]:
     return checks
 
 
-def failure_message(result: DistResult, strict: bool) -> str | None:
+def failure_message(result: DistResult, warnings_fail: bool) -> str | None:
     """The one line the CLI exits 10 with: DDP's unused-parameter failure said with its fix, else
     every failed check."""
-    failed = result.failures(strict)
+    failed = result.failures(warnings_fail)
     if not failed:
         return None
     no_grad = tuple(sorted({n for r in result.ranks for n in r.no_grad}))

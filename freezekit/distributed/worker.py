@@ -43,7 +43,7 @@ def _build(job: Job, device: str) -> "nn.Module":
     torch.manual_seed(0)
     loaded = source_type(options.source.kind).load(options.source, True)
     model = loaded.model
-    plan = make_plan(loaded.inventory, options.rules, options.default, options.strict)
+    plan = make_plan(loaded.inventory, options.rules, options.default, not options.allow_unmatched)
     apply_plan(model, plan)
     apply_policy(model, options.batchnorm)
     return model.to(device)

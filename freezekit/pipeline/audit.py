@@ -71,7 +71,7 @@ def plan_for(
     inventory: Inventory, settings: Settings, lenient_hint: str = "use --allow-unmatched to make this a warning"
 ) -> Plan:
     """`lenient_hint`: how the caller's user makes a rule that selects nothing a warning."""
-    return make_plan(inventory, settings.rules, settings.default, settings.strict, lenient_hint)
+    return make_plan(inventory, settings.rules, settings.default, not settings.allow_unmatched, lenient_hint)
 
 
 def build_report(command: Command, loaded: Loaded, plan: Plan, settings: Settings) -> Report:

@@ -21,7 +21,7 @@ from ..sources.hub_folders import check_revision, is_repo_id
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import Loaded, SourceKind, SourceSpec
 from .audit import Audit, Progress, apply_to_model, audit, quiet
-from .settings import Settings, build_settings
+from .settings import Request, Settings, build_settings
 
 CHECKPOINT_KINDS = frozenset(CHECKPOINT_SUFFIXES.values())  # MODEL given as a file name
 
@@ -168,6 +168,6 @@ def run_check(
             f"if you trust the manifest pass --trust-code, or name the model yourself: "
             f"freezekit check {manifest_path} '{spec.text}'"
         )
-    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False)
-    done = audit(Command.CHECK, options, progress)
+    settings = build_settings(None, spec, Request(rules=m.rules, default=m.default, allow_unmatched=True))
+    done = audit(Command.CHECK, settings, progress)
     return compare(m, done.plan, done.loaded.inventory), done.report

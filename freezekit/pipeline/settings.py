@@ -29,7 +29,7 @@ class Settings:
     source: SourceSpec
     rules: tuple[Rule, ...] = ()
     default: Default = DEFAULT_START
-    strict: bool = True
+    allow_unmatched: bool = False  # a rule that selects nothing: a warning, not an error (--allow-unmatched)
     expect: Expectations = Expectations()
     batchnorm: BatchNormPolicy | None = None  # None: not chosen (core/batchnorm_policy.effective says which applies)
     needs_values: bool = False  # the command needs real tensors (--save, verify)
@@ -157,31 +157,34 @@ def resolve_source(config: Config | None, model: str | None, options: SourceOpti
     return source
 
 
-def build_settings(
-    config: Config | None,
-    source: SourceSpec,
-    *,
-    rules: tuple[Rule, ...] = (),
-    default: Default | None = None,
-    strict: bool = True,
-    expect: Expectations = Expectations(),
-    batchnorm: BatchNormPolicy | None = None,
-    needs_values: bool = False,
-    use_cache: bool = True,
-) -> Settings:
-    """The one merge of a config and the caller's values (command line or Python API): the caller's
-    rules come after the config's, its other values win."""
+@dataclass(frozen=True)
+class Request:
+    """What the caller asks beyond the config and the model, from the command line or the Python
+    API: one typed value, carried whole into build_settings."""
+
+    rules: tuple[Rule, ...] = ()  # after the config's
+    default: Default | None = None  # None: the config's, else the model's natural start
+    allow_unmatched: bool = False  # a rule that selects nothing is a warning, not an error
+    expect: Expectations = Expectations()  # merged over the config's
+    batchnorm: BatchNormPolicy | None = None  # None: the config's
+    needs_values: bool = False
+    use_cache: bool = True
+
+
+def build_settings(config: Config | None, source: SourceSpec, request: Request = Request()) -> Settings:
+    """The one merge of a config and the caller's request (command line or Python API): the
+    request's rules come after the config's, its other values win."""
     config = config or Config()
     return Settings(
         source=source,
-        rules=config.rules + rules,
-        default=default or config.default or natural_default(source),
-        strict=strict,
-        expect=config.expect.merged_with(expect),
-        batchnorm=batchnorm or config.batchnorm,
+        rules=config.rules + request.rules,
+        default=request.default or config.default or natural_default(source),
+        allow_unmatched=request.allow_unmatched,
+        expect=config.expect.merged_with(request.expect),
+        batchnorm=request.batchnorm or config.batchnorm,
         config_path=config.path or None,
-        needs_values=needs_values,
-        use_cache=use_cache,
+        needs_values=request.needs_values,
+        use_cache=request.use_cache,
     )
 
 
@@ -196,32 +199,9 @@ def natural_default(source: SourceSpec) -> Default:
 
 
 def from_command_line(
-    *,
-    config_path: str | None,
-    model: str | None,
-    source: SourceOptions = SourceOptions(),
-    patterns: Sequence[str] = (),
-    unfreezes: Sequence[str] = (),
-    order: Sequence[str] | None = None,
-    default: Default | None = None,
-    strict: bool = True,
-    expect: Expectations = Expectations(),
-    batchnorm: BatchNormPolicy | None = None,
-    needs_values: bool = False,
-    use_cache: bool = True,
+    *, config_path: str | None, model: str | None, source: SourceOptions = SourceOptions(), request: Request = Request()
 ) -> Settings:
-    """The settings of a freeze, count or verify command line: its rules (in the order -p/-u were
-    given), the config it names (or ./freezekit.yaml), the model, merged once."""
-    rules = command_line_rules(patterns, unfreezes, order)
+    """The settings of a freeze, count or verify command line: the config it names (or
+    ./freezekit.yaml), the model, and what the command line asks, merged once."""
     config = find_config(config_path, model)
-    return build_settings(
-        config,
-        resolve_source(config, model, source),
-        rules=rules,
-        default=default,
-        strict=strict,
-        expect=expect,
-        batchnorm=batchnorm,
-        needs_values=needs_values,
-        use_cache=use_cache,
-    )
+    return build_settings(config, resolve_source(config, model, source), request)

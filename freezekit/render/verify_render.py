@@ -15,7 +15,7 @@ from .text_table import Column, Line, table_lines
 from .view import Format, View
 
 
-def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
+def verify_dict(result: VerifyResult, warnings_fail: bool) -> dict[str, Any]:
     return {
         "schema": "freezekit.verify",
         "schema_version": 1,
@@ -24,7 +24,7 @@ def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
         "dtype": result.dtype,
         "batch_size": result.batch_size,
         "input": result.input_desc,
-        "ok": not result.failures(strict),
+        "ok": not result.failures(warnings_fail),
         "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
         "step": asdict(result.frozen_run),
         "all_trainable_step": asdict(result.all_trainable_run) if result.all_trainable_run else None,
@@ -33,9 +33,9 @@ def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
     }
 
 
-def _status(ok: bool, severity: str, strict: bool) -> str:
+def _status(ok: bool, severity: str, warnings_fail: bool) -> str:
     """What the check means for this run: under --strict a warning fails it too."""
-    return "pass" if ok else ("FAIL" if severity == "error" or strict else "warn")
+    return "pass" if ok else ("FAIL" if severity == "error" or warnings_fail else "warn")
 
 
 def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
@@ -54,18 +54,18 @@ def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
     return rows
 
 
-def verify_lines(result: VerifyResult, strict: bool = False, width: int | None = None) -> Iterator[Line]:
+def verify_lines(result: VerifyResult, warnings_fail: bool = False, width: int | None = None) -> Iterator[Line]:
     """The checks, then the training step: text_table's rule (names never cut)."""
     title = f"verify {safe(result.model)} on {result.device} ({result.dtype}, {result.input_desc})"
     columns = (Column("Check", keep=True), Column("Result", style=status_style), Column("Detail"))
-    rows = [(safe(c.name), _status(c.ok, c.severity, strict), safe(c.detail)) for c in result.checks]
+    rows = [(safe(c.name), _status(c.ok, c.severity, warnings_fail), safe(c.detail)) for c in result.checks]
     yield from table_lines(columns, rows, width, title)
     yield []
     steps = (Column("", keep=True), Column("", "right"))
     yield from table_lines(steps, _step_rows(result), width, "Training step", header=False)
 
 
-def verify_markdown(result: VerifyResult, strict: bool = False) -> str:
+def verify_markdown(result: VerifyResult, warnings_fail: bool = False) -> str:
     lines = [
         f"## freezekit verify: {markdown_code(result.model)} on {result.device} ({result.dtype})",
         "",
@@ -73,22 +73,22 @@ def verify_markdown(result: VerifyResult, strict: bool = False) -> str:
         "|---|---|---|",
     ]
     lines += [
-        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity, strict)} | {markdown_text(c.detail)} |"
+        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity, warnings_fail)} | {markdown_text(c.detail)} |"
         for c in result.checks
     ]
     lines += ["", "| Training step | |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in _step_rows(result)]
     return "\n".join(lines) + "\n"
 
 
-def verify_json(result: VerifyResult, strict: bool) -> str:
-    return json.dumps(verify_dict(result, strict), indent=2) + "\n"
+def verify_json(result: VerifyResult, warnings_fail: bool) -> str:
+    return json.dumps(verify_dict(result, warnings_fail), indent=2) + "\n"
 
 
-def write_verify(result: VerifyResult, view: View, strict: bool, out: TextIO) -> None:
+def write_verify(result: VerifyResult, view: View, warnings_fail: bool, out: TextIO) -> None:
     """Table, JSON or Markdown, as the view says (the CLI offers no other format here)."""
     if view.format is Format.JSON:
-        out.write(verify_json(result, strict))
+        out.write(verify_json(result, warnings_fail))
     elif view.format is Format.MARKDOWN:
-        out.write(verify_markdown(result, strict))
+        out.write(verify_markdown(result, warnings_fail))
     else:
-        write_lines(verify_lines(result, strict, view.width), out, view.color)
+        write_lines(verify_lines(result, warnings_fail, view.width), out, view.color)

@@ -6,7 +6,7 @@ from freezekit.core.config import load_config
 from freezekit.core.expectations import Expectations
 from freezekit.core.plan import Default
 from freezekit.core.rules import Rule
-from freezekit.pipeline.settings import Settings, SourceOptions, build_settings, resolve_source
+from freezekit.pipeline.settings import Request, Settings, SourceOptions, build_settings, resolve_source
 from freezekit.sources.registry import parse_source
 from freezekit.sources.spec import SourceKind
 
@@ -42,8 +42,8 @@ def test_the_config_model_keeps_its_args_and_resolves_against_its_folder(tmp_pat
 
 def test_command_line_values_win_and_rules_come_after_the_config_s(tmp_path):
     config = _config(tmp_path)
-    settings = build_settings(config, resolve_source(config, None), rules=(Rule("freeze", "head.0", "--pattern"),),
-                              default=Default.KEEP, expect=Expectations(total=100))
+    request = Request(rules=(Rule("freeze", "head.0", "--pattern"),), default=Default.KEEP, expect=Expectations(total=100))
+    settings = build_settings(config, resolve_source(config, None), request)
     assert [r.pattern for r in settings.rules] == ["head", "head.0"]
     assert settings.default is Default.KEEP and settings.batchnorm is BatchNormPolicy.EVAL
     assert settings.expect == Expectations(trainable=10, total=100)
@@ -54,7 +54,7 @@ def test_command_line_values_win_and_rules_come_after_the_config_s(tmp_path):
 
 def test_defaults_without_a_config():
     settings = build_settings(None, parse_source("vgg16"))
-    assert settings.default is Default.TRAINABLE and settings.batchnorm is None and settings.strict
+    assert settings.default is Default.TRAINABLE and settings.batchnorm is None and not settings.allow_unmatched
     assert settings.rules == () and settings.expect == Expectations() and settings.input_files() == ()
 
 
