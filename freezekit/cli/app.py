@@ -69,7 +69,7 @@ def main_callback(
     """Freeze parts of PyTorch models by declared rules, and audit what you froze."""
 
 
-def _options(
+def _settings(
     m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
 ) -> "Settings":
     from ..pipeline.settings import Request, SourceOptions, command_line_rules, from_command_line
@@ -113,8 +113,8 @@ def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) 
     from .progress import status
 
     check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
-    options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
-    _precheck_export(r.export, r.fmt, options.input_files())  # never over a file this run reads
+    settings = _settings(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
+    _precheck_export(r.export, r.fmt, settings.input_files())  # never over a file this run reads
     if command is Command.COUNT and r.only is not None and r.depth is None:
         raise UsageError(
             "--only filters rows: count prints totals, so use it with --depth N "
@@ -130,7 +130,7 @@ def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) 
         color=stdout_color(),
     )
     with no_cyclic_gc():
-        report = run_audit(command, options, progress=status, **outputs).report
+        report = run_audit(command, settings, progress=status, **outputs).report
         emit(report, view, r.export)
 
 
@@ -176,10 +176,10 @@ def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions) -> None:
         return
     from .distributed import count_sections
 
-    options = _options(m, expectations(r), no_cache=r.no_cache)
-    _precheck_export(r.export, r.fmt, options.input_files())
+    settings = _settings(m, expectations(r), no_cache=r.no_cache)
+    _precheck_export(r.export, r.fmt, settings.input_files())
     view = View(r.fmt, r.depth, r.only, width=stdout_width(), color=stdout_color())
-    count_sections(d, options, view, r.export, emit)
+    count_sections(d, settings, view, r.export, emit)
 
 
 @app.command(cls=FreezekitCommand)
@@ -230,16 +230,16 @@ def verify(
         from .distributed import verify_distributed
 
         verify_distributed(
-            d, vopts, lambda: _options(m, needs_values=True, no_cache=True), warnings_fail, Format(fmt.value)
+            d, vopts, lambda: _settings(m, needs_values=True, no_cache=True), warnings_fail, Format(fmt.value)
         )
         return
-    options = _options(m, needs_values=True, no_cache=True)
+    settings = _settings(m, needs_values=True, no_cache=True)
     from ..pipeline.stdout_guard import stdout_to_stderr
     from ..verify.runner import verify as run_verify
     from .progress import status
 
-    with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
-        result = run_verify(options, vopts)
+    with status(f"Verifying {settings.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
+        result = run_verify(settings, vopts)
     emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), warnings_fail)
 
 

@@ -196,13 +196,17 @@ def count_sections(
 
 
 def verify_distributed(
-    d: VerifyDistOptions, vopts: "VerifyOptions", settings: Callable[[], "Settings"], warnings_fail: bool, fmt: Format
+    d: VerifyDistOptions,
+    vopts: "VerifyOptions",
+    make_settings: Callable[[], "Settings"],
+    warnings_fail: bool,
+    fmt: Format,
 ) -> None:
     """verify --ddp N / --fsdp N: real ranks on a process group; exit 10 with one line on failure."""
     from ..distributed.options import dist_options
 
     opts = dist_options(vopts, d.ddp, d.fsdp, d.shard_by, d.optimizer, d.timeout)
-    options = settings()
+    settings = make_settings()
     from ..distributed.render import write_dist
     from ..distributed.run import failure_message
     from ..distributed.run import verify_distributed as run
@@ -210,8 +214,8 @@ def verify_distributed(
     from ..verify.result import warned
     from .progress import status
 
-    with status(f"Verifying {options.source.text} on {opts.world_size} ranks"):
-        result = run(options, opts)
+    with status(f"Verifying {settings.source.text} on {opts.world_size} ranks"):
+        result = run(settings, opts)
     write_dist(result, fmt, warnings_fail, sys.stdout)
     for warning in result.warnings:
         warn(warning)

@@ -37,7 +37,7 @@ class DistOptions:
 class Job:
     """What every rank receives: enough to rebuild, freeze and wrap the same model."""
 
-    options: Settings
+    settings: Settings
     dist: DistOptions
     family: str
     shard_by: tuple[str, ...]

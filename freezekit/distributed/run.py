@@ -225,18 +225,18 @@ def _run_ranks(
     return tuple(o.value for o in outcomes)
 
 
-def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
+def verify_distributed(settings: Settings, opts: DistOptions) -> DistResult:
     from ..adapter.synthetic_inputs import DEFAULT_BATCH
     from ..verify.runner import input_family
     from .worker import run_rank
 
-    source = options.source
+    source = settings.source
     if not source_type(source.kind).builds_model(source):
         raise UsageError("verify runs training steps and needs a model; MODEL is a checkpoint file")
     backend = _backend(opts)
     # meta device: the plan needs no weights
-    loaded = load(replace(options, needs_values=False, source=replace(source, weights=None, weights_file=None)))
-    plan = plan_for(loaded.inventory, options)
+    loaded = load(replace(settings, needs_values=False, source=replace(source, weights=None, weights_file=None)))
+    plan = plan_for(loaded.inventory, settings)
     if not any(d.trainable for d in plan.decisions):
         raise UsageError(f"--{opts.engine}: every parameter is frozen, so there is nothing to train or synchronise")
     shard_by: tuple[str, ...] = ()
@@ -248,7 +248,7 @@ def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
             f"cannot infer an input for '{source.text}'; pass --input-shape C,H,W (without the batch size)"
         )
     batch_size = opts.batch_size or DEFAULT_BATCH
-    job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
+    job = Job(settings, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
     ranks = _run_ranks(run_rank, job, opts, backend)
     gone = set(ranks[0].missing)
     if gone:  # parameters the BatchNorm policy turned into buffers: no longer parameters to plan

@@ -39,13 +39,13 @@ def make_optimizer(kind: OptimizerKind, params: list[Any]) -> "torch.optim.Optim
 def _build(job: Job, device: str) -> "nn.Module":
     import torch
 
-    options = replace(job.options, needs_values=True, use_cache=False)
+    settings = replace(job.settings, needs_values=True, use_cache=False)
     torch.manual_seed(0)
-    loaded = source_type(options.source.kind).load(options.source, True)
+    loaded = source_type(settings.source.kind).load(settings.source, True)
     model = loaded.model
-    plan = make_plan(loaded.inventory, options.rules, options.default, not options.allow_unmatched)
+    plan = make_plan(loaded.inventory, settings.rules, settings.default, not settings.allow_unmatched)
     apply_plan(model, plan)
-    apply_policy(model, options.batchnorm)
+    apply_policy(model, settings.batchnorm)
     return model.to(device)
 
 
@@ -115,8 +115,8 @@ def _synthetic_batch(job: Job, model: "nn.Module", device: str) -> Any:
         if job.family == "transformers":  # token ids, pixels or features from the model's config
             from ..adapter.hf_inputs import hf_batch
 
-            return hf_batch(model, job.options.source.text, job.batch_size, device, job.dist.input_shape)
-        return make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
+            return hf_batch(model, job.settings.source.text, job.batch_size, device, job.dist.input_shape)
+        return make_batch(model, job.settings.source.text, job.family, job.batch_size, device, job.dist.input_shape)
     except RuntimeError as exc:
         if not _allocation_failed(exc):
             raise

@@ -28,7 +28,7 @@ CHECKPOINT_KINDS = frozenset(CHECKPOINT_SUFFIXES.values())  # MODEL given as a f
 
 def run_audit(
     command: Command,
-    options: Settings,
+    settings: Settings,
     *,
     save: str | None = None,
     manifest: str | None = None,
@@ -37,10 +37,10 @@ def run_audit(
 ) -> Audit:
     """freeze and count: the audit (what was loaded, the plan, the report), its outputs written."""
     # Refuse bad destinations before any work: a failed run writes nothing.
-    if save is not None and not source_type(options.source.kind).builds_model(options.source):
+    if save is not None and not source_type(settings.source.kind).builds_model(settings.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
     check_distinct({"--save": save, "--manifest": manifest})
-    inputs = options.input_files() if save is not None or manifest is not None else ()
+    inputs = settings.input_files() if save is not None or manifest is not None else ()
     if save is not None:
         from ..adapter.save import check_save_path
 
@@ -48,12 +48,12 @@ def run_audit(
         check_save_path(save)
     if manifest is not None:
         check_destination(manifest, force, inputs)
-    done = audit(command, options, progress)
+    done = audit(command, settings, progress)
     loaded, plan, report = done.loaded, done.plan, done.report
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
-        model = _resolved_weights(report.model, options)
-        doc = build_manifest(_relative_paths(model, options, manifest) if manifest else model, plan, loaded.inventory)
+        model = _resolved_weights(report.model, settings)
+        doc = build_manifest(_relative_paths(model, settings, manifest) if manifest else model, plan, loaded.inventory)
         if save is not None:
             from ..adapter.save import check_savable
 
@@ -63,22 +63,22 @@ def run_audit(
     return done
 
 
-def _resolved_weights(model: ModelInfo, options: Settings) -> ModelInfo:
+def _resolved_weights(model: ModelInfo, settings: Settings) -> ModelInfo:
     """The manifest records the weights actually loaded (IMAGENET1K_V1), never the alias DEFAULT,
     whose meaning changes when torchvision publishes better weights."""
-    if model.weights != "DEFAULT" or options.source.kind is not SourceKind.TORCHVISION:
+    if model.weights != "DEFAULT" or settings.source.kind is not SourceKind.TORCHVISION:
         return model
     from ..adapter.weights import resolve
 
-    return replace(model, weights=resolve(options.source.ref, "DEFAULT").name)
+    return replace(model, weights=resolve(settings.source.ref, "DEFAULT").name)
 
 
-def _relative_paths(model: ModelInfo, options: Settings, manifest: str) -> ModelInfo:
+def _relative_paths(model: ModelInfo, settings: Settings, manifest: str) -> ModelInfo:
     """Files recorded as check reads them back: relative to the manifest's folder."""
     changes: dict[str, Any] = {}
     if model.weights_file is not None:
         changes["weights_file"] = relative_to_manifest_folder(manifest, model.weights_file)
-    if options.source.kind in CHECKPOINT_KINDS:
+    if settings.source.kind in CHECKPOINT_KINDS:
         changes["source"] = relative_to_manifest_folder(manifest, model.source)
     if options.source.kind is SourceKind.HF:  # folders as check reads them: beside the manifest
         changes["source"] = _hub_relative(manifest, model.source)
