@@ -9,22 +9,21 @@ freezekit.count(model)
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence, TextIO
 
 from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import load_config
-from .core.expectations import Expectations
-from .core.manifest import Drift, build_manifest, compare, load_manifest
+from .core.expectations import Expectations, expectation_error
+from .core.manifest import Drift, build_manifest, compare, load_manifest, manifest_json
 from .core.name_lists import first_names
 from .core.plan import Default, make_plan
 from .core.records import Inventory
 from .core.report import Command, Report
 from .core.rules import Action, Rule, validate_rule
 from .core.totals import Totals, compute_totals
-from .errors import DriftError, ExpectationError, RuleError, UsageError
+from .errors import DriftError, RuleError, UsageError
 from .pipeline.audit import apply_to_model, build_report, plan_for
 from .pipeline.settings import Request, build_settings
 from .render.view import Format, Only, View
@@ -165,7 +164,7 @@ def freeze(
     plan = plan_for(inventory, settings, lenient_hint="pass strict=False to make this a warning")
     report = build_report(Command.FREEZE, Loaded(inventory, model), plan, settings)
     if report.failed_expectations:
-        raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))
+        raise expectation_error(report.failed_expectations)
     apply_to_model(model, plan, settings.batchnorm)
     return FreezeReport(report, inventory)
 
@@ -275,4 +274,4 @@ def save_manifest(report: FreezeReport, path: str, force: bool = False) -> None:
     """Write the manifest of a freeze made through the API, atomically."""
     from .atomic_write import write_text
 
-    write_text(path, json.dumps(report.manifest(), indent=1) + "\n", force)
+    write_text(path, manifest_json(report.manifest()), force)

@@ -48,9 +48,9 @@ def emit(report: "Report", view: "View", export: str | None, sections: Any = Non
 
         save_export(report, view, export)
     if failed:
-        from ..errors import ExpectationError
+        from ..core.expectations import expectation_error
 
-        raise ExpectationError("; ".join(e.describe() for e in failed))
+        raise expectation_error(failed)
 
 
 def emit_verify(result: "VerifyResult", view: "View", warnings_fail: bool) -> None:

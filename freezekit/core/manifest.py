@@ -65,6 +65,11 @@ def build_manifest(model: ModelInfo, plan: Plan, inventory: Inventory) -> dict[s
     }
 
 
+def manifest_json(doc: dict[str, Any]) -> str:
+    """A manifest as written to disk, by `freeze --manifest` and by the API's save_manifest alike."""
+    return json.dumps(doc, indent=1) + "\n"
+
+
 @dataclass(frozen=True)
 class Manifest:
     path: str

@@ -6,13 +6,12 @@ passes a spinner on stderr); this module draws nothing itself.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from typing import Any
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
-from ..core.manifest import Drift, build_manifest, compare, load_manifest
+from ..core.manifest import Drift, build_manifest, compare, load_manifest, manifest_json
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
 from ..core.report import Command, ModelInfo, Report
 from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
@@ -80,7 +79,7 @@ def _relative_paths(model: ModelInfo, settings: Settings, manifest: str) -> Mode
         changes["weights_file"] = relative_to_manifest_folder(manifest, model.weights_file)
     if settings.source.kind in CHECKPOINT_KINDS:
         changes["source"] = relative_to_manifest_folder(manifest, model.source)
-    if options.source.kind is SourceKind.HF:  # folders as check reads them: beside the manifest
+    if settings.source.kind is SourceKind.HF:  # folders as check reads them: beside the manifest
         changes["source"] = _hub_relative(manifest, model.source)
         if "base" in model.hub:
             changes["hub"] = {**model.hub, "base": _hub_relative(manifest, model.hub["base"])}
@@ -122,7 +121,7 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
                 apply_to_model(loaded.model, plan)
                 write_weights(loaded.model, tmps[0], save, doc)
             if manifest is not None:
-                tmps[-1].write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+                tmps[-1].write_text(manifest_json(doc), encoding="utf-8")
     except OSError as exc:
         names = " and ".join(outputs)
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc

@@ -21,8 +21,8 @@ from ..pipeline.audit import plan_for
 from ..pipeline.settings import Settings
 from ..sources.registry import source_type
 from ..sources.spec import SourceKind, SourceSpec
-from .result import Check, StepStats, VerifyResult
 from .options import VerifyOptions
+from .result import Check, StepStats, VerifyResult
 
 if TYPE_CHECKING:
     from torch import nn
