@@ -108,11 +108,9 @@ def _precheck_export(export: Optional[str], fmt: Format, inputs: tuple[str, ...]
 
 def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
     """freeze and count: the same model, rules and report options; they differ in what they print."""
-    from ..atomic_write import check_distinct
     from ..pipeline.commands import run_audit
     from .progress import status
 
-    check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
     settings = _settings(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
     _precheck_export(r.export, r.fmt, settings.input_files())  # never over a file this run reads
     if command is Command.COUNT and r.only is not None and r.depth is None:
@@ -130,7 +128,7 @@ def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) 
         color=stdout_color(),
     )
     with no_cyclic_gc():
-        report = run_audit(command, settings, progress=status, **outputs).report
+        report = run_audit(command, settings, progress=status, export=r.export, **outputs).report
         emit(report, view, r.export)
 
 

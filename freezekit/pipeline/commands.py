@@ -33,12 +33,13 @@ def run_audit(
     manifest: str | None = None,
     force: bool = False,
     progress: Progress = quiet,
+    export: str | None = None,
 ) -> Audit:
     """freeze and count: the audit (what was loaded, the plan, the report), its outputs written."""
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(settings.source.kind).builds_model(settings.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
-    check_distinct({"--save": save, "--manifest": manifest})
+    check_distinct({"--save": save, "--manifest": manifest, "--export": export})  # export: written by the caller
     inputs = settings.input_files() if save is not None or manifest is not None else ()
     if save is not None:
         from ..adapter.save import check_save_path
