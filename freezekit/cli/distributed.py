@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
-from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
+from ..core.dtypes import Dtype
+from ..distributed.memory_plan import OptimizerKind, Strategy
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import warn
@@ -73,12 +74,12 @@ PlanOptimizerOpt = Annotated[
     ),
 ]
 ParamDtypeOpt = Annotated[
-    Optional[ParamDtype],
+    Optional[str],  # parsed by plan_options: core/dtypes.Dtype, which also takes fp32, bf16, fp16
     typer.Option(
         "--param-dtype",
         rich_help_panel=MEMORY_PLAN,
-        metavar=choices(ParamDtype),
-        help="--memory-plan: parameters as fp32, bf16 or fp16 (default: as stored).",
+        metavar=choices(Dtype),
+        help="--memory-plan: parameters, gradients and optimizer state in this dtype (fp32, bf16, fp16 too; default: as stored).",
     ),
 ]
 DdpOpt = Annotated[

@@ -345,7 +345,7 @@ DtypeOpt = Annotated[
     typer.Option(
         "--dtype",
         rich_help_panel=TRAINING,
-        metavar="float32|bfloat16",
+        metavar="float32|bfloat16",  # bf16 works too, as --param-dtype spells it
         show_default=False,
         help="bfloat16: under autocast (default: float32).",
     ),
