@@ -72,10 +72,11 @@ def main_callback(
 def _settings(
     m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
 ) -> "Settings":
-    from ..pipeline.settings import Request, SourceOptions, command_line_rules, from_command_line
+    from ..pipeline.settings import Request, command_line_rules, from_command_line, parse_arg
+    from ..sources.spec import SourceOptions
 
     source = SourceOptions(
-        args=tuple(m.arg or ()),
+        args=dict(parse_arg(a) for a in m.arg or ()),
         weights=m.weights,
         weights_file=m.weights_file,
         trust_pickle=m.trust_pickle,

@@ -18,7 +18,7 @@ from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
 from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
 from ..sources.hub_folders import check_revision, is_repo_id
 from ..sources.registry import parse_source, source_type
-from ..sources.spec import Loaded, SourceKind, SourceSpec
+from ..sources.spec import Loaded, SourceKind, SourceOptions, SourceSpec
 from .audit import Audit, Progress, apply_to_model, audit, quiet
 from .settings import Request, Settings, build_settings
 
@@ -149,14 +149,18 @@ def run_check(
     weights_file = m.model.weights_file  # paths from the manifest stay inside its folder
     if weights_file is not None:
         weights_file = resolve_in_manifest_folder(manifest_path, "model.weights_file", weights_file)
-    spec = parse_source(
-        text,
+    hub = m.model.hub if text == m.model.source else {}
+    options = SourceOptions(
         args=m.model.args if text == m.model.source else {},
         weights=m.model.weights,
         weights_file=weights_file,
         trust_pickle=trust_pickle,
-        hub={**(m.model.hub if text == m.model.source else {}), "trust_code": trust_code},
+        hf_class=hub.get("hf_class"),
+        revision=hub.get("revision"),
+        base=hub.get("base"),
+        trust_code=trust_code,
     )
+    spec = parse_source(text, options)
     if model is None and spec.kind in CHECKPOINT_KINDS:
         path = resolve_in_manifest_folder(manifest_path, "model.source", spec.ref)
         spec = replace(spec, text=path, ref=path)

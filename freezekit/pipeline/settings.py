@@ -16,7 +16,7 @@ from ..core.plan import DEFAULT_START, Default
 from ..core.rules import Rule, validate_rule
 from ..errors import ConfigError, UsageError, WeightsError
 from ..sources.registry import parse_source, source_type
-from ..sources.spec import SourceKind, SourceSpec
+from ..sources.spec import SourceKind, SourceOptions, SourceSpec
 from ..text_files import check_input_file
 
 DEFAULT_CONFIG = "freezekit.yaml"
@@ -99,27 +99,14 @@ def config_source(config: Config) -> SourceSpec | None:
     if config.model is None:
         return None
     folder = Path(config.path).parent
-    hub = dict(config.model.hub)
-    if "base" in hub:  # a PEFT base folder beside the config
-        hub["base"] = parse_source(
-            hub["base"] if hub["base"].startswith("hf:") else "hf:" + hub["base"], base=folder
-        ).text
-    return parse_source(config.model.name, args=config.model.args, base=folder, hub=hub)
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """What the caller says about the model beyond its name: --arg, weights, trust, hf: options."""
-
-    args: Sequence[str] = ()
-    weights: str | None = None
-    weights_file: str | None = None
-    trust_pickle: bool = False
-    hf_class: str | None = None
-    revision: str | None = None
-    base: str | None = None
-    download: bool = False
-    trust_code: bool = False
+    hub = config.model.hub
+    base = hub.get("base")
+    if base is not None:  # a PEFT base folder beside the config
+        base = parse_source(base if base.startswith("hf:") else "hf:" + base, base=folder).text
+    options = SourceOptions(
+        args=config.model.args, hf_class=hub.get("hf_class"), revision=hub.get("revision"), base=base
+    )
+    return parse_source(config.model.name, options, folder)
 
 
 def resolve_source(config: Config | None, model: str | None, options: SourceOptions = SourceOptions()) -> SourceSpec:
@@ -137,7 +124,7 @@ def resolve_source(config: Config | None, model: str | None, options: SourceOpti
         raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
     source = replace(
         source,
-        args={**source.args, **dict(parse_arg(a) for a in o.args)},
+        args={**source.args, **o.args},
         weights=o.weights if o.weights is not None else config.weights,
         weights_file=o.weights_file if o.weights_file is not None else config.weights_file,
         trust_pickle=o.trust_pickle,
