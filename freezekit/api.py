@@ -9,24 +9,24 @@ freezekit.count(model)
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence, TextIO
 
 from .core.batchnorm_policy import BatchNormPolicy
 from .core.config import config_of
-from .core.expectations import Expectations
-from .core.manifest import Drift, compare, load_manifest
+from .core.expectations import Expectations, expectation_error
+from .core.manifest import Drift, compare, load_manifest, manifest_json
 from .core.manifest_values import ValuesChoice
+from .core.name_lists import first_names
 from .core.plan import Default, make_plan
 from .core.records import Inventory
-from .core.report import Report
+from .core.report import Command, Report
 from .core.rules import Action, Rule, validate_rule
 from .core.totals import Totals, compute_totals
-from .errors import DriftError, ExpectationError, RuleError, UsageError
+from .errors import DriftError, RuleError, UsageError
 from .pipeline.audit import apply_to_model, build_report, plan_for
-from .pipeline.settings import build_settings
+from .pipeline.settings import Request, build_settings
 from .render.view import Format, Only, View
 from .sources.registry import parse_source
 from .sources.spec import Loaded, SourceKind, SourceSpec
@@ -132,7 +132,7 @@ def freeze(
     batchnorm: str | None = None,
     expect: Expectations | dict | None = None,
     source: str | None = None,
-    after_wrap: str | None = None,
+    after_wrap: bool | str | None = False,
 ) -> FreezeReport:
     """Apply rules to `model` in place (requires_grad, BatchNorm policy) and return the report.
 
@@ -146,7 +146,7 @@ def freeze(
     nothing. The report describes the parameters as the rules decided them: under
     batchnorm="frozen" the replaced layers' weight and bias become buffers afterwards.
     A model already wrapped in DDP, FSDP1 or FSDP2 is refused (UsageError: freeze before wrapping)
-    unless `after_wrap="ok"`.
+    unless `after_wrap=True` ("ok", the former spelling, still works).
     """
     from .adapter.inventory import inventory_of
     from .distributed.wrap_guard import check_not_wrapped
@@ -162,20 +162,19 @@ def freeze(
     start = Default.parse(default, RuleError, "default") if default else None
     name = type(model).__name__
     spec = parse_source(source) if source else SourceSpec(SourceKind.PYTHON, name, name)
-    settings = build_settings(
-        cfg,
-        spec,
+    request = Request(
         rules=_as_rules(rules, "freeze") + _as_rules(unfreeze, "unfreeze"),
         default=start,
-        strict=strict,
+        allow_unmatched=not strict,
         expect=exp,
         batchnorm=policy,
     )
+    settings = build_settings(cfg, spec, request)
     inventory = inventory_of(model, spec.text)
     plan = plan_for(inventory, settings, lenient_hint="pass strict=False to make this a warning")
-    report = build_report("freeze", Loaded(inventory, model), plan, settings)
+    report = build_report(Command.FREEZE, Loaded(inventory, model), plan, settings)
     if report.failed_expectations:
-        raise ExpectationError("; ".join(e.describe() for e in report.failed_expectations))
+        raise expectation_error(report.failed_expectations)
     apply_to_model(model, plan, settings.batchnorm)
     return FreezeReport(report, inventory, model)
 
@@ -213,7 +212,7 @@ class OptimizerAudit:
             ("trainable parameters in no param group: they will never train", self.trainable_missing),
         ):
             if names:
-                out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
+                out.append(f"{label} ({len(names)}): {first_names(names)}")
         return out
 
 
@@ -246,11 +245,11 @@ def audit_optimizer(model: "nn.Module", optimizer: "torch.optim.Optimizer") -> O
     return OptimizerAudit(tuple(frozen_in), tuple(will_move), tuple(decayed), tuple(missing))
 
 
-def apply_manifest(model: "nn.Module", path: str, *, after_wrap: str | None = None) -> Totals:
+def apply_manifest(model: "nn.Module", path: str, *, after_wrap: bool | str | None = False) -> Totals:
     """Re-apply a manifest's frozen set exactly, and its BatchNorm policy (version 2). Fails (DriftError) when the model's parameters
     differ from the manifest's (names the model lacks, new names, other shapes). Reads the manifest
     as data only: the model is yours, so nothing the manifest names is imported or called. A wrapped
-    model is refused as in `freeze` unless `after_wrap="ok"`."""
+    model is refused as in `freeze` unless `after_wrap=True`."""
     from .adapter.inventory import inventory_of
     from .distributed.wrap_guard import check_not_wrapped
 
@@ -285,4 +284,4 @@ def save_manifest(report: FreezeReport, path: str, force: bool = False) -> None:
     """Write the manifest of a freeze made through the API, atomically."""
     from .atomic_write import write_text
 
-    write_text(path, json.dumps(report.manifest(), indent=1) + "\n", force)
+    write_text(path, manifest_json(report.manifest()), force)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..core.name_lists import first_names
 from ..core.plan import Plan
 from ..core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
 from ..errors import ModelError, RuleError
@@ -39,10 +40,9 @@ def _refuse_uninitialized(model: "nn.Module", source: str) -> None:
 
     lazy = [name for name, t in [*model.named_parameters(remove_duplicate=False), *model.named_buffers()] if is_lazy(t)]
     if lazy:
-        shown = ", ".join(lazy[:5]) + (f" and {len(lazy) - 5} more" if len(lazy) > 5 else "")
         raise ModelError(
             f"{source or type(model).__name__}: {len(lazy)} parameters or buffers are not initialized "
-            f"yet (lazy modules): {shown}; run one forward pass before freezing, or build the model "
+            f"yet (lazy modules): {first_names(lazy)}; run one forward pass before freezing, or build the model "
             "with sizes (nn.Linear instead of nn.LazyLinear)"
         )
 
@@ -105,10 +105,7 @@ def apply_plan(model: "nn.Module", plan: Plan) -> None:
     by_name = dict(model.named_parameters(remove_duplicate=False))
     missing = [n for d in plan.decisions for n in d.param.names if n not in by_name]
     if missing:
-        raise RuleError(
-            f"the plan names parameters this model lacks: {', '.join(missing[:5])}"
-            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        )
+        raise RuleError(f"the plan names parameters this model lacks: {first_names(missing)}")
     for d in plan.decisions:
         for name in d.param.names:
             by_name[name].requires_grad_(d.trainable)

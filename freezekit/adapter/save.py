@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.name_lists import first_names
 from ..core.records import DTYPE_BYTES
 from ..errors import OutputError, WeightsError
 from ..sources.safetensors_header import DTYPES
@@ -16,10 +17,6 @@ if TYPE_CHECKING:
 MANIFEST_KEY = "freezekit_manifest"
 SAVE_SUFFIXES = (".safetensors", ".pt", ".pth")
 SAFETENSORS_READABLE = frozenset(DTYPES.values())  # what `count FILE.safetensors` reads back
-
-
-def _first(names: list[str], n: int = 5) -> str:
-    return ", ".join(names[:n]) + (f" (+{len(names) - n} more)" if len(names) > n else "")
 
 
 def check_savable(model: nn.Module, path: str) -> None:
@@ -33,7 +30,7 @@ def check_savable(model: nn.Module, path: str) -> None:
     if meta:
         raise WeightsError(
             f"--save {path}: {len(meta)} tensor(s) are on the meta device and hold no values: "
-            f"{_first(meta)}; build the model with real tensors (not device='meta') to save it"
+            f"{first_names(meta)}; build the model with real tensors (not device='meta') to save it"
         )
     known = SAFETENSORS_READABLE if Path(path).suffix.lower() == ".safetensors" else frozenset(DTYPE_BYTES)
     odd = sorted({dtype_name(t.dtype) for t in state.values() if hasattr(t, "dtype")} - known)
@@ -41,7 +38,7 @@ def check_savable(model: nn.Module, path: str) -> None:
         names = [name for name, t in state.items() if hasattr(t, "dtype") and dtype_name(t.dtype) in odd]
         way_out = "convert those tensors" + (" or save as .pt" if known is SAFETENSORS_READABLE else "")
         raise WeightsError(
-            f"--save {path}: dtype {', '.join(odd)} ({_first(names)}) cannot be read back from a "
+            f"--save {path}: dtype {', '.join(odd)} ({first_names(names)}) cannot be read back from a "
             f"{Path(path).suffix} file by freezekit; {way_out}"
         )
 

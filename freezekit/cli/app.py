@@ -13,6 +13,7 @@ import typer
 
 from .. import __version__
 from ..core.manifest_values import ValuesChoice
+from ..core.report import Command
 from ..errors import UsageError
 from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
@@ -21,17 +22,23 @@ from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup
 from .help_text import FreezekitCommand
 from .options import (
+    MODEL,
+    OUTPUT,
     ModelOptions,
     ModelsSource,
     ReportOptions,
+    TrainingOptions,
     VerifyFormat,
+    VerifyFormatOpt,
+    WarningsFailOpt,
+    choices,
     complete_model,
     expectations,
     with_options,
 )
 from .output import emit, emit_verify, no_cyclic_gc, write_stdout
 from .rule_order import OrderedRulesCommand
-from .settings_of import settings_of as _options
+from .settings_of import settings_of as _settings
 from .stages import StageOptions, count_stages
 
 app = typer.Typer(
@@ -67,16 +74,14 @@ def _precheck_export(export: Optional[str], fmt: Format, inputs: tuple[str, ...]
         check_export_path(export, inputs)
 
 
-def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
+def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
     """freeze and count: the same model, rules and report options; they differ in what they print."""
-    from ..atomic_write import check_distinct
     from ..pipeline.commands import run_audit
     from .progress import status
 
-    check_distinct({"--save": outputs.get("save"), "--manifest": outputs.get("manifest"), "--export": r.export})
-    options = _options(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
-    _precheck_export(r.export, r.fmt, options.input_files())  # never over a file this run reads
-    if command == "count" and r.only is not None and r.depth is None:
+    settings = _settings(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
+    _precheck_export(r.export, r.fmt, settings.input_files())  # never over a file this run reads
+    if command is Command.COUNT and r.only is not None and r.depth is None:
         raise UsageError(
             "--only filters rows: count prints totals, so use it with --depth N "
             "(or use freeze, which prints a row per parameter)"
@@ -85,13 +90,13 @@ def _audit(command: str, m: ModelOptions, r: ReportOptions, **outputs: Any) -> N
         r.fmt,
         r.depth,
         r.only,
-        parameters=command == "freeze",
+        parameters=command is Command.FREEZE,
         batchnorm_details=r.batchnorm_details,
         width=stdout_width(),
         color=stdout_color(),
     )
     with no_cyclic_gc():
-        report = run_audit(command, options, progress=status, **outputs)
+        report = run_audit(command, settings, progress=status, export=r.export, **outputs).report
         emit(report, view, r.export)
 
 
@@ -102,15 +107,24 @@ def freeze(
     r: ReportOptions,
     save: Annotated[
         Optional[str],
-        typer.Option("--save", help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded."),
+        typer.Option(
+            "--save",
+            rich_help_panel=OUTPUT,
+            metavar="FILE",
+            help="Write the weights to FILE.safetensors or FILE.pt, freeze manifest embedded.",
+        ),
     ] = None,
     manifest: Annotated[
-        Optional[str], typer.Option("--manifest", help="Write the freeze manifest (lock file) as JSON.")
+        Optional[str],
+        typer.Option(
+            "--manifest", rich_help_panel=OUTPUT, metavar="FILE", help="Write the freeze manifest (lock file) as JSON."
+        ),
     ] = None,
     force: Annotated[
         bool,
         typer.Option(
             "--force",
+            rich_help_panel=OUTPUT,
             help="Overwrite existing --save/--manifest files (--export always overwrites, like a shell redirect).",
         ),
     ] = False,
@@ -119,13 +133,13 @@ def freeze(
         typer.Option(
             "--values",
             metavar="auto|none",
-            rich_help_panel="Output",
+            rich_help_panel=OUTPUT,
             help="Record a SHA-256 digest of each frozen tensor in the manifest (auto: when the model holds values).",
         ),
     ] = ValuesChoice.AUTO,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
-    _audit("freeze", m, r, save=save, manifest=manifest, force=force, values=values)
+    _audit(Command.FREEZE, m, r, save=save, manifest=manifest, force=force, values=values)
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -133,16 +147,16 @@ def freeze(
 def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions, t: StageOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
     if t.stages:
-        return count_stages(_options(m, no_cache=r.no_cache), r.fmt)
+        return count_stages(_settings(m, no_cache=r.no_cache), r.fmt)
     if not d.requested(r.fmt):
-        _audit("count", m, r)
+        _audit(Command.COUNT, m, r)
         return
     from .distributed import count_sections
 
-    options = _options(m, expectations(r), no_cache=r.no_cache)
-    _precheck_export(r.export, r.fmt, options.input_files())
+    settings = _settings(m, expectations(r), no_cache=r.no_cache)
+    _precheck_export(r.export, r.fmt, settings.input_files())
     view = View(r.fmt, r.depth, r.only, width=stdout_width(), color=stdout_color())
-    count_sections(d, options, view, r.export, emit)
+    count_sections(d, settings, view, r.export, emit)
 
 
 @app.command(cls=FreezekitCommand)
@@ -155,13 +169,20 @@ def models(
         typer.Option(
             "--weights",
             metavar="NAME",
+            rich_help_panel=MODEL,
             autocompletion=complete_model,
             help="List the pretrained weights of model NAME instead.",
         ),
     ] = None,
     source: Annotated[
         ModelsSource,
-        typer.Option("--source", help="Whose names: torchvision's, or timm's (use them as timm:NAME)."),
+        typer.Option(
+            "--source",
+            rich_help_panel=MODEL,
+            metavar=choices(ModelsSource),
+            show_default=False,
+            help="Whose names: torchvision's, or timm's, used as timm:NAME (default: torchvision).",
+        ),
     ] = ModelsSource.TORCHVISION,
 ) -> None:
     """List the model names freezekit can build (or one model's weights): torchvision's, or timm's."""
@@ -172,50 +193,31 @@ def models(
 
 
 @app.command(cls=OrderedRulesCommand)
-@with_options(ModelOptions, VerifyDistOptions)
+@with_options(ModelOptions, VerifyDistOptions, TrainingOptions)
 def verify(
     m: ModelOptions,
     d: VerifyDistOptions,
-    device: Annotated[str, typer.Option("--device", metavar="DEVICE", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch_size: Annotated[
-        Optional[int], typer.Option("--batch-size", min=1, metavar="N", help="Synthetic batch size (default: 2).")
-    ] = None,
-    input_shape: Annotated[
-        Optional[str],
-        typer.Option("--input-shape", metavar="C,H,W", help="One input without the batch dimension, e.g. 3,224,224."),
-    ] = None,
-    dtype: Annotated[
-        str, typer.Option("--dtype", metavar="DTYPE", help="float32, or bfloat16 (autocast).")
-    ] = "float32",
-    steps: Annotated[
-        int, typer.Option("--steps", min=1, metavar="N", help="Timed training steps, at least 1 (median reported).")
-    ] = 3,
-    warmup: Annotated[int, typer.Option("--warmup", min=0, metavar="N", help="Untimed steps first.")] = 1,
-    compare: Annotated[
-        bool, typer.Option("--compare", help="Also run with everything trainable and print the ratios.")
-    ] = False,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (exit 10) on trainable-but-unused parameters too.")
-    ] = False,
-    fmt: Annotated[VerifyFormat, typer.Option("--format", "-f", help="Output format.")] = VerifyFormat.TABLE,
+    t: TrainingOptions,
+    warnings_fail: WarningsFailOpt = False,
+    fmt: VerifyFormatOpt = VerifyFormat.TABLE,
 ) -> None:
     """Prove the freeze with real training steps: gradients, BatchNorm statistics, time and memory."""
-    from ..verify.options import verify_options
-
-    vopts = verify_options(device, batch_size, input_shape, dtype, steps, warmup, compare)
+    vopts = t.verify_options()
     if d.requested:
         from .distributed import verify_distributed
 
-        verify_distributed(d, vopts, lambda: _options(m, needs_values=True, no_cache=True), strict, Format(fmt.value))
+        verify_distributed(
+            d, vopts, lambda: _settings(m, needs_values=True, no_cache=True), warnings_fail, Format(fmt.value)
+        )
         return
-    options = _options(m, needs_values=True, no_cache=True)
+    settings = _settings(m, needs_values=True, no_cache=True)
     from ..pipeline.stdout_guard import stdout_to_stderr
     from ..verify.runner import verify as run_verify
     from .progress import status
 
-    with status(f"Verifying {options.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
-        result = run_verify(options, vopts)
-    emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), strict)
+    with status(f"Verifying {settings.source.text}"), stdout_to_stderr():  # the model's prints stay off stdout
+        result = run_verify(settings, vopts)
+    emit_verify(result, View(Format(fmt.value), width=stdout_width(), color=stdout_color()), warnings_fail)
 
 
 app.command("check", cls=FreezekitCommand)(check_command.check)

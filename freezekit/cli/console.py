@@ -2,33 +2,45 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 
 from .app import app
+
+_status = 0
+
+
+def _leave() -> None:
+    """The last exit handler to run (registered first; atexit runs them last-in, first-out): every
+    handler torch and the libraries registered has run, the streams are flushed, and the module
+    finalization that follows (about 0.9 s once torch is imported) is skipped."""
+    if "logging" in sys.modules:  # registered before us when imported first: flush its handlers
+        import logging
+
+        logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing left to say
+            pass
+    os._exit(_status)
 
 
 def main() -> None:
     """The console script. Once torch is imported, tearing the interpreter down costs about
     0.9 s (module finalization), a quarter of a cold `count`; after a 100,000-tensor audit,
     freeing its records costs a few tenths more. Pipelines run freezekit once per job, so skip
-    it: run the atexit handlers, flush, and leave with os._exit."""
+    it, with public API only: `_leave` is registered with atexit before torch is imported, so it
+    runs after every other handler, then leaves with os._exit."""
+    global _status
+    atexit.register(_leave)
     try:
         app()
         code: object = 0
     except SystemExit as exc:
         code = exc.code
-    status = code if isinstance(code, int) else (0 if code is None else 1)
+    _status = code if isinstance(code, int) else (0 if code is None else 1)
     if not isinstance(code, (int, type(None))):
         print(code, file=sys.stderr)
-    import atexit
-
-    run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
-    if run_exitfuncs is not None:
-        run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe (`| head`) or stream: nothing left to say
-            pass
-    os._exit(status)
+    sys.exit(_status)

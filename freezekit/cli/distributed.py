@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
-from ..distributed.memory_plan import OptimizerKind, ParamDtype, Strategy
+from ..core.dtypes import Dtype
+from ..distributed.memory_plan import OptimizerKind, Strategy
 from ..distributed.precision import Precision
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import warn
+from .options import DISTRIBUTED, MEMORY_PLAN, at_least, between, choices
 
 if TYPE_CHECKING:
     from ..distributed.results import DistResult
@@ -22,53 +24,72 @@ if TYPE_CHECKING:
 
 ShardByOpt = Annotated[
     Optional[str],
-    typer.Option("--shard-by", help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units."),
+    typer.Option(
+        "--shard-by",
+        rich_help_panel=DISTRIBUTED,
+        metavar="TYPES",
+        help="FSDP unit types, e.g. TransformerEncoderLayer,LlamaDecoderLayer: list the units.",
+    ),
 ]
 FsdpFlatOpt = Annotated[
     bool,
     typer.Option(
         "--fsdp-flat",
+        rich_help_panel=DISTRIBUTED,
         help="FSDP1 with use_orig_params=False: a unit mixing frozen and trainable parameters fails (exit 10).",
     ),
 ]
-PLAN = "Memory plan"
 MemoryPlanOpt = Annotated[
     bool,
     typer.Option(
         "--memory-plan",
-        rich_help_panel=PLAN,
+        rich_help_panel=MEMORY_PLAN,
         help="Bytes per rank of parameters, gradients and optimizer state (and activations with --activations).",
     ),
 ]
 WorldSizeOpt = Annotated[
     Optional[int],
-    typer.Option("--world-size", min=1, metavar="N", rich_help_panel=PLAN, help="Ranks for --memory-plan (default 1)."),
+    typer.Option(
+        "--world-size",
+        rich_help_panel=MEMORY_PLAN,
+        metavar="N",
+        callback=at_least(1),
+        help="Ranks for --memory-plan (default: 1).",
+    ),
 ]
 StrategyOpt = Annotated[
     Optional[Strategy],
     typer.Option(
         "--strategy",
-        rich_help_panel=PLAN,
-        help="--memory-plan: ddp (default), fsdp, zero1, zero2, zero3 (formulas); deepspeed-zero1, deepspeed-zero2.",
+        rich_help_panel=MEMORY_PLAN,
+        metavar=choices(Strategy),
+        help="--memory-plan: how the ranks hold the state (default: ddp): ddp, fsdp, zero1-3 (formulas); deepspeed-zero1, deepspeed-zero2 (the engine).",
     ),
 ]
 PlanOptimizerOpt = Annotated[
     Optional[OptimizerKind],
-    typer.Option("--optimizer", rich_help_panel=PLAN, help="--memory-plan: adamw (default), adam, sgd, sgd-momentum."),
+    typer.Option(
+        "--optimizer",
+        rich_help_panel=MEMORY_PLAN,
+        metavar=choices(OptimizerKind),
+        help="--memory-plan: the optimizer whose state is counted (default: adamw).",
+    ),
 ]
 ParamDtypeOpt = Annotated[
-    Optional[ParamDtype],
+    Optional[str],  # parsed by plan_options: core/dtypes.Dtype, which also takes fp32, bf16, fp16
     typer.Option(
         "--param-dtype",
-        rich_help_panel=PLAN,
-        help="--memory-plan: the parameters' storage dtype only (default: the --precision's, else as stored).",
+        rich_help_panel=MEMORY_PLAN,
+        metavar=choices(Dtype),
+        help="--memory-plan: the parameters' storage dtype only (fp32, bf16, fp16 too; default: the --precision's, else as stored).",
     ),
 ]
 PrecisionOpt = Annotated[
     Optional[Precision],
     typer.Option(
         "--precision",
-        rich_help_panel=PLAN,
+        rich_help_panel=MEMORY_PLAN,
+        metavar=choices(Precision),
         help="--memory-plan: fp32/bf16/fp16 keep parameters, gradients and states in one dtype; bf16-mixed and "
         "fp16-mixed count 2 B per parameter, 2 B per gradient and K B of fp32 master + states per trainable "
         "parameter (K 12 Adam, 8 SGD momentum, 4 SGD), frozen ones without a master (default: as stored).",
@@ -78,24 +99,26 @@ ActivationsOpt = Annotated[
     bool,
     typer.Option(
         "--activations",
-        rich_help_panel=PLAN,
+        rich_help_panel=MEMORY_PLAN,
         help="--memory-plan: add the bytes autograd saves for backward (one forward on the meta device, in train()).",
     ),
 ]
 PlanBatchOpt = Annotated[
     Optional[int],
-    typer.Option("--batch-size", metavar="N", rich_help_panel=PLAN, help="--activations: samples per rank."),
+    typer.Option("--batch-size", metavar="N", rich_help_panel=MEMORY_PLAN, help="--activations: samples per rank."),
 ]
 SeqLenOpt = Annotated[
     Optional[int],
-    typer.Option("--seq-len", metavar="TOKENS", rich_help_panel=PLAN, help="--activations: tokens per sample (hf:)."),
+    typer.Option(
+        "--seq-len", metavar="TOKENS", rich_help_panel=MEMORY_PLAN, help="--activations: tokens per sample (hf:)."
+    ),
 ]
 CheckpointingOpt = Annotated[
     Optional[str],
     typer.Option(
         "--checkpointing",
         metavar="TYPES",
-        rich_help_panel=PLAN,
+        rich_help_panel=MEMORY_PLAN,
         help="--activations: module types under activation checkpointing, e.g. LlamaDecoderLayer.",
     ),
 ]
@@ -104,7 +127,7 @@ DdpOpt = Annotated[
     typer.Option(
         "--ddp",
         metavar="N|env",
-        rich_help_panel="Distributed",
+        rich_help_panel=DISTRIBUTED,
         help="Run N real processes under DistributedDataParallel (gloo on CPU, nccl on CUDA); "
         "env: be one rank of the job torchrun or srun started (RANK, WORLD_SIZE, MASTER_ADDR ...).",
     ),
@@ -114,21 +137,37 @@ FsdpOpt = Annotated[
     typer.Option(
         "--fsdp",
         metavar="N|env",
-        rich_help_panel="Distributed",
+        rich_help_panel=DISTRIBUTED,
         help="Run N real processes under FSDP2 (fully_shard); env: be one rank of the launcher's job.",
     ),
 ]
 RunShardByOpt = Annotated[
     Optional[str],
-    typer.Option("--shard-by", help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks)."),
+    typer.Option(
+        "--shard-by",
+        rich_help_panel=DISTRIBUTED,
+        metavar="TYPES",
+        help="--fsdp: unit types, e.g. TransformerEncoderLayer (default: the repeated blocks).",
+    ),
 ]
 RunOptimizerOpt = Annotated[
-    Optional[OptimizerKind], typer.Option("--optimizer", help="--ddp/--fsdp: adamw (default), adam, sgd, sgd-momentum.")
+    Optional[OptimizerKind],
+    typer.Option(
+        "--optimizer",
+        rich_help_panel=DISTRIBUTED,
+        metavar=choices(OptimizerKind),
+        help="--ddp/--fsdp: the optimizer of the training steps (default: adamw).",
+    ),
 ]
 TimeoutOpt = Annotated[
     float,
     typer.Option(
-        "--timeout", min=1, max=86400, help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400)."
+        "--timeout",
+        rich_help_panel=DISTRIBUTED,
+        metavar="SECONDS",
+        callback=between(1, 86400),
+        show_default=False,
+        help="--ddp/--fsdp: seconds before the ranks are stopped (1 to 86400; default: 300).",
     ),
 ]
 
@@ -186,21 +225,21 @@ def count_sections(
     d: CountDistOptions, settings: "Settings", view: View, export: Optional[str], emit: Callable[..., None]
 ) -> None:
     """count with --shard-by/--fsdp-flat/--memory-plan: the report, its sections, exit 10 on a mixed flat unit."""
+    from ..core.report import Command
     from ..distributed.activation_forecast import activation_options
     from ..distributed.memory_plan import plan_options
     from ..distributed.options import parse_types
     from ..distributed.sections import count_sections as sections_of
     from ..distributed.sections import flat_error
-    from ..pipeline.audit import audit, load
+    from ..pipeline.commands import run_audit
     from .progress import status
 
     shard_by = parse_types(d.shard_by) if d.shard_by is not None else None
     plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype, d.precision) if d.memory_plan else None
     acts = activation_options(d.batch_size, d.seq_len, None, d.checkpointing) if d.activations else None
-    done = audit("count", settings, progress=status)
+    done = run_audit(Command.COUNT, settings, progress=status)
     report = done.report
-    units = shard_by is not None or d.fsdp_flat
-    inventory = load(settings).inventory if units else None  # a cache hit after the audit (else a meta build)
+    inventory = done.loaded.inventory if shard_by is not None or d.fsdp_flat else None
     activations = None
     if acts is not None and plan is not None:
         from ..distributed.activation_forecast import forecast_activations
@@ -215,13 +254,17 @@ def count_sections(
 
 
 def verify_distributed(
-    d: VerifyDistOptions, vopts: "VerifyOptions", settings: Callable[[], "Settings"], strict: bool, fmt: Format
+    d: VerifyDistOptions,
+    vopts: "VerifyOptions",
+    make_settings: Callable[[], "Settings"],
+    warnings_fail: bool,
+    fmt: Format,
 ) -> None:
     """verify --ddp N / --fsdp N: real ranks on a process group; exit 10 with one line on failure."""
     from ..distributed.options import dist_options
 
     opts = dist_options(vopts, d.ddp, d.fsdp, d.shard_by, d.optimizer, d.timeout)
-    options = settings()
+    settings = make_settings()
     from ..distributed.run import failure_message
     from ..distributed.run import verify_distributed as run
     from ..errors import VerifyError
@@ -230,27 +273,27 @@ def verify_distributed(
     if opts.joined is not None:  # one rank of the launcher's job: rank 0 reports, every rank exits alike
         from ..distributed.join import verify_joined
 
-        joined = verify_joined(options, opts, strict)
+        joined = verify_joined(settings, opts, warnings_fail)
         if joined.result is not None:
-            _report(joined.result, fmt, strict)
+            _report(joined.result, fmt, warnings_fail)
         if joined.error is not None:
             raise joined.error
         return
-    with status(f"Verifying {options.source.text} on {opts.world_size} ranks"):
-        result = run(options, opts)
-    _report(result, fmt, strict)
-    message = failure_message(result, strict)
+    with status(f"Verifying {settings.source.text} on {opts.world_size} ranks"):
+        result = run(settings, opts)
+    _report(result, fmt, warnings_fail)
+    message = failure_message(result, warnings_fail)
     if message:
         raise VerifyError(message)
 
 
-def _report(result: "DistResult", fmt: Format, strict: bool) -> None:
+def _report(result: "DistResult", fmt: Format, warnings_fail: bool) -> None:
     """The report on stdout, its warnings on stderr."""
     from ..distributed.render import write_dist
+    from ..verify.result import warned
 
-    write_dist(result, fmt, strict, sys.stdout)
+    write_dist(result, fmt, warnings_fail, sys.stdout)
     for warning in result.warnings:
         warn(warning)
-    for c in result.checks:
-        if c.severity == "warning" and not c.ok and not strict:
-            warn(f"{c.name}: {c.detail}")
+    for c in warned(result.checks, warnings_fail):
+        warn(f"{c.name}: {c.detail}")

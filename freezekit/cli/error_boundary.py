@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 from ..errors import ExitCode, FreezekitError, InterruptedByUser, Terminated, one_line
 from ..render.terminal import silence_stdout
-from . import clickcompat as click
 from .help_text import clean_params, tidy_click_message
 from .interrupts import sigterm_as_interrupt
 
@@ -21,7 +21,7 @@ class FreezekitGroup(TyperGroup):
     A reader that closes the pipe early (`| head`) ends the run quietly with exit 0: the output
     was cut short on purpose, not by a failure (see docs/cli.md, exit codes)."""
 
-    def get_params(self, ctx: click.Context) -> list:
+    def get_params(self, ctx: Any) -> list:
         params = super().get_params(ctx)  # includes Typer's --install-completion, added late
         clean_params(params)
         return params
@@ -33,10 +33,8 @@ class FreezekitGroup(TyperGroup):
         except BrokenPipeError:
             silence_stdout()
             sys.exit(0)
-        except click.ClickException as exc:
-            hint = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
-            error(tidy_click_message(exc.format_message()) + hint)
-            sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+        except typer.TyperException as exc:  # Click's errors (Typer 0.29: the public base of ClickException)
+            usage_error(exc)
         except typer.Abort:
             error("aborted")
             sys.exit(ExitCode.INTERRUPTED)
@@ -47,7 +45,7 @@ class FreezekitGroup(TyperGroup):
             sys.exit(int(exc.exit_code))
         sys.exit(rv if isinstance(rv, int) else 0)
 
-    def invoke(self, ctx: click.Context):  # returns whatever the command returns
+    def invoke(self, ctx: Any):  # returns whatever the command returns
         # Typer turns KeyboardInterrupt into a silent exit 130; say it in one line instead.
         try:
             return super().invoke(ctx)
@@ -55,6 +53,14 @@ class FreezekitGroup(TyperGroup):
             raise InterruptedByUser("terminated by SIGTERM") from exc
         except KeyboardInterrupt as exc:
             raise InterruptedByUser("interrupted by SIGINT") from exc
+
+
+def usage_error(exc: typer.TyperException) -> NoReturn:
+    """A usage error (exit 2, as Click's UsageError has), or another Click error with its own code."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    error(tidy_click_message(getattr(exc, "format_message", exc.__str__)()) + hint)
+    sys.exit(getattr(exc, "exit_code", ExitCode.USAGE))
 
 
 def error(message: str) -> None:

@@ -1,10 +1,13 @@
 """--help and usage errors that read like a command line's, not like Python.
 
-Typer shows each parameter's Python type (`<str>`, `<list[str]>`, `<bool>`), puts required
-arguments in braces (`{manifest}`), and passes pydantic's 'Value error, ' prefix through to
-errors. freezekit's commands swap their parameters to the classes below: an option shows its
-metavar (FILE, PATTERN, N) or its choices (table|json|...), a flag shows nothing, an argument
-shows its own name (MODEL, [MODEL]).
+Typer 0.29 shows each parameter's Python type (`<str>`, `<bool>`) beside it and passes pydantic's
+'Value error, ' prefix through to errors. Every freezekit option declares its metavar (FILE, N,
+table|json), every argument its name (MODEL), and ranges are checked by callbacks (options.between),
+all public API. What public API cannot do: keep Typer from printing `<bool>` beside a flag and
+`<str>` beside an argument. Typer builds its parameter objects itself, with no hook to choose their
+class, so the commands below switch each one to a subclass that overrides only the public
+`display_type_rich`. That switch (`__class__`) is why pyproject.toml pins typer to >=0.29,<0.30;
+tests/cli/test_help.py checks the result on the pinned version.
 """
 
 from __future__ import annotations
@@ -17,32 +20,16 @@ from typer.core import TyperArgument, TyperCommand, TyperOption
 
 class CleanOption(TyperOption):
     def display_type_rich(self, ctx: Any) -> str | None:
-        if self.is_flag:
-            return None
-        if self.metavar is not None:
-            return self.metavar
-        desc = self.type_descriptor
-        if desc.is_choice and desc.choices:
-            return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
-        return self.name.upper() if self.name else None
-
-    def _get_number_range_help_str(self) -> str | None:
-        return None  # "[x>=0]" is a Python-ism; the help text says what is allowed
+        return None if self.is_flag else super().display_type_rich(ctx)
 
 
 class CleanArgument(TyperArgument):
     def display_type_rich(self, ctx: Any) -> str | None:
-        return None
-
-    def _usage_display_name(self) -> str:
-        name = self.display_name_raw.upper()
-        return (name if self.required else f"[{name}]") + ("..." if self.nargs != 1 else "")
-
-    def _rich_display_name(self) -> str:
-        return self.display_name_raw.upper()
+        return None  # the argument's name (its metavar) is shown already
 
 
 def clean_params(params: list) -> None:
+    """Typer's parameters as CleanOption/CleanArgument (see the module docstring: pinned Typer)."""
     for param in params:
         if type(param) is TyperOption:
             param.__class__ = CleanOption

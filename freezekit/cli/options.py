@@ -10,7 +10,7 @@ import dataclasses
 import inspect
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Optional
 
 import typer
 
@@ -19,6 +19,40 @@ from ..core.choice import Choice
 from ..core.expectations import Expectations
 from ..core.plan import Default
 from ..render.view import Format, Only
+
+if TYPE_CHECKING:
+    from ..verify.options import VerifyOptions
+
+MODEL = "Model and source"
+RULES = "Rules"
+OUTPUT = "Output"
+EXPECT = "Expectations"
+TRUST = "Trust"
+DISTRIBUTED = "Distributed"
+MEMORY_PLAN = "Memory plan"
+TRAINING = "Training"
+
+
+def choices(choice: type[Choice]) -> str:
+    """The metavar of a choice: its values, as they are typed (table|json|csv)."""
+    return "|".join(member.value for member in choice)
+
+
+def between(low: float, high: float | None = None) -> Callable[[Any], Any]:
+    """A range check through Typer's public `callback=` (min=/max= print Python's `x>=0` in --help)."""
+
+    def check(value: Any) -> Any:
+        if value is not None and (value < low or (high is not None and value > high)):
+            raise typer.BadParameter(
+                f"{value} is not between {low} and {high}" if high is not None else f"{value} is below {low}"
+            )
+        return value
+
+    return check
+
+
+def at_least(low: float) -> Callable[[Any], Any]:
+    return between(low)
 
 
 class CheckFormat(Choice):
@@ -64,7 +98,11 @@ ModelArg = Annotated[
 ConfigOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--config", "-c", metavar="FILE", help="YAML config (default: ./freezekit.yaml when MODEL is omitted)."
+        "--config",
+        "-c",
+        rich_help_panel=MODEL,
+        metavar="FILE",
+        help="YAML config (default: ./freezekit.yaml when MODEL is omitted).",
     ),
 ]
 PatternOpt = Annotated[
@@ -72,45 +110,69 @@ PatternOpt = Annotated[
     typer.Option(
         "--pattern",
         "-p",
-        metavar="PATTERN",
-        help="Freeze what this selects (repeatable; after the config's rules). Quote it: 'features.*'.",
+        rich_help_panel=RULES,
+        metavar="SELECTOR",
+        help="Freeze what SELECTOR selects: a glob, re:, type: or through: (repeatable; after the config's rules). Quote it: 'features.*'.",
     ),
 ]
 UnfreezeOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--unfreeze", "-u", metavar="PATTERN", help="Unfreeze what this selects (repeatable)."),
+    typer.Option(
+        "--unfreeze", "-u", rich_help_panel=RULES, metavar="SELECTOR", help="Unfreeze what this selects (repeatable)."
+    ),
 ]
 DefaultOpt = Annotated[
-    Optional[Default], typer.Option("--default", help="Starting state before rules (default: trainable).")
+    Optional[Default],
+    typer.Option(
+        "--default",
+        rich_help_panel=RULES,
+        metavar=choices(Default),
+        help="Starting state before rules (default: trainable).",
+    ),
 ]
 AllowOpt = Annotated[
-    bool, typer.Option("--allow-unmatched", help="A rule that selects nothing is a warning, not an error.")
+    bool,
+    typer.Option(
+        "--allow-unmatched", rich_help_panel=RULES, help="A rule that selects nothing is a warning, not an error."
+    ),
 ]
 ArgOpt = Annotated[
     Optional[list[str]],
     typer.Option(
-        "--arg", metavar="KEY=VALUE", help="Passed to the model builder (repeatable; values are YAML scalars)."
+        "--arg",
+        rich_help_panel=MODEL,
+        metavar="KEY=VALUE",
+        help="Passed to the model builder (repeatable; values are YAML scalars).",
     ),
 ]
 WeightsOpt = Annotated[
     Optional[str],
     typer.Option(
         "--weights",
+        rich_help_panel=MODEL,
         metavar="NAME",
         help="torchvision weights (DEFAULT or an enum name: IMAGENET1K_V1, ...) or timm weights (DEFAULT or a tag), "
         "from the local cache.",
     ),
 ]
 WeightsFileOpt = Annotated[
-    Optional[str], typer.Option("--weights-file", metavar="FILE", help="state_dict to load: .safetensors, .pt or .pth.")
+    Optional[str],
+    typer.Option(
+        "--weights-file", rich_help_panel=MODEL, metavar="FILE", help="state_dict to load: .safetensors, .pt or .pth."
+    ),
 ]
 TrustOpt = Annotated[
-    bool, typer.Option("--trust-pickle", help="Allow loading pickled files. This RUNS CODE FROM THE FILE.")
+    bool,
+    typer.Option(
+        "--trust-pickle", rich_help_panel=TRUST, help="Allow loading pickled files. This RUNS CODE FROM THE FILE."
+    ),
 ]
 HfClassOpt = Annotated[
     Optional[str],
     typer.Option(
         "--hf-class",
+        rich_help_panel=MODEL,
+        metavar="CLASS",
         help="hf: the transformers class to build, e.g. AutoModelForSequenceClassification "
         "(default: the config's architectures[0]).",
     ),
@@ -118,80 +180,219 @@ HfClassOpt = Annotated[
 RevisionOpt = Annotated[
     Optional[str],
     typer.Option(
-        "--revision", help="hf:ORG/NAME: the revision in the local Hugging Face cache (branch, tag or commit)."
+        "--revision",
+        rich_help_panel=MODEL,
+        metavar="REF",
+        help="hf:ORG/NAME: the revision in the local Hugging Face cache (branch, tag or commit).",
     ),
 ]
 BaseOpt = Annotated[
     Optional[str],
     typer.Option(
         "--base",
+        rich_help_panel=MODEL,
+        metavar="MODEL",
         help="PEFT adapter: the base model, hf:FOLDER or hf:ORG/NAME "
         "(default: the adapter's base_model_name_or_path, when cached).",
     ),
 ]
 DownloadOpt = Annotated[
-    bool, typer.Option("--download", help="timm:/hf: fetch what the local cache lacks (never done otherwise).")
+    bool,
+    typer.Option(
+        "--download", rich_help_panel=TRUST, help="timm:/hf: fetch what the local cache lacks (never done otherwise)."
+    ),
 ]
 TrustCodeOpt = Annotated[
     bool,
     typer.Option(
         "--trust-code",
+        rich_help_panel=TRUST,
         help="Allow running code that is not freezekit's: a factory a manifest names, or an hf: model's own code "
         "(its config's auto_map). This RUNS THAT CODE.",
     ),
 ]
 BatchNormOpt = Annotated[
     Optional[BatchNormPolicy],
-    typer.Option("--batchnorm", help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace)."),
+    typer.Option(
+        "--batchnorm",
+        rich_help_panel=RULES,
+        metavar=choices(BatchNormPolicy),
+        help="Frozen BatchNorm layers: train (warn), eval, or frozen (replace).",
+    ),
 ]
 DepthOpt = Annotated[
     Optional[int],
     typer.Option(
         "--depth",
-        min=0,
+        rich_help_panel=OUTPUT,
+        callback=at_least(0),
         metavar="N",
         help="One row per module N levels down (0 or more), instead of one per parameter.",
     ),
 ]
 OnlyOpt = Annotated[
-    Optional[Only], typer.Option("--only", help="Show only frozen or only trainable rows (freeze, or with --depth).")
+    Optional[Only],
+    typer.Option(
+        "--only",
+        rich_help_panel=OUTPUT,
+        metavar=choices(Only),
+        help="Show only frozen or only trainable rows (freeze, or with --depth).",
+    ),
 ]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format; line: PEFT's one line.")]
+FormatOpt = Annotated[
+    Format,
+    typer.Option(
+        "--format",
+        "-f",
+        rich_help_panel=OUTPUT,
+        metavar=choices(Format),
+        show_default=False,
+        help="Output format; line: PEFT's one line (default: table).",
+    ),
+]
 BatchNormDetailsOpt = Annotated[
     bool,
     typer.Option(
-        "--batchnorm-details", help="List every BatchNorm layer instead of one line per kind (JSON always lists them)."
+        "--batchnorm-details",
+        rich_help_panel=OUTPUT,
+        help="List every BatchNorm layer instead of one line per kind (JSON always lists them).",
     ),
 ]
 ExportOpt = Annotated[
     Optional[str],
-    typer.Option("--export", metavar="FILE", help="Also save the rendered table as FILE.html or FILE.svg."),
+    typer.Option(
+        "--export",
+        rich_help_panel=OUTPUT,
+        metavar="FILE",
+        help="Also save the rendered table as FILE.html or FILE.svg.",
+    ),
 ]
 ExpectTrainableOpt = Annotated[
     Optional[int],
     typer.Option(
-        "--expect-trainable", min=0, metavar="N", help="Fail (exit 9) unless exactly N parameters are trainable."
+        "--expect-trainable",
+        rich_help_panel=EXPECT,
+        callback=at_least(0),
+        metavar="N",
+        help="Fail (exit 9) unless exactly N parameters are trainable.",
     ),
 ]
 ExpectFrozenOpt = Annotated[
     Optional[int],
-    typer.Option("--expect-frozen", min=0, metavar="N", help="Fail (exit 9) unless exactly N parameters are frozen."),
+    typer.Option(
+        "--expect-frozen",
+        rich_help_panel=EXPECT,
+        callback=at_least(0),
+        metavar="N",
+        help="Fail (exit 9) unless exactly N parameters are frozen.",
+    ),
 ]
 ExpectTotalOpt = Annotated[
     Optional[int],
-    typer.Option("--expect-total", min=0, metavar="N", help="Fail (exit 9) unless the model has exactly N parameters."),
+    typer.Option(
+        "--expect-total",
+        rich_help_panel=EXPECT,
+        callback=at_least(0),
+        metavar="N",
+        help="Fail (exit 9) unless the model has exactly N parameters.",
+    ),
 ]
 MaxPctOpt = Annotated[
     Optional[float],
     typer.Option(
         "--max-trainable-pct",
-        min=0,
-        max=100,
+        rich_help_panel=EXPECT,
+        callback=between(0, 100),
         metavar="P",
         help="Fail (exit 9) when more than P% (0 to 100) is trainable.",
     ),
 ]
-NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the inventory cache.")]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", rich_help_panel=MODEL, help="Do not read or write the inventory cache.")
+]
+
+DeviceOpt = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        rich_help_panel=TRAINING,
+        metavar="cpu|cuda|cuda:N",
+        show_default=False,
+        help="Where the training steps run (default: cpu).",
+    ),
+]
+BatchSizeOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--batch-size",
+        rich_help_panel=TRAINING,
+        callback=at_least(1),
+        metavar="N",
+        help="Synthetic batch size (default: 2).",
+    ),
+]
+InputShapeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--input-shape",
+        rich_help_panel=TRAINING,
+        metavar="C,H,W",
+        help="One input without the batch dimension, e.g. 3,224,224.",
+    ),
+]
+DtypeOpt = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        rich_help_panel=TRAINING,
+        metavar="float32|bfloat16",  # bf16 works too, as --param-dtype spells it
+        show_default=False,
+        help="bfloat16: under autocast (default: float32).",
+    ),
+]
+StepsOpt = Annotated[
+    int,
+    typer.Option(
+        "--steps",
+        rich_help_panel=TRAINING,
+        callback=at_least(1),
+        metavar="N",
+        show_default=False,
+        help="Timed training steps, at least 1 (median reported; default: 3).",
+    ),
+]
+WarmupOpt = Annotated[
+    int,
+    typer.Option(
+        "--warmup",
+        rich_help_panel=TRAINING,
+        callback=at_least(0),
+        metavar="N",
+        show_default=False,
+        help="Untimed steps first (default: 1).",
+    ),
+]
+CompareOpt = Annotated[
+    bool,
+    typer.Option(
+        "--compare", rich_help_panel=TRAINING, help="Also run with everything trainable and print the ratios."
+    ),
+]
+WarningsFailOpt = Annotated[
+    bool,
+    typer.Option("--strict", rich_help_panel=EXPECT, help="Fail (exit 10) on trainable-but-unused parameters too."),
+]
+VerifyFormatOpt = Annotated[
+    VerifyFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        rich_help_panel=OUTPUT,
+        metavar=choices(VerifyFormat),
+        show_default=False,
+        help="Output format (default: table).",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -231,6 +432,27 @@ class ReportOptions:
     expect_total: ExpectTotalOpt = None
     max_trainable_pct: MaxPctOpt = None
     no_cache: NoCacheOpt = False
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """verify: where and how the training steps run."""
+
+    device: DeviceOpt = "cpu"
+    batch_size: BatchSizeOpt = None
+    input_shape: InputShapeOpt = None
+    dtype: DtypeOpt = "float32"
+    steps: StepsOpt = 3
+    warmup: WarmupOpt = 1
+    compare: CompareOpt = False
+
+    def verify_options(self) -> "VerifyOptions":
+        """The options checked (a UsageError naming the flag)."""
+        from ..verify.options import verify_options
+
+        return verify_options(
+            self.device, self.batch_size, self.input_shape, self.dtype, self.steps, self.warmup, self.compare
+        )
 
 
 def expectations(report: ReportOptions) -> Expectations:

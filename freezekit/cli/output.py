@@ -48,23 +48,23 @@ def emit(report: "Report", view: "View", export: str | None, sections: Any = Non
 
         save_export(report, view, export)
     if failed:
-        from ..errors import ExpectationError
+        from ..core.expectations import expectation_error
 
-        raise ExpectationError("; ".join(e.describe() for e in failed))
+        raise expectation_error(failed)
 
 
-def emit_verify(result: "VerifyResult", view: "View", strict: bool) -> None:
+def emit_verify(result: "VerifyResult", view: "View", warnings_fail: bool) -> None:
     """verify's report to stdout, its warnings to stderr; failed checks (warnings too under --strict) fail."""
     from ..errors import VerifyError
     from ..render.verify_render import write_verify
+    from ..verify.result import warned
 
-    write_stdout(lambda: write_verify(result, view, strict, sys.stdout))
+    write_stdout(lambda: write_verify(result, view, warnings_fail, sys.stdout))
     for warning in result.warnings:
         warn(warning)
-    for c in result.checks:
-        if c.severity == "warning" and c.offenders and not (strict and not c.ok):
-            warn(f"{c.name}: {c.detail}")
-    failed = result.failures(strict)
+    for c in warned(result.checks, warnings_fail):
+        warn(f"{c.name}: {c.detail}")
+    failed = result.failures(warnings_fail)
     if failed:
         raise VerifyError("; ".join(f"{c.name}: {c.detail}" for c in failed))
 

@@ -15,10 +15,11 @@ if TYPE_CHECKING:
 def settings_of(
     m: ModelOptions, expect: Expectations = Expectations(), needs_values: bool = False, no_cache: bool = False
 ) -> "Settings":
-    from ..pipeline.settings import SourceOptions, from_command_line
+    from ..pipeline.settings import Request, command_line_rules, from_command_line, parse_arg
+    from ..sources.spec import SourceOptions
 
     source = SourceOptions(
-        args=tuple(m.arg or ()),
+        args=dict(parse_arg(a) for a in m.arg or ()),
         weights=m.weights,
         weights_file=m.weights_file,
         trust_pickle=m.trust_pickle,
@@ -28,17 +29,13 @@ def settings_of(
         download=m.download,
         trust_code=m.trust_code,
     )
-    return from_command_line(
-        config_path=m.config,
-        model=m.model,
-        source=source,
-        patterns=m.pattern or [],
-        unfreezes=m.unfreeze or [],
-        order=m.ctx.meta.get("rule_order"),
+    request = Request(
+        rules=command_line_rules(m.pattern or [], m.unfreeze or [], m.ctx.meta.get("rule_order")),
         default=m.default,
-        strict=not m.allow_unmatched,
+        allow_unmatched=m.allow_unmatched,
         expect=expect,
         batchnorm=m.batchnorm,
         needs_values=needs_values,
         use_cache=not no_cache,
     )
+    return from_command_line(config_path=m.config, model=m.model, source=source, request=request)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .choice import Choice
+from .name_lists import first_names
 from .plan import Plan
 from .records import Inventory
 
@@ -80,9 +81,8 @@ def norm_rows(inventory: Inventory, plan: Plan, policy: BatchNormPolicy) -> tupl
                 updating.append(m.name)
     warnings = []
     if updating:
-        shown = ", ".join(updating[:3]) + (" ..." if len(updating) > 3 else "")
         warnings.append(
             f"{len(updating)} frozen BatchNorm layer(s) will still update their running statistics "
-            f"in train() mode ({shown}); use --batchnorm eval or --batchnorm frozen"
+            f"in train() mode ({first_names(updating, 3)}); use --batchnorm eval or --batchnorm frozen"
         )
     return tuple(rows), tuple(warnings)

@@ -219,7 +219,9 @@ def _parse_model(doc: _Doc, value: Any) -> ConfigModel:
         raise doc.error(
             "model.factory", f"{quoted(name)} must look like 'package.module:callable' or 'file.py:callable'"
         )
-    args = {} if spec.get("args") is None else spec["args"]
+    args = spec.get("args", {})
+    if args is None:  # `args:` with nothing after it
+        args = {}
     if not isinstance(args, dict):
         raise doc.error("model.args", f"must be a mapping of argument names to values, not {_kind(args)}")
     for key, value in args.items():

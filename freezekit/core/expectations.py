@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
+from ..errors import ExpectationError
 from .totals import Totals
 
 
@@ -46,3 +48,8 @@ def check(expect: Expectations, totals: Totals) -> tuple[ExpectationResult, ...]
             ExpectationResult("max_trainable_pct", expect.max_trainable_pct, pct, pct <= expect.max_trainable_pct)
         )
     return tuple(results)
+
+
+def expectation_error(failed: Sequence[ExpectationResult]) -> ExpectationError:
+    """The one message for unmet expectations, from the CLI (exit 9) and from the API alike."""
+    return ExpectationError("; ".join(e.describe() for e in failed))

@@ -21,6 +21,7 @@ from .batchnorm_policy import BatchNormPolicy
 from .config import MAX_RULES
 from .installed import versions
 from .manifest_values import NOT_RECORDED_V1, RecordedValues, entry, parse_values
+from .name_lists import first_names
 from .plan import Default, Plan
 from .records import Inventory
 from .report import ModelInfo
@@ -76,6 +77,11 @@ def build_manifest(
         "parameters": table,
         "versions": versions(),
     }
+
+
+def manifest_json(doc: dict[str, Any]) -> str:
+    """A manifest as written to disk, by `freeze --manifest` and by the API's save_manifest alike."""
+    return json.dumps(doc, indent=1) + "\n"
 
 
 @dataclass(frozen=True)
@@ -252,7 +258,7 @@ class Drift:
             ("frozen norm statistics moved", self.stats_moved),
         ):
             if names:
-                out.append(f"{label} ({len(names)}): {', '.join(names[:5])}" + (" ..." if len(names) > 5 else ""))
+                out.append(f"{label} ({len(names)}): {first_names(names)}")
         if self.manifest_edited:
             out.append("the manifest's fingerprint does not match its own parameter table: it was edited by hand")
         if out and self.fingerprint_then != self.fingerprint_now:

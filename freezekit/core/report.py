@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .batchnorm_policy import BatchNormPolicy, NormRow, effective
+from .choice import Choice
 from .expectations import ExpectationResult
 from .plan import Plan
 from .records import BufferRecord
@@ -35,9 +36,17 @@ class ModelInfo:
         return d
 
 
+class Command(Choice):
+    """The command a report answers (recorded in JSON as "command")."""
+
+    FREEZE = "freeze"
+    COUNT = "count"
+    CHECK = "check"
+
+
 @dataclass(frozen=True)
 class Report:
-    command: str  # "freeze", "count", "check"
+    command: Command
     model: ModelInfo
     plan: Plan
     totals: Totals

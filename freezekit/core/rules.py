@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import RuleError
+from .choice import Choice
+from .name_lists import first_names
 from .records import Inventory
 from .suggest import did_you_mean
 
@@ -30,6 +32,15 @@ Action = Literal["freeze", "unfreeze"]
 ACTIONS: tuple[str, ...] = ("freeze", "unfreeze")
 MAX_PATTERN_LENGTH = 1000
 _GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+class RuleKind(Choice):
+    """How a rule's pattern selects (docs/rules.md): its prefix, or none for a glob."""
+
+    GLOB = "glob"
+    RE = "re"
+    TYPE = "type"
+    THROUGH = "through"
 
 
 @dataclass(frozen=True)
@@ -46,16 +57,16 @@ class Rule:
         return f"{self.action} {self.pattern}"
 
     @property
-    def kind(self) -> str:
-        for prefix in ("re", "type", "through"):
-            if self.pattern.startswith(prefix + ":"):
-                return prefix
-        return "glob"
+    def kind(self) -> RuleKind:
+        for kind in (RuleKind.RE, RuleKind.TYPE, RuleKind.THROUGH):
+            if self.pattern.startswith(kind.value + ":"):
+                return kind
+        return RuleKind.GLOB
 
     @property
     def body(self) -> str:
         kind = self.kind
-        return self.pattern if kind == "glob" else self.pattern[len(kind) + 1 :]
+        return self.pattern if kind is RuleKind.GLOB else self.pattern[len(kind.value) + 1 :]
 
     def describe(self) -> str:
         return f"rule '{self.label}'" + (f" ({self.origin})" if self.origin else "")
@@ -69,7 +80,7 @@ def validate_rule(rule: Rule) -> None:
         raise RuleError(f"{rule.describe()}: the pattern is empty")
     if len(rule.pattern) > MAX_PATTERN_LENGTH:
         raise RuleError(f"{rule.describe()}: the pattern is longer than {MAX_PATTERN_LENGTH} characters")
-    if rule.kind == "re":
+    if rule.kind is RuleKind.RE:
         try:
             re.compile(rule.body)
         except re.error as exc:
@@ -82,7 +93,7 @@ def required_literals(rule: Rule) -> tuple[str, list[str]]:
     For a glob, the text before the first wildcard and the runs between wildcards; for a
     regex, runs of plain characters at the top level of the parsed pattern (anything
     optional, repeated or alternated breaks a run). ("", []) when nothing is known."""
-    if rule.kind == "glob":
+    if rule.kind is RuleKind.GLOB:
         runs = glob_literal_runs(rule.body)
         return runs[0], [r for r in runs[1:] if r]
     try:
@@ -185,9 +196,9 @@ class Selector:
                 f"{rule.describe()}: '{kind}:' rules need module information, which a checkpoint file "
                 "does not have; use a glob or 're:' rule, or audit the model itself"
             )
-        if kind == "type":
+        if kind is RuleKind.TYPE:
             return self._select_type(rule)
-        if kind == "through":
+        if kind is RuleKind.THROUGH:
             return self._select_through(rule)
         return self._select_by_name(rule)
 
@@ -206,9 +217,9 @@ class Selector:
 
     def _select_by_name(self, rule: Rule) -> set[int]:
         body = rule.body
-        if rule.kind == "glob" and not _GLOB_CHARS.search(body):
+        if rule.kind is RuleKind.GLOB and not _GLOB_CHARS.search(body):
             return self._within(body)
-        if rule.kind == "glob":
+        if rule.kind is RuleKind.GLOB:
             matcher = re.compile(fnmatch.translate(body)).match
         else:
             matcher = re.compile(body).fullmatch
@@ -282,10 +293,9 @@ class Selector:
             elif order.get(p.module, 0) <= last:
                 selected.add(i)
         if skipped:
-            shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
             self.notes.append(
                 f"{rule.describe()} leaves out {len(skipped)} parameter(s) held directly by modules "
-                f"that contain '{target}' ({shown}): their position is unknown; add a rule for them"
+                f"that contain '{target}' ({first_names(skipped)}): their position is unknown; add a rule for them"
             )
         return selected
 

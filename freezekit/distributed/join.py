@@ -29,7 +29,7 @@ class Joined:
     error: FreezekitError | None  # the same on every rank
 
 
-def verify_joined(options: Settings, opts: DistOptions, strict: bool) -> Joined:
+def verify_joined(settings: Settings, opts: DistOptions, warnings_fail: bool) -> Joined:
     import torch.distributed as dist
 
     env = opts.joined
@@ -56,8 +56,8 @@ def verify_joined(options: Settings, opts: DistOptions, strict: bool) -> Joined:
         )
         try:
             # every rank plans; one that cannot (a file missing on its node) stops them all, alike
-            prepared = agree(env.rank, env.world_size, lambda: prepare(options, opts, env.local_world_size))
-            return _run(opts, prepared, env.rank, strict)
+            prepared = agree(env.rank, env.world_size, lambda: prepare(settings, opts, env.local_world_size))
+            return _run(opts, prepared, env.rank, warnings_fail)
         finally:
             dist.destroy_process_group()
     except RuntimeError as exc:  # the group itself failed: a peer died, the store is unreachable
@@ -91,7 +91,7 @@ def agree(rank: int, world_size: int, attempt: Callable[[], T]) -> T:
     return value  # type: ignore[return-value]  # set: no rank failed
 
 
-def _run(opts: DistOptions, prepared: Prepared, rank: int, strict: bool) -> Joined:
+def _run(opts: DistOptions, prepared: Prepared, rank: int, warnings_fail: bool) -> Joined:
     import torch.distributed as dist
 
     from .worker import run_rank
@@ -106,18 +106,18 @@ def _run(opts: DistOptions, prepared: Prepared, rank: int, strict: bool) -> Join
     result, verdict = None, [(0, "")]
     if rank == 0:
         assert gathered is not None
-        result, verdict[0] = _verdict(opts, prepared, gathered, strict)
+        result, verdict[0] = _verdict(opts, prepared, gathered, warnings_fail)
     dist.broadcast_object_list(verdict, src=0)
     code, message = verdict[0]
     return Joined(result, error_for(code, message) if code else None)
 
 
 def _verdict(
-    opts: DistOptions, prepared: Prepared, outcomes: list[RankOutcome], strict: bool
+    opts: DistOptions, prepared: Prepared, outcomes: list[RankOutcome], warnings_fail: bool
 ) -> tuple[DistResult | None, tuple[int, str]]:
     try:
         result = assess(opts, prepared, outcomes)
     except FreezekitError as exc:
         return None, (int(exc.exit_code), str(exc))
-    message = failure_message(result, strict)
+    message = failure_message(result, warnings_fail)
     return result, ((int(VerifyError.exit_code), message) if message else (0, ""))

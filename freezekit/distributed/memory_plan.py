@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from ..core.choice import Choice
+from ..core.dtypes import Dtype
 from ..core.plan import Decision
 from ..errors import UsageError
 from .precision import Precision, grad_bytes, param_bytes, state_bytes
@@ -52,15 +53,7 @@ class OptimizerKind(Choice):
     SGD_MOMENTUM = "sgd-momentum"
 
 
-class ParamDtype(Choice):
-    FP32 = "fp32"
-    BF16 = "bf16"
-    FP16 = "fp16"
-
-    @property
-    def dtype(self) -> str:
-        return {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}[self.value]
-
+ParamDtype = Dtype  # the one dtype choice (core/dtypes.py), under the name this module used
 
 STRATEGIES = Strategy.values()
 OPTIMIZERS = OptimizerKind.values()

@@ -1,17 +1,17 @@
-"""Rendering the distributed results: rich tables, JSON dicts and Markdown."""
+"""Rendering the distributed results: tables (render/text_table.py: names never cut), JSON dicts and Markdown."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from ..render.numbers import human_bytes
-from ..render.safe_text import cell, markdown_code, markdown_text
+from ..render.safe_text import markdown_code, markdown_text
+from ..render.safe_text import plain as safe
+from ..render.table_render import status_style, write_lines
+from ..render.text_table import Column, Line, table_lines
 from ..render.view import Format
 from .memory_plan import MemoryPlan, Split
 from .results import ENGINE_NAMES, DistResult, Engine
@@ -69,40 +69,40 @@ def plan_assumptions(plan: MemoryPlan) -> str:
     )
 
 
-def section_renderables(sections: CountSections) -> list[RenderableType]:
-    out: list[RenderableType] = []
+def section_lines(sections: CountSections, width: int | None = None) -> Iterator[Line]:
+    """The FSDP units and the memory plan: text_table's rule (names never cut)."""
     if sections.units is not None:
         u = sections.units
-        t = Table(
-            title=cell(f"FSDP units ({u.how}: {', '.join(u.shard_by) or 'none'}; the root last)"), title_justify="left"
+        columns = (
+            Column("Unit", keep=True),
+            Column("Type", keep=True),
+            *(Column(h, "right") for h in ("Frozen tensors", "Trainable tensors", "Frozen", "Trainable")),
+            Column("Mixed", style=lambda text: "yellow" if text else None),
         )
-        for col in ("Unit", "Type", "Frozen tensors", "Trainable tensors", "Frozen", "Trainable", "Mixed"):
-            t.add_column(
-                col,
-                justify="right" if col in ("Frozen tensors", "Trainable tensors", "Frozen", "Trainable") else "left",
-            )
-        for unit in u.units:
-            t.add_row(
-                cell(unit.label),
-                cell(unit.type),
+        rows = [
+            (
+                safe(unit.label),
+                safe(unit.type),
                 f"{unit.frozen_tensors:,}",
                 f"{unit.trainable_tensors:,}",
                 f"{unit.frozen:,}",
                 f"{unit.trainable:,}",
-                Text("MIXED", style="yellow") if unit.mixed else "",
+                "MIXED" if unit.mixed else "",
             )
-        out.append(t)
+            for unit in u.units
+        ]
+        title = f"FSDP units ({u.how}: {safe(', '.join(u.shard_by)) or 'none'}; the root last)"
+        yield []
+        yield from table_lines(columns, rows, width, title)
     if sections.memory is not None:
         m = sections.memory
-        out.append(Text(plan_title(m), style="italic"))  # a title would wrap to the narrow table's width
-        t = Table()
-        for col in ("Part", "Frozen", "Trainable", "Total"):
-            t.add_column(col, justify="left" if col == "Part" else "right")
-        for (label, frozen, trainable), (_, part) in zip(memory_rows(m, True), _parts(m)):
-            t.add_row(label, frozen, trainable, human_bytes(part.total))
-        out.append(t)
-        out.append(Text(plan_assumptions(m), style="dim"))
-    return out
+        plan_columns = (Column("Part", keep=True), *(Column(h, "right") for h in ("Frozen", "Trainable", "Total")))
+        plan_rows = [
+            (label, f, t, human_bytes(part.total)) for (label, f, t), (_, part) in zip(memory_rows(m, True), _parts(m))
+        ]
+        yield []
+        yield from table_lines(plan_columns, plan_rows, width, plan_title(m))
+        yield [(plan_assumptions(m), "dim")]
 
 
 def section_markdown(sections: CountSections) -> str:
@@ -144,7 +144,7 @@ def _rank_dict(r: Any) -> dict[str, Any]:
     }
 
 
-def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
+def dist_dict(result: DistResult, warnings_fail: bool) -> dict[str, Any]:
     return {
         "schema": "freezekit.verify",
         "schema_version": 1,
@@ -157,7 +157,7 @@ def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
         "steps": result.steps,
         "input": result.input_desc,
         "shard_by": list(result.shard_by) if result.engine is Engine.FSDP else None,
-        "ok": not result.failures(strict),
+        "ok": not result.failures(warnings_fail),
         "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
         "memory_plan": result.plan.to_dict(),
         "memory_expected": result.expected.to_dict(),
@@ -165,20 +165,18 @@ def dist_dict(result: DistResult, strict: bool) -> dict[str, Any]:
     }
 
 
-def dist_json(result: DistResult, strict: bool) -> str:
-    return json.dumps(dist_dict(result, strict), indent=2) + "\n"
+def dist_json(result: DistResult, warnings_fail: bool) -> str:
+    return json.dumps(dist_dict(result, warnings_fail), indent=2) + "\n"
 
 
-def write_dist(result: DistResult, fmt: Format, strict: bool, out: TextIO) -> None:
+def write_dist(result: DistResult, fmt: Format, warnings_fail: bool, out: TextIO) -> None:
     """Table, JSON or Markdown (the CLI refuses CSV before running anything)."""
     if fmt is Format.JSON:
-        out.write(dist_json(result, strict))
+        out.write(dist_json(result, warnings_fail))
     elif fmt is Format.MARKDOWN:
         out.write(dist_markdown(result))
     else:
-        console = Console(file=out)
-        for item in dist_renderables(result):
-            console.print(item)
+        write_lines(dist_lines(result), out)
 
 
 def write_with_sections(report: Report, view: View, sections: CountSections, out: TextIO) -> None:
@@ -194,9 +192,7 @@ def write_with_sections(report: Report, view: View, sections: CountSections, out
     if view.format is Format.MARKDOWN:
         out.write(section_markdown(sections))
     else:
-        console = Console(file=out)
-        for item in section_renderables(sections):
-            console.print(item)
+        write_lines(section_lines(sections, view.width), out, view.color)
 
 
 def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Split]]:
@@ -216,36 +212,28 @@ def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Spli
     return rows
 
 
-def dist_renderables(result: DistResult) -> list[RenderableType]:
+def dist_lines(result: DistResult) -> Iterator[Line]:
+    """The checks and the bytes per rank: text_table's rule (names never cut), sized to the content."""
     engine = ENGINE_NAMES[result.engine]
     units = f", units: {', '.join(result.shard_by) or 'the root only'}" if result.engine is Engine.FSDP else ""
-    checks = Table(
-        title=cell(
-            f"verify {result.model} under {engine} on {result.world_size} ranks "
-            f"({result.backend}, {result.device}, {result.optimizer}{units})"
-        ),
-        title_justify="left",
+    title = (
+        f"verify {safe(result.model)} under {engine} on {result.world_size} ranks "
+        f"({result.backend}, {result.device}, {result.optimizer}{safe(units)})"
     )
-    for col in ("Check", "Result", "Detail"):
-        checks.add_column(col)
-    for c in result.checks:
-        style = "green" if c.ok else ("red" if c.severity == "error" else "yellow")
-        checks.add_row(cell(c.name), Text(_status(c.ok, c.severity), style=style), cell(c.detail))
-    mem = Table(
-        title=f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})", title_justify="left"
+    columns = (Column("Check", keep=True), Column("Result", style=status_style), Column("Detail"))
+    rows = [(safe(c.name), _status(c.ok, c.severity), safe(c.detail)) for c in result.checks]
+    yield from table_lines(columns, rows, None, title)
+    yield []
+    byte_columns = (
+        Column("", keep=True),
+        *(Column(h, "right") for h in ("params frozen", "params trainable", "grads", "optimizer", "total")),
     )
-    for col in ("", "params frozen", "params trainable", "grads", "optimizer", "total"):
-        mem.add_column(col, justify="left" if not col else "right")
-    for label, p, g, o in _memory_table_rows(result):
-        mem.add_row(
-            label,
-            f"{p.frozen:,}",
-            f"{p.trainable:,}",
-            f"{g.total:,}",
-            f"{o.total:,}",
-            f"{p.total + g.total + o.total:,}",
-        )
-    return [checks, mem]
+    byte_rows = [
+        (label, f"{p.frozen:,}", f"{p.trainable:,}", f"{g.total:,}", f"{o.total:,}", f"{p.total + g.total + o.total:,}")
+        for label, p, g, o in _memory_table_rows(result)
+    ]
+    title = f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})"
+    yield from table_lines(byte_columns, byte_rows, None, title)
 
 
 def dist_markdown(result: DistResult) -> str:

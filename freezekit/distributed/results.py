@@ -39,7 +39,7 @@ class DistOptions:
 class Job:
     """What every rank receives: enough to rebuild, freeze and wrap the same model."""
 
-    options: Settings
+    settings: Settings
     dist: DistOptions
     family: str
     shard_by: tuple[str, ...]
@@ -82,5 +82,5 @@ class DistResult:
     warnings: tuple[str, ...] = ()
     freeze_hint: str = ""  # -p arguments freezing the trainable parameters that got no gradient
 
-    def failures(self, strict: bool) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or strict))
+    def failures(self, warnings_fail: bool) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or warnings_fail))

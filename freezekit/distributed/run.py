@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from ..core.name_lists import first_names
 from ..core.plan import Plan
 from ..errors import FreezekitError, UsageError, VerifyError
 from ..pipeline.audit import load, plan_for
@@ -93,78 +94,17 @@ def _steps_text(steps: int, ranks: int) -> str:
 
 
 def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expected: MemoryPlan) -> list[Check]:
-    engine = ENGINE_NAMES[opts.engine]
     errors = sorted({r.engine_error for r in ranks if r.engine_error})
-    no_grad = tuple(sorted({n for r in ranks for n in r.no_grad}))
     ddp = opts.engine is Engine.DDP
     accepted = Check(
-        f"{engine} accepted the frozen model" + (" (find_unused_parameters=False)" if ddp else ""),
+        f"{ENGINE_NAMES[opts.engine]} accepted the frozen model" + (" (find_unused_parameters=False)" if ddp else ""),
         not errors,
         _steps_text(min(r.steps_done for r in ranks), len(ranks))
         if not errors
         else "; ".join(translate(e) for e in errors),
     )
-    if no_grad:
-        fix = (
-            f"freeze them ({_freeze_hint(no_grad, plan)}) or pass find_unused_parameters=True to DDP "
-            "(it then walks the autograd graph after every forward)"
-            if ddp
-            else "freeze them or use them: they hold optimizer-ready memory for nothing"
-        )
-        grad_detail = (
-            f"{len(no_grad)} trainable tensors got no gradient: {', '.join(no_grad[:5])}"
-            + (" ..." if len(no_grad) > 5 else "")
-            + f"; {fix}"
-        )
-    else:
-        grad_detail = "every trainable tensor got a gradient on every rank"
     unreduced = ddp and any(UNFINISHED_REDUCTION in e for e in errors)
-    checks = [
-        accepted,
-        Check(
-            "trainable parameters received a gradient",
-            not no_grad,
-            grad_detail,
-            no_grad,
-            severity="error" if ddp or unreduced else "warning",
-        ),
-    ]
-    with_grad = tuple(sorted({n for r in ranks for n in r.frozen_with_grad}))
-    checks.append(
-        Check(
-            "frozen parameters have no gradient",
-            not with_grad,
-            "no frozen tensor got a gradient on any rank"
-            if not with_grad
-            else f"{', '.join(with_grad[:5])} got a gradient",
-            with_grad,
-        )
-    )
-    if all(r.frozen_digest or not any(not d.trainable for d in plan.decisions) for r in ranks):
-        moved = sorted({n for r in ranks for n in r.frozen_changed} | set(_same_across(ranks, "frozen_digest")))
-        checks.append(
-            Check(
-                "frozen parameters bit-identical on every rank",
-                not moved,
-                f"{len(ranks[0].frozen_digest)} frozen tensors unchanged and equal on {len(ranks)} ranks"
-                if not moved
-                else f"moved or differ between ranks: {', '.join(moved[:5])}",
-                tuple(moved),
-            )
-        )
-    if all(r.trainable_digest for r in ranks):
-        differ = _same_across(ranks, "trainable_digest")
-        checks.append(
-            Check(
-                "trainable parameters identical across ranks after the steps",
-                not differ,
-                f"{len(ranks[0].trainable_digest)} trainable tensors equal on {len(ranks)} ranks "
-                "(gradients were averaged)"
-                if not differ
-                else f"differ between ranks: {', '.join(differ[:5])}",
-                tuple(differ),
-            )
-        )
+    checks = [accepted, *_gradient_checks(ddp, unreduced, ranks, plan), *_digest_checks(ranks, plan)]
     off = memory_disagreements(ranks, expected)
     checks.append(
         Check(
@@ -177,15 +117,79 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
     return checks
 
 
-def failure_message(result: DistResult, strict: bool) -> str | None:
+def _gradient_checks(ddp: bool, unreduced: bool, ranks: tuple[RankReport, ...], plan: Plan) -> list[Check]:
+    """Every trainable tensor got a gradient (an error under DDP, which fails on them), no frozen one did."""
+    no_grad = tuple(sorted({n for r in ranks for n in r.no_grad}))
+    if no_grad:
+        fix = (
+            f"freeze them ({_freeze_hint(no_grad, plan)}) or pass find_unused_parameters=True to DDP "
+            "(it then walks the autograd graph after every forward)"
+            if ddp
+            else "freeze them or use them: they hold optimizer-ready memory for nothing"
+        )
+        grad_detail = f"{len(no_grad)} trainable tensors got no gradient: {first_names(no_grad)}; {fix}"
+    else:
+        grad_detail = "every trainable tensor got a gradient on every rank"
+    with_grad = tuple(sorted({n for r in ranks for n in r.frozen_with_grad}))
+    return [
+        Check(
+            "trainable parameters received a gradient",
+            not no_grad,
+            grad_detail,
+            no_grad,
+            severity="error" if ddp or unreduced else "warning",
+        ),
+        Check(
+            "frozen parameters have no gradient",
+            not with_grad,
+            "no frozen tensor got a gradient on any rank"
+            if not with_grad
+            else f"{first_names(with_grad)} got a gradient",
+            with_grad,
+        ),
+    ]
+
+
+def _digest_checks(ranks: tuple[RankReport, ...], plan: Plan) -> list[Check]:
+    """Frozen tensors unchanged and equal on every rank; trainable ones equal after the steps."""
+    checks = []
+    if all(r.frozen_digest or not any(not d.trainable for d in plan.decisions) for r in ranks):
+        moved = sorted({n for r in ranks for n in r.frozen_changed} | set(_same_across(ranks, "frozen_digest")))
+        checks.append(
+            Check(
+                "frozen parameters bit-identical on every rank",
+                not moved,
+                f"{len(ranks[0].frozen_digest)} frozen tensors unchanged and equal on {len(ranks)} ranks"
+                if not moved
+                else f"moved or differ between ranks: {first_names(moved)}",
+                tuple(moved),
+            )
+        )
+    if all(r.trainable_digest for r in ranks):
+        differ = _same_across(ranks, "trainable_digest")
+        checks.append(
+            Check(
+                "trainable parameters identical across ranks after the steps",
+                not differ,
+                f"{len(ranks[0].trainable_digest)} trainable tensors equal on {len(ranks)} ranks "
+                "(gradients were averaged)"
+                if not differ
+                else f"differ between ranks: {first_names(differ)}",
+                tuple(differ),
+            )
+        )
+    return checks
+
+
+def failure_message(result: DistResult, warnings_fail: bool) -> str | None:
     """The one line the CLI exits 10 with: DDP's unused-parameter failure said with its fix, else
     every failed check."""
-    failed = result.failures(strict)
+    failed = result.failures(warnings_fail)
     if not failed:
         return None
     no_grad = tuple(sorted({n for r in result.ranks for n in r.no_grad}))
     if result.engine is Engine.DDP and no_grad and any(UNFINISHED_REDUCTION in r.engine_error for r in result.ranks):
-        names = ", ".join(no_grad[:5]) + (" ..." if len(no_grad) > 5 else "")
+        names = first_names(no_grad)
         return (
             f"DDP (find_unused_parameters=False) fails on this freeze: {len(no_grad)} trainable tensors get no "
             f"gradient ({names}), so DDP raises 'Expected to have finished reduction in the prior iteration' at "
@@ -204,12 +208,12 @@ class Prepared:
     backend: str
 
 
-def verify_distributed(options: Settings, opts: DistOptions) -> DistResult:
+def verify_distributed(settings: Settings, opts: DistOptions) -> DistResult:
     """Spawn `opts.world_size` local ranks, and assess what they report."""
     from .launch import launch
     from .worker import run_rank
 
-    prepared = prepare(options, opts)
+    prepared = prepare(settings, opts)
     outcomes = launch(run_rank, prepared.job, opts.world_size, prepared.backend, opts.timeout_s)
     return assess(opts, prepared, outcomes)
 
@@ -227,19 +231,19 @@ def _backend(opts: DistOptions, local_ranks: int) -> str:
     return "nccl"
 
 
-def prepare(options: Settings, opts: DistOptions, local_ranks: int | None = None) -> Prepared:
+def prepare(settings: Settings, opts: DistOptions, local_ranks: int | None = None) -> Prepared:
     """The plan from the inventory (meta device) and the job every rank receives; a UsageError for what
     is wrong before any rank starts. `local_ranks`: the ranks sharing this machine's GPUs."""
     from ..adapter.synthetic_inputs import DEFAULT_BATCH
     from ..verify.runner import input_family
 
-    source = options.source
+    source = settings.source
     if not source_type(source.kind).builds_model(source):
         raise UsageError("verify runs training steps and needs a model; MODEL is a checkpoint file")
     backend = _backend(opts, opts.world_size if local_ranks is None else local_ranks)
     # meta device: the plan needs no weights
-    loaded = load(replace(options, needs_values=False, source=replace(source, weights=None, weights_file=None)))
-    plan = plan_for(loaded.inventory, options)
+    loaded = load(replace(settings, needs_values=False, source=replace(source, weights=None, weights_file=None)))
+    plan = plan_for(loaded.inventory, settings)
     if not any(d.trainable for d in plan.decisions):
         raise UsageError(f"--{opts.engine}: every parameter is frozen, so there is nothing to train or synchronise")
     shard_by: tuple[str, ...] = ()
@@ -251,7 +255,7 @@ def prepare(options: Settings, opts: DistOptions, local_ranks: int | None = None
             f"cannot infer an input for '{source.text}'; pass --input-shape C,H,W (without the batch size)"
         )
     batch_size = opts.batch_size or DEFAULT_BATCH
-    job = Job(options, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
+    job = Job(settings, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
     return Prepared(job, plan, backend)
 
 
@@ -273,7 +277,7 @@ def assess(opts: DistOptions, prepared: Prepared, outcomes: "list[RankOutcome]")
     expected = memory_plan(plan.decisions, plan_options, without_gradient=no_grad)
     desc = f"{job.batch_size} synthetic inputs per rank"
     return DistResult(
-        job.options.source.text,
+        job.settings.source.text,
         opts.engine,
         opts.world_size,
         prepared.backend,

@@ -6,7 +6,7 @@ synthetic batch (seeded by rank, so that gradients really need averaging).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..adapter.batchnorm import apply_policy
@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..sources.registry import source_type
 from ..verify.runner import _allocation_failed
 from . import ddp_check, fsdp_check
-from .measure import digests, measure
+from .measure import Split, digests, measure
 from .memory_plan import OptimizerKind
 from .results import Engine, Job, RankReport
 
@@ -39,14 +39,25 @@ def make_optimizer(kind: OptimizerKind, params: list[Any]) -> "torch.optim.Optim
 def _build(job: Job, device: str) -> "nn.Module":
     import torch
 
-    options = replace(job.options, needs_values=True, use_cache=False)
+    settings = replace(job.settings, needs_values=True, use_cache=False)
     torch.manual_seed(0)
-    loaded = source_type(options.source.kind).load(options.source, True)
+    loaded = source_type(settings.source.kind).load(settings.source, True)
     model = loaded.model
-    plan = make_plan(loaded.inventory, options.rules, options.default, options.strict)
+    plan = make_plan(loaded.inventory, settings.rules, settings.default, not settings.allow_unmatched)
     apply_plan(model, plan)
-    apply_policy(model, options.batchnorm)
+    apply_policy(model, settings.batchnorm)
     return model.to(device)
+
+
+@dataclass
+class _Steps:
+    """What the training steps of one rank saw."""
+
+    measured: tuple[Split, Split, Split]
+    done: int = 0
+    error: str = ""
+    no_grad: tuple[str, ...] = ()
+    frozen_with_grad: tuple[str, ...] = ()
 
 
 def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
@@ -67,76 +78,77 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
         try:
             engine: "nn.Module" = ddp_check.wrap(model, device)
         except (RuntimeError, ValueError) as exc:
-            return RankReport(
-                rank,
-                *measure(model, None),
-                steps_done=0,
-                engine_error=str(exc).strip().splitlines()[0],
-                missing=missing,
-            )
+            error = str(exc).strip().splitlines()[0]
+            return RankReport(rank, *measure(model, None), steps_done=0, engine_error=error, missing=missing)
     else:
         engine, wrapped_names = fsdp_check.wrap(model, job.shard_by, device, world_size)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(job.dist.optimizer, trainable)
+    optimizer = make_optimizer(job.dist.optimizer, [p for p in model.parameters() if p.requires_grad])
     torch.manual_seed(1000 + rank)
+    batch = _synthetic_batch(job, model, device)
+    named = list(model.named_parameters())
+    # after wrapping: the engine has given every rank rank 0's values (DDP's broadcast, our sync for FSDP)
+    before = digests((n, p) for n, p in named if not p.requires_grad)
+    steps = _train(job, model, engine, optimizer, batch, named)
+    after_frozen = trainable_after = {}
+    if not steps.error or job.dist.engine is Engine.DDP:
+        # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
+        after_frozen = digests((n, p) for n, p in named if not p.requires_grad)
+        trainable_after = digests((n, p) for n, p in named if p.requires_grad)
+    return RankReport(
+        rank,
+        *steps.measured,
+        steps_done=steps.done,
+        no_grad=steps.no_grad,
+        frozen_with_grad=steps.frozen_with_grad,
+        frozen_changed=tuple(n for n, d in after_frozen.items() if before.get(n) != d),
+        frozen_digest=after_frozen,
+        trainable_digest=trainable_after,
+        engine_error=steps.error,
+        wrapped=wrapped_names,
+        missing=missing,
+    )
+
+
+def _synthetic_batch(job: Job, model: "nn.Module", device: str) -> Any:
+    """This rank's batch; one it cannot allocate is a usage error, as single-process verify says it
+    (exit 2), not the engine failing (exit 10)."""
     try:
         if job.family == "transformers":  # token ids, pixels or features from the model's config
             from ..adapter.hf_inputs import hf_batch
 
-            batch = hf_batch(model, job.options.source.text, job.batch_size, device, job.dist.input_shape)
-        else:
-            batch = make_batch(model, job.options.source.text, job.family, job.batch_size, device, job.dist.input_shape)
-    except RuntimeError as exc:  # as single-process verify says it (exit 2), not as the engine failing (exit 10)
+            return hf_batch(model, job.settings.source.text, job.batch_size, device, job.dist.input_shape)
+        return make_batch(model, job.settings.source.text, job.family, job.batch_size, device, job.dist.input_shape)
+    except RuntimeError as exc:
         if not _allocation_failed(exc):
             raise
         raise UsageError(
             f"cannot allocate a synthetic batch of {job.batch_size} on {device}; lower --batch-size"
         ) from exc
-    named = list(model.named_parameters())
-    # after wrapping: the engine has given every rank rank 0's values (DDP's broadcast, our sync for FSDP)
-    before = digests((n, p) for n, p in named if not p.requires_grad)
-    measured = measure(model, optimizer)
-    no_grad: list[str] = []
-    frozen_with_grad: list[str] = []
-    done, error = 0, ""
+
+
+def _train(job: Job, model: "nn.Module", engine: "nn.Module", optimizer: Any, batch: Any, named: list) -> _Steps:
+    """The timed steps; gradients are read after the first. An engine error after a step ran is
+    recorded (the parent compares it); one before any step means the input did not fit the model."""
+    steps = _Steps(measure(model, optimizer))
     try:
         engine.train()
         for step in range(job.dist.steps):
             batch.loss(batch.call(engine)).backward()
             if step == 0:
-                no_grad = [n for n, p in named if p.requires_grad and p.grad is None]
-                frozen_with_grad = [n for n, p in named if not p.requires_grad and p.grad is not None]
+                steps.no_grad = tuple(n for n, p in named if p.requires_grad and p.grad is None)
+                steps.frozen_with_grad = tuple(n for n, p in named if not p.requires_grad and p.grad is not None)
             optimizer.step()
-            measured = measure(model, optimizer)
-            done += 1
+            steps.measured = measure(model, optimizer)
+            steps.done += 1
             if step < job.dist.steps - 1:
                 optimizer.zero_grad(set_to_none=True)
         if job.dist.engine is Engine.DDP:
             batch.call(engine)  # DDP reports a reduction left unfinished at the next forward
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
-        error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if done == 0 and ddp_check.UNFINISHED_REDUCTION not in error:  # the first step never ran: the input
+        steps.error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if steps.done == 0 and ddp_check.UNFINISHED_REDUCTION not in steps.error:  # the first step never ran
             raise UsageError(
-                f"the training step failed on the synthetic input ({batch.desc}): {error}; "
+                f"the training step failed on the synthetic input ({batch.desc}): {steps.error}; "
                 "pass --input-shape C,H,W or --batch-size N"
             ) from exc
-    after_frozen = trainable_after = {}
-    if (
-        not error or job.dist.engine is Engine.DDP
-    ):  # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
-        after_frozen = digests((n, p) for n, p in named if not p.requires_grad)
-        trainable_after = digests((n, p) for n, p in named if p.requires_grad)
-    changed = tuple(n for n, d in after_frozen.items() if before.get(n) != d)
-    return RankReport(
-        rank,
-        *measured,
-        steps_done=done,
-        no_grad=tuple(no_grad),
-        frozen_with_grad=tuple(frozen_with_grad),
-        frozen_changed=changed,
-        frozen_digest=after_frozen,
-        trainable_digest=trainable_after,
-        engine_error=error,
-        wrapped=wrapped_names,
-        missing=missing,
-    )
+    return steps

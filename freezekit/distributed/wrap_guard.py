@@ -1,6 +1,6 @@
 """Freezing after wrapping does the wrong thing silently: DDP built its gradient buckets, FSDP1 its
 FlatParameters and FSDP2 its sharded parameter groups from the requires_grad flags they saw then.
-`freezekit.freeze` refuses a wrapped model unless told `after_wrap="ok"`.
+`freezekit.freeze` refuses a wrapped model unless told `after_wrap=True`.
 
 Wrappers are recognised by class name along the MRO, so nothing from torch.distributed is imported.
 """
@@ -39,18 +39,26 @@ def wrapper_of(model: "nn.Module") -> tuple[str, str] | None:
     return None
 
 
-def check_not_wrapped(model: "nn.Module", after_wrap: str | None) -> None:
-    if after_wrap not in (None, "ok"):
-        raise UsageError(f"after_wrap={after_wrap!r}: pass after_wrap='ok' or leave it out")
+def after_wrap_flag(value: object) -> bool:
+    """`after_wrap=True`: the caller knows the model is wrapped. "ok", its former spelling, still
+    means True; anything else but None/False is a UsageError."""
+    if value is None or value is False:
+        return False
+    if value is True or value == "ok":
+        return True
+    raise UsageError(f"after_wrap={value!r}: pass after_wrap=True or leave it out")
+
+
+def check_not_wrapped(model: "nn.Module", after_wrap: bool | str | None) -> None:
     found = wrapper_of(model)
-    if found is None or after_wrap == "ok":
+    if after_wrap_flag(after_wrap) or found is None:
         return
     where, wrapper = found
     unwrap = "model.module" if wrapper == "DistributedDataParallel" else "the model you passed to the wrapper"
     raise UsageError(
         f"freeze: {where} is already wrapped in {wrapper}, which took its gradient buckets or shards from the "
         f"requires_grad flags at wrapping time: changing them now is silently wrong. Freeze {unwrap} before "
-        "wrapping (build, freeze, then wrap), or pass after_wrap='ok' if you know your engine reads the new flags"
+        "wrapping (build, freeze, then wrap), or pass after_wrap=True if you know your engine reads the new flags"
     )
 
 

@@ -14,7 +14,7 @@ from ..core.batchnorm_policy import BatchNormPolicy, effective, norm_rows
 from ..core.expectations import check
 from ..core.plan import Plan, make_plan
 from ..core.records import Inventory
-from ..core.report import Report
+from ..core.report import Command, Report
 from ..core.totals import compute_totals
 from ..sources.registry import source_type
 from ..sources.spec import Loaded
@@ -40,7 +40,7 @@ class Audit:
     report: Report
 
 
-def audit(command: str, settings: Settings, progress: Progress = quiet) -> Audit:
+def audit(command: Command, settings: Settings, progress: Progress = quiet) -> Audit:
     with progress(f"Loading {settings.source.text}"):
         loaded = load(settings)
     plan = plan_for(loaded.inventory, settings)
@@ -71,10 +71,10 @@ def plan_for(
     inventory: Inventory, settings: Settings, lenient_hint: str = "use --allow-unmatched to make this a warning"
 ) -> Plan:
     """`lenient_hint`: how the caller's user makes a rule that selects nothing a warning."""
-    return make_plan(inventory, settings.rules, settings.default, settings.strict, lenient_hint)
+    return make_plan(inventory, settings.rules, settings.default, not settings.allow_unmatched, lenient_hint)
 
 
-def build_report(command: str, loaded: Loaded, plan: Plan, settings: Settings) -> Report:
+def build_report(command: Command, loaded: Loaded, plan: Plan, settings: Settings) -> Report:
     inventory = loaded.inventory
     totals = compute_totals(plan, inventory)
     norms, norm_warnings = norm_rows(inventory, plan, effective(settings.batchnorm))

@@ -6,43 +6,44 @@ passes a spinner on stderr); this module draws nothing itself.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import replace
 from typing import Any
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
 from ..core.config import load_config
-from ..core.manifest import Drift, compare, load_manifest
+from ..core.manifest import Drift, compare, load_manifest, manifest_json
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
 from ..core.manifest_values import ValuesChoice
-from ..core.report import ModelInfo, Report
+from ..core.report import Command, ModelInfo, Report
 from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
 from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
 from ..sources.hub_folders import check_revision, is_repo_id
 from ..sources.registry import parse_source, source_type
-from ..sources.spec import Loaded, SourceKind, SourceSpec
-from .audit import Progress, apply_to_model, audit, quiet
-from .settings import Settings, build_settings
+from ..sources.spec import Loaded, SourceKind, SourceOptions, SourceSpec
+from .audit import Audit, Progress, apply_to_model, audit, quiet
+from .settings import Request, Settings, build_settings
 
 CHECKPOINT_KINDS = frozenset(CHECKPOINT_SUFFIXES.values())  # MODEL given as a file name
 
 
 def run_audit(
-    command: str,
-    options: Settings,
+    command: Command,
+    settings: Settings,
     *,
     save: str | None = None,
     manifest: str | None = None,
     force: bool = False,
     progress: Progress = quiet,
     values: ValuesChoice = ValuesChoice.AUTO,
-) -> Report:
+    export: str | None = None,
+) -> Audit:
+    """freeze and count: the audit (what was loaded, the plan, the report), its outputs written."""
     # Refuse bad destinations before any work: a failed run writes nothing.
-    if save is not None and not source_type(options.source.kind).builds_model(options.source):
+    if save is not None and not source_type(settings.source.kind).builds_model(settings.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
-    check_distinct({"--save": save, "--manifest": manifest})
-    inputs = options.input_files() if save is not None or manifest is not None else ()
+    check_distinct({"--save": save, "--manifest": manifest, "--export": export})  # export: written by the caller
+    inputs = settings.input_files() if save is not None or manifest is not None else ()
     if save is not None:
         from ..adapter.save import check_save_path
 
@@ -50,17 +51,17 @@ def run_audit(
         check_save_path(save)
     if manifest is not None:
         check_destination(manifest, force, inputs)
-    done = audit(command, options, progress)
+    done = audit(command, settings, progress)
     loaded, plan, report = done.loaded, done.plan, done.report
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
-        model = _resolved_weights(report.model, options)
+        model = _resolved_weights(report.model, settings)
         from .manifest_output import manifest_document
 
-        info = _relative_paths(model, options, manifest) if manifest else model
+        info = _relative_paths(model, settings, manifest) if manifest else model
         saved = relative_to_manifest_folder(manifest, save) if manifest and save else None
-        doc = manifest_document(info, plan, loaded.inventory, options.batchnorm, loaded.model, values, saved)
-        training = load_config(options.config_path).training if options.config_path else None
+        doc = manifest_document(info, plan, loaded.inventory, settings.batchnorm, loaded.model, values, saved)
+        training = load_config(settings.config_path).training if settings.config_path else None
         if training is not None and not training.empty:  # optional: the optimizer section and the schedule
             doc["training"] = training.as_dict()
         if save is not None:
@@ -69,27 +70,27 @@ def run_audit(
             check_savable(loaded.model, save)
         with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
             _write_outputs(loaded, plan, doc, save, manifest, force)
-    return report
+    return done
 
 
-def _resolved_weights(model: ModelInfo, options: Settings) -> ModelInfo:
+def _resolved_weights(model: ModelInfo, settings: Settings) -> ModelInfo:
     """The manifest records the weights actually loaded (IMAGENET1K_V1), never the alias DEFAULT,
     whose meaning changes when torchvision publishes better weights."""
-    if model.weights != "DEFAULT" or options.source.kind is not SourceKind.TORCHVISION:
+    if model.weights != "DEFAULT" or settings.source.kind is not SourceKind.TORCHVISION:
         return model
     from ..adapter.weights import resolve
 
-    return replace(model, weights=resolve(options.source.ref, "DEFAULT").name)
+    return replace(model, weights=resolve(settings.source.ref, "DEFAULT").name)
 
 
-def _relative_paths(model: ModelInfo, options: Settings, manifest: str) -> ModelInfo:
+def _relative_paths(model: ModelInfo, settings: Settings, manifest: str) -> ModelInfo:
     """Files recorded as check reads them back: relative to the manifest's folder."""
     changes: dict[str, Any] = {}
     if model.weights_file is not None:
         changes["weights_file"] = relative_to_manifest_folder(manifest, model.weights_file)
-    if options.source.kind in CHECKPOINT_KINDS:
+    if settings.source.kind in CHECKPOINT_KINDS:
         changes["source"] = relative_to_manifest_folder(manifest, model.source)
-    if options.source.kind is SourceKind.HF:  # folders as check reads them: beside the manifest
+    if settings.source.kind is SourceKind.HF:  # folders as check reads them: beside the manifest
         changes["source"] = _hub_relative(manifest, model.source)
         if "base" in model.hub:
             changes["hub"] = {**model.hub, "base": _hub_relative(manifest, model.hub["base"])}
@@ -131,7 +132,7 @@ def _write_outputs(loaded: Loaded, plan, doc: dict, save: str | None, manifest: 
                 apply_to_model(loaded.model, plan)
                 write_weights(loaded.model, tmps[0], save, doc)
             if manifest is not None:
-                tmps[-1].write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+                tmps[-1].write_text(manifest_json(doc), encoding="utf-8")
     except OSError as exc:
         names = " and ".join(outputs)
         raise OutputError(f"{names}: cannot write: {exc.strerror or exc}; nothing was written") from exc
@@ -158,14 +159,18 @@ def run_check(
     weights_file = m.model.weights_file  # paths from the manifest stay inside its folder
     if weights_file is not None:
         weights_file = resolve_in_manifest_folder(manifest_path, "model.weights_file", weights_file)
-    spec = parse_source(
-        text,
+    hub = m.model.hub if text == m.model.source else {}
+    options = SourceOptions(
         args=m.model.args if text == m.model.source else {},
         weights=m.model.weights,
         weights_file=weights_file,
         trust_pickle=trust_pickle,
-        hub={**(m.model.hub if text == m.model.source else {}), "trust_code": trust_code},
+        hf_class=hub.get("hf_class"),
+        revision=hub.get("revision"),
+        base=hub.get("base"),
+        trust_code=trust_code,
     )
+    spec = parse_source(text, options)
     if model is None and spec.kind in CHECKPOINT_KINDS:
         path = resolve_in_manifest_folder(manifest_path, "model.source", spec.ref)
         spec = replace(spec, text=path, ref=path)
@@ -177,8 +182,10 @@ def run_check(
             f"if you trust the manifest pass --trust-code, or name the model yourself: "
             f"freezekit check {manifest_path} '{spec.text}'"
         )
-    options = build_settings(None, spec, rules=m.rules, default=m.default, strict=False, batchnorm=m.batchnorm)
-    done = audit("check", options, progress)
+    settings = build_settings(
+        None, spec, Request(rules=m.rules, default=m.default, allow_unmatched=True, batchnorm=m.batchnorm)
+    )
+    done = audit(Command.CHECK, settings, progress)
     from .manifest_output import model_values
 
     drift = compare(m, done.plan, done.loaded.inventory)

@@ -16,7 +16,7 @@ from ..core.plan import DEFAULT_START, Default
 from ..core.rules import Rule, validate_rule
 from ..errors import ConfigError, UsageError, WeightsError
 from ..sources.registry import parse_source, source_type
-from ..sources.spec import SourceKind, SourceSpec
+from ..sources.spec import SourceKind, SourceOptions, SourceSpec
 from ..text_files import check_input_file
 
 DEFAULT_CONFIG = "freezekit.yaml"
@@ -29,7 +29,7 @@ class Settings:
     source: SourceSpec
     rules: tuple[Rule, ...] = ()
     default: Default = DEFAULT_START
-    strict: bool = True
+    allow_unmatched: bool = False  # a rule that selects nothing: a warning, not an error (--allow-unmatched)
     expect: Expectations = Expectations()
     batchnorm: BatchNormPolicy | None = None  # None: not chosen (core/batchnorm_policy.effective says which applies)
     needs_values: bool = False  # the command needs real tensors (--save, verify)
@@ -99,27 +99,14 @@ def config_source(config: Config) -> SourceSpec | None:
     if config.model is None:
         return None
     folder = Path(config.path).parent
-    hub = dict(config.model.hub)
-    if "base" in hub:  # a PEFT base folder beside the config
-        hub["base"] = parse_source(
-            hub["base"] if hub["base"].startswith("hf:") else "hf:" + hub["base"], base=folder
-        ).text
-    return parse_source(config.model.name, args=config.model.args, base=folder, hub=hub)
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """What the caller says about the model beyond its name: --arg, weights, trust, hf: options."""
-
-    args: Sequence[str] = ()
-    weights: str | None = None
-    weights_file: str | None = None
-    trust_pickle: bool = False
-    hf_class: str | None = None
-    revision: str | None = None
-    base: str | None = None
-    download: bool = False
-    trust_code: bool = False
+    hub = config.model.hub
+    base = hub.get("base")
+    if base is not None:  # a PEFT base folder beside the config
+        base = parse_source(base if base.startswith("hf:") else "hf:" + base, base=folder).text
+    options = SourceOptions(
+        args=config.model.args, hf_class=hub.get("hf_class"), revision=hub.get("revision"), base=base
+    )
+    return parse_source(config.model.name, options, folder)
 
 
 def resolve_source(config: Config | None, model: str | None, options: SourceOptions = SourceOptions()) -> SourceSpec:
@@ -137,7 +124,7 @@ def resolve_source(config: Config | None, model: str | None, options: SourceOpti
         raise ConfigError(f"{config.path}: no 'model:' key, and no MODEL on the command line")
     source = replace(
         source,
-        args={**source.args, **dict(parse_arg(a) for a in o.args)},
+        args={**source.args, **o.args},
         weights=o.weights if o.weights is not None else config.weights,
         weights_file=o.weights_file if o.weights_file is not None else config.weights_file,
         trust_pickle=o.trust_pickle,
@@ -157,31 +144,34 @@ def resolve_source(config: Config | None, model: str | None, options: SourceOpti
     return source
 
 
-def build_settings(
-    config: Config | None,
-    source: SourceSpec,
-    *,
-    rules: tuple[Rule, ...] = (),
-    default: Default | None = None,
-    strict: bool = True,
-    expect: Expectations = Expectations(),
-    batchnorm: BatchNormPolicy | None = None,
-    needs_values: bool = False,
-    use_cache: bool = True,
-) -> Settings:
-    """The one merge of a config and the caller's values (command line or Python API): the caller's
-    rules come after the config's, its other values win."""
+@dataclass(frozen=True)
+class Request:
+    """What the caller asks beyond the config and the model, from the command line or the Python
+    API: one typed value, carried whole into build_settings."""
+
+    rules: tuple[Rule, ...] = ()  # after the config's
+    default: Default | None = None  # None: the config's, else the model's natural start
+    allow_unmatched: bool = False  # a rule that selects nothing is a warning, not an error
+    expect: Expectations = Expectations()  # merged over the config's
+    batchnorm: BatchNormPolicy | None = None  # None: the config's
+    needs_values: bool = False
+    use_cache: bool = True
+
+
+def build_settings(config: Config | None, source: SourceSpec, request: Request = Request()) -> Settings:
+    """The one merge of a config and the caller's request (command line or Python API): the
+    request's rules come after the config's, its other values win."""
     config = config or Config()
     return Settings(
         source=source,
-        rules=config.rules + rules,
-        default=default or config.default or natural_default(source),
-        strict=strict,
-        expect=config.expect.merged_with(expect),
-        batchnorm=batchnorm or config.batchnorm,
+        rules=config.rules + request.rules,
+        default=request.default or config.default or natural_default(source),
+        allow_unmatched=request.allow_unmatched,
+        expect=config.expect.merged_with(request.expect),
+        batchnorm=request.batchnorm or config.batchnorm,
         config_path=config.path or None,
-        needs_values=needs_values,
-        use_cache=use_cache,
+        needs_values=request.needs_values,
+        use_cache=request.use_cache,
     )
 
 
@@ -196,32 +186,9 @@ def natural_default(source: SourceSpec) -> Default:
 
 
 def from_command_line(
-    *,
-    config_path: str | None,
-    model: str | None,
-    source: SourceOptions = SourceOptions(),
-    patterns: Sequence[str] = (),
-    unfreezes: Sequence[str] = (),
-    order: Sequence[str] | None = None,
-    default: Default | None = None,
-    strict: bool = True,
-    expect: Expectations = Expectations(),
-    batchnorm: BatchNormPolicy | None = None,
-    needs_values: bool = False,
-    use_cache: bool = True,
+    *, config_path: str | None, model: str | None, source: SourceOptions = SourceOptions(), request: Request = Request()
 ) -> Settings:
-    """The settings of a freeze, count or verify command line: its rules (in the order -p/-u were
-    given), the config it names (or ./freezekit.yaml), the model, merged once."""
-    rules = command_line_rules(patterns, unfreezes, order)
+    """The settings of a freeze, count or verify command line: the config it names (or
+    ./freezekit.yaml), the model, and what the command line asks, merged once."""
     config = find_config(config_path, model)
-    return build_settings(
-        config,
-        resolve_source(config, model, source),
-        rules=rules,
-        default=default,
-        strict=strict,
-        expect=expect,
-        batchnorm=batchnorm,
-        needs_values=needs_values,
-        use_cache=use_cache,
-    )
+    return build_settings(config, resolve_source(config, model, source), request)

@@ -25,6 +25,18 @@ def _table(header: tuple[str, ...], rows: list[tuple], right: AbstractSet[int] =
 
 def write_markdown(report: Report, view: View, out: TextIO) -> None:
     lines = [f"## freezekit {report.command}: {markdown_code(report.model.source)}", ""]
+    lines += _rows(report, view)
+    if report.norms and view.parameters:
+        lines += _norms(report, view)
+    lines += _table(("Totals", ""), summary_rows(report), {1})
+    if report.expectations:
+        lines += _table(("Expectation", "Bound", "Actual", "Result"), expectation_cells(report), {1, 2})
+    out.write("\n".join(lines))
+
+
+def _rows(report: Report, view: View) -> list[str]:
+    """One row per module (--depth) or per parameter (freeze); none for count's totals."""
+    lines: list[str] = []
     if view.depth is not None:
         lines += _table(
             ("Module", "Total", "Trainable", "Frozen", "Frozen share"),
@@ -58,31 +70,31 @@ def write_markdown(report: Report, view: View, out: TextIO) -> None:
             ],
             {2},
         )
-    if report.norms and view.parameters and view.batchnorm_details:
-        lines += _table(
+    return lines
+
+
+def _norms(report: Report, view: View) -> list[str]:
+    """The BatchNorm layers, one row each (--batchnorm-details) or one row per kind."""
+    if view.batchnorm_details:
+        return _table(
             ("Layer", "Type", "Affine", "Statistics", "Note"),
             [
                 (markdown_code(n.name), n.type, affine_text(n), "update" if n.stats_update else "fixed", n.note)
                 for n in report.norms
             ],
         )
-    elif report.norms and view.parameters:
-        lines += _table(
-            ("Type", "Affine", "Statistics", "Layers", "Note", "First layers"),
-            [
-                (
-                    n.type,
-                    affine_text(n),
-                    "update" if n.stats_update else "fixed",
-                    f"{len(names):,}",
-                    n.note,
-                    first_names(names),
-                )
-                for n, names in norm_groups(report.norms)
-            ],
-            {3},
-        )
-    lines += _table(("Totals", ""), summary_rows(report), {1})
-    if report.expectations:
-        lines += _table(("Expectation", "Bound", "Actual", "Result"), expectation_cells(report), {1, 2})
-    out.write("\n".join(lines))
+    return _table(
+        ("Type", "Affine", "Statistics", "Layers", "Note", "First layers"),
+        [
+            (
+                n.type,
+                affine_text(n),
+                "update" if n.stats_update else "fixed",
+                f"{len(names):,}",
+                n.note,
+                first_names(names),
+            )
+            for n, names in norm_groups(report.norms)
+        ],
+        {3},
+    )

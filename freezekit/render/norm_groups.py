@@ -3,8 +3,8 @@ and the first layer names, instead of one row per layer (ResNet-152 has 155)."""
 
 from __future__ import annotations
 
+from ..core.name_lists import first_names as core_first_names
 from ..core.report import NormRow
-from ..errors import one_line
 
 FIRST_NAMES = 3  # names shown per group
 
@@ -24,5 +24,4 @@ def norm_groups(norms: tuple[NormRow, ...]) -> list[tuple[NormRow, list[str]]]:
 
 def first_names(names: list[str]) -> str:
     """'bn1, layer1.0.bn1, layer1.0.bn2 and 50 more': whole names, never cut."""
-    shown = ", ".join(one_line(n) for n in names[:FIRST_NAMES])
-    return shown + (f" and {len(names) - FIRST_NAMES} more" if len(names) > FIRST_NAMES else "")
+    return core_first_names(names, FIRST_NAMES)

@@ -9,7 +9,7 @@ one giant object. Names are never shortened (text_table's `keep` columns).
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TextIO
 
@@ -143,6 +143,19 @@ ANSI = {"bold": "1", "dim": "2", "green": "32", "red": "31", "bold red": "1;31",
 
 def ansi(line: Line) -> str:
     return "".join(f"\x1b[{ANSI[style]}m{text}\x1b[0m" if style and text else text for text, style in line).rstrip()
+
+
+def write_lines(lines: Iterable[Line], out: TextIO, color: bool = False) -> None:
+    """Any table's lines (text_table), in colour or as plain text: every table freezekit prints
+    goes through here, so names are never cut in any of them."""
+    to_text = ansi if color else plain
+    for line in lines:
+        out.write(to_text(line) + "\n")
+
+
+def status_style(text: str) -> str | None:
+    """A check's result: pass, warn or FAIL."""
+    return {"pass": "green", "FAIL": "bold red"}.get(text, "yellow")
 
 
 def write_table(report: Report, view: View, out: TextIO) -> None:

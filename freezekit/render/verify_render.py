@@ -1,21 +1,21 @@
-"""Rendering a VerifyResult: a rich table, JSON (schema freezekit.verify/1), or Markdown."""
+"""Rendering a VerifyResult: a table (text_table.py: names never cut), JSON (schema freezekit.verify/1), or Markdown."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any, TextIO
 
-from rich.console import Console, RenderableType
-from rich.table import Table
-from rich.text import Text
-
 from ..verify.result import VerifyResult
-from .safe_text import cell, markdown_code, markdown_text
+from .safe_text import markdown_code, markdown_text
+from .safe_text import plain as safe
+from .table_render import status_style, write_lines
+from .text_table import Column, Line, table_lines
 from .view import Format, View
 
 
-def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
+def verify_dict(result: VerifyResult, warnings_fail: bool) -> dict[str, Any]:
     return {
         "schema": "freezekit.verify",
         "schema_version": 1,
@@ -24,7 +24,7 @@ def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
         "dtype": result.dtype,
         "batch_size": result.batch_size,
         "input": result.input_desc,
-        "ok": not result.failures(strict),
+        "ok": not result.failures(warnings_fail),
         "checks": [{**asdict(c), "offenders": list(c.offenders[:50])} for c in result.checks],
         "step": asdict(result.frozen_run),
         "all_trainable_step": asdict(result.all_trainable_run) if result.all_trainable_run else None,
@@ -33,9 +33,9 @@ def verify_dict(result: VerifyResult, strict: bool) -> dict[str, Any]:
     }
 
 
-def _status(ok: bool, severity: str, strict: bool) -> str:
+def _status(ok: bool, severity: str, warnings_fail: bool) -> str:
     """What the check means for this run: under --strict a warning fails it too."""
-    return "pass" if ok else ("FAIL" if severity == "error" or strict else "warn")
+    return "pass" if ok else ("FAIL" if severity == "error" or warnings_fail else "warn")
 
 
 def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
@@ -54,26 +54,18 @@ def _step_rows(result: VerifyResult) -> list[tuple[str, str]]:
     return rows
 
 
-def verify_renderables(result: VerifyResult, strict: bool = False) -> list[RenderableType]:
-    checks = Table(
-        title=cell(f"verify {result.model} on {result.device} ({result.dtype}, {result.input_desc})"),
-        title_justify="left",
-    )
-    for col in ("Check", "Result", "Detail"):
-        checks.add_column(col)
-    for c in result.checks:
-        status = _status(c.ok, c.severity, strict)
-        style = {"pass": "green", "FAIL": "red"}.get(status, "yellow")
-        checks.add_row(cell(c.name), Text(status, style=style), cell(c.detail))
-    steps = Table(title="Training step", title_justify="left", show_header=False)
-    steps.add_column(style="bold")
-    steps.add_column(justify="right")
-    for k, v in _step_rows(result):
-        steps.add_row(k, v)
-    return [checks, steps]
+def verify_lines(result: VerifyResult, warnings_fail: bool = False, width: int | None = None) -> Iterator[Line]:
+    """The checks, then the training step: text_table's rule (names never cut)."""
+    title = f"verify {safe(result.model)} on {result.device} ({result.dtype}, {result.input_desc})"
+    columns = (Column("Check", keep=True), Column("Result", style=status_style), Column("Detail"))
+    rows = [(safe(c.name), _status(c.ok, c.severity, warnings_fail), safe(c.detail)) for c in result.checks]
+    yield from table_lines(columns, rows, width, title)
+    yield []
+    steps = (Column("", keep=True), Column("", "right"))
+    yield from table_lines(steps, _step_rows(result), width, "Training step", header=False)
 
 
-def verify_markdown(result: VerifyResult, strict: bool = False) -> str:
+def verify_markdown(result: VerifyResult, warnings_fail: bool = False) -> str:
     lines = [
         f"## freezekit verify: {markdown_code(result.model)} on {result.device} ({result.dtype})",
         "",
@@ -81,24 +73,22 @@ def verify_markdown(result: VerifyResult, strict: bool = False) -> str:
         "|---|---|---|",
     ]
     lines += [
-        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity, strict)} | {markdown_text(c.detail)} |"
+        f"| {markdown_text(c.name)} | {_status(c.ok, c.severity, warnings_fail)} | {markdown_text(c.detail)} |"
         for c in result.checks
     ]
     lines += ["", "| Training step | |", "|---|---:|"] + [f"| {k} | {v} |" for k, v in _step_rows(result)]
     return "\n".join(lines) + "\n"
 
 
-def verify_json(result: VerifyResult, strict: bool) -> str:
-    return json.dumps(verify_dict(result, strict), indent=2) + "\n"
+def verify_json(result: VerifyResult, warnings_fail: bool) -> str:
+    return json.dumps(verify_dict(result, warnings_fail), indent=2) + "\n"
 
 
-def write_verify(result: VerifyResult, view: View, strict: bool, out: TextIO) -> None:
+def write_verify(result: VerifyResult, view: View, warnings_fail: bool, out: TextIO) -> None:
     """Table, JSON or Markdown, as the view says (the CLI offers no other format here)."""
     if view.format is Format.JSON:
-        out.write(verify_json(result, strict))
+        out.write(verify_json(result, warnings_fail))
     elif view.format is Format.MARKDOWN:
-        out.write(verify_markdown(result, strict))
-    else:  # a pipe or a file: wide enough for the details, never rich's 80-column guess
-        console = Console(file=out, width=view.width or 200, no_color=not view.color, highlight=False)
-        for item in verify_renderables(result, strict):
-            console.print(item)
+        out.write(verify_markdown(result, warnings_fail))
+    else:
+        write_lines(verify_lines(result, warnings_fail, view.width), out, view.color)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import importlib
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping, Protocol, cast
+from typing import Any, Protocol, cast
 
-from .spec import Loaded, SourceKind, SourceSpec
+from .spec import Loaded, SourceKind, SourceOptions, SourceSpec
 
 
 class SourceType(Protocol):
@@ -64,27 +64,22 @@ def source_type(kind: SourceKind) -> SourceType:
     return cast(SourceType, importlib.import_module(f".{SOURCES[kind]}", __package__))
 
 
-def parse_source(
-    text: str,
-    *,
-    args: Mapping[str, Any] | None = None,
-    weights: str | None = None,
-    weights_file: str | None = None,
-    trust_pickle: bool = False,
-    base: Path | None = None,
-    hub: Mapping[str, Any] | None = None,
-) -> SourceSpec:
-    """The one place a MODEL string is parsed (command line, config, manifest, API).
-    `hub`: the hf:/timm: options (hf_class, revision, base, download, trust_code)."""
+def parse_source(text: str, options: SourceOptions = SourceOptions(), base: Path | None = None) -> SourceSpec:
+    """The one place a MODEL string is parsed (command line, config, manifest, API); `options`
+    what the caller says beyond the name; `base` the folder relative paths resolve against."""
     for module in dict.fromkeys(SOURCES.values()):
         spec = cast(SourceType, importlib.import_module(f".{module}", __package__)).parse(text, base)
         if spec is not None:
             return replace(
                 spec,
-                args=dict(args or {}),
-                weights=weights,
-                weights_file=weights_file,
-                trust_pickle=trust_pickle,
-                **dict(hub or {}),
+                args=dict(options.args),
+                weights=options.weights,
+                weights_file=options.weights_file,
+                trust_pickle=options.trust_pickle,
+                hf_class=options.hf_class or spec.hf_class,
+                revision=options.revision or spec.revision,
+                base=options.base or spec.base,
+                download=options.download,
+                trust_code=options.trust_code,
             )
     raise AssertionError(f"no source kind accepts {text!r}: the registry lacks its catch-all")  # pragma: no cover

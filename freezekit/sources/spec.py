@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Mapping
 
 from ..core.records import Inventory
 from ..core.report import ModelInfo
@@ -51,6 +51,22 @@ class SourceSpec:
         """How reports and manifests record the source."""
         hub = {k: v for k, v in (("hf_class", self.hf_class), ("revision", self.revision), ("base", self.base)) if v}
         return ModelInfo(self.text, self.kind.value, self.weights, self.weights_file, dict(self.args), hub)
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """What the caller says about the model beyond its name (command line, config, manifest, API):
+    one typed value, taken whole by registry.parse_source. None/False: not said."""
+
+    args: Mapping[str, Any] = field(default_factory=dict)  # --arg values, already parsed
+    weights: str | None = None
+    weights_file: str | None = None
+    trust_pickle: bool = False
+    hf_class: str | None = None
+    revision: str | None = None
+    base: str | None = None
+    download: bool = False
+    trust_code: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..core.dtypes import SHORT, Dtype
 from ..errors import UsageError
 
-DTYPES = ("float32", "bfloat16")
+DTYPES = (Dtype.FLOAT32, Dtype.BFLOAT16)  # what verify trains in (bfloat16: under autocast)
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,13 @@ def verify_options(
     device: str, batch_size: int | None, input_shape: str | None, dtype: str, steps: int, warmup: int, compare: bool
 ) -> VerifyOptions:
     """The options as given on the command line, or a UsageError naming the flag."""
-    if dtype not in DTYPES:
+    chosen = Dtype(dtype) if dtype in Dtype.values() or dtype in SHORT else None  # bf16 as count spells it
+    if chosen not in DTYPES:
         raise UsageError(f"--dtype {dtype}: choose float32 or bfloat16")
     if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
         raise UsageError(f"--device {device}: choose cpu, cuda or cuda:N")
     shape = parse_shape(input_shape) if input_shape else None
-    return VerifyOptions(device, batch_size, shape, dtype, steps, warmup, compare)
+    return VerifyOptions(device, batch_size, shape, str(chosen), steps, warmup, compare)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -35,8 +35,8 @@ class VerifyResult:
     all_trainable_run: StepStats | None = None
     warnings: tuple[str, ...] = ()  # the plan's (e.g. rules that matched nothing under --allow-unmatched)
 
-    def failures(self, strict: bool) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or strict))
+    def failures(self, warnings_fail: bool) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or warnings_fail))
 
     @property
     def speedup(self) -> float | None:
@@ -47,3 +47,11 @@ class VerifyResult:
     def memory_ratio(self) -> float | None:
         b = self.all_trainable_run
         return self.frozen_run.peak_mib / b.peak_mib if b and b.peak_mib else None
+
+
+def warned(checks: tuple[Check, ...], warnings_fail: bool) -> tuple[Check, ...]:
+    """The warning checks printed as warnings, by verify and by verify --ddp/--fsdp alike: a
+    warning that names offenders or failed, unless --strict (warnings_fail) made it a failure."""
+    return tuple(
+        c for c in checks if c.severity == "warning" and (c.offenders or not c.ok) and not (warnings_fail and not c.ok)
+    )

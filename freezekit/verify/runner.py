@@ -14,6 +14,7 @@ from ..adapter.inventory import apply_plan
 from ..adapter.synthetic_inputs import DEFAULT_BATCH, make_batch
 from ..adapter.training_step import run_steps
 from ..core.batchnorm_policy import BatchNormPolicy, effective
+from ..core.name_lists import first_names
 from ..core.plan import Default, Plan
 from ..errors import UsageError
 from ..pipeline.audit import plan_for
@@ -27,14 +28,14 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def _prepare(options: Settings, freeze: bool, device: str) -> tuple["nn.Module", Plan, list[str]]:
-    loaded = source_type(options.source.kind).load(options.source, options.materialize)
+def _prepare(settings: Settings, freeze: bool, device: str) -> tuple["nn.Module", Plan, list[str]]:
+    loaded = source_type(settings.source.kind).load(settings.source, settings.materialize)
     model, inventory = loaded.model, loaded.inventory
-    plan = plan_for(inventory, options if freeze else replace(options, rules=(), default=Default.TRAINABLE))
+    plan = plan_for(inventory, settings if freeze else replace(settings, rules=(), default=Default.TRAINABLE))
     apply_plan(model, plan)
     frozen_bn = [n for n, m in norm_layers(model) if _affine_state(m) is False] if freeze else []
     if freeze:
-        apply_policy(model, options.batchnorm)
+        apply_policy(model, settings.batchnorm)
     return model.to(device), plan, frozen_bn
 
 
@@ -49,18 +50,18 @@ def _stats(model: "nn.Module", names: list[str]) -> dict[str, dict]:
     }
 
 
-def _run(options: Settings, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
+def _run(settings: Settings, vopts: VerifyOptions, freeze: bool, family: str, batch_size: int):
     import torch
 
-    model, plan, frozen_bn = _prepare(options, freeze, vopts.device)
+    model, plan, frozen_bn = _prepare(settings, freeze, vopts.device)
     before = _stats(model, frozen_bn)
     try:
         if family == "transformers":  # inputs from the model's config (token ids, pixels, log-mel features)
             from ..adapter.hf_inputs import hf_batch
 
-            batch = hf_batch(model, options.source.text, batch_size, vopts.device, vopts.input_shape)
+            batch = hf_batch(model, settings.source.text, batch_size, vopts.device, vopts.input_shape)
         else:
-            batch = make_batch(model, options.source.text, family, batch_size, vopts.device, vopts.input_shape)
+            batch = make_batch(model, settings.source.text, family, batch_size, vopts.device, vopts.input_shape)
     except (torch.OutOfMemoryError, RuntimeError) as exc:
         if not _allocation_failed(exc):
             raise
@@ -139,9 +140,7 @@ def _checks(model: "nn.Module", plan: Plan, frozen_bn: list[str], before: dict, 
             not unused,
             f"{n_trainable - len(unused)} of {n_trainable} trainable tensors got a gradient"
             + (
-                f"; trainable but unused: {', '.join(unused[:5])}"
-                + (" ..." if len(unused) > 5 else "")
-                + " (DDP would need find_unused_parameters=True)"
+                f"; trainable but unused: {first_names(unused)}" + " (DDP would need find_unused_parameters=True)"
                 if unused
                 else ""
             ),
@@ -180,11 +179,11 @@ def _same(a, b) -> bool:  # noqa: ANN001
     return b is not None and a.shape == b.shape and torch.equal(a, b.to(a.device))
 
 
-def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
-    """`options` must ask for real values (Settings.needs_values), as the CLI's verify does."""
+def verify(settings: Settings, vopts: VerifyOptions) -> VerifyResult:
+    """`settings` must ask for real values (Settings.needs_values), as the CLI's verify does."""
     import torch
 
-    source = options.source
+    source = settings.source
     if not source_type(source.kind).builds_model(source):
         raise UsageError("verify runs a training step and needs a model; MODEL is a checkpoint file")
     if vopts.device.startswith("cuda") and not torch.cuda.is_available():
@@ -193,13 +192,13 @@ def verify(options: Settings, vopts: VerifyOptions) -> VerifyResult:
     batch_size = vopts.batch_size or DEFAULT_BATCH
     baseline = None
     if vopts.compare:  # everything trainable, same step, measured first on a fresh model
-        model, *_, baseline = _run(options, vopts, False, family, batch_size)
+        model, *_, baseline = _run(settings, vopts, False, family, batch_size)
         del model
         gc.collect()
         if vopts.device.startswith("cuda"):
             torch.cuda.empty_cache()
-    model, plan, frozen_bn, before, desc, stats = _run(options, vopts, True, family, batch_size)
-    checks = _checks(model, plan, frozen_bn, before, effective(options.batchnorm))
+    model, plan, frozen_bn, before, desc, stats = _run(settings, vopts, True, family, batch_size)
+    checks = _checks(model, plan, frozen_bn, before, effective(settings.batchnorm))
     return VerifyResult(
         source.text, vopts.device, vopts.dtype, batch_size, desc, tuple(checks), stats, baseline, plan.warnings
     )

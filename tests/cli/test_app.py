@@ -177,3 +177,20 @@ def test_arg_values_that_are_not_json_scalars_stay_text(cli):
     factory = f"{Path(__file__).parents[1] / 'models_for_tests.py'}:build_tied"
     code, _, err = cli("count", factory, "--arg", "vocab=2001-01-01", "-f", "json", "--no-cache")
     assert code == ExitCode.MODEL and "TypeError" in err  # the builder got the text, not a date
+
+
+def test_the_cli_and_the_api_say_unmet_expectations_the_same_way(cli):
+    """One message (core/expectations.expectation_error) for exit 9 and for the API's ExpectationError."""
+    from pathlib import Path
+
+    import freezekit
+    from freezekit.errors import ExpectationError
+    from tests.models_for_tests import build_tied
+
+    factory = f"{Path(__file__).parents[1] / 'models_for_tests.py'}:build_tied"
+    code, _, err = cli("count", factory, "-p", "head", "--expect-total", "1", "--no-cache")
+    assert code == ExitCode.EXPECTATION
+    with pytest.raises(ExpectationError) as caught:
+        freezekit.freeze(build_tied(), rules=["head"], expect={"total": 1})
+    assert err == f"freezekit: error: {caught.value}\n"
+    assert str(caught.value) == "expected total 1 but the plan gives 60"  # 8 x 4 embedding (tied to head) + 20 + 8

@@ -152,8 +152,8 @@ def test_verify_strict_result_column():
     stats = StepStats(1.0, 2.0, "rss", 1, 2)
     result = VerifyResult("m", "cpu", "float32", 2, "x", (Check("unused", False, "1 unused", ("a",), "warning"),),
                           stats)
-    assert "| unused | warn | 1 unused |" in verify_markdown(result, strict=False)
-    assert "| unused | FAIL | 1 unused |" in verify_markdown(result, strict=True)
+    assert "| unused | warn | 1 unused |" in verify_markdown(result, warnings_fail=False)
+    assert "| unused | FAIL | 1 unused |" in verify_markdown(result, warnings_fail=True)
 
 
 def test_drift_is_printed_once(cli, tmp_path):

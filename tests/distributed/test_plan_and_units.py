@@ -113,7 +113,7 @@ def test_to_dict_shape():
 @pytest.mark.parametrize("args, culprit", [(("tp", 2, "adamw"), "--strategy 'tp' is not one of ddp, fsdp, zero1"),
                                            (("ddp", 0, "adamw"), "--world-size 0: must be at least 1"),
                                            (("ddp", 2, "lion"), "--optimizer 'lion' is not one of adamw, adam, sgd"),
-                                           (("ddp", 2, "adamw", "int8"), "--param-dtype 'int8' is not one of fp32, bf16")])
+                                           (("ddp", 2, "adamw", "int8"), "--param-dtype 'int8' is not one of float32, bfloat16, float16")])
 def test_bad_plan_options(args, culprit):
     with pytest.raises(UsageError, match=culprit):
         memory_plan(_decisions(), *args)

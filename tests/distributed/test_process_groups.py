@@ -80,7 +80,7 @@ def test_unused_trainable_parameter_under_ddp_is_the_exit_10_diagnosis():
     assert failed["trainable parameters received a gradient"].offenders == ("spare.bias", "spare.weight")
     assert "trainable parameters identical across ranks after the steps" in failed  # one bucket: never reduced
     assert all(r.steps_done == 1 for r in result.ranks)  # the second forward raised
-    message = failure_message(result, strict=False)
+    message = failure_message(result, warnings_fail=False)
     assert message.startswith("DDP (find_unused_parameters=False) fails on this freeze: 2 trainable tensors get no "
                               "gradient (spare.bias, spare.weight)")
     assert "freeze them (-p 'spare') or pass find_unused_parameters=True" in message
@@ -92,7 +92,7 @@ def test_unused_trainable_parameter_under_fsdp_is_a_warning():
     result = _run("unused", "fsdp", optimizer=OptimizerKind.SGD_MOMENTUM)
     (failed,) = [c for c in result.checks if not c.ok]
     assert failed.severity == "warning" and failed.offenders == ("spare.bias", "spare.weight")
-    assert failure_message(result, strict=False) is None
+    assert failure_message(result, warnings_fail=False) is None
     assert result.expected.optimizer_state.trainable == (988 - 39 * 4) // 2  # one momentum buffer, sharded
     _assert_plan_agrees(result)
 

@@ -27,10 +27,11 @@ def test_ddp_wrapped_model_is_refused(group):
     model = _net()
     wrapped = nn.parallel.DistributedDataParallel(model)
     with pytest.raises(UsageError, match=r"the model is already wrapped in DistributedDataParallel.*Freeze model\.module "
-                                         "before wrapping.*after_wrap='ok'"):
+                                         "before wrapping.*after_wrap=True"):
         freezekit.freeze(wrapped, rules=["module.0"])
     assert all(p.requires_grad for p in model.parameters())  # nothing changed
-    report = freezekit.freeze(wrapped, rules=["module.0"], after_wrap="ok")
+    report = freezekit.freeze(wrapped, rules=["module.0"], after_wrap=True)
+    assert freezekit.freeze(wrapped, rules=["module.0"], after_wrap="ok").frozen == report.frozen  # the old spelling
     assert report.frozen == ["module.0.weight", "module.0.bias"]
     freezekit.freeze(model, rules=["0"])  # the unwrapped model is fine (the wrapper is its parent, not inside it)
 

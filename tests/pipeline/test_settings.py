@@ -6,9 +6,9 @@ from freezekit.core.config import load_config
 from freezekit.core.expectations import Expectations
 from freezekit.core.plan import Default
 from freezekit.core.rules import Rule
-from freezekit.pipeline.settings import Settings, SourceOptions, build_settings, resolve_source
+from freezekit.pipeline.settings import Request, Settings, build_settings, resolve_source
 from freezekit.sources.registry import parse_source
-from freezekit.sources.spec import SourceKind
+from freezekit.sources.spec import SourceKind, SourceOptions
 
 CONFIG = """model: {factory: "models.py:build", args: {depth: 4, width: 8}}
 weights_file: w.pt
@@ -30,7 +30,7 @@ def _config(tmp_path: Path):
 
 def test_the_config_model_keeps_its_args_and_resolves_against_its_folder(tmp_path):
     config = _config(tmp_path)
-    source = resolve_source(config, None, SourceOptions(args=["depth=5"]))
+    source = resolve_source(config, None, SourceOptions(args={"depth": 5}))
     assert (source.kind, source.ref, source.attr) == (SourceKind.FILE_FACTORY, str(tmp_path / "models.py"), "build")
     assert source.args == {"depth": 5, "width": 8}  # --arg wins, the config's others stay
     assert source.weights_file == str(tmp_path / "w.pt") and source.weights is None
@@ -42,8 +42,8 @@ def test_the_config_model_keeps_its_args_and_resolves_against_its_folder(tmp_pat
 
 def test_command_line_values_win_and_rules_come_after_the_config_s(tmp_path):
     config = _config(tmp_path)
-    settings = build_settings(config, resolve_source(config, None), rules=(Rule("freeze", "head.0", "--pattern"),),
-                              default=Default.KEEP, expect=Expectations(total=100))
+    request = Request(rules=(Rule("freeze", "head.0", "--pattern"),), default=Default.KEEP, expect=Expectations(total=100))
+    settings = build_settings(config, resolve_source(config, None), request)
     assert [r.pattern for r in settings.rules] == ["head", "head.0"]
     assert settings.default is Default.KEEP and settings.batchnorm is BatchNormPolicy.EVAL
     assert settings.expect == Expectations(trainable=10, total=100)
@@ -54,7 +54,7 @@ def test_command_line_values_win_and_rules_come_after_the_config_s(tmp_path):
 
 def test_defaults_without_a_config():
     settings = build_settings(None, parse_source("vgg16"))
-    assert settings.default is Default.TRAINABLE and settings.batchnorm is None and settings.strict
+    assert settings.default is Default.TRAINABLE and settings.batchnorm is None and not settings.allow_unmatched
     assert settings.rules == () and settings.expect == Expectations() and settings.input_files() == ()
 
 
@@ -62,5 +62,5 @@ def test_materialize_is_decided_by_the_command_s_need_and_the_weights():
     plain = parse_source("vgg16")
     assert not Settings(source=plain).materialize
     assert Settings(source=plain, needs_values=True).materialize
-    assert Settings(source=parse_source("vgg16", weights="DEFAULT")).materialize
-    assert Settings(source=parse_source("vgg16", weights_file="w.pt")).materialize
+    assert Settings(source=parse_source("vgg16", SourceOptions(weights="DEFAULT"))).materialize
+    assert Settings(source=parse_source("vgg16", SourceOptions(weights_file="w.pt"))).materialize

@@ -23,11 +23,12 @@ from freezekit.sources import safetensors_header
 from freezekit.sources.checkpoint import is_buffer, read_checkpoint_inventory
 from freezekit.sources.registry import parse_source
 from freezekit.sources.safetensors_header import read_header
+from freezekit.sources.spec import SourceOptions
 from tests.models_for_tests import TiedNet
 
 
 def inventory(path, trust_pickle=False):
-    return read_checkpoint_inventory(parse_source(str(path), trust_pickle=trust_pickle))
+    return read_checkpoint_inventory(parse_source(str(path), SourceOptions(trust_pickle=trust_pickle)))
 
 
 def small_model() -> nn.Module:

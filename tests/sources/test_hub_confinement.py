@@ -13,6 +13,7 @@ import pytest
 
 from freezekit.sources import hub_offline
 from freezekit.sources.adapter_paths import confined_config
+from freezekit.sources.spec import SourceOptions
 from tests.cli.test_untrusted_hub_files import COMMIT, cache
 from tests.sources.hub_fixtures import *  # noqa: F403 - fixtures
 
@@ -117,5 +118,5 @@ def test_hf_models_are_built_offline_unless_download(monkeypatch, tiny_llama, do
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(hf_models, "build_hf", lambda *a, **k: seen.append(constants.is_offline_mode()) or 1 / 0)
     with pytest.raises(ZeroDivisionError):
-        hf_source.load(parse_source(f"hf:{tiny_llama}", hub={"download": download}), materialize=False)
+        hf_source.load(parse_source(f"hf:{tiny_llama}", SourceOptions(download=download)), materialize=False)
     assert seen == [offline] and constants.is_offline_mode() is False

@@ -10,6 +10,7 @@ import pytest
 from freezekit.core.records import Inventory, ParamRecord
 from freezekit.sources import inventory_cache
 from freezekit.sources.registry import parse_source
+from freezekit.sources.spec import SourceOptions
 
 ROOT = Path(__file__).parents[2]
 
@@ -59,7 +60,7 @@ def test_version_change_misses(cache, monkeypatch):
     key = inventory_cache.cache_key(spec)
     monkeypatch.setattr(inventory_cache, "versions", lambda: {"freezekit": "0.1.0", "torch": "9.9", "torchvision": "0.29.1"})
     assert inventory_cache.cache_key(spec) != key
-    assert inventory_cache.cache_key(parse_source("vgg16", args={"num_classes": 10})) != inventory_cache.cache_key(spec)
+    assert inventory_cache.cache_key(parse_source("vgg16", SourceOptions(args={"num_classes": 10}))) != inventory_cache.cache_key(spec)
 
 
 def test_what_is_never_cached(tmp_path, cache):

@@ -210,3 +210,15 @@ def test_a_hand_edited_manifest_is_drift(cli, tmp_path):
     path.write_text(json.dumps(doc))
     code, out, _ = cli("check", path)
     assert code == ExitCode.DRIFT and "edited by hand" in out
+
+
+def test_one_warning_rule_for_verify_and_distributed_verify():
+    """verify and verify --ddp/--fsdp print the same checks as warnings (verify/result.warned)."""
+    from freezekit.verify.result import Check, warned
+
+    failed = Check("bytes match the plan", False, "off by 3%", severity="warning")
+    listed = Check("statistics update", True, "2 layers", ("bn1", "bn2"), severity="warning")
+    quiet = Check("gradients", True, "all", severity="warning")
+    error = Check("frozen unchanged", False, "moved", ("a",))
+    assert warned((failed, listed, quiet, error), warnings_fail=False) == (failed, listed)
+    assert warned((failed, listed, quiet, error), warnings_fail=True) == (listed,)  # --strict: failed ones fail
