@@ -134,7 +134,9 @@ def freeze(
             "--values",
             metavar="auto|none",
             rich_help_panel=OUTPUT,
-            help="Record a SHA-256 digest of each frozen tensor in the manifest (auto: when the model holds values).",
+            show_default=False,
+            help="Record a SHA-256 digest of each frozen tensor in the manifest (auto: when the model holds "
+            "values; default: auto).",
         ),
     ] = ValuesChoice.AUTO,
 ) -> None:

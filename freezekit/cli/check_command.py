@@ -11,7 +11,7 @@ import typer
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import warn
-from .options import CheckFormat, TrustCodeOpt, TrustOpt, complete_model
+from .options import MODEL, CheckFormat, TrustCodeOpt, TrustOpt, complete_model, format_option
 from .output import write_stdout
 
 
@@ -38,13 +38,13 @@ def check(
         typer.Option(
             "--against",
             metavar="FILE",
-            rich_help_panel="Model and source",
+            rich_help_panel=MODEL,
             help="Reference weights for a checkpoint check: changed frozen tensors get their largest difference.",
         ),
     ] = None,
     trust_pickle: TrustOpt = False,
     trust_code: TrustCodeOpt = False,
-    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
+    fmt: Annotated[CheckFormat, format_option(CheckFormat)] = CheckFormat.TABLE,
 ) -> None:
     """Check a model or a checkpoint against a manifest: names, flags, values; exit 11 listing the differences."""
     from ..pipeline.checkpoint_check import is_checkpoint

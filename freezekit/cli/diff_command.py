@@ -12,7 +12,7 @@ from ..errors import DriftError
 from ..render.terminal import stdout_width
 from ..render.view import Format
 from .error_boundary import warn
-from .options import AllowOpt, ConfigOpt, DefaultOpt, DepthOpt, PatternOpt, TrustOpt, UnfreezeOpt
+from .options import AllowOpt, ConfigOpt, DefaultOpt, DepthOpt, PatternOpt, TrustOpt, UnfreezeOpt, format_option
 from .output import write_stdout
 
 
@@ -51,9 +51,7 @@ def diff(
         ),
     ] = False,
     depth: DepthOpt = None,
-    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", rich_help_panel="Output", help="Output format.")] = (
-        DiffFormat.TABLE
-    ),
+    fmt: Annotated[DiffFormat, format_option(DiffFormat)] = DiffFormat.TABLE,
     trust_pickle: TrustOpt = False,
 ) -> None:
     """Compare two checkpoints tensor by tensor; exit 11 when a frozen tensor changed."""

@@ -38,6 +38,13 @@ def choices(choice: type[Choice]) -> str:
     return "|".join(member.value for member in choice)
 
 
+def format_option(choice: type[Choice], help: str = "Output format (default: table).") -> Any:
+    """The --format/-f option of a command whose formats are `choice`: one declaration for every command."""
+    return typer.Option(
+        "--format", "-f", rich_help_panel=OUTPUT, metavar=choices(choice), show_default=False, help=help
+    )
+
+
 def between(low: float, high: float | None = None) -> Callable[[Any], Any]:
     """A range check through Typer's public `callback=` (min=/max= print Python's `x>=0` in --help)."""
 

@@ -12,7 +12,7 @@ import typer
 from ..core.choice import Choice
 from .app import app
 from .error_boundary import warn
-from .options import ModelOptions, with_options
+from .options import TRAINING, ModelOptions, between, format_option, with_options
 from .output import write_stdout
 from .rule_order import OrderedRulesCommand
 from .settings_of import settings_of
@@ -27,12 +27,16 @@ class GroupsFormat(Choice):
 
 FormatOpt = Annotated[
     GroupsFormat,
-    typer.Option("--format", "-f", rich_help_panel="Output", help="table, json, csv or markdown."),
+    format_option(GroupsFormat),
 ]
 LrOpt = Annotated[
     Optional[float],
     typer.Option(
-        "--lr", metavar="LR", min=0.0, rich_help_panel="Training", help="Base learning rate: show each group's lr."
+        "--lr",
+        metavar="RATE",
+        callback=between(0.0),
+        rich_help_panel=TRAINING,
+        help="Base learning rate: show each group's lr.",
     ),
 ]
 
