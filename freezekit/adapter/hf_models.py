@@ -92,10 +92,28 @@ def model_class(folder: HubFolder, hf_class: str | None, trust_code: bool) -> tu
         key = entry.split(" = ")[0].removeprefix("auto_map.")
         auto = getattr(transformers, key, None) if key.startswith("AutoModel") else None
         return auto or transformers.AutoModel, entry
-    archs = data.get("architectures") or []
-    if archs and isinstance(archs[0], str) and _known_class(transformers, archs[0]) is not None:
-        return _known_class(transformers, archs[0]), f"architectures[0] = {archs[0]}"
+    named = architecture_class(data, transformers)
+    if named is not None:
+        return named, f"architectures[0] = {named.__name__}"
     return transformers.AutoModel, "AutoModel (the config names no architecture transformers has)"
+
+
+def architecture_class(data: dict[str, Any], transformers: Any) -> Any:
+    """The class `architectures[0]` names when transformers has it, else None (AutoModel is then built)."""
+    archs = data.get("architectures")
+    if isinstance(archs, list) and archs and isinstance(archs[0], str):
+        return _known_class(transformers, archs[0])
+    return None
+
+
+def auto_model_note(folder: HubFolder, built: str) -> str:
+    """The warning for a config that names no architecture: AutoModel builds the bare model, without
+    the task head (a Llama without lm_head), so the counts may not be the published ones."""
+    return (
+        f"{folder.label}: config.json names no architecture transformers has; built {built} (AutoModel), "
+        "which has no task head such as lm_head or a classifier: pass --hf-class to build another class "
+        "(e.g. --hf-class AutoModelForCausalLM)"
+    )
 
 
 def build_hf(

@@ -119,6 +119,7 @@ class Inventory:
     has_modules: bool = True
     source: str = ""
     notes: tuple[str, ...] = ()  # what the source says about how it counted (packed weights): report warnings
+    built_class: str = ""  # hf: the class built when the config named none (reports record it as hf_class)
 
     def module_names(self) -> list[str]:
         if self.modules:
