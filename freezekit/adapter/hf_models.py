@@ -11,7 +11,7 @@ import contextlib
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..errors import ModelError, UnsafeCodeError
+from ..errors import FreezekitError, ModelError, UnsafeCodeError
 from ..sources.hub_folders import HF_EXTRA, HubFolder
 
 if TYPE_CHECKING:
@@ -126,8 +126,13 @@ def build_hf(
     weights_file: str | None,
 ) -> "nn.Module":
     """The model of an hf: folder: meta unless materialize; then real weights from --weights-file, else
-    the folder's safetensors (when it has some), else a random init."""
-    with quiet_transformers():
+    the folder's safetensors (when it has some), else a random init. A config asking for more than
+    freezekit's limits (sources/hf_config_size.py, adapter/build_budget.py) is refused."""
+    from ..sources.hf_config_size import check_config_size
+    from .build_budget import build_budget
+
+    check_config_size({**folder.config(), **args}, folder.label)
+    with quiet_transformers(), build_budget(folder.label):
         return _build(folder, args, hf_class, trust_code, materialize, weights_file)
 
 
@@ -166,8 +171,8 @@ def _build(
             if is_auto:
                 return cls.from_config(config, trust_remote_code=trust_code)
             return cls._from_config(config)
-        except (NotImplementedError, RuntimeError):
-            raise  # may be the meta device: let the cascade retry
+        except (NotImplementedError, RuntimeError, FreezekitError):
+            raise  # may be the meta device: let the cascade retry; or freezekit's own one line
         except (Exception, SystemExit) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ModelError(
@@ -186,6 +191,8 @@ def _from_pretrained(folder: HubFolder, cls: Any, args: dict, trust_code: bool) 
         return cls.from_pretrained(
             str(folder.path), local_files_only=True, use_safetensors=True, trust_remote_code=trust_code, **args
         )
+    except FreezekitError:
+        raise
     except (Exception, SystemExit) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{folder.label}: cannot load the weights in {folder.path}: {first}") from exc
