@@ -20,6 +20,7 @@ from .distributed import CountDistOptions, VerifyDistOptions
 from .error_boundary import FreezekitGroup, warn
 from .help_text import FreezekitCommand
 from .options import (
+    CheckDownloadOpt,
     CheckFormat,
     ModelOptions,
     ModelsSource,
@@ -260,6 +261,7 @@ def check(
     trust_pickle: TrustOpt = False,
     trust_code: TrustCodeOpt = False,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.TABLE,
+    download: CheckDownloadOpt = False,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
     from ..errors import DriftError
@@ -267,7 +269,7 @@ def check(
     from ..render.check_render import write_check
     from .progress import status
 
-    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
+    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code, download=download)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
     write_stdout(lambda: write_check(manifest, drift, report, View(Format(fmt.value)), sys.stdout))

@@ -132,6 +132,15 @@ BaseOpt = Annotated[
 DownloadOpt = Annotated[
     bool, typer.Option("--download", help="timm:/hf: fetch what the local cache lacks (never done otherwise).")
 ]
+CheckDownloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--download",
+        help="Fetch what the local caches lack: the torchvision weights the manifest names, timm/hf files "
+        "(never done otherwise: a manifest is someone else's file).",
+        rich_help_panel="Trust",
+    ),
+]
 TrustCodeOpt = Annotated[
     bool,
     typer.Option(
