@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from ..bounded_read import open_regular, stays_inside
 from ..core.records import DTYPE_BYTES, numel_of
-from ..errors import WeightsError
+from ..errors import WeightsError, quoted, shortened_path
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 MAX_TENSORS = 1_000_000
@@ -73,7 +73,7 @@ class SafetensorsHeader:
 
 
 def _fail(path: str | os.PathLike, problem: str) -> WeightsError:
-    return WeightsError(f"{path}: {problem}")
+    return WeightsError(f"{shortened_path(path)}: {problem}")
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -141,7 +141,7 @@ def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> 
                 name_dtype = DTYPES[dtype]
                 if end - begin == numel_of(shape_t) * DTYPE_BYTES[name_dtype]:
                     return TensorEntry(name, name_dtype, shape_t), begin, end
-    where = f"tensor '{name}'"  # the slow path says exactly what is wrong
+    where = f"tensor {quoted(name)}"  # the slow path says exactly what is wrong
     if not isinstance(info, dict):
         raise _fail(path, f"{where}: expected an object with {', '.join(ENTRY_KEYS)}, got {type(info).__name__}")
     missing = [k for k in ENTRY_KEYS if k not in info]
@@ -176,7 +176,9 @@ def _check_no_overlap(path: str | os.PathLike, spans: list[tuple[int, int, str]]
     spans.sort()
     for (_, prev_end, prev_name), (begin, _, name) in zip(spans, spans[1:]):
         if begin < prev_end:
-            raise _fail(path, f"tensors '{prev_name}' and '{name}' overlap in the data (damaged or crafted header)")
+            raise _fail(
+                path, f"tensors {quoted(prev_name)} and {quoted(name)} overlap in the data (damaged or crafted header)"
+            )
 
 
 def read_header(
@@ -264,7 +266,7 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     spellings = dict.fromkeys(weight_map.values())
     for shard in spellings:
         if not stays_inside(shard):
-            raise _fail(path, f"shard '{shard}' lies outside the index's folder; refused without opening it")
+            raise _fail(path, f"shard {quoted(shard)} lies outside the index's folder; refused without opening it")
     by_file: dict[str, dict[str, TensorEntry]] = {}
     shards: dict[str, dict[str, TensorEntry]] = {}
     budget = MAX_INDEX_HEADERS_BYTES
@@ -273,7 +275,7 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
         real = os.path.realpath(shard_path)
         if real not in by_file:
             if not shard_path.exists():
-                raise _fail(path, f"shard '{shard}' is missing (looked for {shard_path})")
+                raise _fail(path, f"shard {quoted(shard)} is missing (looked for {shortened_path(shard_path)})")
             header = read_header(shard_path, quiet=True)
             budget -= header.header_bytes
             if budget < 0:
@@ -288,6 +290,8 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     for name, shard in weight_map.items():
         entry = shards[shard].get(name)
         if entry is None:
-            raise _fail(path, f"weight_map puts tensor '{name}' in shard '{shard}', which does not declare it")
+            raise _fail(
+                path, f"weight_map puts tensor {quoted(name)} in shard {quoted(shard)}, which does not declare it"
+            )
         tensors.append(entry)
     return SafetensorsHeader(str(path), tuple(tensors), metadata)
