@@ -70,13 +70,15 @@ def test_clip_linear_probe_trains_only_the_classifier(cli, tiny_clip, tmp_path):
     ("clip-vit-b-32-linear-probe.yaml", 7_690, 87_456_000),
 ])
 def test_hf_recipe_runs_offline_as_shipped(cli, hub_env, recipe, trainable, frozen):
-    """An empty Hugging Face cache and HF_HUB_OFFLINE (hub_env): the recipe reads configs/hf/<name>/."""
+    """The session's own Hugging Face cache (no repo of these models in it) and HF_HUB_OFFLINE (hub_env):
+    the recipe reads configs/hf/<name>/."""
+    before = sorted(hub_env.rglob("*"))
     code, out, err = cli("count", "-c", CONFIGS / recipe, "-f", "json", "--no-cache")
     assert code == 0, err
     data = json.loads(out)
     assert (data["totals"]["trainable"], data["totals"]["frozen"]) == (trainable, frozen)
     assert [e["ok"] for e in data["expectations"]] == [True] * len(data["expectations"]) != []
-    assert list(hub_env.iterdir()) == []  # nothing looked up or fetched into the cache
+    assert sorted(hub_env.rglob("*")) == before  # nothing fetched into the cache
 
 
 def test_every_hf_recipe_ships_its_config():
