@@ -176,9 +176,7 @@ def _check_no_overlap(path: str | os.PathLike, spans: list[tuple[int, int, str]]
     spans.sort()
     for (_, prev_end, prev_name), (begin, _, name) in zip(spans, spans[1:]):
         if begin < prev_end:
-            raise _fail(
-                path, f"tensors {quoted(prev_name)} and {quoted(name)} overlap in the data (damaged or crafted header)"
-            )
+            raise _fail(path, f"tensors '{prev_name}' and '{name}' overlap in the data (damaged or crafted header)")
 
 
 def read_header(
@@ -290,8 +288,6 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     for name, shard in weight_map.items():
         entry = shards[shard].get(name)
         if entry is None:
-            raise _fail(
-                path, f"weight_map puts tensor {quoted(name)} in shard {quoted(shard)}, which does not declare it"
-            )
+            raise _fail(path, f"weight_map puts tensor '{name}' in shard '{shard}', which does not declare it")
         tensors.append(entry)
     return SafetensorsHeader(str(path), tuple(tensors), metadata)
