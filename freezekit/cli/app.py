@@ -13,7 +13,7 @@ import typer
 
 from .. import __version__
 from ..core.expectations import Expectations
-from ..errors import UsageError
+from ..errors import DriftError, UsageError
 from ..render.terminal import stdout_color, stdout_width
 from ..render.view import Format, View
 from .distributed import CountDistOptions, VerifyDistOptions
@@ -264,7 +264,6 @@ def check(
     download: CheckDownloadOpt = False,
 ) -> None:
     """Re-resolve a manifest's rules against the model; exit 11 listing the differences on drift."""
-    from ..errors import DriftError
     from ..pipeline.commands import run_check
     from ..render.check_render import write_check
     from .progress import status
