@@ -55,7 +55,9 @@ class FreezeReport:
         return self.report.plan.frozen_names
 
     def __repr__(self) -> str:
-        t, source = self.report.totals, self.report.model.source
+        from .render.safe_text import plain
+
+        t, source = self.report.totals, plain(self.report.model.source)  # a name from a file: no ESC, no bidi
         return (
             f"<FreezeReport {source}: {t.trainable:,} of {t.total:,} parameters trainable "
             f"({t.trainable_pct:.2f}%), {t.frozen_tensors:,} of {t.tensors:,} tensors frozen>"

@@ -13,7 +13,7 @@ import os
 import stat
 from typing import BinaryIO
 
-from .errors import FreezekitError
+from .errors import FreezekitError, shortened_path
 
 MAX_FACTORY_BYTES = 16 << 20  # a `file.py:callable` factory's file: bigger than this is not a model builder
 
@@ -35,21 +35,21 @@ def open_regular(path: str | os.PathLike, what: str, error: type[FreezekitError]
     try:
         st = os.stat(path)
     except FileNotFoundError as exc:
-        raise error(f"{path}: no such file") from exc
+        raise error(f"{shortened_path(path)}: no such file") from exc
     except OSError as exc:
-        raise error(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+        raise error(f"{shortened_path(path)}: cannot be read: {exc.strerror or exc}") from exc
     if stat.S_ISDIR(st.st_mode):
-        raise error(f"{path}: is a directory, not a {what}")
+        raise error(f"{shortened_path(path)}: is a directory, not a {what}")
     if not stat.S_ISREG(st.st_mode):
-        raise error(f"{path}: is {_kind(st.st_mode)}, not a {what}; refused without reading it")
+        raise error(f"{shortened_path(path)}: is {_kind(st.st_mode)}, not a {what}; refused without reading it")
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise error(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+        raise error(f"{shortened_path(path)}: cannot be read: {exc.strerror or exc}") from exc
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):  # swapped after the stat above
         os.close(fd)
-        raise error(f"{path}: is {_kind(mode)}, not a {what}; refused without reading it")
+        raise error(f"{shortened_path(path)}: is {_kind(mode)}, not a {what}; refused without reading it")
     return os.fdopen(fd, "rb")
 
 
@@ -61,7 +61,7 @@ def refuse_special(path: str | os.PathLike, what: str, error: type[FreezekitErro
     except (OSError, ValueError):
         return
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise error(f"{path}: is {_kind(mode)}, not a {what}; refused without reading it")
+        raise error(f"{shortened_path(path)}: is {_kind(mode)}, not a {what}; refused without reading it")
 
 
 def read_regular(path: str | os.PathLike, max_bytes: int, what: str, error: type[FreezekitError]) -> bytes:
@@ -69,13 +69,13 @@ def read_regular(path: str | os.PathLike, max_bytes: int, what: str, error: type
     with open_regular(path, what, error) as f:
         size = os.fstat(f.fileno()).st_size
         if size > max_bytes:
-            raise error(f"{path}: {size:,} bytes is over the {max_bytes:,}-byte limit for a {what}")
+            raise error(f"{shortened_path(path)}: {size:,} bytes is over the {max_bytes:,}-byte limit for a {what}")
         try:
             data = f.read(max_bytes + 1)
         except OSError as exc:
-            raise error(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+            raise error(f"{shortened_path(path)}: cannot be read: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:  # grew while we read it
-        raise error(f"{path}: more than {max_bytes:,} bytes, over the limit for a {what}")
+        raise error(f"{shortened_path(path)}: more than {max_bytes:,} bytes, over the limit for a {what}")
     return data
 
 

@@ -57,6 +57,20 @@ def shortened(text: str, size: int | None = None) -> str:
     return f"{text[:MAX_QUOTED]}\u2026 ({len(text) if size is None else size:,} characters)"
 
 
+MAX_QUOTED_PATH = 240  # characters of a path an error message shows: real paths fit, crafted ones are cut
+
+
+def shortened_path(path: object) -> str:
+    """A path inside an error message, cut like a quoted value when it is long: its first and last
+    MAX_QUOTED_PATH/2 characters (the file's name stays visible), then its length. A path read from a
+    file (a shard of an index) can be thousands of characters; the error stays one readable line."""
+    text = one_line(str(path))
+    if len(text) <= MAX_QUOTED_PATH:
+        return text
+    half = MAX_QUOTED_PATH // 2
+    return f"{text[:half]}\u2026{text[-half:]} ({len(text):,} characters)"
+
+
 def _digits(value: int) -> int:
     digits = int((abs(value).bit_length() - 1) * 0.30102999566398) + 1  # log10(2): may be one short
     return digits + 1 if abs(value) >= 10**digits else digits

@@ -11,7 +11,7 @@ import contextlib
 import warnings
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..errors import ModelError, UnsafeCodeError
+from ..errors import FreezekitError, ModelError, UnsafeCodeError
 from ..sources.hub_folders import HF_EXTRA, HubFolder
 
 if TYPE_CHECKING:
@@ -92,10 +92,28 @@ def model_class(folder: HubFolder, hf_class: str | None, trust_code: bool) -> tu
         key = entry.split(" = ")[0].removeprefix("auto_map.")
         auto = getattr(transformers, key, None) if key.startswith("AutoModel") else None
         return auto or transformers.AutoModel, entry
-    archs = data.get("architectures") or []
-    if archs and isinstance(archs[0], str) and _known_class(transformers, archs[0]) is not None:
-        return _known_class(transformers, archs[0]), f"architectures[0] = {archs[0]}"
+    named = architecture_class(data, transformers)
+    if named is not None:
+        return named, f"architectures[0] = {named.__name__}"
     return transformers.AutoModel, "AutoModel (the config names no architecture transformers has)"
+
+
+def architecture_class(data: dict[str, Any], transformers: Any) -> Any:
+    """The class `architectures[0]` names when transformers has it, else None (AutoModel is then built)."""
+    archs = data.get("architectures")
+    if isinstance(archs, list) and archs and isinstance(archs[0], str):
+        return _known_class(transformers, archs[0])
+    return None
+
+
+def auto_model_note(folder: HubFolder, built: str) -> str:
+    """The warning for a config that names no architecture: AutoModel builds the bare model, without
+    the task head (a Llama without lm_head), so the counts may not be the published ones."""
+    return (
+        f"{folder.label}: config.json names no architecture transformers has; built {built} (AutoModel), "
+        "which has no task head such as lm_head or a classifier: pass --hf-class to build another class "
+        "(e.g. --hf-class AutoModelForCausalLM)"
+    )
 
 
 def build_hf(
@@ -108,8 +126,13 @@ def build_hf(
     weights_file: str | None,
 ) -> "nn.Module":
     """The model of an hf: folder: meta unless materialize; then real weights from --weights-file, else
-    the folder's safetensors (when it has some), else a random init."""
-    with quiet_transformers():
+    the folder's safetensors (when it has some), else a random init. A config asking for more than
+    freezekit's limits (sources/hf_config_size.py, adapter/build_budget.py) is refused."""
+    from ..sources.hf_config_size import check_config_size
+    from .build_budget import build_budget
+
+    check_config_size({**folder.config(), **args}, folder.label)
+    with quiet_transformers(), build_budget(folder.label):
         return _build(folder, args, hf_class, trust_code, materialize, weights_file)
 
 
@@ -148,8 +171,8 @@ def _build(
             if is_auto:
                 return cls.from_config(config, trust_remote_code=trust_code)
             return cls._from_config(config)
-        except (NotImplementedError, RuntimeError):
-            raise  # may be the meta device: let the cascade retry
+        except (NotImplementedError, RuntimeError, FreezekitError):
+            raise  # may be the meta device: let the cascade retry; or freezekit's own one line
         except (Exception, SystemExit) as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ModelError(
@@ -168,6 +191,8 @@ def _from_pretrained(folder: HubFolder, cls: Any, args: dict, trust_code: bool) 
         return cls.from_pretrained(
             str(folder.path), local_files_only=True, use_safetensors=True, trust_remote_code=trust_code, **args
         )
+    except FreezekitError:
+        raise
     except (Exception, SystemExit) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsError(f"{folder.label}: cannot load the weights in {folder.path}: {first}") from exc

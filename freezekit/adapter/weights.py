@@ -52,6 +52,16 @@ def resolve(model_name: str, weights_name: str) -> Any:
     return enum[weights_name]
 
 
+def require_cached(model_name: str, weights_name: str, why: str) -> None:
+    """Refuse, without any download, weights that are not in the torch hub cache (`why`: whose request it is)."""
+    weights = resolve(model_name, weights_name)
+    path = cache_path(weights)
+    if not path.is_file():
+        raise WeightsError(
+            f"weights {type(weights).__name__}.{weights.name} are not in the torch hub cache (expected {path}): {why}"
+        )
+
+
 def ensure_cached(weights: Any) -> Path:
     """The cached file, downloading it (progress bar on a terminal) when the network allows."""
     path = cache_path(weights)

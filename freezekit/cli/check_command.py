@@ -11,7 +11,7 @@ import typer
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import warn
-from .options import MODEL, CheckFormat, TrustCodeOpt, TrustOpt, complete_model, format_option
+from .options import MODEL, CheckDownloadOpt, CheckFormat, TrustCodeOpt, TrustOpt, complete_model, format_option
 from .output import write_stdout
 
 
@@ -45,6 +45,7 @@ def check(
     trust_pickle: TrustOpt = False,
     trust_code: TrustCodeOpt = False,
     fmt: Annotated[CheckFormat, format_option(CheckFormat)] = CheckFormat.TABLE,
+    download: CheckDownloadOpt = False,
 ) -> None:
     """Check a model or a checkpoint against a manifest: names, flags, values; exit 11 listing the differences."""
     from ..pipeline.checkpoint_check import is_checkpoint
@@ -56,15 +57,17 @@ def check(
     elif against is not None:
         raise UsageError("--against gives reference values for a checkpoint: freezekit check MANIFEST CHECKPOINT")
     else:
-        _check_model(manifest, model, trust_pickle, trust_code, fmt)
+        _check_model(manifest, model, trust_pickle, trust_code, fmt, download)
 
 
-def _check_model(manifest: str, model: Optional[str], trust_pickle: bool, trust_code: bool, fmt: CheckFormat) -> None:
+def _check_model(
+    manifest: str, model: Optional[str], trust_pickle: bool, trust_code: bool, fmt: CheckFormat, download: bool
+) -> None:
     from ..pipeline.commands import run_check
     from ..render.check_render import write_check
     from .progress import status
 
-    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code)
+    drift, report = run_check(manifest, model, trust_pickle, progress=status, trust_code=trust_code, download=download)
     for warning in report.plan.warnings:  # e.g. a rule that no longer matches (the drift says what changed)
         warn(warning)
     t = report.totals

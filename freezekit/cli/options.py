@@ -209,6 +209,15 @@ DownloadOpt = Annotated[
         "--download", rich_help_panel=TRUST, help="timm:/hf: fetch what the local cache lacks (never done otherwise)."
     ),
 ]
+CheckDownloadOpt = Annotated[
+    bool,
+    typer.Option(
+        "--download",
+        help="Fetch what the local caches lack: the torchvision weights the manifest names, timm/hf files "
+        "(never done otherwise: a manifest is someone else's file).",
+        rich_help_panel=TRUST,
+    ),
+]
 TrustCodeOpt = Annotated[
     bool,
     typer.Option(

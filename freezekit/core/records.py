@@ -120,6 +120,7 @@ class Inventory:
     source: str = ""
     notes: tuple[str, ...] = ()  # what the source says about how it counted (packed weights): report warnings
     no_split: tuple[str, ...] = ()  # a transformers model's _no_split_modules: its FSDP units by default
+    built_class: str = ""  # hf: the class built when the config named none (reports record it as hf_class)
 
     def module_names(self) -> list[str]:
         if self.modules:

@@ -7,7 +7,7 @@ kind's module (sources/) builds or reads the model, through the adapter where to
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, ContextManager
 
 from ..core.batchnorm_policy import BatchNormPolicy, effective, norm_rows
@@ -50,12 +50,12 @@ def audit(command: Command, settings: Settings, progress: Progress = quiet) -> A
 def load(settings: Settings) -> Loaded:
     """Build or read the model the settings name and take its inventory (from the cache when allowed)."""
     source, materialize = settings.source, settings.materialize
-    key = None
+    key, doubt = None, None
     if settings.use_cache and not materialize:
         from ..sources import inventory_cache
 
         key = inventory_cache.cache_key(source)
-        cached = inventory_cache.get(key) if key else None
+        cached, doubt = inventory_cache.lookup(key) if key else (None, None)
         if cached is not None:
             return Loaded(cached)  # the warm path: torch is never imported
     from .stdout_guard import stdout_to_stderr
@@ -64,6 +64,9 @@ def load(settings: Settings) -> Loaded:
         loaded = source_type(source.kind).load(source, materialize)
     if key:
         inventory_cache.put(key, loaded.inventory)
+    if doubt:  # a cache someone else could write was not read: say so once
+        inventory = loaded.inventory
+        loaded = replace(loaded, inventory=replace(inventory, notes=(*inventory.notes, doubt)))
     return loaded
 
 
@@ -78,9 +81,12 @@ def build_report(command: Command, loaded: Loaded, plan: Plan, settings: Setting
     inventory = loaded.inventory
     totals = compute_totals(plan, inventory)
     norms, norm_warnings = norm_rows(inventory, plan, effective(settings.batchnorm))
+    model = settings.source.info()
+    if inventory.built_class and "hf_class" not in model.hub:  # what AutoModel chose: --hf-class rebuilds it
+        model = replace(model, hub={**model.hub, "hf_class": inventory.built_class})
     return Report(
         command=command,
-        model=settings.source.info(),
+        model=model,
         plan=plan,
         totals=totals,
         buffers=inventory.buffers,

@@ -144,11 +144,14 @@ def run_check(
     trust_pickle: bool = False,
     progress: Progress = quiet,
     trust_code: bool = False,
+    download: bool = False,
 ) -> tuple[Drift, Report]:
     """Re-resolve the manifest's own rules, on its model (or MODEL), with its weights, and compare.
 
     A factory the manifest names is imported and called only with `trust_code` (or when the
-    caller names the model itself, as MODEL): a manifest is someone else's file."""
+    caller names the model itself, as MODEL): a manifest is someone else's file. For the same
+    reason nothing is downloaded unless `download` (check --download): not the torchvision weights
+    the manifest names, not timm/hf files."""
     m = load_manifest(manifest_path)
     if model is None and m.model.kind == SourceKind.PYTHON.value:
         raise UsageError(
@@ -169,8 +172,13 @@ def run_check(
         revision=hub.get("revision"),
         base=hub.get("base"),
         trust_code=trust_code,
+        download=download,
     )
     spec = parse_source(text, options)
+    if spec.kind == SourceKind.TORCHVISION and spec.weights is not None and not download:
+        from ..adapter.weights import require_cached
+
+        require_cached(spec.ref, spec.weights, f"{manifest_path} names them; check downloads only with --download")
     if model is None and spec.kind in CHECKPOINT_KINDS:
         path = resolve_in_manifest_folder(manifest_path, "model.source", spec.ref)
         spec = replace(spec, text=path, ref=path)

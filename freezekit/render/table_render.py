@@ -52,7 +52,7 @@ def _parameter_lines(report: Report, view: View) -> Iterator[Line]:
         )
         for d in view.decisions(report)
     ]
-    yield from table_lines(columns, rows, view.width, f"{report.model.source}: parameters")
+    yield from table_lines(columns, rows, view.width, f"{safe(report.model.source)}: parameters")
 
 
 def _module_lines(report: Report, view: View) -> Iterator[Line]:
@@ -73,7 +73,7 @@ def _module_lines(report: Report, view: View) -> Iterator[Line]:
         )
         for r in view.modules(report)
     ]
-    yield from table_lines(columns, rows, view.width, f"{report.model.source}: modules at depth {view.depth}")
+    yield from table_lines(columns, rows, view.width, f"{safe(report.model.source)}: modules at depth {view.depth}")
 
 
 def _norm_lines(report: Report, view: View) -> Iterator[Line]:

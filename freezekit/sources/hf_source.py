@@ -81,12 +81,33 @@ def _built(folder: hub_folders.HubFolder, spec: SourceSpec, materialize: bool) -
             weights_file=spec.weights_file,
         )
     loaded = loaded_model(model, spec)
-    note = hub_folders.quantization_note(folder)
-    if note:
-        from dataclasses import replace
+    if folder.kind == hub_folders.MODEL and _built_by_auto_model(folder, spec):
+        from ..adapter.hf_models import auto_model_note
 
-        loaded = replace(loaded, inventory=replace(loaded.inventory, notes=(*loaded.inventory.notes, note)))
-    return loaded
+        built = type(model).__name__
+        loaded = _noted(loaded, auto_model_note(folder, built), built_class=built)
+    note = hub_folders.quantization_note(folder)
+    return _noted(loaded, note) if note else loaded
+
+
+def _built_by_auto_model(folder: hub_folders.HubFolder, spec: SourceSpec) -> bool:
+    """Whether AutoModel chose the class because the config names none (not --hf-class, not auto_map)."""
+    from ..adapter.hf_models import architecture_class, require_transformers
+
+    config = folder.config()
+    return (
+        spec.hf_class is None
+        and "auto_map" not in config
+        and architecture_class(config, require_transformers()) is None
+    )
+
+
+def _noted(loaded: Loaded, note: str, built_class: str = "") -> Loaded:
+    from dataclasses import replace
+
+    inventory = loaded.inventory
+    built_class = built_class or inventory.built_class
+    return replace(loaded, inventory=replace(inventory, notes=(*inventory.notes, note), built_class=built_class))
 
 
 def _header_inventory(folder: hub_folders.HubFolder, spec: SourceSpec) -> Any:

@@ -9,6 +9,8 @@ be cached. Nothing is cached when real tensors are needed (weights, --save, veri
 One small JSON file per key under $FREEZEKIT_CACHE_DIR, else $XDG_CACHE_HOME/freezekit,
 else ~/.cache/freezekit. Writes are atomic (temp file + rename), so concurrent runs writing
 the same key never leave a damaged file; a damaged or foreign file is ignored and rewritten.
+A folder or entry that another user could have written is not read (sources/cache_trust.py), with
+one warning; each entry carries a SHA-256 of its content.
 """
 
 from __future__ import annotations
@@ -25,13 +27,18 @@ from typing import Any
 from ..atomic_write import TMP_MARK, atomic_path
 from ..core.installed import versions
 from ..core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
+from . import cache_trust
 from .registry import source_type
 from .spec import SourceSpec
 
 FORMAT = "freezekit.inventory-cache"
-FORMAT_VERSION = 2  # 2: no_split
+FORMAT_VERSION = 3  # 2: a sha256 of the content, the source's notes and the class it built; 3: no_split
 PREFIX = "inv-"
-KEYS = {"format", "format_version", "key", "source", "has_modules", "modules", "params", "buffers", "no_split"}
+KEYS = {
+    *("format", "format_version", "sha256", "key", "source", "has_modules"),
+    *("modules", "params", "buffers", "notes", "built_class", "no_split"),
+}
+MAX_NOTES = 64
 ENTRY_HEAD = b'{"format":"' + FORMAT.encode() + b'"'  # how every entry _to_json writes begins
 ENTRY_NAME = re.compile(re.escape(PREFIX) + r"[0-9a-zA-Z]{64}\.json")
 TEMP_NAME = re.compile(
@@ -76,23 +83,23 @@ def cache_key(spec: SourceSpec) -> str | None:
 
 
 def _to_json(inv: Inventory, key: str) -> str:
-    return json.dumps(
-        {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "key": key,
-            "source": inv.source,
-            "has_modules": inv.has_modules,
-            "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
-            "params": [
-                [p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
-                for p in inv.params
-            ],
-            "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
-            "no_split": list(inv.no_split),
-        },
-        separators=(",", ":"),
-    )
+    fields = {
+        "key": key,
+        "source": inv.source,
+        "has_modules": inv.has_modules,
+        "modules": [[m.name, m.type, list(m.bases)] for m in inv.modules],
+        "params": [
+            [p.name, list(p.shape), p.dtype, p.module, p.module_type, p.requires_grad, list(p.aliases)]
+            for p in inv.params
+        ],
+        "buffers": [[b.name, list(b.shape), b.dtype, b.module] for b in inv.buffers],
+        "notes": list(inv.notes),
+        "built_class": inv.built_class,
+        "no_split": list(inv.no_split),
+    }
+    head = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    entry = {**head, "sha256": cache_trust.checksum({**head, **fields}), **fields}
+    return json.dumps(entry, separators=(",", ":"))
 
 
 def _strings(value: Any, limit: int = MAX_ENTRIES) -> bool:
@@ -183,10 +190,13 @@ def _from_json(text: str, key: str) -> Inventory | None:
         or d["format"] != FORMAT
         or d["format_version"] != FORMAT_VERSION
         or d["key"] != key
+        or not cache_trust.checksum_matches(d)
         or not _is_text(d["source"])
         or type(d["has_modules"]) is not bool
         or not isinstance(d["no_split"], list)
         or not all(_is_text(n) for n in d["no_split"])
+        or not _strings(d["notes"], MAX_NOTES)
+        or not _is_text(d["built_class"])
     ):
         return None
     params, buffers, modules = _rows(d["params"], _param), _rows(d["buffers"], _buffer), _rows(d["modules"], _module)
@@ -202,6 +212,8 @@ def _from_json(text: str, key: str) -> Inventory | None:
         has_modules=d["has_modules"],
         source=d["source"],
         no_split=tuple(d["no_split"]),
+        notes=tuple(d["notes"]),
+        built_class=d["built_class"],
     )
 
 
@@ -209,34 +221,51 @@ def _path(key: str) -> Path:
     return cache_dir() / f"{PREFIX}{key}.json"
 
 
-def _read_entry(path: Path) -> str | None:
-    """The entry's text, if it is a regular file (not a link, FIFO or device) of at most MAX_ENTRY_BYTES."""
+def _read_entry(path: Path) -> tuple[str | None, str | None]:
+    """The entry's text, if it is a regular file (not a link, FIFO or device) of at most MAX_ENTRY_BYTES
+    that only its owner, the current user, can write; else None, and why when someone else could have."""
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
+            return None, None
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_ENTRY_BYTES:
-                return None
+                return None, None
+            doubt = cache_trust.doubt(st, path)
+            if doubt:
+                return None, doubt
             raw = f.read(MAX_ENTRY_BYTES + 1)
-        return raw.decode("utf-8") if len(raw) <= MAX_ENTRY_BYTES else None
+        return (raw.decode("utf-8") if len(raw) <= MAX_ENTRY_BYTES else None), None
     except (OSError, UnicodeDecodeError):
-        return None
+        return None, None
+
+
+def lookup(key: str) -> tuple[Inventory | None, str | None]:
+    """The cached inventory (None: build it), and a warning when the folder or the entry could have
+    been written by another user (then nothing is read, and `put` writes nothing into such a folder)."""
+    doubt = cache_trust.folder_doubt(cache_dir())
+    if doubt:
+        return None, doubt
+    text, doubt = _read_entry(_path(key))
+    return (None if text is None else _from_json(text, key)), doubt
 
 
 def get(key: str) -> Inventory | None:
-    text = _read_entry(_path(key))
-    return None if text is None else _from_json(text, key)
+    return lookup(key)[0]
 
 
 def put(key: str, inventory: Inventory) -> None:
-    """Best effort: a cache that cannot be written never fails the command."""
+    """Best effort: a cache that cannot be written never fails the command. The folder is created
+    private, each entry is left writable by its owner only, and nothing goes into a folder in doubt."""
     path = _path(key)
     with contextlib.suppress(Exception):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if cache_trust.folder_doubt(path.parent):
+            return
         with atomic_path(path, force=True) as tmp:
             tmp.write_text(_to_json(inventory, key), encoding="utf-8")
+        os.chmod(path, 0o600)
 
 
 def _written_by_us(path: Path) -> bool:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from ..bounded_read import open_regular, stays_inside
 from ..core.records import DTYPE_BYTES, numel_of
-from ..errors import WeightsError
+from ..errors import WeightsError, quoted, shortened_path
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 MAX_TENSORS = 1_000_000
@@ -73,7 +73,7 @@ class SafetensorsHeader:
 
 
 def _fail(path: str | os.PathLike, problem: str) -> WeightsError:
-    return WeightsError(f"{path}: {problem}")
+    return WeightsError(f"{shortened_path(path)}: {problem}")
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -141,7 +141,7 @@ def _entry(path: str | os.PathLike, name: str, info: object, data_size: int) -> 
                 name_dtype = DTYPES[dtype]
                 if end - begin == numel_of(shape_t) * DTYPE_BYTES[name_dtype]:
                     return TensorEntry(name, name_dtype, shape_t), begin, end
-    where = f"tensor '{name}'"  # the slow path says exactly what is wrong
+    where = f"tensor {quoted(name)}"  # the slow path says exactly what is wrong
     if not isinstance(info, dict):
         raise _fail(path, f"{where}: expected an object with {', '.join(ENTRY_KEYS)}, got {type(info).__name__}")
     missing = [k for k in ENTRY_KEYS if k not in info]
@@ -265,7 +265,7 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
     spellings = dict.fromkeys(weight_map.values())
     for shard in spellings:
         if not stays_inside(shard):
-            raise _fail(path, f"shard '{shard}' lies outside the index's folder; refused without opening it")
+            raise _fail(path, f"shard {quoted(shard)} lies outside the index's folder; refused without opening it")
     by_file: dict[str, dict[str, tuple[TensorEntry, tuple[str, int, int]]]] = {}
     shards: dict[str, dict[str, tuple[TensorEntry, tuple[str, int, int]]]] = {}
     budget = MAX_INDEX_HEADERS_BYTES
@@ -274,7 +274,7 @@ def read_index(path: str | os.PathLike) -> SafetensorsHeader:
         real = os.path.realpath(shard_path)
         if real not in by_file:
             if not shard_path.exists():
-                raise _fail(path, f"shard '{shard}' is missing (looked for {shard_path})")
+                raise _fail(path, f"shard {quoted(shard)} is missing (looked for {shortened_path(shard_path)})")
             header = read_header(shard_path, quiet=True)
             budget -= header.header_bytes
             if budget < 0:

@@ -151,3 +151,57 @@ def test_models_weights_lists_enum_names_and_cache_state(cli, vgg_home, monkeypa
     assert lines[1][1] == "not cached"
     code, _, err = cli("models", "--weights", "vgg61")
     assert code == ExitCode.MODEL
+
+
+def _weights_manifest(tmp_path, model: str, weights: str):
+    doc = {"schema": "freezekit.manifest", "schema_version": 1,
+           "model": {"source": model, "kind": "torchvision", "weights": weights, "weights_file": None, "args": {}},
+           "default": "trainable", "rules": [], "frozen": [], "fingerprint": "sha256:0", "parameters": {},
+           "versions": {}}
+    path = tmp_path / "lock.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize("model_arg", [(), ("vit_h_14",)], ids=["the manifest's model", "MODEL named"])
+def test_check_never_downloads_the_weights_a_manifest_names(cli, tmp_path, monkeypatch, model_arg):
+    """Issue 20, class 14: a manifest naming vit_h_14's 2.5 GB weights: one line and exit 5, no download
+    tried (the network rule of --weights is for the user's own flag), nothing written."""
+    import torch.hub
+
+    calls = []
+    monkeypatch.delenv("FREEZEKIT_OFFLINE")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", lambda url, dst, *a, **k: calls.append(url))
+    lock = _weights_manifest(tmp_path, "vit_h_14", "IMAGENET1K_SWAG_E2E_V1")
+    code, out, err = cli("check", lock, *model_arg)
+    expected = tmp_path / "home" / "hub" / "checkpoints" / "vit_h_14_swag-80465313.pth"
+    assert (code, out, calls) == (ExitCode.WEIGHTS, "", [])
+    assert err.splitlines() == [
+        f"freezekit: error: weights ViT_H_14_Weights.IMAGENET1K_SWAG_E2E_V1 are not in the torch hub cache "
+        f"(expected {expected}): {lock} names them; check downloads only with --download"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock.json"]
+
+
+def test_check_download_fetches_the_manifests_weights(cli, tmp_path, monkeypatch):
+    import torch.hub
+
+    calls = []
+
+    def no_network(url, dst, *args, **kwargs):
+        calls.append(url)
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.delenv("FREEZEKIT_OFFLINE")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    code, _, err = cli("check", _weights_manifest(tmp_path, "resnet18", "IMAGENET1K_V1"), "--download")
+    assert code == ExitCode.WEIGHTS and "could not be downloaded (OSError)" in err
+    assert calls == ["https://download.pytorch.org/models/resnet18-f37072fd.pth"]
+
+
+def test_check_reads_the_manifests_weights_from_the_cache(cli, vgg_home, tmp_path, monkeypatch):
+    """Cached weights need no flag (test_pretrained_from_cache_save_manifest_check checks the values)."""
+    monkeypatch.setenv("TORCH_HOME", str(vgg_home))
+    code, out, err = cli("check", _weights_manifest(tmp_path, "vgg16", "IMAGENET1K_V1"), "-f", "json")
+    assert code == ExitCode.DRIFT and "no longer matches" in err  # the hand-written manifest lists no parameters

@@ -25,3 +25,33 @@ def test_markdown_code_spans_survive_backticks_and_pipes():
                                         ("a=b", "a=b"), ("\tx", r"\tx"), ("x\ny", r"x\ny")])
 def test_csv_cells_never_start_a_formula(text, cell):
     assert csv_text(text) == cell
+
+
+def test_a_source_name_from_a_file_is_escaped_everywhere_it_is_printed(cli, tmp_path, monkeypatch):
+    """Issue 20, class 13: a factory file named with ESC sequences and a bidi override: the table titles,
+    the HTML and SVG exports and the API repr show escapes, never the raw characters."""
+    import shutil
+    from pathlib import Path
+
+    import freezekit
+
+    monkeypatch.chdir(tmp_path)
+    name = "m\x1b[2J\u202eyp.py"
+    shutil.copy(Path(__file__).parents[1] / "models_for_tests.py", tmp_path / name)
+    source, shown = f"{name}:build_tied", r"m\x1b[2J\u202eyp.py:build_tied"
+    for args in ((), ("--depth", "1")):
+        code, out, err = cli("freeze", source, *args, "--no-cache", "--export", "t.html")
+        assert (code, err) == (0, "")
+        title = "parameters" if not args else "modules at depth 1"
+        assert f"{shown}: {title}" in out.splitlines()[0]
+        assert "\x1b" not in out and "\u202e" not in out
+        assert f"{shown}: {title}" in (tmp_path / "t.html").read_text()
+        (tmp_path / "t.html").unlink()
+    assert cli("freeze", source, "--no-cache", "--export", "t.svg")[0] == 0
+    svg = (tmp_path / "t.svg").read_text()
+    assert "\x1b" not in svg and "\u202e" not in svg and r"\x1b[2J\u202eyp.py" in svg.replace("&#160;", " ")
+    from tests.models_for_tests import build_tied
+
+    report = freezekit.freeze(build_tied(), source=source)
+    assert repr(report).startswith(f"<FreezeReport {shown}: 60 of 60 parameters trainable")
+    assert "\x1b" not in report._repr_html_() and "\u202e" not in report._repr_html_()

@@ -406,3 +406,21 @@ def test_loader_returns_real_tensors_from_both_formats(tmp_path):
     bad = write_safetensors(tmp_path / "bad.safetensors", {"a": F32x2}, 4)
     with pytest.raises(WeightsError, match="data ends at byte 8"):
         load_state_dict_file(bad)
+
+
+def test_a_long_shard_path_from_an_index_is_cut_in_the_error(cli, tmp_path):
+    """Issue 20, class 13: a 3,013-character shard name made a 6,000-character error line; paths are cut
+    like quoted values (errors.shortened_path keeps both ends: the file's name stays visible)."""
+    from freezekit.errors import MAX_QUOTED_PATH, shortened_path
+
+    shard = "d/" * 1500 + "x.safetensors"
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"metadata": {}, "weight_map": {"a.weight": shard}}))
+    code, out, err = cli("count", index)
+    looked_for = shortened_path(tmp_path / shard)
+    assert (code, out) == (5, "")
+    assert err.splitlines() == [f"freezekit: error: {index}: shard {repr(shard)[:80]}\u2026 (3,013 characters) is missing "
+                                f"(looked for {looked_for})"]
+    assert looked_for.endswith("d/d/x.safetensors (" + f"{len(str(tmp_path / shard)):,} characters)")
+    assert len(looked_for) == MAX_QUOTED_PATH + 1 + len(f" ({len(str(tmp_path / shard)):,} characters)") and len(err) < 600
+    assert shortened_path("/a/short/path\x1b") == r"/a/short/path\x1b"

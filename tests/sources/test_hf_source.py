@@ -18,6 +18,27 @@ def test_llama_3_70b_config_alone_counts_exactly_on_meta(cli, tmp_path):
     assert d["model"]["kind"] == "hf"
 
 
+def test_config_without_architectures_builds_automodel_with_a_warning(cli, tmp_path, monkeypatch):
+    """Llama-3-70B's config without `architectures`: AutoModel builds LlamaModel (no lm_head, 1.05 B fewer
+    than the published 70,553,706,496), says so once, and the report records the class (also when cached)."""
+    monkeypatch.setenv("FREEZEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "llama70"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({k: v for k, v in LLAMA_70B.items() if k != "architectures"}))  # noqa: F405
+    warning = (f"freezekit: warning: hf:{folder}: config.json names no architecture transformers has; built "
+               "LlamaModel (AutoModel), which has no task head such as lm_head or a classifier: pass --hf-class "
+               "to build another class (e.g. --hf-class AutoModelForCausalLM)")
+    for run in ("built", "cached"):
+        code, out, err = cli("count", f"hf:{folder}", "-f", "json")
+        assert (code, err.splitlines()) == (0, [warning]), run
+        d = json.loads(out)
+        assert d["totals"]["total"] == 70_553_706_496 - 128256 * 8192 == 69_503_033_344
+        assert d["model"]["hub"] == {"hf_class": "LlamaModel"}
+    assert len(list((tmp_path / "cache").glob("inv-*.json"))) == 1
+    code, out, err = cli("count", f"hf:{folder}", "--hf-class", "LlamaForCausalLM", "-f", "json", "--no-cache")
+    assert (code, err) == (0, "") and json.loads(out)["totals"]["total"] == 70_553_706_496
+
+
 @pytest.mark.parametrize("fixture, cls_name", [
     ("tiny_llama", "LlamaForCausalLM"), ("tiny_vit", "ViTForImageClassification"),
     ("tiny_whisper", "WhisperForConditionalGeneration"), ("tiny_clip", "CLIPModel")])

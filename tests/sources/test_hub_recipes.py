@@ -1,5 +1,6 @@
-"""The timm / transformers recipes in configs/, each run on a tiny model of the same structure
-(the recipe's model swapped for it, its rules and model options kept)."""
+"""The timm / transformers recipes in configs/: each run as shipped, offline (the hf: recipes read the
+published config.json under configs/hf/), and on a tiny model of the same structure (the recipe's model
+swapped for it, its rules and model options kept)."""
 from __future__ import annotations
 
 import json
@@ -61,6 +62,32 @@ def test_whisper_recipe_freezes_the_encoder(cli, tiny_whisper, tmp_path):
 def test_clip_linear_probe_trains_only_the_classifier(cli, tiny_clip, tmp_path):
     totals = run_on(cli, HUB_RECIPES[3], tiny_clip, tmp_path)
     assert totals["trainable"] == 16 * 10 + 10  # vision hidden 16 -> num_labels 10
+
+
+@pytest.mark.parametrize("recipe,trainable,frozen", [
+    ("llama-3-8b-freeze-first-half.yaml", 4_015_132_672, 4_015_128_576),
+    ("whisper-small-freeze-encoder.yaml", 153_580_800, 88_154_112),
+    ("clip-vit-b-32-linear-probe.yaml", 7_690, 87_456_000),
+])
+def test_hf_recipe_runs_offline_as_shipped(cli, hub_env, recipe, trainable, frozen):
+    """The session's own Hugging Face cache (no repo of these models in it) and HF_HUB_OFFLINE (hub_env):
+    the recipe reads configs/hf/<name>/."""
+    before = sorted(hub_env.rglob("*"))
+    code, out, err = cli("count", "-c", CONFIGS / recipe, "-f", "json", "--no-cache")
+    assert code == 0, err
+    data = json.loads(out)
+    assert (data["totals"]["trainable"], data["totals"]["frozen"]) == (trainable, frozen)
+    assert [e["ok"] for e in data["expectations"]] == [True] * len(data["expectations"]) != []
+    assert sorted(hub_env.rglob("*")) == before  # nothing fetched into the cache
+
+
+def test_every_hf_recipe_ships_its_config():
+    """Each hf: recipe names a folder beside it (configs/hf/<name>/config.json), never a repo id."""
+    for recipe in CONFIGS.glob("*.yaml"):
+        model = yaml.safe_load(recipe.read_text())["model"]
+        name = model["name"] if isinstance(model, dict) else model
+        if name.startswith("hf:"):
+            assert name.startswith("hf:./hf/") and (CONFIGS / name[3:] / "config.json").is_file(), recipe.name
 
 
 def test_every_hub_recipe_is_tested_here():
