@@ -79,7 +79,7 @@ def test_damaged_cache_file_is_rebuilt(cli, cache):
     path.write_text('{"format": "freezekit.inventory-cache", "params": [[')
     code, out, err = cli("count", "resnet18", "-f", "json")
     assert code == 0 and err == "" and json.loads(out)["totals"]["total"] == 11689512
-    assert json.loads(path.read_text())["format_version"] == 2
+    assert json.loads(path.read_text())["format_version"] == 3
 
 
 def test_concurrent_writers_never_corrupt(cache):
