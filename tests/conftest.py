@@ -16,8 +16,12 @@ def pytest_configure(config):
 
 
 def pytest_addoption(parser):
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite the golden files (tests/**/golden/) from what the code renders now")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite the golden files (tests/**/golden/) from what the code renders now",
+    )
 
 
 @pytest.fixture

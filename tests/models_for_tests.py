@@ -1,4 +1,5 @@
 """Small real models shared by the tests (one place, like torchinfo's fixtures)."""
+
 from __future__ import annotations
 
 from torch import nn

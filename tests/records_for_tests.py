@@ -1,4 +1,5 @@
 """Hand-built inventories for the pure tests (no torch)."""
+
 from __future__ import annotations
 
 from freezekit.core.records import BufferRecord, Inventory, ModuleRecord, ParamRecord
@@ -17,17 +18,25 @@ def mini_vgg() -> Inventory:
         name = f"features.{idx}"
         modules.append(ModuleRecord(name, kind[0], kind))
         if kind is CONV:
-            params += [ParamRecord(f"{name}.weight", (4, 4, 3, 3), "float32", name, "Conv2d"),
-                       ParamRecord(f"{name}.bias", (4,), "float32", name, "Conv2d")]
+            params += [
+                ParamRecord(f"{name}.weight", (4, 4, 3, 3), "float32", name, "Conv2d"),
+                ParamRecord(f"{name}.bias", (4,), "float32", name, "Conv2d"),
+            ]
         if kind is BN:
-            params += [ParamRecord(f"{name}.weight", (4,), "float32", name, "BatchNorm2d"),
-                       ParamRecord(f"{name}.bias", (4,), "float32", name, "BatchNorm2d")]
+            params += [
+                ParamRecord(f"{name}.weight", (4,), "float32", name, "BatchNorm2d"),
+                ParamRecord(f"{name}.bias", (4,), "float32", name, "BatchNorm2d"),
+            ]
     modules += [ModuleRecord("classifier", "Sequential", SEQ), ModuleRecord("classifier.0", "Linear", LIN)]
-    params += [ParamRecord("classifier.0.weight", (10, 4), "float32", "classifier.0", "Linear"),
-               ParamRecord("classifier.0.bias", (10,), "float16", "classifier.0", "Linear")]
-    buffers = (BufferRecord("features.3.running_mean", (4,), "float32", "features.3"),
-               BufferRecord("features.3.running_var", (4,), "float32", "features.3"),
-               BufferRecord("features.3.num_batches_tracked", (), "int64", "features.3"))
+    params += [
+        ParamRecord("classifier.0.weight", (10, 4), "float32", "classifier.0", "Linear"),
+        ParamRecord("classifier.0.bias", (10,), "float16", "classifier.0", "Linear"),
+    ]
+    buffers = (
+        BufferRecord("features.3.running_mean", (4,), "float32", "features.3"),
+        BufferRecord("features.3.running_var", (4,), "float32", "features.3"),
+        BufferRecord("features.3.num_batches_tracked", (), "int64", "features.3"),
+    )
     return Inventory(tuple(params), buffers, tuple(modules), True, "mini_vgg")
 
 

@@ -5,6 +5,7 @@ the next successful write sweeps the temp files the killed writers left.
 Each round starts a fresh interpreter that imports only freezekit.atomic_write (no torch), so
 100 rounds of a 32 MiB write fit well under a minute on two cores (about 13 s measured).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -81,8 +82,10 @@ def test_sigkill_at_any_moment_leaves_old_or_new_content(tmp_path):
     current = FILLS[0]
     outcomes = {"old": 0, "new": 0}
     parent_kills = {"old": 0, "new": 0}  # the rounds where the parent's timer killed the child
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+    }
     for round_no in range(ROUNDS):
         new = FILLS[1 + round_no % (len(FILLS) - 1)]
         if new == current:
@@ -92,11 +95,13 @@ def test_sigkill_at_any_moment_leaves_old_or_new_content(tmp_path):
         if round_no % 2 == 0:
             die = "none"
         else:
-            die = rng.choice([f"chunk{rng.randrange(SIZE // CHUNK)}", "fsync1", "fsync2"] if mode == "path"
-                             else ["fsync1", "fsync2"])
+            die = rng.choice(
+                [f"chunk{rng.randrange(SIZE // CHUNK)}", "fsync1", "fsync2"] if mode == "path" else ["fsync1", "fsync2"]
+            )
         job = {"dest": str(dest), "fill": chr(new), "size": SIZE, "chunk": CHUNK, "mode": mode, "die": die}
-        child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(job)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, env=env)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, json.dumps(job)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        )
         assert child.stdout.readline() == b"ready\n", child.stderr.read().decode()
         if die == "none":
             time.sleep(rng.uniform(0, 0.050))
@@ -108,7 +113,8 @@ def test_sigkill_at_any_moment_leaves_old_or_new_content(tmp_path):
         where = f"round {round_no} ({mode}, die={die})"
         assert got in (expected[current], expected[new]), (
             f"{where}: destination is neither the old nor the new content "
-            f"({len(data)} bytes, first {data[:1]!r} last {data[-1:]!r})")
+            f"({len(data)} bytes, first {data[:1]!r} last {data[-1:]!r})"
+        )
         if die == "fsync2":  # killed after the rename: the new content is in place
             assert got == expected[new], where
         elif die != "none":  # killed inside the data or before the rename: the old content stays
@@ -129,7 +135,9 @@ def test_sigkill_at_any_moment_leaves_old_or_new_content(tmp_path):
     assert leftovers(tmp_path, dest) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["weights.bin"]
     elapsed = time.monotonic() - start
-    print(f"\n{ROUNDS} kill rounds of {SIZE >> 20} MiB: {elapsed:.1f} s, outcomes {outcomes}, parent kills {parent_kills}")
+    print(
+        f"\n{ROUNDS} kill rounds of {SIZE >> 20} MiB: {elapsed:.1f} s, outcomes {outcomes}, parent kills {parent_kills}"
+    )
     # (its run time, about 13 s here, is reported, not asserted: timing belongs to benchmarks/)
 
 
@@ -165,16 +173,23 @@ def test_freeze_save_killed_mid_write_leaves_old_file_or_none(tmp_path):
     """`freezekit freeze resnet18 --save out.pt --force` killed mid-write: out.pt is the old file, whole."""
     out = tmp_path / "out.pt"
     out.write_bytes(b"old weights")
-    env = {**os.environ, "NO_COLOR": "1", "TORCH_HOME": str(tmp_path / "home"),
-           "FREEZEKIT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    code = ("import os, signal, torch\n"
-            "real = torch.save\n"
-            "def save(obj, f, *a, **k):\n"
-            "    real(obj, f, *a, **k)\n"
-            "    os.kill(os.getpid(), signal.SIGKILL)  # the temp file is complete; the rename has not happened\n"
-            "torch.save = save\n"
-            "from freezekit.cli.app import app\n"
-            f"app(['freeze', 'resnet18', '-p', 'layer1', '--save', {str(out)!r}, '--force', '-f', 'json'])\n")
+    env = {
+        **os.environ,
+        "NO_COLOR": "1",
+        "TORCH_HOME": str(tmp_path / "home"),
+        "FREEZEKIT_CACHE_DIR": str(tmp_path / "cache"),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    code = (
+        "import os, signal, torch\n"
+        "real = torch.save\n"
+        "def save(obj, f, *a, **k):\n"
+        "    real(obj, f, *a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)  # the temp file is complete; the rename has not happened\n"
+        "torch.save = save\n"
+        "from freezekit.cli.app import app\n"
+        f"app(['freeze', 'resnet18', '-p', 'layer1', '--save', {str(out)!r}, '--force', '-f', 'json'])\n"
+    )
     child = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120, cwd=tmp_path)
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
     assert out.read_bytes() == b"old weights"

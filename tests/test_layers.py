@@ -3,6 +3,7 @@
 Every import counts, the ones inside functions and under TYPE_CHECKING too: a cycle through a
 lazy import is still a design cycle.
 """
+
 from __future__ import annotations
 
 import ast
@@ -82,7 +83,7 @@ def test_no_import_cycle():
         state[module] = 1
         for target in sorted(GRAPH.get(module, ())):
             if state.get(target) == 1:
-                pytest.fail("import cycle: " + " -> ".join(path[path.index(target):] + [target]))
+                pytest.fail("import cycle: " + " -> ".join(path[path.index(target) :] + [target]))
             if target not in state:
                 visit(target, path + [target])
         state[module] = 2
@@ -109,8 +110,16 @@ def test_the_core_never_imports_torch():
 
 def test_the_top_level_stays_small():
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert top == ["__init__.py", "__main__.py", "api.py", "atomic_write.py", "bounded_read.py", "code_trust.py",
-                   "errors.py", "text_files.py"]
+    assert top == [
+        "__init__.py",
+        "__main__.py",
+        "api.py",
+        "atomic_write.py",
+        "bounded_read.py",
+        "code_trust.py",
+        "errors.py",
+        "text_files.py",
+    ]
 
 
 MAX_FUNCTION_LINES = 60  # a screenful; files are split by responsibility, not by size

@@ -9,6 +9,7 @@ feeds it freezekit's stdout. A `python` block runs in-process in a fresh namespa
 "not run by the tests" (pretrained weights from the network, a GPU), as the README shows readers.
 Setup commands are checked, not run: `pip install` must name this project, `pytest` is this run.
 """
+
 import json
 import re
 import shlex
@@ -75,19 +76,26 @@ def page_blocks(page: Path) -> list:
             start -= 1
         before = " ".join(line.strip() for line in lines[start:stop])
         marks = [pytest.mark.skip(reason=before)] if SKIP_MARK in before else []
-        out.append(pytest.param(match[1], "\n".join(lines[i + 1:end]), id=f"{label} line {i + 1}", marks=marks))
+        out.append(pytest.param(match[1], "\n".join(lines[i + 1 : end]), id=f"{label} line {i + 1}", marks=marks))
         i = end + 1
     return out
 
 
 def write_llama_index(folder: Path, layers: int = 40) -> None:
     """A sharded safetensors checkpoint, headers only (the data is a hole): model.layers.0-39."""
-    names = ["model.embed_tokens.weight", *[f"model.layers.{i}.{w}.weight" for i in range(layers)
-                                             for w in ("self_attn.q_proj", "mlp.up_proj", "input_layernorm")],
-             "model.norm.weight", "lm_head.weight"]
+    names = [
+        "model.embed_tokens.weight",
+        *[
+            f"model.layers.{i}.{w}.weight"
+            for i in range(layers)
+            for w in ("self_attn.q_proj", "mlp.up_proj", "input_layernorm")
+        ],
+        "model.norm.weight",
+        "lm_head.weight",
+    ]
     folder.mkdir()
     weight_map = {}
-    for shard, part in enumerate((names[: len(names) // 2], names[len(names) // 2:])):
+    for shard, part in enumerate((names[: len(names) // 2], names[len(names) // 2 :])):
         shard_name = f"model-0000{shard + 1}-of-00002.safetensors"
         header, offset = {}, 0
         for name in part:
@@ -143,7 +151,7 @@ def run_shell_command(cli, argv: list[str], expected: int = 0) -> None:
     if argv == ["pytest"]:
         return  # this run
     assert argv[0] == "freezekit", f"the README runs '{argv[0]}': teach tests/test_readme.py about it or mark the block"
-    args, pipe = (argv[1:argv.index("|")], argv[argv.index("|") + 1:]) if "|" in argv else (argv[1:], None)
+    args, pipe = (argv[1 : argv.index("|")], argv[argv.index("|") + 1 :]) if "|" in argv else (argv[1:], None)
     code, out, err = cli(*args)
     assert code == expected, f"{' '.join(argv)}: exit {code}, not {expected}: {err}"
     assert out.strip() or (expected and err.startswith("freezekit: error: ")), f"{' '.join(argv)}: printed nothing"

@@ -1,4 +1,5 @@
 """The activation forecast: saved-tensor hooks on the meta device give the bytes real tensors save."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,11 @@ def _both(build, x_shape, *trainable, checkpointing=(), dtype=torch.float32, int
         if trainable:
             _freeze_all_but(model, *trainable)
         model.train()
-        x = (torch.randint(0, integer, x_shape, device=device) if integer
-             else torch.randn(*x_shape, device=device, dtype=dtype))
+        x = (
+            torch.randint(0, integer, x_shape, device=device)
+            if integer
+            else torch.randn(*x_shape, device=device, dtype=dtype)
+        )
         out.append(saved_bytes(model, lambda m, x=x: m(x), checkpointing))
     return out
 
@@ -44,6 +48,7 @@ def test_resnet18_meta_equals_measured_on_cpu(trainable, expected):  # batch 2 a
 def test_vit_meta_equals_measured():
     def vit():
         return torchvision.models.VisionTransformer(32, 8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32)
+
     meta, cpu = _both(vit, (2, 3, 32, 32))
     assert meta == cpu == 83_056
 
@@ -51,8 +56,15 @@ def test_vit_meta_equals_measured():
 def _tiny_llama():
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=3, num_attention_heads=4,
-                         num_key_value_heads=2, vocab_size=64, max_position_embeddings=64)
+    config = LlamaConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=64,
+        max_position_embeddings=64,
+    )
     return LlamaForCausalLM(config)
 
 

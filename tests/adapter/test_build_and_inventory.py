@@ -12,9 +12,14 @@ from freezekit.sources.registry import parse_source
 
 from ..models_for_tests import TiedNet
 
-CLASSIFICATION = sorted(set(torchvision.models.list_models(module=torchvision.models))
-                        - {n for fam in ("detection", "segmentation", "video", "optical_flow", "quantization")
-                           for n in torchvision.models.list_models(module=getattr(torchvision.models, fam))})
+CLASSIFICATION = sorted(
+    set(torchvision.models.list_models(module=torchvision.models))
+    - {
+        n
+        for fam in ("detection", "segmentation", "video", "optical_flow", "quantization")
+        for n in torchvision.models.list_models(module=getattr(torchvision.models, fam))
+    }
+)
 
 
 def test_tied_weight_counted_once_with_alias():
@@ -46,7 +51,9 @@ def test_meta_build_allocates_nothing_and_regnet_falls_back():
 def test_detection_builds_without_backbone_download(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     loaded = load(Settings(source=parse_source("fasterrcnn_resnet50_fpn"), use_cache=False))
-    assert sum(p.numel for p in loaded.inventory.params) == 41808406  # plain BatchNorm2d: no weights, so not FrozenBatchNorm2d
+    assert (
+        sum(p.numel for p in loaded.inventory.params) == 41808406
+    )  # plain BatchNorm2d: no weights, so not FrozenBatchNorm2d
     assert not any(tmp_path.rglob("*.pth"))
 
 
@@ -58,8 +65,12 @@ def test_totals_equal_the_classic_formula(name):
             model = torchvision.models.get_model(name, weights=None)
     except NotImplementedError:  # regnets compute on tensors while building: a real CPU build
         model = torchvision.models.get_model(name, weights=None)
-    options = Settings(source=parse_source(name), rules=(Rule("freeze", r"re:.*weight"), Rule("unfreeze", "type:_BatchNorm")),
-                           allow_unmatched=True, use_cache=False)
+    options = Settings(
+        source=parse_source(name),
+        rules=(Rule("freeze", r"re:.*weight"), Rule("unfreeze", "type:_BatchNorm")),
+        allow_unmatched=True,
+        use_cache=False,
+    )
     loaded = load(options)
     plan = make_plan(loaded.inventory, options.rules, strict=False)
     apply_plan(model, plan)

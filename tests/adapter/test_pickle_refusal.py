@@ -1,4 +1,5 @@
 """A malicious pickle, offered every way a file can enter freezekit, runs nothing without --trust-pickle."""
+
 import json
 from pathlib import Path
 
@@ -12,10 +13,18 @@ TIED = f"{Path(__file__).parents[1] / 'models_for_tests.py'}:build_tied"
 
 
 def manifest_naming(tmp: Path, source: str, weights_file: str | None) -> str:
-    doc = {"schema": "freezekit.manifest", "schema_version": 1,
-           "model": {"source": source, "kind": "x", "weights": None, "weights_file": weights_file, "args": {}},
-           "default": "trainable", "rules": [], "frozen": [], "counts": {"parameters": 0, "frozen": 0},
-           "fingerprint": "sha256:0", "parameters": {}, "versions": {}}
+    doc = {
+        "schema": "freezekit.manifest",
+        "schema_version": 1,
+        "model": {"source": source, "kind": "x", "weights": None, "weights_file": weights_file, "args": {}},
+        "default": "trainable",
+        "rules": [],
+        "frozen": [],
+        "counts": {"parameters": 0, "frozen": 0},
+        "fingerprint": "sha256:0",
+        "parameters": {},
+        "versions": {},
+    }
     (tmp / "m.json").write_text(json.dumps(doc))
     return "m.json"
 
@@ -26,13 +35,31 @@ ENTRIES = {
     "MODEL legacy .pth": lambda t: ["count", malicious_pt(t, "evil.pth", "legacy")],
     "MODEL bare pickle .bin": lambda t: ["count", malicious_pt(t, "evil.bin", "pickle")],
     "--weights-file": lambda t: ["count", TIED, "--weights-file", malicious_pt(t, "evil.pt")],
-    "--weights-file with --save": lambda t: ["freeze", TIED, "--weights-file", malicious_pt(t, "evil.pt"), "--save", "o.pt"],
+    "--weights-file with --save": lambda t: [
+        "freeze",
+        TIED,
+        "--weights-file",
+        malicious_pt(t, "evil.pt"),
+        "--save",
+        "o.pt",
+    ],
     "config model:": lambda t: ["count", "-c", _config(t, f"model: {malicious_pt(t, 'evil.pt')}\n")],
-    "config weights_file:": lambda t: ["count", "-c", _config(t, f"model: '{TIED}'\nweights_file: {malicious_pt(t, 'evil.pt')}\n")],
+    "config weights_file:": lambda t: [
+        "count",
+        "-c",
+        _config(t, f"model: '{TIED}'\nweights_file: {malicious_pt(t, 'evil.pt')}\n"),
+    ],
     "manifest model": lambda t: ["check", manifest_naming(t, malicious_pt(t, "evil.pt"), None)],
     "manifest weights_file": lambda t: ["check", manifest_naming(t, TIED, malicious_pt(t, "evil.pt"))],
     "verify MODEL": lambda t: ["verify", malicious_pt(t, "evil.pt")],
-    "verify --weights-file": lambda t: ["verify", TIED, "--weights-file", malicious_pt(t, "evil.pt"), "--input-shape", "3"],
+    "verify --weights-file": lambda t: [
+        "verify",
+        TIED,
+        "--weights-file",
+        malicious_pt(t, "evil.pt"),
+        "--input-shape",
+        "3",
+    ],
 }
 
 

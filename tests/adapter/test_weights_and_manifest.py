@@ -23,8 +23,20 @@ def vgg_home(tmp_path_factory):
 def test_pretrained_from_cache_save_manifest_check(cli, vgg_home, tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(vgg_home))
     out_st, out_json = tmp_path / "out.safetensors", tmp_path / "out.json"
-    code, _, err = cli("freeze", "vgg16", "--weights", "DEFAULT", "-p", "features.*", "--save", out_st,
-                       "--manifest", out_json, "-f", "json")
+    code, _, err = cli(
+        "freeze",
+        "vgg16",
+        "--weights",
+        "DEFAULT",
+        "-p",
+        "features.*",
+        "--save",
+        out_st,
+        "--manifest",
+        out_json,
+        "-f",
+        "json",
+    )
     assert code == 0, err
     cached = torch.load(vgg_home / "hub/checkpoints/vgg16-397923af.pth", weights_only=True)
     saved = load_file(out_st)
@@ -34,8 +46,13 @@ def test_pretrained_from_cache_save_manifest_check(cli, vgg_home, tmp_path, monk
         embedded = json.loads(f.metadata()["freezekit_manifest"])
     manifest = json.loads(out_json.read_text())
     assert embedded == manifest
-    assert manifest["model"] == {"source": "vgg16", "kind": "torchvision", "weights": "IMAGENET1K_V1",  # not DEFAULT
-                                 "weights_file": None, "args": {}}
+    assert manifest["model"] == {
+        "source": "vgg16",
+        "kind": "torchvision",
+        "weights": "IMAGENET1K_V1",  # not DEFAULT
+        "weights_file": None,
+        "args": {},
+    }
     assert len(manifest["frozen"]) == 26 and manifest["frozen"][0] == "features.0.weight"
     assert manifest["counts"] == {"parameters": 138357544, "frozen": 14714688}
     assert manifest["fingerprint"].startswith("sha256:") and manifest["versions"]["torch"]
@@ -53,8 +70,18 @@ def test_missing_weights_fail_fast_and_write_nothing(cli, tmp_path, monkeypatch)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_home"))
     out = tmp_path / "out"
     out.mkdir()
-    code, stdout, err = cli("freeze", "vgg16", "--weights", "DEFAULT", "-p", "features.*",
-                            "--save", out / "o.safetensors", "--manifest", out / "o.json")
+    code, stdout, err = cli(
+        "freeze",
+        "vgg16",
+        "--weights",
+        "DEFAULT",
+        "-p",
+        "features.*",
+        "--save",
+        out / "o.safetensors",
+        "--manifest",
+        out / "o.json",
+    )
     assert code == ExitCode.WEIGHTS
     expected = tmp_path / "empty_home" / "hub" / "checkpoints" / "vgg16-397923af.pth"
     assert f"expected {expected}" in err and "https://download.pytorch.org/models/vgg16-397923af.pth" in err
@@ -105,11 +132,14 @@ def test_manifest_detects_drift(cli, tmp_path):
     assert data["newly_frozen"] == ["conv1.weight", "bn1.weight"]
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("{", "not a JSON manifest"),
-    ('{"schema": "other"}', "not a freezekit manifest"),
-    ('{"schema": "freezekit.manifest", "schema_version": 1}', "damaged manifest"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("{", "not a JSON manifest"),
+        ('{"schema": "other"}', "not a freezekit manifest"),
+        ('{"schema": "freezekit.manifest", "schema_version": 1}', "damaged manifest"),
+    ],
+)
 def test_bad_manifests(cli, tmp_path, text, fragment):
     path = tmp_path / "m.json"
     path.write_text(text)
@@ -120,8 +150,20 @@ def test_bad_manifests(cli, tmp_path, text, fragment):
 def test_weights_file_roundtrip_and_mismatch(cli, tmp_path):
     model = torchvision.models.resnet18()
     torch.save(model.state_dict(), tmp_path / "r18.pt")
-    code, out, err = cli("freeze", "resnet18", "--weights-file", tmp_path / "r18.pt", "--default", "frozen",
-                         "-u", "fc", "--save", tmp_path / "again.pt", "-f", "json")
+    code, out, err = cli(
+        "freeze",
+        "resnet18",
+        "--weights-file",
+        tmp_path / "r18.pt",
+        "--default",
+        "frozen",
+        "-u",
+        "fc",
+        "--save",
+        tmp_path / "again.pt",
+        "-f",
+        "json",
+    )
     assert code == 0, err
     saved = torch.load(tmp_path / "again.pt", weights_only=True)
     assert all(torch.equal(saved["state_dict"][k], v) for k, v in model.state_dict().items())
@@ -133,7 +175,9 @@ def test_weights_file_roundtrip_and_mismatch(cli, tmp_path):
 
 def test_save_refuses_input_as_output_and_bad_suffix(cli, tmp_path):
     torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "r18.pt")
-    code, _, err = cli("freeze", "resnet18", "--weights-file", tmp_path / "r18.pt", "--save", tmp_path / "r18.pt", "--force")
+    code, _, err = cli(
+        "freeze", "resnet18", "--weights-file", tmp_path / "r18.pt", "--save", tmp_path / "r18.pt", "--force"
+    )
     assert code == ExitCode.OUTPUT and "is also an input" in err
     code, _, err = cli("freeze", "resnet18", "--save", tmp_path / "x.bin")
     assert code == ExitCode.OUTPUT and "must end in .safetensors, .pt or .pth" in err
@@ -154,10 +198,17 @@ def test_models_weights_lists_enum_names_and_cache_state(cli, vgg_home, monkeypa
 
 
 def _weights_manifest(tmp_path, model: str, weights: str):
-    doc = {"schema": "freezekit.manifest", "schema_version": 1,
-           "model": {"source": model, "kind": "torchvision", "weights": weights, "weights_file": None, "args": {}},
-           "default": "trainable", "rules": [], "frozen": [], "fingerprint": "sha256:0", "parameters": {},
-           "versions": {}}
+    doc = {
+        "schema": "freezekit.manifest",
+        "schema_version": 1,
+        "model": {"source": model, "kind": "torchvision", "weights": weights, "weights_file": None, "args": {}},
+        "default": "trainable",
+        "rules": [],
+        "frozen": [],
+        "fingerprint": "sha256:0",
+        "parameters": {},
+        "versions": {},
+    }
     path = tmp_path / "lock.json"
     path.write_text(json.dumps(doc))
     return path
@@ -179,7 +230,8 @@ def test_check_never_downloads_the_weights_a_manifest_names(cli, tmp_path, monke
     assert (code, out, calls) == (ExitCode.WEIGHTS, "", [])
     assert err.splitlines() == [
         f"freezekit: error: weights ViT_H_14_Weights.IMAGENET1K_SWAG_E2E_V1 are not in the torch hub cache "
-        f"(expected {expected}): {lock} names them; check downloads only with --download"]
+        f"(expected {expected}): {lock} names them; check downloads only with --download"
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lock.json"]
 
 

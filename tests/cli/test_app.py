@@ -37,7 +37,9 @@ def test_allow_unmatched_warns_on_stderr(cli):
 
 
 def test_command_line_order_is_kept(cli):
-    code, out, _ = cli("freeze", "vgg16", "-p", "features.*", "-u", "features.28", "-p", "features.28.bias", "-f", "json")
+    code, out, _ = cli(
+        "freeze", "vgg16", "-p", "features.*", "-u", "features.28", "-p", "features.28.bias", "-f", "json"
+    )
     params = {p["name"]: p for p in json.loads(out)["parameters"]}
     assert params["features.28.weight"]["trainable"] and params["features.28.weight"]["rule"] == "unfreeze features.28"
     assert not params["features.28.bias"]["trainable"]
@@ -49,12 +51,15 @@ def test_count_table_and_depth(cli):
     rows = [line.split("  ") for line in out.splitlines() if line.startswith(("features ", "classifier "))]
     assert [[cell.strip() for cell in row if cell.strip()] for row in rows] == [
         ["features", "14,714,688", "0", "14,714,688", "██████████ 100%"],
-        ["classifier", "123,642,856", "123,642,856", "0", "░░░░░░░░░░ 0%"]]
+        ["classifier", "123,642,856", "123,642,856", "0", "░░░░░░░░░░ 0%"],
+    ]
     assert "138,357,544" in out and "features.0.weight" not in out
 
 
 def test_expectations_fail_the_pipeline(cli):
-    code, _, err = cli("count", "vgg16", "-p", "features.*", "--expect-trainable", "123642856", "--max-trainable-pct", "90")
+    code, _, err = cli(
+        "count", "vgg16", "-p", "features.*", "--expect-trainable", "123642856", "--max-trainable-pct", "90"
+    )
     assert code == 0, err
     code, out, err = cli("count", "vgg16", "-p", "features.*", "--expect-trainable", "5", "-f", "json")
     assert code == ExitCode.EXPECTATION == 9
@@ -62,20 +67,26 @@ def test_expectations_fail_the_pipeline(cli):
     assert err.strip() == "freezekit: error: expected trainable 5 but the plan gives 123,642,856"
 
 
-@pytest.mark.parametrize("args,code,fragment", [
-    (["count", "vgg61"], ExitCode.MODEL, "unknown model 'vgg61'; did you mean"),
-    (["count", "vgg16", "--depth", "-1"], ExitCode.USAGE, "'--depth'"),
-    (["count", "vgg16", "--expect-trainable", "many"], ExitCode.USAGE, "'--expect-trainable'"),
-    (["count", "vgg16", "-p", "re:("], ExitCode.RULE, "invalid regular expression"),
-    (["count", "vgg16", "-p", ""], ExitCode.RULE, "the pattern is empty"),
-    (["count", "vgg16", "-p", "through:features.99"], ExitCode.RULE, "no module named 'features.99'"),
-    (["count", "vgg16", "-p", "type:Conv3d"], ExitCode.NO_MATCH, "selects no parameter"),
-    (["count", "vgg16", "--export", "x.pdf"], ExitCode.USAGE, "must end in .html or .svg"),
-    (["count", "vgg16", "--export", "x.svg", "-f", "json"], ExitCode.USAGE, "cannot be combined"),
-    (["count", "-c", "missing.yaml"], ExitCode.CONFIG, "no such"),
-    (["count", "vit_b_16", "--arg", "image_size=223"], ExitCode.MODEL,
-     "model 'vit_b_16' could not be built with {'image_size': 223}: AssertionError"),
-])
+@pytest.mark.parametrize(
+    "args,code,fragment",
+    [
+        (["count", "vgg61"], ExitCode.MODEL, "unknown model 'vgg61'; did you mean"),
+        (["count", "vgg16", "--depth", "-1"], ExitCode.USAGE, "'--depth'"),
+        (["count", "vgg16", "--expect-trainable", "many"], ExitCode.USAGE, "'--expect-trainable'"),
+        (["count", "vgg16", "-p", "re:("], ExitCode.RULE, "invalid regular expression"),
+        (["count", "vgg16", "-p", ""], ExitCode.RULE, "the pattern is empty"),
+        (["count", "vgg16", "-p", "through:features.99"], ExitCode.RULE, "no module named 'features.99'"),
+        (["count", "vgg16", "-p", "type:Conv3d"], ExitCode.NO_MATCH, "selects no parameter"),
+        (["count", "vgg16", "--export", "x.pdf"], ExitCode.USAGE, "must end in .html or .svg"),
+        (["count", "vgg16", "--export", "x.svg", "-f", "json"], ExitCode.USAGE, "cannot be combined"),
+        (["count", "-c", "missing.yaml"], ExitCode.CONFIG, "no such"),
+        (
+            ["count", "vit_b_16", "--arg", "image_size=223"],
+            ExitCode.MODEL,
+            "model 'vit_b_16' could not be built with {'image_size': 223}: AssertionError",
+        ),
+    ],
+)
 def test_errors_are_one_line_with_their_code(cli, tmp_path, monkeypatch, args, code, fragment):
     monkeypatch.chdir(tmp_path)
     got, out, err = cli(*args)
@@ -90,7 +101,9 @@ def test_count_reads_freezekit_yaml(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, _, err = cli("count")
     assert code == ExitCode.USAGE and "no freezekit.yaml in this folder" in err
-    (tmp_path / "freezekit.yaml").write_text("model: vgg16\nrules:\n  - freeze: 'features.*'\nexpect:\n  trainable: 123642856\n")
+    (tmp_path / "freezekit.yaml").write_text(
+        "model: vgg16\nrules:\n  - freeze: 'features.*'\nexpect:\n  trainable: 123642856\n"
+    )
     code, out, err = cli("count", "-f", "json")
     assert code == 0, err
     assert json.loads(out)["totals"]["trainable"] == 123642856
@@ -108,7 +121,17 @@ def test_models_lists_and_filters(cli):
     code, out, _ = cli("models")
     assert code == 0 and len(out.split()) == 121
     code, out, _ = cli("models", "vgg1")
-    assert out.split() == ["ssd300_vgg16", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+    assert out.split() == [
+        "ssd300_vgg16",
+        "vgg11",
+        "vgg11_bn",
+        "vgg13",
+        "vgg13_bn",
+        "vgg16",
+        "vgg16_bn",
+        "vgg19",
+        "vgg19_bn",
+    ]
 
 
 def test_every_listed_model_counts_offline(cli):
@@ -121,13 +144,16 @@ def test_every_listed_model_counts_offline(cli):
     assert failures == {}
 
 
-@pytest.mark.parametrize("recipe,trainable", [
-    ("vgg16-features.yaml", 123642856),
-    ("vgg16-features-but-last-conv.yaml", 126002664),
-    ("resnet50-linear-probe.yaml", 2049000),
-    ("vit_b_16-head-only.yaml", 769000),
-    ("resnet50-finetune-last-block.yaml", 17013736),
-])
+@pytest.mark.parametrize(
+    "recipe,trainable",
+    [
+        ("vgg16-features.yaml", 123642856),
+        ("vgg16-features-but-last-conv.yaml", 126002664),
+        ("resnet50-linear-probe.yaml", 2049000),
+        ("vit_b_16-head-only.yaml", 769000),
+        ("resnet50-finetune-last-block.yaml", 17013736),
+    ],
+)
 def test_shipped_recipes(cli, recipe, trainable):
     from pathlib import Path
 
@@ -159,8 +185,12 @@ def test_console_script_exit_codes_and_flushed_output(tmp_path):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "freezekit", "count", "vgg16", "--no-cache", "-f", "json",
-                           "--expect-trainable", "5"], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "freezekit", "count", "vgg16", "--no-cache", "-f", "json", "--expect-trainable", "5"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == ExitCode.EXPECTATION
     assert json.loads(done.stdout)["totals"]["total"] == 138357544  # complete, flushed
     assert done.stderr == "freezekit: error: expected trainable 5 but the plan gives 138,357,544\n"

@@ -5,6 +5,7 @@ written), plus: the marker file a payload would create (`pwned`) never exists, b
 named by a file ran. Builders that make a FIFO arm a watchdog that unblocks a reader stuck on it
 after a few seconds, so a regression fails instead of hanging the suite.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,10 +36,17 @@ RESNET18_DEFAULT = "resnet18-f37072fd.pth"  # the hub-cache file name of ResNet1
 
 
 def manifest(source: str, args: dict | None = None, weights: str | None = None, **changes) -> str:
-    doc = {"schema": "freezekit.manifest", "schema_version": 1,
-           "model": {"source": source, "kind": "factory", "weights": weights, "weights_file": None, "args": args or {}},
-           "default": "trainable", "rules": [], "frozen": [], "fingerprint": "sha256:0", "parameters": {},
-           "versions": {}}
+    doc = {
+        "schema": "freezekit.manifest",
+        "schema_version": 1,
+        "model": {"source": source, "kind": "factory", "weights": weights, "weights_file": None, "args": args or {}},
+        "default": "trainable",
+        "rules": [],
+        "frozen": [],
+        "fingerprint": "sha256:0",
+        "parameters": {},
+        "versions": {},
+    }
     doc.update(changes)
     return json.dumps(doc)
 
@@ -90,8 +98,10 @@ def poisoned_hub(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> None:
 
     home = tmp / "torch_home"
     (home / "hub" / "checkpoints").mkdir(parents=True)
-    torch.save({"conv1.weight": torch.zeros(1), "boom": Malicious(str(tmp / MARKER))},
-               home / "hub" / "checkpoints" / RESNET18_DEFAULT)
+    torch.save(
+        {"conv1.weight": torch.zeros(1), "boom": Malicious(str(tmp / MARKER))},
+        home / "hub" / "checkpoints" / RESNET18_DEFAULT,
+    )
     mp.setenv("TORCH_HOME", str(home))
 
 
@@ -132,8 +142,10 @@ def _index_two_shards_over_budget(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> 
 def _index_shard_outside(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
     safetensors_file(tmp, "outside.safetensors", {"a.w": F32x2})  # a real checkpoint: reading it would succeed
     (tmp / "model").mkdir()
-    return ["count", write(tmp, "model/m.safetensors.index.json",
-                           json.dumps({"weight_map": {"a.w": "../outside.safetensors"}}))]
+    return [
+        "count",
+        write(tmp, "model/m.safetensors.index.json", json.dumps({"weight_map": {"a.w": "../outside.safetensors"}})),
+    ]
 
 
 def _check_file_factory(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
@@ -147,8 +159,15 @@ def _index_shard_not_a_checkpoint(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> 
 
 
 def _lazy(tmp: pathlib.Path, mp: pytest.MonkeyPatch) -> list:
-    return ["count", write(tmp, "lazy.py", "from torch import nn\n\ndef build():\n"
-                                           "    return nn.Sequential(nn.LazyLinear(3), nn.Linear(3, 2))\n") + ":build"]
+    return [
+        "count",
+        write(
+            tmp,
+            "lazy.py",
+            "from torch import nn\n\ndef build():\n    return nn.Sequential(nn.LazyLinear(3), nn.Linear(3, 2))\n",
+        )
+        + ":build",
+    ]
 
 
 def factory(body: str, head: str = "") -> Builder:
@@ -158,81 +177,223 @@ def factory(body: str, head: str = "") -> Builder:
 
 CASES = [
     # -- 1. code execution without consent -----------------------------------------------------
-    pytest.param(check_manifest("os:system", {"command": TOUCH}), X.UNSAFE_PICKLE,
-                 "lock.json: the manifest names code to import and run ('os:system')", id="check: manifest names os:system"),
-    pytest.param(_check_file_factory, X.UNSAFE_PICKLE, "pass --trust-code, or name the model yourself", id="check: manifest names a file factory"),
-    pytest.param(check_manifest("subprocess:getoutput", {"cmd": TOUCH}), X.UNSAFE_PICKLE, "'subprocess:getoutput'",
-                 id="check: manifest names subprocess"),
-    pytest.param(check_manifest("builtins:exec", {"source": f"open({MARKER!r}, 'w')"}), X.UNSAFE_PICKLE,
-                 "'builtins:exec'", id="check: manifest names builtins:exec"),
-    pytest.param(check_manifest("os:system", {"command": TOUCH}, "--trust-code"), X.MODEL,
-                 "factory 'os:system' is in Python's standard library", id="check: --trust-code still refuses the stdlib"),
-    pytest.param(_check_weights_default_poisoned, X.UNSAFE_PICKLE, f"{RESNET18_DEFAULT}: loading this file would run code",
-                 id="check: manifest weights DEFAULT, poisoned hub cache"),
-    pytest.param(_weights_default_poisoned, X.UNSAFE_PICKLE, f"{RESNET18_DEFAULT}: loading this file would run code",
-                 id="weights DEFAULT: poisoned hub cache"),
-    pytest.param(_weights_default_poisoned_trusted, X.WEIGHTS, f"{RESNET18_DEFAULT}: its SHA-256 does not start with "
-                 "f37072fd", id="weights DEFAULT: poisoned hub cache with --trust-pickle"),
-    pytest.param(lambda t, m: ["count", "os:system", "--arg", f"command={TOUCH}"], X.MODEL,
-                 "factory 'os:system' is in Python's standard library", id="factory: os:system"),
-    pytest.param(lambda t, m: ["count", "subprocess:getoutput", "--arg", f"cmd={TOUCH}"], X.MODEL,
-                 "'subprocess:getoutput' is in Python's standard library", id="factory: subprocess"),
-    pytest.param(lambda t, m: ["count", "builtins:eval"], X.MODEL, "'builtins:eval' is in Python's standard library",
-                 id="factory: builtins:eval"),
-    pytest.param(lambda t, m: ["count", write(t, "f.py", "from os import system as build\n") + ":build", "--arg",
-                               f"command={TOUCH}"], X.MODEL, "resolves to posix.system from Python's standard library",
-                 id="factory: a file re-exporting os.system"),
-    pytest.param(lambda t, m: ["count", write(t, "f.py", f"import functools, os\nbuild = functools.partial(os.system, "
-                                                         f"{TOUCH!r})\n") + ":build"], X.MODEL,
-                 "resolves to posix.system", id="factory: a partial of os.system"),
-
+    pytest.param(
+        check_manifest("os:system", {"command": TOUCH}),
+        X.UNSAFE_PICKLE,
+        "lock.json: the manifest names code to import and run ('os:system')",
+        id="check: manifest names os:system",
+    ),
+    pytest.param(
+        _check_file_factory,
+        X.UNSAFE_PICKLE,
+        "pass --trust-code, or name the model yourself",
+        id="check: manifest names a file factory",
+    ),
+    pytest.param(
+        check_manifest("subprocess:getoutput", {"cmd": TOUCH}),
+        X.UNSAFE_PICKLE,
+        "'subprocess:getoutput'",
+        id="check: manifest names subprocess",
+    ),
+    pytest.param(
+        check_manifest("builtins:exec", {"source": f"open({MARKER!r}, 'w')"}),
+        X.UNSAFE_PICKLE,
+        "'builtins:exec'",
+        id="check: manifest names builtins:exec",
+    ),
+    pytest.param(
+        check_manifest("os:system", {"command": TOUCH}, "--trust-code"),
+        X.MODEL,
+        "factory 'os:system' is in Python's standard library",
+        id="check: --trust-code still refuses the stdlib",
+    ),
+    pytest.param(
+        _check_weights_default_poisoned,
+        X.UNSAFE_PICKLE,
+        f"{RESNET18_DEFAULT}: loading this file would run code",
+        id="check: manifest weights DEFAULT, poisoned hub cache",
+    ),
+    pytest.param(
+        _weights_default_poisoned,
+        X.UNSAFE_PICKLE,
+        f"{RESNET18_DEFAULT}: loading this file would run code",
+        id="weights DEFAULT: poisoned hub cache",
+    ),
+    pytest.param(
+        _weights_default_poisoned_trusted,
+        X.WEIGHTS,
+        f"{RESNET18_DEFAULT}: its SHA-256 does not start with f37072fd",
+        id="weights DEFAULT: poisoned hub cache with --trust-pickle",
+    ),
+    pytest.param(
+        lambda t, m: ["count", "os:system", "--arg", f"command={TOUCH}"],
+        X.MODEL,
+        "factory 'os:system' is in Python's standard library",
+        id="factory: os:system",
+    ),
+    pytest.param(
+        lambda t, m: ["count", "subprocess:getoutput", "--arg", f"cmd={TOUCH}"],
+        X.MODEL,
+        "'subprocess:getoutput' is in Python's standard library",
+        id="factory: subprocess",
+    ),
+    pytest.param(
+        lambda t, m: ["count", "builtins:eval"],
+        X.MODEL,
+        "'builtins:eval' is in Python's standard library",
+        id="factory: builtins:eval",
+    ),
+    pytest.param(
+        lambda t, m: [
+            "count",
+            write(t, "f.py", "from os import system as build\n") + ":build",
+            "--arg",
+            f"command={TOUCH}",
+        ],
+        X.MODEL,
+        "resolves to posix.system from Python's standard library",
+        id="factory: a file re-exporting os.system",
+    ),
+    pytest.param(
+        lambda t, m: [
+            "count",
+            write(t, "f.py", f"import functools, os\nbuild = functools.partial(os.system, {TOUCH!r})\n") + ":build",
+        ],
+        X.MODEL,
+        "resolves to posix.system",
+        id="factory: a partial of os.system",
+    ),
     # -- 2. reads that never end or never stop growing -----------------------------------------
-    pytest.param(lambda t, m: ["count", fifo(t, "pipe.py") + ":build"], X.MODEL,
-                 "pipe.py: is a FIFO (named pipe), not a Python file", id="factory file: a FIFO"),
-    pytest.param(lambda t, m: ["count", link(t, "zero.py", "/dev/zero") + ":build"], X.MODEL,
-                 "zero.py: is a device, not a Python file", id="factory file: /dev/zero"),
-    pytest.param(lambda t, m: ["count", str((t / "d.py").mkdir() or "d.py") + ":build"], X.MODEL,
-                 "d.py: is a directory, not a Python file", id="factory file: a directory"),
-    pytest.param(lambda t, m: ["count", fifo(t, "p.safetensors")], X.WEIGHTS,
-                 "p.safetensors: is a FIFO (named pipe), not a safetensors file", id="checkpoint: safetensors FIFO"),
-    pytest.param(lambda t, m: ["count", link(t, "z.safetensors", "/dev/zero")], X.WEIGHTS,
-                 "z.safetensors: is a device, not a safetensors file", id="checkpoint: safetensors /dev/zero"),
-    pytest.param(lambda t, m: ["count", fifo(t, "m.safetensors.index.json")], X.WEIGHTS,
-                 "m.safetensors.index.json: is a FIFO (named pipe), not a safetensors index", id="checkpoint: index FIFO"),
-    pytest.param(lambda t, m: ["count", zip_bomb(t, "bomb.pt")], X.WEIGHTS,
-                 "bomb.pt: its zip entries declare 8,389,", id="checkpoint: zip bomb .pt"),
-    pytest.param(lambda t, m: ["count", TIED, "--weights-file", zip_bomb(t, "bomb.pt")], X.WEIGHTS, "(a zip bomb?)",
-                 id="weights-file: zip bomb .pt"),
-    pytest.param(_index_shard_outside, X.WEIGHTS, "shard '../outside.safetensors' lies outside the index's folder",
-                 id="index: shard climbs out with .."),
-    pytest.param(lambda t, m: ["count", write(t, "m.safetensors.index.json", json.dumps({"weight_map": {"a": "/etc/passwd"}}))],
-                 X.WEIGHTS, "shard '/etc/passwd' lies outside the index's folder; refused without opening it",
-                 id="index: shard is an absolute path"),
-    pytest.param(_index_shard_not_a_checkpoint, X.WEIGHTS, "secret.safetensors: not a safetensors file (its header length is over the 100 MiB limit)",
-                 id="index: a shard that is not a checkpoint echoes nothing"),
-    pytest.param(_index_two_shards_over_budget, X.WEIGHTS, "the shards' headers hold more than",
-                 id="index: shards' headers over the total cap"),
-    pytest.param(lambda t, m: ["check", fifo(t, "lock.json")], X.CONFIG,
-                 "lock.json: is a FIFO (named pipe), not a manifest file", id="manifest: a FIFO"),
-    pytest.param(check_manifest("resnet18", None, rules=[{"action": "freeze", "pattern": "fc"}] * 10_001), X.CONFIG,
-                 "lock.json: damaged manifest: 10,001 rules is over the limit of 10,000", id="manifest: too many rules"),
-
+    pytest.param(
+        lambda t, m: ["count", fifo(t, "pipe.py") + ":build"],
+        X.MODEL,
+        "pipe.py: is a FIFO (named pipe), not a Python file",
+        id="factory file: a FIFO",
+    ),
+    pytest.param(
+        lambda t, m: ["count", link(t, "zero.py", "/dev/zero") + ":build"],
+        X.MODEL,
+        "zero.py: is a device, not a Python file",
+        id="factory file: /dev/zero",
+    ),
+    pytest.param(
+        lambda t, m: ["count", str((t / "d.py").mkdir() or "d.py") + ":build"],
+        X.MODEL,
+        "d.py: is a directory, not a Python file",
+        id="factory file: a directory",
+    ),
+    pytest.param(
+        lambda t, m: ["count", fifo(t, "p.safetensors")],
+        X.WEIGHTS,
+        "p.safetensors: is a FIFO (named pipe), not a safetensors file",
+        id="checkpoint: safetensors FIFO",
+    ),
+    pytest.param(
+        lambda t, m: ["count", link(t, "z.safetensors", "/dev/zero")],
+        X.WEIGHTS,
+        "z.safetensors: is a device, not a safetensors file",
+        id="checkpoint: safetensors /dev/zero",
+    ),
+    pytest.param(
+        lambda t, m: ["count", fifo(t, "m.safetensors.index.json")],
+        X.WEIGHTS,
+        "m.safetensors.index.json: is a FIFO (named pipe), not a safetensors index",
+        id="checkpoint: index FIFO",
+    ),
+    pytest.param(
+        lambda t, m: ["count", zip_bomb(t, "bomb.pt")],
+        X.WEIGHTS,
+        "bomb.pt: its zip entries declare 8,389,",
+        id="checkpoint: zip bomb .pt",
+    ),
+    pytest.param(
+        lambda t, m: ["count", TIED, "--weights-file", zip_bomb(t, "bomb.pt")],
+        X.WEIGHTS,
+        "(a zip bomb?)",
+        id="weights-file: zip bomb .pt",
+    ),
+    pytest.param(
+        _index_shard_outside,
+        X.WEIGHTS,
+        "shard '../outside.safetensors' lies outside the index's folder",
+        id="index: shard climbs out with ..",
+    ),
+    pytest.param(
+        lambda t, m: ["count", write(t, "m.safetensors.index.json", json.dumps({"weight_map": {"a": "/etc/passwd"}}))],
+        X.WEIGHTS,
+        "shard '/etc/passwd' lies outside the index's folder; refused without opening it",
+        id="index: shard is an absolute path",
+    ),
+    pytest.param(
+        _index_shard_not_a_checkpoint,
+        X.WEIGHTS,
+        "secret.safetensors: not a safetensors file (its header length is over the 100 MiB limit)",
+        id="index: a shard that is not a checkpoint echoes nothing",
+    ),
+    pytest.param(
+        _index_two_shards_over_budget,
+        X.WEIGHTS,
+        "the shards' headers hold more than",
+        id="index: shards' headers over the total cap",
+    ),
+    pytest.param(
+        lambda t, m: ["check", fifo(t, "lock.json")],
+        X.CONFIG,
+        "lock.json: is a FIFO (named pipe), not a manifest file",
+        id="manifest: a FIFO",
+    ),
+    pytest.param(
+        check_manifest("resnet18", None, rules=[{"action": "freeze", "pattern": "fc"}] * 10_001),
+        X.CONFIG,
+        "lock.json: damaged manifest: 10,001 rules is over the limit of 10,000",
+        id="manifest: too many rules",
+    ),
     # -- 6. tracebacks still reachable -------------------------------------------------------------
-    pytest.param(_lazy, X.MODEL, "2 parameters or buffers are not initialized yet (lazy modules): 0.weight, 0.bias",
-                 id="factory: LazyLinear"),
-    pytest.param(lambda t, m: ["verify", "resnet18", "--batch-size", "1000000"], X.USAGE,
-                 "cannot allocate a synthetic batch of 1000000 on cpu", id="verify: batch size too big to allocate"),
-    pytest.param(factory("raise Boom('bang')", "class Boom(BaseException):\n    pass\n\n"), X.MODEL,
-                 "f.py:build failed: Boom: bang", id="factory: raises a BaseException subclass"),
-    pytest.param(lambda t, m: ["count", write(t, "f.py", "class Boom(BaseException):\n    pass\n\nraise Boom('at import')\n")
-                               + ":build"], X.MODEL, "f.py: importing it failed: Boom: at import",
-                 id="factory: BaseException at import"),
-    pytest.param(factory("raise KeyboardInterrupt"), X.INTERRUPTED, "interrupted while running f.py:build",
-                 id="factory: raises KeyboardInterrupt"),
-    pytest.param(factory("import os; os._exit(3)"), X.MODEL, "f.py:build called os._exit(3); refused",
-                 id="factory: calls os._exit"),
-    pytest.param(factory("import posix; posix._exit(0)"), X.MODEL, "f.py:build called os._exit(0); refused",
-                 id="factory: calls posix._exit"),
+    pytest.param(
+        _lazy,
+        X.MODEL,
+        "2 parameters or buffers are not initialized yet (lazy modules): 0.weight, 0.bias",
+        id="factory: LazyLinear",
+    ),
+    pytest.param(
+        lambda t, m: ["verify", "resnet18", "--batch-size", "1000000"],
+        X.USAGE,
+        "cannot allocate a synthetic batch of 1000000 on cpu",
+        id="verify: batch size too big to allocate",
+    ),
+    pytest.param(
+        factory("raise Boom('bang')", "class Boom(BaseException):\n    pass\n\n"),
+        X.MODEL,
+        "f.py:build failed: Boom: bang",
+        id="factory: raises a BaseException subclass",
+    ),
+    pytest.param(
+        lambda t, m: [
+            "count",
+            write(t, "f.py", "class Boom(BaseException):\n    pass\n\nraise Boom('at import')\n") + ":build",
+        ],
+        X.MODEL,
+        "f.py: importing it failed: Boom: at import",
+        id="factory: BaseException at import",
+    ),
+    pytest.param(
+        factory("raise KeyboardInterrupt"),
+        X.INTERRUPTED,
+        "interrupted while running f.py:build",
+        id="factory: raises KeyboardInterrupt",
+    ),
+    pytest.param(
+        factory("import os; os._exit(3)"),
+        X.MODEL,
+        "f.py:build called os._exit(3); refused",
+        id="factory: calls os._exit",
+    ),
+    pytest.param(
+        factory("import posix; posix._exit(0)"),
+        X.MODEL,
+        "f.py:build called os._exit(0); refused",
+        id="factory: calls posix._exit",
+    ),
 ]
 
 
@@ -261,6 +422,7 @@ def test_factory_returning_no_module_writes_nothing(cli, tmp_path, monkeypatch):
 
 
 # -- consent given: the manifest's factory runs ------------------------------------------------------
+
 
 def test_check_runs_a_manifests_factory_with_consent(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -293,15 +455,20 @@ def test_python_api_needs_consent_for_a_manifests_code(tmp_path, monkeypatch):
 
 # -- 2. a sharded index reads each shard once ---------------------------------------------------------
 
+
 def test_index_reads_a_shard_named_many_ways_once(cli, tmp_path, monkeypatch):
     from freezekit.sources import safetensors_header
 
     monkeypatch.chdir(tmp_path)
-    safetensors_file(tmp_path, "s.safetensors", {f"t{i}.w": {**F32x2, "data_offsets": [8 * i, 8 * i + 8]}
-                                                 for i in range(4)})
+    safetensors_file(
+        tmp_path, "s.safetensors", {f"t{i}.w": {**F32x2, "data_offsets": [8 * i, 8 * i + 8]} for i in range(4)}
+    )
     spellings = ["s.safetensors", "./s.safetensors", ".//s.safetensors", "./././s.safetensors"]
-    write(tmp_path, "m.safetensors.index.json",
-          json.dumps({"weight_map": {f"t{i}.w": spelling for i, spelling in enumerate(spellings)}}))
+    write(
+        tmp_path,
+        "m.safetensors.index.json",
+        json.dumps({"weight_map": {f"t{i}.w": spelling for i, spelling in enumerate(spellings)}}),
+    )
     reads = []
     real = safetensors_header.read_header
     monkeypatch.setattr(safetensors_header, "read_header", lambda *a, **k: reads.append(a[0]) or real(*a, **k))
@@ -311,6 +478,7 @@ def test_index_reads_a_shard_named_many_ways_once(cli, tmp_path, monkeypatch):
 
 
 # -- 2. the zip-bomb limits, exactly ---------------------------------------------------------------
+
 
 def test_zip_limits(cli, tmp_path, monkeypatch):
     from freezekit.adapter import state_dict_files

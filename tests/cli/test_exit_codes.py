@@ -1,4 +1,5 @@
 """Exit codes live in one place (freezekit/errors.py); the README's summary and docs/cli.md list exactly those."""
+
 import re
 from pathlib import Path
 

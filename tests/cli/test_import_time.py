@@ -1,4 +1,5 @@
 """Only a fresh interpreter tells whether torch was imported."""
+
 import subprocess
 import sys
 
@@ -61,4 +62,5 @@ def test_a_missing_library_exits_4_with_the_pip_command(tmp_path):
     )
     assert out.splitlines() == [
         "4 freezekit: error: timm: models need timm, which is not installed: pip install 'freezekit[timm]'",
-        "4 freezekit: error: hf: models need transformers, which is not installed: pip install 'freezekit[hf]'"]
+        "4 freezekit: error: hf: models need transformers, which is not installed: pip install 'freezekit[hf]'",
+    ]

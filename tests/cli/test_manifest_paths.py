@@ -1,6 +1,7 @@
 """Paths read from a manifest stay inside the manifest's folder (STYLE.md, Trust boundaries): an
 absolute path, a `..` escape or a symlink out is refused (exit 3); a relative path resolves against
 the manifest's folder, wherever check runs from, and freeze records paths relative to it."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,17 @@ from tests.cli.test_bad_inputs import F32x2, safetensors_file
 
 
 def _manifest(tmp, source: str = "resnet18", kind: str = "torchvision", weights_file=None, **changes) -> str:
-    doc = {"schema": "freezekit.manifest", "schema_version": 1,
-           "model": {"source": source, "kind": kind, "weights": None, "weights_file": weights_file, "args": {}},
-           "default": "trainable", "rules": [], "frozen": [], "fingerprint": "sha256:0", "parameters": {},
-           "versions": {}}
+    doc = {
+        "schema": "freezekit.manifest",
+        "schema_version": 1,
+        "model": {"source": source, "kind": kind, "weights": None, "weights_file": weights_file, "args": {}},
+        "default": "trainable",
+        "rules": [],
+        "frozen": [],
+        "fingerprint": "sha256:0",
+        "parameters": {},
+        "versions": {},
+    }
     doc.update(changes)
     (tmp / "lock.json").write_text(json.dumps(doc))
     return str(tmp / "lock.json")
@@ -26,13 +34,16 @@ def _one_line(err: str) -> None:
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize("key, field, value, problem", [
-    ("weights_file", "model.weights_file", "/etc/passwd", "is an absolute path"),
-    ("weights_file", "model.weights_file", "../outside.pt", "leaves the manifest's folder"),
-    ("source", "model.source", "/etc/model.safetensors", "is an absolute path"),
-    ("source", "model.source", "../outside.safetensors", "leaves the manifest's folder"),
-    ("source", "model.source", "sub/../../outside.safetensors", "leaves the manifest's folder"),
-])
+@pytest.mark.parametrize(
+    "key, field, value, problem",
+    [
+        ("weights_file", "model.weights_file", "/etc/passwd", "is an absolute path"),
+        ("weights_file", "model.weights_file", "../outside.pt", "leaves the manifest's folder"),
+        ("source", "model.source", "/etc/model.safetensors", "is an absolute path"),
+        ("source", "model.source", "../outside.safetensors", "leaves the manifest's folder"),
+        ("source", "model.source", "sub/../../outside.safetensors", "leaves the manifest's folder"),
+    ],
+)
 def test_a_manifest_path_outside_its_folder_is_refused(cli, tmp_path, key, field, value, problem):
     (tmp_path / "proj" / "sub").mkdir(parents=True)
     safetensors_file(tmp_path, "outside.safetensors", {"a.w": F32x2})  # real: reading it would succeed

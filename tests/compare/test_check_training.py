@@ -1,5 +1,6 @@
 """A real fine-tune of a tiny CNN: freeze with a manifest, train a few CPU steps, then `check` and
 `diff` the final checkpoint; a correct freeze passes and each of three classic bugs is caught."""
+
 import json
 from pathlib import Path
 
@@ -25,8 +26,21 @@ def frozen_dir(tmp_path_factory):
     from freezekit.cli.app import app
 
     d = tmp_path_factory.mktemp("fine-tune")
-    result = CliRunner().invoke(app, ["freeze", TINY, "-p", "through:1", "--batchnorm", "eval",
-                                      "--save", str(d / "before.safetensors"), "--manifest", str(d / "m.json")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "freeze",
+            TINY,
+            "-p",
+            "through:1",
+            "--batchnorm",
+            "eval",
+            "--save",
+            str(d / "before.safetensors"),
+            "--manifest",
+            str(d / "m.json"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return d
 
@@ -78,7 +92,9 @@ def test_a_stale_zero_gradient_under_weight_decay_is_caught(cli, frozen_dir):
     assert code == X.DRIFT
     moved = FROZEN[:3]  # 1.bias is zero: weight decay leaves it where it is
     shown = ", ".join(f"{n} (max abs diff {_max_diff(frozen_dir, after, n)})" for n in moved)
-    assert _max_diff(frozen_dir, after, "1.bias") == "0" and out.splitlines()[0] == f"frozen values changed (3): {shown}"
+    assert (
+        _max_diff(frozen_dir, after, "1.bias") == "0" and out.splitlines()[0] == f"frozen values changed (3): {shown}"
+    )
     code, _, err = cli("diff", frozen_dir / "before.safetensors", after, "--manifest", frozen_dir / "m.json")
     assert (code, err) == (X.DRIFT, "freezekit: error: 3 frozen tensor(s) changed: 0.bias, 0.weight, 1.weight\n")
 
@@ -94,8 +110,11 @@ def test_a_head_left_out_of_the_optimizer_is_a_warning_and_under_strict_exit_11(
     assert cli("check", frozen_dir / "m.json", after)[0] == 0
     args = ("diff", frozen_dir / "before.safetensors", after, "--manifest", frozen_dir / "m.json")
     code, _, err = cli(*args)
-    assert (code, err) == (0, "freezekit: warning: 2 trainable tensor(s) did not change at all "
-                              "(left out of the optimizer?): 8.bias, 8.weight\n")
+    assert (code, err) == (
+        0,
+        "freezekit: warning: 2 trainable tensor(s) did not change at all "
+        "(left out of the optimizer?): 8.bias, 8.weight\n",
+    )
     assert cli(*args, "--strict")[0] == X.DRIFT
 
 
@@ -116,8 +135,9 @@ def test_a_version_1_manifest_still_checks_by_names_with_a_note(cli, frozen_dir,
     doc |= {"schema_version": 1, "fingerprint": fingerprint(doc["parameters"], version=1)}
     (tmp_path / "v1.json").write_text(json.dumps(doc))
     code, out, _ = cli("check", tmp_path / "v1.json", frozen_dir / "before.safetensors")
-    assert code == 0 and out.endswith("; values were not compared: a version 1 manifest: "
-                                      "values and the BatchNorm policy were not recorded\n")
+    assert code == 0 and out.endswith(
+        "; values were not compared: a version 1 manifest: values and the BatchNorm policy were not recorded\n"
+    )
 
 
 def test_the_embedded_manifest_is_used_without_a_manifest(cli, frozen_dir):
@@ -136,21 +156,41 @@ def test_a_digest_of_a_name_outside_the_table_is_a_damaged_manifest(cli, frozen_
 
 def test_values_none_and_the_meta_device_say_that_no_values_were_recorded(cli, frozen_dir, tmp_path):
     assert cli("freeze", TINY, "-p", "through:1", "--manifest", tmp_path / "meta.json")[0] == 0
-    assert cli("freeze", TINY, "-p", "through:1", "--manifest", tmp_path / "none.json", "--values", "none",
-               "--save", tmp_path / "w.safetensors")[0] == 0
+    assert (
+        cli(
+            "freeze",
+            TINY,
+            "-p",
+            "through:1",
+            "--manifest",
+            tmp_path / "none.json",
+            "--values",
+            "none",
+            "--save",
+            tmp_path / "w.safetensors",
+        )[0]
+        == 0
+    )
     notes = [json.loads((tmp_path / f).read_text())["values"] for f in ("meta.json", "none.json")]
     assert [(v["recorded"], v["note"]) for v in notes] == [
         (False, "built on the meta device: no values were recorded (pass --weights or --weights-file)"),
-        (False, "--values none: no values were recorded")]
+        (False, "--values none: no values were recorded"),
+    ]
     code, out, _ = cli("check", tmp_path / "meta.json", frozen_dir / "before.safetensors")
-    assert code == 0 and out.endswith("; values were not compared: built on the meta device: no values were "
-                                      "recorded (pass --weights or --weights-file)\n")
+    assert code == 0 and out.endswith(
+        "; values were not compared: built on the meta device: no values were "
+        "recorded (pass --weights or --weights-file)\n"
+    )
 
 
 def test_a_weights_file_manifest_checks_against_a_checkpoint_and_its_model_by_value(cli, frozen_dir):
     d = frozen_dir
-    assert cli("freeze", TINY, "-p", "through:1", "--weights-file", d / "before.safetensors",
-               "--manifest", d / "wf.json")[0] == 0
+    assert (
+        cli("freeze", TINY, "-p", "through:1", "--weights-file", d / "before.safetensors", "--manifest", d / "wf.json")[
+            0
+        ]
+        == 0
+    )
     code, out, err = cli("check", d / "wf.json", d / "before.safetensors")
     assert (code, err) == (0, "") and out.endswith("; 4 frozen tensor(s) compared by value\n")
     code, out, err = cli("check", d / "wf.json", "--trust-code")  # the model rebuilt with its weights file

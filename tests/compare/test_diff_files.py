@@ -1,4 +1,5 @@
 """diff on hand-made checkpoints: every status, bf16/fp8/NaN/-0.0 by bytes, shardings, hostile files."""
+
 import json
 import math
 import subprocess
@@ -66,15 +67,32 @@ def _rows(d, after):
 def test_every_status_by_bytes_and_the_differences(files):
     rows, totals = _rows(files, "after.safetensors")
     assert {n: r.status.value for n, r in rows.items()} == {
-        "enc.w": "changed", "enc.b": "unchanged", "nan": "unchanged", "zero": "changed", "half": "changed",
-        "f8": "changed", "steps": "changed", "gone": "removed", "grow": "reshaped", "cast": "retyped", "new": "added"}
+        "enc.w": "changed",
+        "enc.b": "unchanged",
+        "nan": "unchanged",
+        "zero": "changed",
+        "half": "changed",
+        "f8": "changed",
+        "steps": "changed",
+        "gone": "removed",
+        "grow": "reshaped",
+        "cast": "retyped",
+        "new": "added",
+    }
     assert rows["enc.w"].max_abs_diff == 0.5
-    assert rows["enc.w"].rel_change == pytest.approx(0.5 * math.sqrt(3) / math.sqrt(sum(i * i for i in range(12))))  # 3 values moved
+    assert rows["enc.w"].rel_change == pytest.approx(
+        0.5 * math.sqrt(3) / math.sqrt(sum(i * i for i in range(12)))
+    )  # 3 values moved
     assert (rows["zero"].max_abs_diff, rows["zero"].rel_change) == (0.0, 0.0)  # -0.0: bytes differ, values equal
     assert rows["half"].max_abs_diff == 0.5 and rows["f8"].max_abs_diff == 1.0 and rows["steps"].max_abs_diff == 3
     assert (rows["grow"].shape, rows["cast"].dtype) == ("2 -> 3", "float32 -> float16")
     assert (totals.tensors, totals.changed, totals.unchanged, totals.changed_numel, totals.unchanged_numel) == (
-        11, 5, 2, 12 + 2 + 3 + 2 + 5 + 3 + 2 + 1, 4 + 2)
+        11,
+        5,
+        2,
+        12 + 2 + 3 + 2 + 5 + 3 + 2 + 1,
+        4 + 2,
+    )
 
 
 @pytest.mark.parametrize("after", ["after.pt", "after.safetensors.index.json"])
@@ -94,11 +112,16 @@ def test_rules_mark_tensors_frozen_and_a_frozen_change_is_exit_11(cli, files):
     lines = out.splitlines()
     rows = _rows(files, "after.pt")[0]  # CSV carries the exact numbers (repr), not the table's 4 digits
     assert lines[0] == "name,status,frozen,max_abs_diff,rel_change,dtype,shape"
-    assert {f"enc.w,changed,frozen,0.5,{rows['enc.w'].rel_change!r},float32,3x4", "enc.b,unchanged,frozen,,,float32,4",
-            f"steps,changed,,3.0,{rows['steps'].rel_change!r},int64,5", "zero,changed,trainable,0.0,0.0,float32,2"
-            } <= set(lines)
-    assert err == ("freezekit: warning: 1 trainable tensor(s) did not change at all (left out of the optimizer?): nan\n"
-                   "freezekit: error: 1 frozen tensor(s) changed: enc.w\n")
+    assert {
+        f"enc.w,changed,frozen,0.5,{rows['enc.w'].rel_change!r},float32,3x4",
+        "enc.b,unchanged,frozen,,,float32,4",
+        f"steps,changed,,3.0,{rows['steps'].rel_change!r},int64,5",
+        "zero,changed,trainable,0.0,0.0,float32,2",
+    } <= set(lines)
+    assert err == (
+        "freezekit: warning: 1 trainable tensor(s) did not change at all (left out of the optimizer?): nan\n"
+        "freezekit: error: 1 frozen tensor(s) changed: enc.w\n"
+    )
 
 
 def test_depth_aggregates_per_module(cli, files):
@@ -128,9 +151,11 @@ def test_a_pickle_is_refused_without_trust(cli, tmp_path):
 
 def test_diff_of_safetensors_files_imports_no_torch(files):
     """Like count on a checkpoint: the torch import alone costs more than reading two 2 GB files."""
-    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
-            f"r = CliRunner().invoke(app, ['diff', {str(files / 'before.safetensors')!r}, "
-            f"{str(files / 'after.safetensors')!r}, '-f', 'json'])\n"
-            "print(r.exit_code, 'torch' in sys.modules)")
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
+        f"r = CliRunner().invoke(app, ['diff', {str(files / 'before.safetensors')!r}, "
+        f"{str(files / 'after.safetensors')!r}, '-f', 'json'])\n"
+        "print(r.exit_code, 'torch' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.stdout == "0 False\n", done.stderr

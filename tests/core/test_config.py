@@ -14,7 +14,10 @@ def write(tmp_path, text, name="c.yaml"):
 
 
 def test_full_config(tmp_path):
-    cfg = load_config(write(tmp_path, """
+    cfg = load_config(
+        write(
+            tmp_path,
+            """
 model: {factory: "my_models.py:build", args: {depth: 4}}
 default: frozen
 batchnorm: eval
@@ -25,38 +28,53 @@ rules:
 expect:
   trainable: 12
   max_trainable_pct: 5.5
-"""))
+""",
+        )
+    )
     assert cfg.model == ConfigModel("my_models.py:build", {"depth": 4})
     source = config_source(cfg)  # a file named by a config is relative to the config's folder
     assert (source.kind, source.text, source.ref, source.attr, source.args) == (
-        SourceKind.FILE_FACTORY, str(tmp_path / "my_models.py") + ":build", str(tmp_path / "my_models.py"), "build",
-        {"depth": 4})
+        SourceKind.FILE_FACTORY,
+        str(tmp_path / "my_models.py") + ":build",
+        str(tmp_path / "my_models.py"),
+        "build",
+        {"depth": 4},
+    )
     assert cfg.default == "frozen" and cfg.batchnorm == "eval"
     assert cfg.weights_file == str(tmp_path / "w/state.pt")
     assert [(r.action, r.pattern) for r in cfg.rules] == [
-        ("unfreeze", "classifier.*"), ("freeze", r"re:classifier\.6"), ("freeze", "classifier.0")]
+        ("unfreeze", "classifier.*"),
+        ("freeze", r"re:classifier\.6"),
+        ("freeze", "classifier.0"),
+    ]
     assert cfg.rules[1].origin == "c.yaml: rules[1].freeze[0]"
     assert cfg.expect == Expectations(trainable=12, max_trainable_pct=5.5)
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("model: vgg16\nrulez: []\n", "rulez (line 2): unknown key 'rulez'; did you mean 'rules'?"),
-    ("model: vgg16\nrules:\n  - freez: a\n", "rules[0].freez (line 3): unknown action 'freez'; did you mean 'freeze'"),
-    ("model: vgg16\nrules: {freeze: a}\n", "rules (line 2): must be a list"),
-    ("model: vgg16\nexpect:\n  trainable: many\n", "expect.trainable (line 3): must be a whole number"),
-    ("model: vgg16\nexpect:\n  trainable: true\n", "expect.trainable (line 3): must be a whole number"),
-    ("model: vgg16\nexpect:\n  max_trainable_pct: 101\n", "must be a percentage between 0 and 100"),
-    ("model: vgg16\ndefault: thawed\n", "default (line 2): must be one of trainable, frozen, keep"),
-    ("model: 3\n", "model (line 1): must be a model name or a mapping of name, factory, args, not an integer"),
-    ("model: {name: a, factory: b}\n", "give exactly one of 'name'"),
-    ("- model: vgg16\n", "document (line 1): must be a mapping"),
-    ("model: vgg16\nrules:\n  - freeze: 're:('\n", "invalid regular expression"),
-    ("model: [unclosed\n", "not valid YAML (line 2"),
-    ("", "the config is empty"),
-    ("a: &x [1]\nb: *x\n", "aliases (*x) are not allowed"),
-    ("model: vgg16\nrules:\n  - freeze: []\n", "rules[0].freeze (line 3): the list of patterns is empty"),
-    ("model: {name: m.py:build, args: {d: 2001-01-01}}\n", "model.args.d (line 1): must be a string, number"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("model: vgg16\nrulez: []\n", "rulez (line 2): unknown key 'rulez'; did you mean 'rules'?"),
+        (
+            "model: vgg16\nrules:\n  - freez: a\n",
+            "rules[0].freez (line 3): unknown action 'freez'; did you mean 'freeze'",
+        ),
+        ("model: vgg16\nrules: {freeze: a}\n", "rules (line 2): must be a list"),
+        ("model: vgg16\nexpect:\n  trainable: many\n", "expect.trainable (line 3): must be a whole number"),
+        ("model: vgg16\nexpect:\n  trainable: true\n", "expect.trainable (line 3): must be a whole number"),
+        ("model: vgg16\nexpect:\n  max_trainable_pct: 101\n", "must be a percentage between 0 and 100"),
+        ("model: vgg16\ndefault: thawed\n", "default (line 2): must be one of trainable, frozen, keep"),
+        ("model: 3\n", "model (line 1): must be a model name or a mapping of name, factory, args, not an integer"),
+        ("model: {name: a, factory: b}\n", "give exactly one of 'name'"),
+        ("- model: vgg16\n", "document (line 1): must be a mapping"),
+        ("model: vgg16\nrules:\n  - freeze: 're:('\n", "invalid regular expression"),
+        ("model: [unclosed\n", "not valid YAML (line 2"),
+        ("", "the config is empty"),
+        ("a: &x [1]\nb: *x\n", "aliases (*x) are not allowed"),
+        ("model: vgg16\nrules:\n  - freeze: []\n", "rules[0].freeze (line 3): the list of patterns is empty"),
+        ("model: {name: m.py:build, args: {d: 2001-01-01}}\n", "model.args.d (line 1): must be a string, number"),
+    ],
+)
 def test_errors_name_file_key_and_line(tmp_path, text, fragment):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:

@@ -15,5 +15,7 @@ def test_one_dtype_choice_with_the_short_spellings_too():
 
 
 def test_count_and_verify_take_the_same_spelling(cli):
-    outs = [cli("count", "resnet18", "--memory-plan", "--param-dtype", d, "-f", "json")[1] for d in ("bf16", "bfloat16")]
+    outs = [
+        cli("count", "resnet18", "--memory-plan", "--param-dtype", d, "-f", "json")[1] for d in ("bf16", "bfloat16")
+    ]
     assert outs[0] == outs[1] and '"param_dtype": "bfloat16"' in outs[0]

@@ -1,4 +1,5 @@
 """The freeze manifest: written, read back, and compared with the model now (no torch)."""
+
 import json
 from dataclasses import replace
 
@@ -38,18 +39,25 @@ def test_a_manifest_reads_back_what_was_written_and_matches_its_model(tmp_path):
 def test_drift_names_what_changed(tmp_path):
     inventory = mini_vgg()
     manifest = load_manifest(_written(tmp_path, make_plan(inventory, RULES), inventory))
-    grown = replace(inventory, params=inventory.params[:-1] + (
-        ParamRecord("classifier.0.bias", (12,), "float16", "classifier.0", "Linear"),
-        ParamRecord("classifier.1.weight", (2, 2), "float32", "classifier.1", "Linear")))
+    grown = replace(
+        inventory,
+        params=inventory.params[:-1]
+        + (
+            ParamRecord("classifier.0.bias", (12,), "float16", "classifier.0", "Linear"),
+            ParamRecord("classifier.1.weight", (2, 2), "float32", "classifier.1", "Linear"),
+        ),
+    )
     drift = compare(manifest, make_plan(grown, RULES + (Rule("freeze", "classifier.1"),)), grown)
     assert drift.added == ("classifier.1.weight",) and drift.removed == ()
     assert drift.changed == ("classifier.0.bias: 10:float16 -> 12:float16",)
     assert drift.newly_frozen == ("classifier.1.weight",) and drift.newly_trainable == ()
-    assert drift.lines() == ["parameters added (1): classifier.1.weight",
-                             "shape or dtype changed (1): classifier.0.bias: 10:float16 -> 12:float16",
-                             "now frozen, were trainable (1): classifier.1.weight",
-                             "fingerprint: manifest sha256:b181b3de5844a4c9016967fed4773d0f9f3a3bc154cecdbe9008eed56b550fea,"
-                             " model sha256:c36b127cd9d34206f1cb3c3629a9db870afe4497a498d67b9c998de1655dc97d"]
+    assert drift.lines() == [
+        "parameters added (1): classifier.1.weight",
+        "shape or dtype changed (1): classifier.0.bias: 10:float16 -> 12:float16",
+        "now frozen, were trainable (1): classifier.1.weight",
+        "fingerprint: manifest sha256:b181b3de5844a4c9016967fed4773d0f9f3a3bc154cecdbe9008eed56b550fea,"
+        " model sha256:c36b127cd9d34206f1cb3c3629a9db870afe4497a498d67b9c998de1655dc97d",
+    ]
 
 
 def test_a_hand_edited_parameter_table_is_drift(tmp_path):

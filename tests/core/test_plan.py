@@ -1,4 +1,5 @@
 """Rules + inventory -> plan, on hand-built records (no torch)."""
+
 import pytest
 
 from freezekit.core.plan import DEFAULT_START, Default, make_plan
@@ -20,8 +21,14 @@ def test_the_last_rule_that_selects_a_parameter_decides():
     assert state["features.10.weight"] == (True, "unfreeze features.10")
     assert state["classifier.0.bias"] == (True, "default: trainable")
     assert plan.selected == (8, 2)
-    assert plan.frozen_names == ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias",
-                                 "features.3.weight", "features.3.bias"]
+    assert plan.frozen_names == [
+        "features.0.weight",
+        "features.0.bias",
+        "features.2.weight",
+        "features.2.bias",
+        "features.3.weight",
+        "features.3.bias",
+    ]
 
 
 def test_the_default_sets_the_start():
@@ -29,8 +36,12 @@ def test_the_default_sets_the_start():
     frozen = make_plan(mini_vgg(), [Rule("unfreeze", "classifier")], Default.FROZEN)
     assert [d.param.name for d in frozen.decisions if d.trainable] == ["classifier.0.weight", "classifier.0.bias"]
     assert _state(frozen)["features.0.bias"] == (False, "default: frozen")
-    inv = Inventory((ParamRecord("a", (2,), "float32", "", "Net", requires_grad=False),
-                     ParamRecord("b", (3,), "float32", "", "Net", requires_grad=True)))
+    inv = Inventory(
+        (
+            ParamRecord("a", (2,), "float32", "", "Net", requires_grad=False),
+            ParamRecord("b", (3,), "float32", "", "Net", requires_grad=True),
+        )
+    )
     assert _state(make_plan(inv, [], Default.KEEP)) == {"a": (False, "default: keep"), "b": (True, "default: keep")}
 
 

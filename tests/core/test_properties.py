@@ -4,6 +4,7 @@ that read untrusted text (YAML configs, safetensors headers). Pure: no torch.
 The safetensors fuzzing of raw random bytes lives in tests/sources/test_checkpoint.py; here the
 headers start valid and are then mutated, which reaches the checks past the JSON parse.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,11 +47,14 @@ def inventories(draw) -> Inventory:
     params, i = [], 0
     while i < len(names):
         n_alias = draw(st.integers(0, 2)) if draw(st.integers(0, 4)) == 0 else 0
-        group = names[i:i + 1 + n_alias]
+        group = names[i : i + 1 + n_alias]
         i += len(group)
         module = group[0].rpartition(".")[0]
-        params.append(ParamRecord(group[0], (2,), "float32", module, "M", requires_grad=draw(st.booleans()),
-                                  aliases=tuple(group[1:])))
+        params.append(
+            ParamRecord(
+                group[0], (2,), "float32", module, "M", requires_grad=draw(st.booleans()), aliases=tuple(group[1:])
+            )
+        )
     prefixes = {".".join(n.split(".")[:k]) for p in params for n in p.names for k in range(1, n.count(".") + 1)}
     extra = draw(st.lists(module_paths.filter(bool), max_size=3))  # modules without parameters (a ReLU, say)
     for m in extra:
@@ -60,8 +64,29 @@ def inventories(draw) -> Inventory:
     return Inventory(tuple(params), (), tuple(modules), has_modules=True)
 
 
-GLOB_TOKENS = SEGMENTS + LEAVES + [".", "*", "?", "[01]", "[!a]", ".*", "*.",
-                                   "[]1]", "[!]]", "[]", "[!]", "[", "]", "[a-", "\U0010ffff*", "w*", "\nb"]
+GLOB_TOKENS = (
+    SEGMENTS
+    + LEAVES
+    + [
+        ".",
+        "*",
+        "?",
+        "[01]",
+        "[!a]",
+        ".*",
+        "*.",
+        "[]1]",
+        "[!]]",
+        "[]",
+        "[!]",
+        "[",
+        "]",
+        "[a-",
+        "\U0010ffff*",
+        "w*",
+        "\nb",
+    ]
+)
 globs = st.lists(st.sampled_from(GLOB_TOKENS), min_size=1, max_size=6).map("".join)
 REGEX_ATOMS = ["a", "b", "0", "1", "w", "weight", "bias", r"\.", ".", "[a0]", "(a|1)", "(b|10)", r"[^.]"]
 regex_pieces = st.tuples(st.sampled_from(REGEX_ATOMS), st.sampled_from(["", "", "*", "+", "?"])).map("".join)
@@ -112,10 +137,16 @@ def test_rule_engine_agrees_with_naive_reference(inventory, rule_list, default):
 # Names and globs over a tiny alphabet of the characters that trip shortcuts, so that collisions
 # (a glob class meeting a name bracket, a prefix followed by U+10FFFF) happen in most examples.
 ODD_CHARS = ["1", "]", "[", "w", "\U0010ffff", "\n", "."]
-odd_names = st.lists(st.sampled_from(ODD_CHARS), min_size=1, max_size=5).map("".join).filter(
-    lambda n: not n.startswith(".") and not n.endswith(".") and ".." not in n)
-odd_globs = st.lists(st.sampled_from(ODD_CHARS + ["*", "?", "[]1]", "[!]]", "[]w]", "1]", "w*"]), min_size=1,
-                     max_size=5).map("".join).filter(str.strip)  # a blank pattern is a rule error (exit 7)
+odd_names = (
+    st.lists(st.sampled_from(ODD_CHARS), min_size=1, max_size=5)
+    .map("".join)
+    .filter(lambda n: not n.startswith(".") and not n.endswith(".") and ".." not in n)
+)
+odd_globs = (
+    st.lists(st.sampled_from(ODD_CHARS + ["*", "?", "[]1]", "[!]]", "[]w]", "1]", "w*"]), min_size=1, max_size=5)
+    .map("".join)
+    .filter(str.strip)
+)  # a blank pattern is a rule error (exit 7)
 
 
 def flat_inventory(names: list[str]) -> Inventory:
@@ -134,15 +165,19 @@ def test_glob_selection_equals_fnmatchcase_on_odd_names(names, globs):
     modules = {".".join(n.split(".")[:k]) for n in names for k in range(1, n.count(".") + 1)}
     for glob in globs:
         plan = make_plan(inventory, [Rule("freeze", glob)], Default.TRAINABLE, strict=False)
-        expected = [not any(fnmatch.fnmatchcase(c, glob) for c in {n} | {m for m in modules if n.startswith(m + ".")})
-                    for n in names]
+        expected = [
+            not any(fnmatch.fnmatchcase(c, glob) for c in {n} | {m for m in modules if n.startswith(m + ".")})
+            for n in names
+        ]
         assert [d.trainable for d in plan.decisions] == expected, glob
 
 
 def test_reference_catches_a_prefix_leak():
     """The reference itself can fail: `a.1` must not select `a.10.w` (guards against a vacuous property)."""
-    inv = Inventory((ParamRecord("a.10.w", (2,), "float32", "a.10", "M"),),
-                    modules=(ModuleRecord("", "R"), ModuleRecord("a", "M"), ModuleRecord("a.10", "M")))
+    inv = Inventory(
+        (ParamRecord("a.10.w", (2,), "float32", "a.10", "M"),),
+        modules=(ModuleRecord("", "R"), ModuleRecord("a", "M"), ModuleRecord("a.10", "M")),
+    )
     assert naive_plan(inv, [Rule("freeze", "a.1")], Default.TRAINABLE) == [(True, "default: trainable")]
     assert naive_plan(inv, [Rule("freeze", "a.1*")], Default.TRAINABLE) == [(False, "freeze a.1*")]
     plan = make_plan(inv, [Rule("freeze", "a.1")], strict=False)
@@ -151,18 +186,74 @@ def test_reference_catches_a_prefix_leak():
 
 # -- (b) any YAML text either loads or raises ConfigError ----------------------------------
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-                    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
-                    st.sampled_from(["vgg16", "features.*", "re:(", "re:a.*", "through:x", "type:Conv2d", "", "keep",
-                                     "frozen", "freeze", "unfreeze", "2001-13-45", "0x1F", "1e3", ".inf"]))
-keys = st.one_of(st.sampled_from(list(TOP_KEYS) + ["name", "factory", "args", "freeze", "unfreeze", "trainable",
-                                                    "frozen", "total", "max_trainable_pct"]),
-                 st.text(st.characters(blacklist_categories=("Cs",)), max_size=8))
-documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                          st.dictionaries(keys, inner, max_size=5)), max_leaves=25)
-NASTY = ["&a [1]", "*a", "!!int zz", "!!bool maybe", "!!timestamp x", "!!python/name:os.system", "!!binary @@",
-         "? [a]\n: b", "\t", "\x00", "\x85", "\ufeff", "[" * 40, "{a: " * 20, "%YAML 1.1\n---", "---\n---", "'", '"\\x',
-         "- ", ": ", "#", "\n  - freeze: ", "|\n  x", ">-\n", "!<tag:x> y", "!!set {a}", "!!omap [a]", "<<: {a: 1}"]
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.sampled_from(
+        [
+            "vgg16",
+            "features.*",
+            "re:(",
+            "re:a.*",
+            "through:x",
+            "type:Conv2d",
+            "",
+            "keep",
+            "frozen",
+            "freeze",
+            "unfreeze",
+            "2001-13-45",
+            "0x1F",
+            "1e3",
+            ".inf",
+        ]
+    ),
+)
+keys = st.one_of(
+    st.sampled_from(
+        list(TOP_KEYS)
+        + ["name", "factory", "args", "freeze", "unfreeze", "trainable", "frozen", "total", "max_trainable_pct"]
+    ),
+    st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
+)
+documents = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)),
+    max_leaves=25,
+)
+NASTY = [
+    "&a [1]",
+    "*a",
+    "!!int zz",
+    "!!bool maybe",
+    "!!timestamp x",
+    "!!python/name:os.system",
+    "!!binary @@",
+    "? [a]\n: b",
+    "\t",
+    "\x00",
+    "\x85",
+    "\ufeff",
+    "[" * 40,
+    "{a: " * 20,
+    "%YAML 1.1\n---",
+    "---\n---",
+    "'",
+    '"\\x',
+    "- ",
+    ": ",
+    "#",
+    "\n  - freeze: ",
+    "|\n  x",
+    ">-\n",
+    "!<tag:x> y",
+    "!!set {a}",
+    "!!omap [a]",
+    "<<: {a: 1}",
+]
 
 
 @st.composite
@@ -171,7 +262,9 @@ def yaml_texts(draw) -> str:
     if kind == 0:  # a well-formed document, often shaped like a config
         return yaml.safe_dump(draw(documents), allow_unicode=draw(st.booleans()))
     if kind == 1:  # raw text, heavy on YAML punctuation
-        alphabet = st.one_of(st.sampled_from(list(":-[]{}&*!|>'\"#%@`,?\n\t ")), st.characters(blacklist_categories=("Cs",)))
+        alphabet = st.one_of(
+            st.sampled_from(list(":-[]{}&*!|>'\"#%@`,?\n\t ")), st.characters(blacklist_categories=("Cs",))
+        )
         return draw(st.text(alphabet, max_size=80))
     # a valid document with nasty fragments spliced in
     text = yaml.safe_dump(draw(documents))
@@ -241,9 +334,9 @@ def mutated_files(draw) -> bytes:
     blob = struct.pack("<Q", max(length, 0)) + raw + data
     if cut == "bytes":  # flip or drop bytes anywhere in the file
         pos = draw(st.integers(0, len(blob) - 1))
-        blob = blob[:pos] + bytes([draw(st.integers(0, 255))]) + blob[pos + draw(st.integers(0, 2)):]
+        blob = blob[:pos] + bytes([draw(st.integers(0, 255))]) + blob[pos + draw(st.integers(0, 2)) :]
     elif cut == "data":  # truncate inside the data
-        blob = blob[:8 + len(raw) + draw(st.integers(0, max(data_size - 1, 0)))]
+        blob = blob[: 8 + len(raw) + draw(st.integers(0, max(data_size - 1, 0)))]
     return blob
 
 

@@ -1,4 +1,5 @@
 """Regular expressions from files run under a time budget (issue 20, class 9); the user's own do not."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Totals and the per-module rows, on hand-built records (no torch)."""
+
 import pytest
 
 from freezekit.core.plan import make_plan
@@ -22,7 +23,14 @@ def test_totals_exact():
 def test_depth_rows():
     plan = make_plan(mini_vgg(), [Rule("freeze", "features.0")])
     assert [(r.name, r.total, r.trainable) for r in by_depth(plan, 1)] == [
-        ("features", 452, 304), ("classifier", 50, 50)]
+        ("features", 452, 304),
+        ("classifier", 50, 50),
+    ]
     assert [r.name for r in by_depth(plan, 2)] == [
-        "features.0", "features.2", "features.3", "features.10", "classifier.0"]
+        "features.0",
+        "features.2",
+        "features.3",
+        "features.10",
+        "classifier.0",
+    ]
     assert [(r.name, r.total) for r in by_depth(plan, 0)] == [("", MINI_TOTAL)]

@@ -1,4 +1,5 @@
 """Tiny models for the distributed checks (real process groups): each trains in milliseconds."""
+
 from __future__ import annotations
 
 import torch
@@ -26,8 +27,9 @@ class TinyLM(nn.Module):
         super().__init__()
         self.vocab = vocab
         self.embed = nn.Embedding(vocab, dim)
-        self.layers = nn.ModuleList(nn.TransformerEncoderLayer(dim, 2, 32, dropout=0.0, batch_first=True)
-                                    for _ in range(depth))
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(dim, 2, 32, dropout=0.0, batch_first=True) for _ in range(depth)
+        )
         self.head = nn.Linear(dim, vocab)
 
     def forward(self, x):

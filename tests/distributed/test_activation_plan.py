@@ -1,4 +1,5 @@
 """count --memory-plan --precision/--activations through the CLI, and their usage errors."""
+
 from __future__ import annotations
 
 import json
@@ -18,15 +19,18 @@ def _plan(cli, *args):
 
 def test_resnet18_activations_the_issue_s_figures(cli):
     full = _plan(cli, "resnet18", "--activations", "--batch-size", "8")
-    top = _plan(cli, "resnet18", "--default", "frozen", "-u", "layer4", "-u", "fc", "--activations", "--batch-size", "8")
+    top = _plan(
+        cli, "resnet18", "--default", "frozen", "-u", "layer4", "-u", "fc", "--activations", "--batch-size", "8"
+    )
     assert full["per_rank"]["activations"] == 177_477_120
     assert top["per_rank"]["activations"] == 8_867_840
     assert full["per_rank"]["total"] == 46_758_048 * 2 + 93_516_344 + 177_477_120  # states + activations
 
 
 def test_precision_table_says_its_assumptions(cli):
-    code, out, err = cli("count", "resnet18", "--memory-plan", "--precision", "bf16-mixed", "--world-size", "8",
-                         "--strategy", "zero2")
+    code, out, err = cli(
+        "count", "resnet18", "--memory-plan", "--precision", "bf16-mixed", "--world-size", "8", "--strategy", "zero2"
+    )
     assert code == 0, err
     assert "Memory plan per rank: zero2, world size 8, adamw, stored dtypes, bf16-mixed precision" in out
     assert "ZeRO paper accounting" in " ".join(out.split())
@@ -37,8 +41,20 @@ def test_llama_70b_activations_on_meta_in_seconds(cli, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    plan = _plan(cli, f"hf:{tmp_path}", "--no-cache", "--precision", "bf16-mixed", "--activations",
-                 "--batch-size", "1", "--seq-len", "4096", "--checkpointing", "LlamaDecoderLayer")
+    plan = _plan(
+        cli,
+        f"hf:{tmp_path}",
+        "--no-cache",
+        "--precision",
+        "bf16-mixed",
+        "--activations",
+        "--batch-size",
+        "1",
+        "--seq-len",
+        "4096",
+        "--checkpointing",
+        "LlamaDecoderLayer",
+    )
     assert time.perf_counter() - start < 15  # about 4 s alone; headroom for a shared two-core machine
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2**20  # KiB: under 1 GiB more
     assert plan["per_rank"]["activations"] == ACT_70B
@@ -47,15 +63,29 @@ def test_llama_70b_activations_on_meta_in_seconds(cli, tmp_path):
 ACT_70B = 7_267_762_176  # 80 layer inputs (80 x 4096 x 8192 x 2 B) + one layer recomputed + the logits
 
 
-@pytest.mark.parametrize("args, code, culprit", [
-    (("--memory-plan", "--precision", "tf32"), 2, "tf32"),
-    (("--memory-plan", "--activations"), 2, "--activations needs --batch-size N"),
-    (("--memory-plan", "--activations", "--batch-size", "2", "--seq-len", "0"), 2, "--seq-len 0: must be at least 1"),
-    (("--memory-plan", "--batch-size", "2"), 2, "--batch-size, --seq-len and --checkpointing go with --activations"),
-    (("--precision", "bf16"), 2, "go with --memory-plan"),
-    (("--memory-plan", "--activations", "--batch-size", "2", "--checkpointing", "Bottleneck"), 8,
-     "--checkpointing Bottleneck: no module of type Bottleneck in this model"),
-])
+@pytest.mark.parametrize(
+    "args, code, culprit",
+    [
+        (("--memory-plan", "--precision", "tf32"), 2, "tf32"),
+        (("--memory-plan", "--activations"), 2, "--activations needs --batch-size N"),
+        (
+            ("--memory-plan", "--activations", "--batch-size", "2", "--seq-len", "0"),
+            2,
+            "--seq-len 0: must be at least 1",
+        ),
+        (
+            ("--memory-plan", "--batch-size", "2"),
+            2,
+            "--batch-size, --seq-len and --checkpointing go with --activations",
+        ),
+        (("--precision", "bf16"), 2, "go with --memory-plan"),
+        (
+            ("--memory-plan", "--activations", "--batch-size", "2", "--checkpointing", "Bottleneck"),
+            8,
+            "--checkpointing Bottleneck: no module of type Bottleneck in this model",
+        ),
+    ],
+)
 def test_bad_input_one_line(cli, args, code, culprit):
     got, out, err = cli("count", "resnet18", *args)
     assert got == code and culprit in err and out == ""
@@ -83,8 +113,9 @@ def test_peft_model_units_are_its_decoder_layers(cli, tmp_path_factory):
     lora = peft.get_peft_model(base, peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     folder = _save(lora, tmp_path_factory.mktemp("lora-units"))
     _save(base, folder / "base")
-    code, out, err = cli("count", f"hf:{folder}", "--base", f"hf:{folder / 'base'}", "--fsdp-flat", "--format", "json",
-                         "--no-cache")
+    code, out, err = cli(
+        "count", f"hf:{folder}", "--base", f"hf:{folder / 'base'}", "--fsdp-flat", "--format", "json", "--no-cache"
+    )
     doc = json.loads(out)
     assert doc["unit_types"] == {"types": ["LlamaDecoderLayer"], "how": "_no_split_modules"}
     assert [u["type"] for u in doc["units"]] == ["LlamaDecoderLayer", "LlamaDecoderLayer", "PeftModelForCausalLM"]

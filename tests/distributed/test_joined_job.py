@@ -4,6 +4,7 @@ The environment is parsed without torch; one real `torchrun --nproc-per-node 2` 
 (gloo) checks that rank 0 alone prints the report, with the job's world size, and that every rank
 exits with the same code.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,27 +20,35 @@ from freezekit.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = Path(__file__).with_name("dist_models.py")
-TORCHRUN = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
-            "MASTER_ADDR": "node0", "MASTER_PORT": "29500"}
+TORCHRUN = {
+    "RANK": "3",
+    "WORLD_SIZE": "4",
+    "LOCAL_RANK": "1",
+    "LOCAL_WORLD_SIZE": "2",
+    "MASTER_ADDR": "node0",
+    "MASTER_PORT": "29500",
+}
 
 
 def test_torchrun_and_srun_environments():
     assert job_env(TORCHRUN, "--ddp") == JobEnv(3, 4, 1, 2, "node0", 29500, "torchrun")
-    slurm = {"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "MASTER_ADDR": "n0",
-             "MASTER_PORT": "1234"}
+    slurm = {"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "MASTER_ADDR": "n0", "MASTER_PORT": "1234"}
     assert job_env(slurm, "--fsdp") == JobEnv(5, 8, 1, 2, "n0", 1234, "srun")
     assert job_env({**slurm, **TORCHRUN}, "--ddp").launcher == "torchrun"  # torchrun inside a SLURM job
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"RANK": None, "WORLD_SIZE": None}, "--ddp env: RANK is not set; run under torchrun or srun"),
-    ({"RANK": "4"}, "--ddp env: RANK=4 is not below WORLD_SIZE=4"),
-    ({"WORLD_SIZE": "0"}, "--ddp env: WORLD_SIZE='0' is not an integer of at least 1"),
-    ({"LOCAL_RANK": "two"}, "--ddp env: LOCAL_RANK='two' is not an integer of at least 0"),
-    ({"LOCAL_WORLD_SIZE": "8"}, "LOCAL_RANK=1 with 8 ranks on this machine and WORLD_SIZE=4 in all: inconsistent"),
-    ({"MASTER_ADDR": None}, "--ddp env: MASTER_ADDR is not set"),
-    ({"MASTER_PORT": "70000"}, "--ddp env: MASTER_PORT='70000' is not an integer of at least 1 and at most 65535"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"RANK": None, "WORLD_SIZE": None}, "--ddp env: RANK is not set; run under torchrun or srun"),
+        ({"RANK": "4"}, "--ddp env: RANK=4 is not below WORLD_SIZE=4"),
+        ({"WORLD_SIZE": "0"}, "--ddp env: WORLD_SIZE='0' is not an integer of at least 1"),
+        ({"LOCAL_RANK": "two"}, "--ddp env: LOCAL_RANK='two' is not an integer of at least 0"),
+        ({"LOCAL_WORLD_SIZE": "8"}, "LOCAL_RANK=1 with 8 ranks on this machine and WORLD_SIZE=4 in all: inconsistent"),
+        ({"MASTER_ADDR": None}, "--ddp env: MASTER_ADDR is not set"),
+        ({"MASTER_PORT": "70000"}, "--ddp env: MASTER_PORT='70000' is not an integer of at least 1 and at most 65535"),
+    ],
+)
 def test_an_inconsistent_environment_is_one_usage_error(change, message):
     env = {k: v for k, v in {**TORCHRUN, **change}.items() if v is not None}
     with pytest.raises(UsageError) as caught:
@@ -59,22 +68,50 @@ def test_cli_env_outside_a_launcher_is_one_line(cli, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     code, out, err = cli("verify", f"{MODELS}:build_cnn", "--input-shape", "3,8,8", "--ddp", "env")
     assert (code, out) == (2, "")
-    assert err == ("freezekit: error: --ddp env: RANK is not set; run under torchrun or srun (docs/distributed.md), "
-                   "or pass --ddp N to spawn N ranks here\n")
+    assert err == (
+        "freezekit: error: --ddp env: RANK is not set; run under torchrun or srun (docs/distributed.md), "
+        "or pass --ddp N to spawn N ranks here\n"
+    )
 
 
 def test_two_ranks_under_torchrun_report_once_and_exit_alike(tmp_path):
     """--strict makes the unused `spare` layer fail the run: every rank must exit 10, rank 0 alone prints."""
-    args = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc-per-node", "2",
-            "-m", "freezekit", "verify", f"{MODELS}:build_unused", "-p", "stem", "--input-shape", "6",
-            "--fsdp", "env", "--steps", "1", "--strict", "--format", "json", "--timeout", "60"]
+    args = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "freezekit",
+        "verify",
+        f"{MODELS}:build_unused",
+        "-p",
+        "stem",
+        "--input-shape",
+        "6",
+        "--fsdp",
+        "env",
+        "--steps",
+        "1",
+        "--strict",
+        "--format",
+        "json",
+        "--timeout",
+        "60",
+    ]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=150)
     doc = json.loads(done.stdout)  # one document: the other rank printed nothing on stdout
     assert (doc["engine"], doc["world_size"], doc["backend"], doc["ok"]) == ("fsdp", 2, "gloo", False)
     assert [c["name"] for c in doc["checks"] if not c["ok"]] == ["trainable parameters received a gradient"]
     assert len(doc["measured"]) == 2
     assert sorted(re.findall(r"rank\s+: (\d) \(local_rank: \d\)\s+exitcode\s+: (\d+)", done.stderr)) == [
-        ("0", "10"), ("1", "10")]
+        ("0", "10"),
+        ("1", "10"),
+    ]
     errors = [line for line in done.stderr.splitlines() if line.startswith("freezekit: error: ")]
     assert len(errors) == 2 and errors[0] == errors[1]
     assert errors[0].startswith("freezekit: error: trainable parameters received a gradient: 2 trainable tensors")

@@ -5,6 +5,7 @@
 - after a SIGKILL of the launcher, every process it started (fork server, ranks, resource tracker) is
   gone within seconds; a rank ends itself after its timeout; a rank ends when the launcher's pipe closes.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp

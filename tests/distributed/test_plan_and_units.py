@@ -1,4 +1,5 @@
 """The memory plan's formulas and the FSDP unit pre-flight, on hand-built records (pure: no torch)."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,10 +35,17 @@ from freezekit.errors import ExitCode, NoMatchError, RuleError, UsageError
 
 def _decisions() -> list[Decision]:
     """Frozen: 1000 float32 elements in 2 tensors (4000 B). Trainable: 600 float32 elements in 3 tensors (2400 B)."""
+
     def rec(name, n):
         return ParamRecord(name, (n,), "float32", name.rpartition(".")[0], "Linear")
-    return [Decision(rec("a.w", 800), False, "x"), Decision(rec("a.b", 200), False, "x"),
-            Decision(rec("b.w", 500), True, "x"), Decision(rec("b.b", 60), True, "x"), Decision(rec("c.w", 40), True, "x")]
+
+    return [
+        Decision(rec("a.w", 800), False, "x"),
+        Decision(rec("a.b", 200), False, "x"),
+        Decision(rec("b.w", 500), True, "x"),
+        Decision(rec("b.b", 60), True, "x"),
+        Decision(rec("c.w", 40), True, "x"),
+    ]
 
 
 def memory_plan(decisions, strategy, world_size, optimizer, param_dtype=None, **kw) -> MemoryPlan:
@@ -48,16 +56,19 @@ def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
     return plan.params, plan.grads, plan.optimizer_state
 
 
-@pytest.mark.parametrize("strategy, params, grads, states", [
-    # AdamW over 4 ranks: 2 states x 2400 B + a 4-byte step counter per trainable tensor (3)
-    ("ddp", Split(4000, 2400), Split(0, 2400), Split(0, 4812)),
-    ("zero1", Split(4000, 2400), Split(0, 2400), Split(0, 1203)),  # ceil((4800 + 12) / 4)
-    ("zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
-    ("zero3", Split(1000, 600), Split(0, 600), Split(0, 1203)),
-    ("fsdp", Split(1000, 600), Split(0, 600), Split(0, 1212)),  # states sharded, counters on every rank
-    ("deepspeed-zero1", Split(4000, 2400), Split(0, 600), Split(0, 1203)),  # DeepSpeed keeps the grad partition
-    ("deepspeed-zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
-])
+@pytest.mark.parametrize(
+    "strategy, params, grads, states",
+    [
+        # AdamW over 4 ranks: 2 states x 2400 B + a 4-byte step counter per trainable tensor (3)
+        ("ddp", Split(4000, 2400), Split(0, 2400), Split(0, 4812)),
+        ("zero1", Split(4000, 2400), Split(0, 2400), Split(0, 1203)),  # ceil((4800 + 12) / 4)
+        ("zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
+        ("zero3", Split(1000, 600), Split(0, 600), Split(0, 1203)),
+        ("fsdp", Split(1000, 600), Split(0, 600), Split(0, 1212)),  # states sharded, counters on every rank
+        ("deepspeed-zero1", Split(4000, 2400), Split(0, 600), Split(0, 1203)),  # DeepSpeed keeps the grad partition
+        ("deepspeed-zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
+    ],
+)
 def test_adamw_plan_per_strategy(strategy, params, grads, states):  # every strategy: see the next test
     plan = memory_plan(_decisions(), strategy, 4, "adamw")
     assert _parts(plan) == (params, grads, states)
@@ -89,6 +100,7 @@ def test_world_size_one_shards_nothing():
 def test_ten_percent_trainable_with_adam_takes_1_3x_the_parameters_under_ddp():
     def rec(name, n):
         return ParamRecord(name, (n,), "float32", "", "Linear")
+
     decisions = [Decision(rec("frozen", 9_000_000), False, "x"), Decision(rec("head", 1_000_000), True, "x")]
     ddp = memory_plan(decisions, "ddp", 8, "adam")
     assert ddp.total.total == 40_000_000 + 4_000_000 + 8_000_000 + 4  # 1.3x the 40 MB of parameters
@@ -103,17 +115,27 @@ def test_without_gradient_drops_grads_and_states_only():
 
 def test_to_dict_shape():
     d = memory_plan(_decisions(), "fsdp", 4, "adamw").to_dict()
-    assert d == {"strategy": "fsdp", "world_size": 4, "optimizer": "adamw", "param_dtype": None,
-                 "precision": None,
-                 "per_rank": {"params": 1600, "grads": 600, "optimizer": 1212, "total": 3412},
-                 "frozen": {"params": 1000, "grads": 0, "optimizer": 0, "total": 1000},
-                 "trainable": {"params": 600, "grads": 600, "optimizer": 1212, "total": 2412}}
+    assert d == {
+        "strategy": "fsdp",
+        "world_size": 4,
+        "optimizer": "adamw",
+        "param_dtype": None,
+        "precision": None,
+        "per_rank": {"params": 1600, "grads": 600, "optimizer": 1212, "total": 3412},
+        "frozen": {"params": 1000, "grads": 0, "optimizer": 0, "total": 1000},
+        "trainable": {"params": 600, "grads": 600, "optimizer": 1212, "total": 2412},
+    }
 
 
-@pytest.mark.parametrize("args, culprit", [(("tp", 2, "adamw"), "--strategy 'tp' is not one of ddp, fsdp, zero1"),
-                                           (("ddp", 0, "adamw"), "--world-size 0: must be at least 1"),
-                                           (("ddp", 2, "lion"), "--optimizer 'lion' is not one of adamw, adam, sgd"),
-                                           (("ddp", 2, "adamw", "int8"), "--param-dtype 'int8' is not one of float32, bfloat16, float16")])
+@pytest.mark.parametrize(
+    "args, culprit",
+    [
+        (("tp", 2, "adamw"), "--strategy 'tp' is not one of ddp, fsdp, zero1"),
+        (("ddp", 0, "adamw"), "--world-size 0: must be at least 1"),
+        (("ddp", 2, "lion"), "--optimizer 'lion' is not one of adamw, adam, sgd"),
+        (("ddp", 2, "adamw", "int8"), "--param-dtype 'int8' is not one of float32, bfloat16, float16"),
+    ],
+)
 def test_bad_plan_options(args, culprit):
     with pytest.raises(UsageError, match=culprit):
         memory_plan(_decisions(), *args)
@@ -125,15 +147,20 @@ LIN = ("Linear", "Module")
 
 def lm_inventory() -> Inventory:
     """embed, layers.{0,1,2} Blocks (each fc1, fc2), head; `layers` a ModuleList."""
-    modules = [ModuleRecord("", "LM", ("LM", "Module")), ModuleRecord("embed", "Embedding", ("Embedding", "Module")),
-               ModuleRecord("layers", "ModuleList", ("ModuleList", "Module"))]
+    modules = [
+        ModuleRecord("", "LM", ("LM", "Module")),
+        ModuleRecord("embed", "Embedding", ("Embedding", "Module")),
+        ModuleRecord("layers", "ModuleList", ("ModuleList", "Module")),
+    ]
     params = [ParamRecord("embed.weight", (10, 4), "float32", "embed", "Embedding")]
     for i in range(3):
         modules.append(ModuleRecord(f"layers.{i}", "Block", BLOCK))
         for fc in ("fc1", "fc2"):
             modules.append(ModuleRecord(f"layers.{i}.{fc}", "Linear", LIN))
-            params += [ParamRecord(f"layers.{i}.{fc}.weight", (4, 4), "float32", f"layers.{i}.{fc}", "Linear"),
-                       ParamRecord(f"layers.{i}.{fc}.bias", (4,), "float32", f"layers.{i}.{fc}", "Linear")]
+            params += [
+                ParamRecord(f"layers.{i}.{fc}.weight", (4, 4), "float32", f"layers.{i}.{fc}", "Linear"),
+                ParamRecord(f"layers.{i}.{fc}.bias", (4,), "float32", f"layers.{i}.{fc}", "Linear"),
+            ]
     modules.append(ModuleRecord("head", "Linear", LIN))
     params += [ParamRecord("head.weight", (10, 4), "float32", "head", "Linear")]
     return Inventory(tuple(params), (), tuple(modules), True, "lm")
@@ -151,7 +178,11 @@ def test_units_in_wrapping_order_with_counts():
     report = fsdp_units(lm_inventory(), _plan("embed", "layers.0", "layers.1.fc1"), None)
     assert report.how == "repeated blocks" and report.shard_by == ("Block",)
     assert [(u.label, u.frozen_tensors, u.trainable_tensors, u.frozen, u.trainable) for u in report.units] == [
-        ("layers.0", 4, 0, 40, 0), ("layers.1", 2, 2, 20, 20), ("layers.2", 0, 4, 0, 40), ("(root)", 1, 1, 40, 40)]
+        ("layers.0", 4, 0, 40, 0),
+        ("layers.1", 2, 2, 20, 20),
+        ("layers.2", 0, 4, 0, 40),
+        ("(root)", 1, 1, 40, 40),
+    ]
     assert [u.label for u in report.mixed] == ["layers.1", "(root)"]
 
 
@@ -208,12 +239,14 @@ def test_memory_disagreements_name_the_part_beyond_one_percent():
     from freezekit.distributed.run import memory_disagreements
 
     expected = memory_plan(_decisions(), "ddp", 2, "sgd-momentum")  # params 4000/2400, grads 2400, states 2400
+
     def rank(r: int, states: int) -> RankReport:
         return RankReport(r, Split(4000, 2400), Split(0, 2400), Split(0, states), steps_done=1)
 
     assert memory_disagreements((rank(0, 2400), rank(1, 2424)), expected) == []  # mean 2412: 0.5% off
     assert memory_disagreements((rank(0, 2400), rank(1, 2500)), expected) == [
-        "optimizer_state trainable: measured 2,450 B, planned 2,400 B"]  # mean 2450: 2.1% off
+        "optimizer_state trainable: measured 2,450 B, planned 2,400 B"
+    ]  # mean 2450: 2.1% off
 
 
 def test_a_rank_error_keeps_its_exit_code():

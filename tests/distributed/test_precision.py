@@ -1,4 +1,5 @@
 """Precision modes and quantized bases in the memory plan, on hand-built records (pure: no torch)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,12 +17,29 @@ GIB = 2**30
 def llama3_8b(trainable_from: int = 16) -> list[Decision]:
     """Llama-3-8B's 291 tensors; the embedding and decoder layers below `trainable_from` frozen."""
     h, vocab, inter, kv = 4096, 128256, 14336, 1024
-    out = [Decision(ParamRecord("embed_tokens.weight", (vocab, h), "bfloat16", "embed_tokens", "Embedding"), False, "x")]
+    out = [
+        Decision(ParamRecord("embed_tokens.weight", (vocab, h), "bfloat16", "embed_tokens", "Embedding"), False, "x")
+    ]
     for i in range(32):
-        shapes = {"q": (h, h), "k": (kv, h), "v": (kv, h), "o": (h, h), "gate": (inter, h), "up": (inter, h),
-                  "down": (h, inter), "input_norm": (h,), "post_norm": (h,)}
-        out += [Decision(ParamRecord(f"layers.{i}.{n}.weight", s, "bfloat16", f"layers.{i}.{n}", "Linear"),
-                         i >= trainable_from, "x") for n, s in shapes.items()]
+        shapes = {
+            "q": (h, h),
+            "k": (kv, h),
+            "v": (kv, h),
+            "o": (h, h),
+            "gate": (inter, h),
+            "up": (inter, h),
+            "down": (h, inter),
+            "input_norm": (h,),
+            "post_norm": (h,),
+        }
+        out += [
+            Decision(
+                ParamRecord(f"layers.{i}.{n}.weight", s, "bfloat16", f"layers.{i}.{n}", "Linear"),
+                i >= trainable_from,
+                "x",
+            )
+            for n, s in shapes.items()
+        ]
     out.append(Decision(ParamRecord("norm.weight", (h,), "bfloat16", "norm", "LlamaRMSNorm"), True, "x"))
     out.append(Decision(ParamRecord("lm_head.weight", (vocab, h), "bfloat16", "lm_head", "Linear"), True, "x"))
     return out
@@ -46,24 +64,31 @@ def test_llama3_8b_half_frozen_bf16_mixed_is_the_issue_s_measured_rule():
 
 @pytest.mark.parametrize("optimizer, k", [("adamw", 12), ("adam", 12), ("sgd-momentum", 8), ("sgd", 4)])
 def test_mixed_k_per_optimizer(optimizer, k):
-    d = [Decision(ParamRecord("f", (1000,), "float32", "", "Linear"), False, "x"),
-         Decision(ParamRecord("t", (600,), "float32", "", "Linear"), True, "x")]
+    d = [
+        Decision(ParamRecord("f", (1000,), "float32", "", "Linear"), False, "x"),
+        Decision(ParamRecord("t", (600,), "float32", "", "Linear"), True, "x"),
+    ]
     p = plan(d, "ddp", "bf16-mixed", optimizer=optimizer, world=1)
     assert (p.params, p.grads, p.optimizer_state) == (Split(2000, 1200), Split(0, 1200), Split(0, k * 600))
     fp32_storage = plan(d, "ddp", "bf16-mixed", param_dtype="fp32", optimizer=optimizer, world=1)  # its own master
     assert (fp32_storage.params, fp32_storage.optimizer_state) == (Split(4000, 2400), Split(0, (k - 4) * 600))
 
 
-@pytest.mark.parametrize("precision, params, grads, states", [
-    ("fp32", Split(4000, 2400), Split(0, 2400), Split(0, 4804)),  # 2 states in fp32 + one step counter
-    ("bf16", Split(2000, 1200), Split(0, 1200), Split(0, 2404)),
-    ("fp16", Split(2000, 1200), Split(0, 1200), Split(0, 2404)),
-    ("bf16-mixed", Split(2000, 1200), Split(0, 1200), Split(0, 7200)),
-    ("fp16-mixed", Split(2000, 1200), Split(0, 1200), Split(0, 7200)),
-])
+@pytest.mark.parametrize(
+    "precision, params, grads, states",
+    [
+        ("fp32", Split(4000, 2400), Split(0, 2400), Split(0, 4804)),  # 2 states in fp32 + one step counter
+        ("bf16", Split(2000, 1200), Split(0, 1200), Split(0, 2404)),
+        ("fp16", Split(2000, 1200), Split(0, 1200), Split(0, 2404)),
+        ("bf16-mixed", Split(2000, 1200), Split(0, 1200), Split(0, 7200)),
+        ("fp16-mixed", Split(2000, 1200), Split(0, 1200), Split(0, 7200)),
+    ],
+)
 def test_every_precision(precision, params, grads, states):
-    d = [Decision(ParamRecord("f", (1000,), "bfloat16", "", "Linear"), False, "x"),
-         Decision(ParamRecord("t", (600,), "bfloat16", "", "Linear"), True, "x")]
+    d = [
+        Decision(ParamRecord("f", (1000,), "bfloat16", "", "Linear"), False, "x"),
+        Decision(ParamRecord("t", (600,), "bfloat16", "", "Linear"), True, "x"),
+    ]
     p = plan(d, "ddp", precision, world=1)
     assert (p.params, p.grads, p.optimizer_state) == (params, grads, states)
     assert p.to_dict()["precision"] == precision

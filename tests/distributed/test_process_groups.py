@@ -3,6 +3,7 @@
 The ranks fork from one fork server per test session (it imports torch once), so each run after
 the first costs about a second.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ CASES = {  # factory, frozen patterns, one input
 
 def _options(case: str, batchnorm: BatchNormPolicy | None = None) -> Settings:
     factory, frozen, _ = CASES[case]
-    return Settings(parse_source(f"{MODELS}:{factory}"), tuple(Rule("freeze", p, "-p") for p in frozen),
-                    batchnorm=batchnorm)
+    return Settings(
+        parse_source(f"{MODELS}:{factory}"), tuple(Rule("freeze", p, "-p") for p in frozen), batchnorm=batchnorm
+    )
 
 
 def _run(case: str, engine: str, **kw):
@@ -46,8 +48,11 @@ def _close(measured: int, planned: int) -> bool:
 
 
 def _assert_plan_agrees(result) -> None:
-    for part, planned in (("params", result.expected.params), ("grads", result.expected.grads),
-                          ("optimizer_state", result.expected.optimizer_state)):
+    for part, planned in (
+        ("params", result.expected.params),
+        ("grads", result.expected.grads),
+        ("optimizer_state", result.expected.optimizer_state),
+    ):
         mean = mean_split(result.ranks, part)
         assert _close(mean.frozen, planned.frozen) and _close(mean.trainable, planned.trainable), (part, mean, planned)
         for r in result.ranks:  # each rank within padding: FSDP shards dim 0 in chunks of ceil(dim0 / 2)
@@ -70,7 +75,9 @@ def test_plan_matches_the_engine(case, engine):
     if case == "lm" and engine == "fsdp":
         assert result.shard_by == ("TransformerEncoderLayer",)  # the repeated blocks, found by the heuristic
         assert result.ranks[0].wrapped == ("layers.0", "layers.1", "layers.2", "layers.3", "")
-        assert result.plan.params.frozen == (32 * 16 + 2 * 2_224) * 4 // 2  # embedding + two 2,224-element blocks, halved
+        assert (
+            result.plan.params.frozen == (32 * 16 + 2 * 2_224) * 4 // 2
+        )  # embedding + two 2,224-element blocks, halved
 
 
 def test_unused_trainable_parameter_under_ddp_is_the_exit_10_diagnosis():
@@ -81,8 +88,10 @@ def test_unused_trainable_parameter_under_ddp_is_the_exit_10_diagnosis():
     assert "trainable parameters identical across ranks after the steps" in failed  # one bucket: never reduced
     assert all(r.steps_done == 1 for r in result.ranks)  # the second forward raised
     message = failure_message(result, warnings_fail=False)
-    assert message.startswith("DDP (find_unused_parameters=False) fails on this freeze: 2 trainable tensors get no "
-                              "gradient (spare.bias, spare.weight)")
+    assert message.startswith(
+        "DDP (find_unused_parameters=False) fails on this freeze: 2 trainable tensors get no "
+        "gradient (spare.bias, spare.weight)"
+    )
     assert "freeze them (-p 'spare') or pass find_unused_parameters=True" in message
     assert result.expected.grads.trainable == result.plan.grads.trainable - 39 * 4
     _assert_plan_agrees(result)
@@ -169,8 +178,9 @@ def test_interrupt_reaps_every_rank(tmp_path, monkeypatch):
 
 
 def test_cli_ddp_exit_10_one_line(cli):
-    code, out, err = cli("verify", f"{MODELS}:build_unused", "-p", "stem", "--input-shape", "6", "--ddp", "2",
-                         "--steps", "2")
+    code, out, err = cli(
+        "verify", f"{MODELS}:build_unused", "-p", "stem", "--input-shape", "6", "--ddp", "2", "--steps", "2"
+    )
     assert code == 10
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("freezekit: error: DDP (find_unused_parameters=False) fails")
@@ -178,9 +188,24 @@ def test_cli_ddp_exit_10_one_line(cli):
 
 
 def test_cli_fsdp_json(cli):
-    code, out, err = cli("verify", f"{MODELS}:build_lm", "-p", "embed", "--input-shape", "8", "--fsdp", "2",
-                         "--shard-by", "TransformerEncoderLayer", "--optimizer", "sgd", "--steps", "1",
-                         "--format", "json")
+    code, out, err = cli(
+        "verify",
+        f"{MODELS}:build_lm",
+        "-p",
+        "embed",
+        "--input-shape",
+        "8",
+        "--fsdp",
+        "2",
+        "--shard-by",
+        "TransformerEncoderLayer",
+        "--optimizer",
+        "sgd",
+        "--steps",
+        "1",
+        "--format",
+        "json",
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["engine"] == "fsdp" and doc["world_size"] == 2 and doc["ok"] is True
@@ -193,7 +218,9 @@ def test_cli_fsdp_json(cli):
 def test_cli_input_the_model_cannot_take_is_a_usage_error(cli):
     code, out, err = cli("verify", f"{MODELS}:build_cnn", "--input-shape", "5", "--ddp", "2")
     assert code == 2 and out == ""
-    assert err.startswith("freezekit: error: rank 0 of 2: the training step failed on the synthetic input (inputs 2x5): ")
+    assert err.startswith(
+        "freezekit: error: rank 0 of 2: the training step failed on the synthetic input (inputs 2x5): "
+    )
     assert err.strip().endswith("pass --input-shape C,H,W or --batch-size N")
     code, _, err = cli("verify", f"{MODELS}:build_cnn", "--ddp", "2")
     assert code == 2 and "cannot infer an input" in err  # found before any process starts
@@ -211,8 +238,20 @@ def test_batchnorm_policy_frozen_leaves_the_replaced_affine_out_of_the_plan():
 
 
 def test_a_frozen_parameter_moved_in_place_fails_the_bit_identical_check(cli):
-    code, out, err = cli("verify", f"{MODELS}:build_drifting", "-p", "stem", "--input-shape", "6", "--ddp", "2",
-                         "--steps", "1", "--format", "json")
+    code, out, err = cli(
+        "verify",
+        f"{MODELS}:build_drifting",
+        "-p",
+        "stem",
+        "--input-shape",
+        "6",
+        "--ddp",
+        "2",
+        "--steps",
+        "1",
+        "--format",
+        "json",
+    )
     assert code == 10
     failed = {c["name"]: c for c in json.loads(out)["checks"] if not c["ok"]}
     assert list(failed) == ["frozen parameters bit-identical on every rank"]

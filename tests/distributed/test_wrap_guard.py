@@ -1,5 +1,6 @@
 """Freezing a model that is already wrapped, and optimizers that shard: one in-process rank (gloo, a
 HashStore: no port), the real wrappers."""
+
 from __future__ import annotations
 
 import pytest
@@ -26,8 +27,11 @@ def _net() -> nn.Module:
 def test_ddp_wrapped_model_is_refused(group):
     model = _net()
     wrapped = nn.parallel.DistributedDataParallel(model)
-    with pytest.raises(UsageError, match=r"the model is already wrapped in DistributedDataParallel.*Freeze model\.module "
-                                         "before wrapping.*after_wrap=True"):
+    with pytest.raises(
+        UsageError,
+        match=r"the model is already wrapped in DistributedDataParallel.*Freeze model\.module "
+        "before wrapping.*after_wrap=True",
+    ):
         freezekit.freeze(wrapped, rules=["module.0"])
     assert all(p.requires_grad for p in model.parameters())  # nothing changed
     report = freezekit.freeze(wrapped, rules=["module.0"], after_wrap=True)

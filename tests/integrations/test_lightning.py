@@ -57,8 +57,16 @@ class Recorder(Logger):
 def _fit(module, callback, logger):
     torch.manual_seed(0)
     data = DataLoader(TensorDataset(torch.randn(8, 6)), batch_size=4)
-    trainer = Trainer(max_epochs=3, callbacks=[callback], logger=logger, accelerator="cpu", devices=1,
-                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = Trainer(
+        max_epochs=3,
+        callbacks=[callback],
+        logger=logger,
+        accelerator="cpu",
+        devices=1,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(module, data)
     return trainer
 
@@ -72,8 +80,14 @@ def test_fit_with_a_three_stage_schedule(tmp_path):
     assert counts == [(15, 124), (51, 88), (107, 32)]  # head; + blocks.2 and norm; + blocks.0-1
     assert [c["groups_added"] for c in callback.changes] == [2, 2]
     lrs = [(g["lr"], g["weight_decay"]) for g in trainer.optimizers[0].param_groups]
-    assert lrs == [(0.1, 0.05), (0.1, 0.0), (0.010000000000000002, 0.05), (0.010000000000000002, 0.0),
-                   (0.005000000000000001, 0.05), (0.005000000000000001, 0.0)]
+    assert lrs == [
+        (0.1, 0.05),
+        (0.1, 0.0),
+        (0.010000000000000002, 0.05),
+        (0.010000000000000002, 0.0),
+        (0.005000000000000001, 0.05),
+        (0.005000000000000001, 0.0),
+    ]
     assert all(torch.equal(module.net.state_dict()[k], v) for k, v in start.items())
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["frozen"] == ["net.cls_token", "net.embed.weight", "net.embed.bias"]

@@ -1,4 +1,5 @@
 """Settings: one merge of a config and the caller's values, each default decided once (no torch)."""
+
 from pathlib import Path
 
 from freezekit.core.batchnorm_policy import BatchNormPolicy
@@ -42,7 +43,9 @@ def test_the_config_model_keeps_its_args_and_resolves_against_its_folder(tmp_pat
 
 def test_command_line_values_win_and_rules_come_after_the_config_s(tmp_path):
     config = _config(tmp_path)
-    request = Request(rules=(Rule("freeze", "head.0", "--pattern"),), default=Default.KEEP, expect=Expectations(total=100))
+    request = Request(
+        rules=(Rule("freeze", "head.0", "--pattern"),), default=Default.KEEP, expect=Expectations(total=100)
+    )
     settings = build_settings(config, resolve_source(config, None), request)
     assert [r.pattern for r in settings.rules] == ["head", "head.0"]
     assert settings.default is Default.KEEP and settings.batchnorm is BatchNormPolicy.EVAL

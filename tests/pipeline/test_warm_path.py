@@ -1,14 +1,17 @@
 """The warm path: a repeated audit is answered from the inventory cache without importing torch."""
+
 import os
 import subprocess
 import sys
 
-RUN = ("import sys\n"
-       "from typer.testing import CliRunner\n"
-       "from freezekit.cli.app import app\n"
-       "r = CliRunner().invoke(app, ['count', 'vgg16', '-p', 'features.*', {fmt}])\n"
-       "assert r.exit_code == 0, r.output\n"
-       "print(r.stdout.count('14,714,688') + r.stdout.count('14714688'), 'torch' in sys.modules)")
+RUN = (
+    "import sys\n"
+    "from typer.testing import CliRunner\n"
+    "from freezekit.cli.app import app\n"
+    "r = CliRunner().invoke(app, ['count', 'vgg16', '-p', 'features.*', {fmt}])\n"
+    "assert r.exit_code == 0, r.output\n"
+    "print(r.stdout.count('14,714,688') + r.stdout.count('14714688'), 'torch' in sys.modules)"
+)
 
 
 def fresh(code: str, cache) -> str:

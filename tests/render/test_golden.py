@@ -3,6 +3,7 @@
 The files are never edited by hand: `python -m pytest tests/render --update-golden` rewrites
 them from what the renderers produce now, and the diff is reviewed like code.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,15 +29,19 @@ SUFFIX = {Format.TABLE: "txt", Format.JSON: "json", Format.CSV: "csv", Format.MA
 
 
 def _mini_vgg_report(command: str):
-    settings = Settings(source=parse_source("mini_vgg"), rules=(Rule("freeze", "features.*"),
-                                                                  Rule("unfreeze", "features.10")))
+    settings = Settings(
+        source=parse_source("mini_vgg"), rules=(Rule("freeze", "features.*"), Rule("unfreeze", "features.10"))
+    )
     inventory = mini_vgg()
     return build_report(command, Loaded(inventory), make_plan(inventory, settings.rules), settings)
 
 
 def _tied_report(command: str):
-    settings = Settings(source=parse_source("tests.models_for_tests:build_tied"), rules=(Rule("freeze", "embed"),),
-                        batchnorm=BatchNormPolicy.EVAL)
+    settings = Settings(
+        source=parse_source("tests.models_for_tests:build_tied"),
+        rules=(Rule("freeze", "embed"),),
+        batchnorm=BatchNormPolicy.EVAL,
+    )
     inventory = inventory_of(TiedNet(), settings.source.text)
     return build_report(command, Loaded(inventory), make_plan(inventory, settings.rules), settings)
 

@@ -7,7 +7,7 @@ import pytest
 LONG_CLASS = "TransformerEncoderLayerWithAVeryLongClassNameIndeed"
 LONG_NAME = "encoder_blocks_with_a_rather_long_attribute_name_that_goes_on"
 
-FACTORY = f'''
+FACTORY = f"""
 from torch import nn
 
 
@@ -33,7 +33,7 @@ class Model(nn.Module):
 
 def build():
     return Model()
-'''
+"""
 
 
 @pytest.fixture(params=[None, "80"], ids=["no tty", "80 columns"])
@@ -84,8 +84,20 @@ def test_audit_tables(cli, columns, model, args):
 
 
 def test_verify_table(cli, columns, model):
-    code, out, err = cli("verify", model, "-p", LONG_NAME + ".0", "--steps", "1", "--warmup", "0",
-                         "--input-shape", "4", "--batch-size", "2")
+    code, out, err = cli(
+        "verify",
+        model,
+        "-p",
+        LONG_NAME + ".0",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--input-shape",
+        "4",
+        "--batch-size",
+        "2",
+    )
     assert code == 0, err
     whole(out, model, "frozen parameters have no gradient")
     assert max(len(line) for line in out.splitlines()) > 80  # the line grew, the name did not shrink
@@ -104,10 +116,26 @@ def test_distributed_tables():
     plan = memory_plan((), PlanOptions())
     split = Split(0, 0)
     rank = RankReport(0, split, split, split, steps_done=1)
-    check = Check("trainable parameters received a gradient", False,
-                  f"1 trainable tensors got no gradient: {LONG_NAME}.0.linear.weight", severity="warning")
-    result = DistResult(f"{LONG_NAME}.py:build", Engine.DDP, 2, "gloo", "cpu", OptimizerKind.ADAMW, 1,
-                        "2 synthetic inputs per rank", (check,), plan, plan, (rank, rank))
+    check = Check(
+        "trainable parameters received a gradient",
+        False,
+        f"1 trainable tensors got no gradient: {LONG_NAME}.0.linear.weight",
+        severity="warning",
+    )
+    result = DistResult(
+        f"{LONG_NAME}.py:build",
+        Engine.DDP,
+        2,
+        "gloo",
+        "cpu",
+        OptimizerKind.ADAMW,
+        1,
+        "2 synthetic inputs per rank",
+        (check,),
+        plan,
+        plan,
+        (rank, rank),
+    )
     out = io.StringIO()
     write_dist(result, Format.TABLE, False, out)
     whole(out.getvalue(), f"{LONG_NAME}.0.linear.weight", f"verify {LONG_NAME}.py:build under DDP")

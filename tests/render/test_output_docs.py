@@ -1,5 +1,6 @@
 """Every key of every machine-readable output is documented in docs/OUTPUT.md (and nothing is
 emitted that the page does not show). Outputs are made from hand-built records: no torch."""
+
 import csv
 import io
 import json
@@ -58,8 +59,11 @@ def key_paths(value, prefix="", doc=None) -> set[str]:
 
 def _report(command="freeze"):
     inv = mini_vgg()
-    settings = Settings(source=parse_source("mini.safetensors"), rules=(Rule("freeze", "features.*", "--pattern"),),
-                        expect=Expectations(trainable=50, max_trainable_pct=50))
+    settings = Settings(
+        source=parse_source("mini.safetensors"),
+        rules=(Rule("freeze", "features.*", "--pattern"),),
+        expect=Expectations(trainable=50, max_trainable_pct=50),
+    )
     plan = make_plan(inv, settings.rules)
     return build_report(command, Loaded(inv), plan, settings), inv, plan
 
@@ -79,8 +83,9 @@ def test_report_keys_are_documented():
 
 def test_manifest_and_check_keys_are_documented(tmp_path):
     report, inv, plan = _report()
-    values = RecordedValues(True, "", {"features.0.weight": "sha256:" + "0" * 64},
-                            {"features.0.running_mean": "sha256:" + "1" * 64})
+    values = RecordedValues(
+        True, "", {"features.0.weight": "sha256:" + "0" * 64}, {"features.0.running_mean": "sha256:" + "1" * 64}
+    )
     manifest = build_manifest(replace(report.model, args={"depth": 4}), plan, inv, values=values, saved="w.safetensors")
     doc = documented()["freezekit.manifest"]
     assert key_paths(manifest, doc=doc) == key_paths(doc, doc=doc)
@@ -95,8 +100,9 @@ def test_manifest_and_check_keys_are_documented(tmp_path):
 
 def test_verify_keys_are_documented():
     run = StepStats(10.0, 20.0, "cpu rss", 5, 10)
-    result = VerifyResult("m", "cpu", "float32", 2, "2x3x8x8 images",
-                          (Check("frozen parameters get no gradient", True, "ok"),), run, run)
+    result = VerifyResult(
+        "m", "cpu", "float32", 2, "2x3x8x8 images", (Check("frozen parameters get no gradient", True, "ok"),), run, run
+    )
     doc = documented()["freezekit.verify"]
     assert key_paths(verify_dict(result, False), doc=doc) == key_paths(doc, doc=doc)
 
@@ -129,6 +135,12 @@ def test_diff_keys_are_documented(tmp_path):
     emitted = diff_dict(by_module(result, 0))
     doc = documented()["freezekit.diff"]
     assert key_paths(emitted, doc=doc) == key_paths(doc, doc=doc)
-    assert emitted["tensors"][0] == {"name": "w", "status": "changed", "frozen": True,
-                                                            "max_abs_diff": 1.0, "rel_change": 1.0,
-                                                            "dtype": "float32", "shape": "1"}
+    assert emitted["tensors"][0] == {
+        "name": "w",
+        "status": "changed",
+        "frozen": True,
+        "max_abs_diff": 1.0,
+        "rel_change": 1.0,
+        "dtype": "float32",
+        "shape": "1",
+    }

@@ -41,18 +41,47 @@ def test_every_format_has_a_renderer_that_names_the_parameters_it_shows():
 def test_json_schema_pinned():
     data = json.loads(render(report(), view("json")))
     assert data["schema"] == "freezekit.report" and data["schema_version"] == 1
-    assert list(data) == ["schema", "schema_version", "command", "model", "default", "rules", "totals",
-                          "buffers", "parameters", "batchnorm", "expectations", "warnings"]
+    assert list(data) == [
+        "schema",
+        "schema_version",
+        "command",
+        "model",
+        "default",
+        "rules",
+        "totals",
+        "buffers",
+        "parameters",
+        "batchnorm",
+        "expectations",
+        "warnings",
+    ]
     assert data["totals"]["total"] == MINI_TOTAL and data["totals"]["trainable"] == 50
     assert data["totals"]["frozen"] == MINI_TOTAL - 50
     assert data["rules"] == [{"action": "freeze", "pattern": "features.*", "origin": "", "selected": 8}]
     assert data["parameters"][0] == {
-        "name": "features.0.weight", "aliases": [], "shape": [4, 4, 3, 3], "numel": 144, "dtype": "float32",
-        "trainable": False, "module": "features.0", "module_type": "Conv2d", "rule": "freeze features.*"}
+        "name": "features.0.weight",
+        "aliases": [],
+        "shape": [4, 4, 3, 3],
+        "numel": 144,
+        "dtype": "float32",
+        "trainable": False,
+        "module": "features.0",
+        "module_type": "Conv2d",
+        "rule": "freeze features.*",
+    }
     assert data["buffers"] == {"tensors": 3, "numel": 9}
-    assert data["batchnorm"] == {"policy": "train", "layers": [
-        {"name": "features.3", "type": "BatchNorm2d", "affine_trainable": False, "stats_update": True,
-         "note": "frozen, yet updates in train()"}]}
+    assert data["batchnorm"] == {
+        "policy": "train",
+        "layers": [
+            {
+                "name": "features.3",
+                "type": "BatchNorm2d",
+                "affine_trainable": False,
+                "stats_update": True,
+                "note": "frozen, yet updates in train()",
+            }
+        ],
+    }
     assert "parameters" not in json.loads(render(report(), view("json", parameters=False)))
 
 
@@ -74,6 +103,9 @@ def test_csv_rows():
 
 def test_expectations_in_report():
     r = report(expect=Expectations(trainable=50, frozen=1, max_trainable_pct=5.0))
-    assert [(e.name, e.ok) for e in r.expectations] == [("trainable", True), ("frozen", False),
-                                                         ("max_trainable_pct", False)]
+    assert [(e.name, e.ok) for e in r.expectations] == [
+        ("trainable", True),
+        ("frozen", False),
+        ("max_trainable_pct", False),
+    ]
     assert r.failed_expectations[0].describe() == f"expected frozen 1 but the plan gives {MINI_TOTAL - 50:,}"

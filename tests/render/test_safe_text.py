@@ -1,4 +1,5 @@
 """The escaping every renderer uses for text from files and users (render/safe_text.py). Pure: no torch."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,18 @@ def test_markdown_code_spans_survive_backticks_and_pipes():
     assert markdown_text(markdown_code("a*b")) == "`a*b`"  # already safe: kept
 
 
-@pytest.mark.parametrize("text, cell", [("=1+1", "'=1+1"), ("+a", "'+a"), ("-a.w", "'-a.w"), ("@x", "'@x"),
-                                        ("a=b", "a=b"), ("\tx", r"\tx"), ("x\ny", r"x\ny")])
+@pytest.mark.parametrize(
+    "text, cell",
+    [
+        ("=1+1", "'=1+1"),
+        ("+a", "'+a"),
+        ("-a.w", "'-a.w"),
+        ("@x", "'@x"),
+        ("a=b", "a=b"),
+        ("\tx", r"\tx"),
+        ("x\ny", r"x\ny"),
+    ],
+)
 def test_csv_cells_never_start_a_formula(text, cell):
     assert csv_text(text) == cell
 

@@ -2,6 +2,7 @@
 save_pretrained into temp folders once per session. Nothing is downloaded.
 
 Import the fixtures into a test module (`from tests.sources.hub_fixtures import *`) to use them."""
+
 from __future__ import annotations
 
 import json
@@ -10,14 +11,34 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["hub_env", "tiny_llama", "llama32", "tiny_vit", "tiny_whisper", "tiny_clip", "tiny_lora",
-           "real_total", "plant_in_cache", "report_json", "LLAMA_70B"]
+__all__ = [
+    "hub_env",
+    "tiny_llama",
+    "llama32",
+    "tiny_vit",
+    "tiny_whisper",
+    "tiny_clip",
+    "tiny_lora",
+    "real_total",
+    "plant_in_cache",
+    "report_json",
+    "LLAMA_70B",
+]
 
 LLAMA_70B = {  # Llama-3-70B's config.json, the numbers that fix its parameter count
-    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8192,
-    "intermediate_size": 28672, "num_hidden_layers": 80, "num_attention_heads": 64,
-    "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False,
-    "max_position_embeddings": 8192, "rms_norm_eps": 1e-05, "rope_theta": 500000.0, "torch_dtype": "bfloat16",
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 8192,
+    "intermediate_size": 28672,
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+    "tie_word_embeddings": False,
+    "max_position_embeddings": 8192,
+    "rms_norm_eps": 1e-05,
+    "rope_theta": 500000.0,
+    "torch_dtype": "bfloat16",
 }
 
 
@@ -39,9 +60,17 @@ def _save(model, folder: Path) -> Path:
 def _llama_config(layers: int, tied: bool = False):
     from transformers import LlamaConfig
 
-    return LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=layers, num_attention_heads=4,
-                       num_key_value_heads=2, vocab_size=64, max_position_embeddings=64,
-                       tie_word_embeddings=tied, architectures=["LlamaForCausalLM"])
+    return LlamaConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=64,
+        max_position_embeddings=64,
+        tie_word_embeddings=tied,
+        architectures=["LlamaForCausalLM"],
+    )
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +95,16 @@ def llama32(tmp_path_factory) -> Path:
 def tiny_vit(tmp_path_factory) -> Path:
     from transformers import ViTConfig, ViTForImageClassification
 
-    config = ViTConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
-                       image_size=32, patch_size=8, num_labels=3, architectures=["ViTForImageClassification"])
+    config = ViTConfig(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        image_size=32,
+        patch_size=8,
+        num_labels=3,
+        architectures=["ViTForImageClassification"],
+    )
     return _save(ViTForImageClassification(config), tmp_path_factory.mktemp("tiny-vit"))
 
 
@@ -75,12 +112,26 @@ def tiny_vit(tmp_path_factory) -> Path:
 def tiny_whisper(tmp_path_factory) -> Path:
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    config = WhisperConfig(d_model=16, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-                           decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, vocab_size=64,
-                           num_mel_bins=8, max_source_positions=16, max_target_positions=16, pad_token_id=1,
-                           bos_token_id=2, eos_token_id=2, decoder_start_token_id=3, suppress_tokens=[],
-                           begin_suppress_tokens=[],
-                           architectures=["WhisperForConditionalGeneration"])
+    config = WhisperConfig(
+        d_model=16,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        vocab_size=64,
+        num_mel_bins=8,
+        max_source_positions=16,
+        max_target_positions=16,
+        pad_token_id=1,
+        bos_token_id=2,
+        eos_token_id=2,
+        decoder_start_token_id=3,
+        suppress_tokens=[],
+        begin_suppress_tokens=[],
+        architectures=["WhisperForConditionalGeneration"],
+    )
     return _save(WhisperForConditionalGeneration(config), tmp_path_factory.mktemp("tiny-whisper"))
 
 
@@ -89,11 +140,25 @@ def tiny_clip(tmp_path_factory) -> Path:
     from transformers import CLIPConfig, CLIPModel
 
     config = CLIPConfig(
-        text_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                     "vocab_size": 64, "max_position_embeddings": 16},
-        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
-                       "image_size": 32, "patch_size": 8},
-        projection_dim=8, architectures=["CLIPModel"])
+        text_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "vocab_size": 64,
+            "max_position_embeddings": 16,
+        },
+        vision_config={
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+        },
+        projection_dim=8,
+        architectures=["CLIPModel"],
+    )
     return _save(CLIPModel(config), tmp_path_factory.mktemp("tiny-clip"))
 
 
@@ -113,8 +178,13 @@ def real_total(model) -> int:
     return sum(p.numel() for p in set(model.parameters()))
 
 
-def plant_in_cache(cache: Path, repo_id: str, folder: Path, revision: str = "main",
-                   commit: str = "0123456789abcdef0123456789abcdef01234567") -> Path:
+def plant_in_cache(
+    cache: Path,
+    repo_id: str,
+    folder: Path,
+    revision: str = "main",
+    commit: str = "0123456789abcdef0123456789abcdef01234567",
+) -> Path:
     """Put a folder's files where huggingface_hub keeps a cached snapshot of repo_id (its documented layout)."""
     repo = cache / f"models--{repo_id.replace('/', '--')}"
     snapshot = repo / "snapshots" / commit

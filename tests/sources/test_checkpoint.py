@@ -2,6 +2,7 @@
 
 Every file is made here, in tmp_path; nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,9 @@ def write_safetensors(path, header, data_size: int | None = None) -> pathlib.Pat
     """A safetensors file from a header (dict or raw bytes); the data part is sparse zeros."""
     raw = header if isinstance(header, bytes) else json.dumps(header).encode()
     if data_size is None:
-        ends = [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"] if isinstance(header, dict) else []
+        ends = (
+            [v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"] if isinstance(header, dict) else []
+        )
         data_size = max(ends, default=0)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(raw)) + raw)
@@ -59,6 +62,7 @@ def expect_weights_error(path, fragment: str, error=WeightsError) -> str:
 
 
 # -- safetensors ---------------------------------------------------------------
+
 
 def test_safetensors_file_matches_the_model(tmp_path):
     model = small_model()
@@ -78,14 +82,20 @@ def test_safetensors_file_matches_the_model(tmp_path):
     assert sum(p.numel for p in inv.params) == 330 == sum(p.numel() for p in model.parameters())
     assert sum(p.nbytes for p in inv.params) == 250 * 4 + 80 * 2
     assert [(b.name, b.shape, b.dtype) for b in inv.buffers] == [
-        ("1.num_batches_tracked", (), "int64"), ("1.running_mean", (8,), "float32"), ("1.running_var", (8,), "float32")]
+        ("1.num_batches_tracked", (), "int64"),
+        ("1.running_mean", (8,), "float32"),
+        ("1.running_var", (8,), "float32"),
+    ]
     assert read_header(tmp_path / "m.safetensors").metadata == {"format": "pt"}  # read, though not reported
 
 
 def test_names_sort_naturally(tmp_path):
     header = {f"layers.{i}.w": {"dtype": "F16", "shape": [2], "data_offsets": [4 * i, 4 * i + 4]} for i in (10, 2, 1)}
     assert [p.name for p in inventory(write_safetensors(tmp_path / "n.safetensors", header)).params] == [
-        "layers.1.w", "layers.2.w", "layers.10.w"]
+        "layers.1.w",
+        "layers.2.w",
+        "layers.10.w",
+    ]
 
 
 def test_every_dtype_maps_to_a_sized_short_name(tmp_path):
@@ -109,8 +119,10 @@ SEVEN_B_LAYERS = 32  # each: a [5000, 43750] bf16 weight (218,750,000) and a [50
 def write_seven_billion(path) -> pathlib.Path:
     header, offset = {"__metadata__": {"format": "pt"}}, 0
     for i in range(SEVEN_B_LAYERS):
-        for name, dtype, shape, size in ((f"layers.{i}.mlp.weight", "BF16", [5000, 43750], 5000 * 43750 * 2),
-                                         (f"layers.{i}.norm.weight", "F32", [5000], 5000 * 4)):
+        for name, dtype, shape, size in (
+            (f"layers.{i}.mlp.weight", "BF16", [5000, 43750], 5000 * 43750 * 2),
+            (f"layers.{i}.norm.weight", "F32", [5000], 5000 * 4),
+        ):
             header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
             offset += size
     return write_safetensors(path, header)
@@ -146,15 +158,24 @@ print(sum(p.numel for p in inv.params), totals['total'], totals['frozen'], 'torc
 
 def test_sharded_index(tmp_path):
     save_file({"a.weight": torch.zeros(4, 3), "a.bias": torch.zeros(4)}, tmp_path / "model-00001-of-00002.safetensors")
-    save_file({"b.weight": torch.zeros(2, 4, dtype=torch.float16), "b.ids": torch.zeros(5, dtype=torch.int64)},
-              tmp_path / "model-00002-of-00002.safetensors")
-    weight_map = {"a.bias": "model-00001-of-00002.safetensors", "a.weight": "model-00001-of-00002.safetensors",
-                  "b.ids": "model-00002-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}
+    save_file(
+        {"b.weight": torch.zeros(2, 4, dtype=torch.float16), "b.ids": torch.zeros(5, dtype=torch.int64)},
+        tmp_path / "model-00002-of-00002.safetensors",
+    )
+    weight_map = {
+        "a.bias": "model-00001-of-00002.safetensors",
+        "a.weight": "model-00001-of-00002.safetensors",
+        "b.ids": "model-00002-of-00002.safetensors",
+        "b.weight": "model-00002-of-00002.safetensors",
+    }
     index = tmp_path / "model.safetensors.index.json"
     index.write_text(json.dumps({"metadata": {"total_size": 104}, "weight_map": weight_map}))
     inv = inventory(index)
     assert [(p.name, p.shape, p.dtype) for p in inv.params] == [
-        ("a.bias", (4,), "float32"), ("a.weight", (4, 3), "float32"), ("b.weight", (2, 4), "float16")]
+        ("a.bias", (4,), "float32"),
+        ("a.weight", (4, 3), "float32"),
+        ("b.weight", (2, 4), "float16"),
+    ]
     assert [(b.name, b.dtype) for b in inv.buffers] == [("b.ids", "int64")]
     assert sum(p.numel for p in inv.params) == 24
 
@@ -163,7 +184,7 @@ def test_sharded_index(tmp_path):
     index.write_text(json.dumps({"weight_map": {**weight_map, "c.weight": "model-00001-of-00002.safetensors"}}))
     expect_weights_error(index, "puts tensor 'c.weight' in shard 'model-00001-of-00002.safetensors'")
     index.write_text(json.dumps({"metadata": {}}))
-    expect_weights_error(index, "needs a \"weight_map\" object")
+    expect_weights_error(index, 'needs a "weight_map" object')
     index.write_text("{")
     expect_weights_error(index, "not valid JSON")
 
@@ -216,7 +237,9 @@ def test_damaged_safetensors_headers_are_weights_errors(tmp_path, content, data_
 def test_tensor_count_is_capped(tmp_path, monkeypatch):
     monkeypatch.setattr(safetensors_header, "MAX_TENSORS", 2)
     header = {n: {"dtype": "U8", "shape": [1], "data_offsets": [i, i + 1]} for i, n in enumerate("abc")}
-    expect_weights_error(write_safetensors(tmp_path / "many.safetensors", header), "declares 3 tensors, over the limit of 2")
+    expect_weights_error(
+        write_safetensors(tmp_path / "many.safetensors", header), "declares 3 tensors, over the limit of 2"
+    )
 
 
 def test_missing_files(tmp_path):
@@ -237,13 +260,15 @@ def test_any_bytes_either_parse_or_raise_weights_error(tmp_path_factory, junk):
 
 # -- pickled state_dicts -------------------------------------------------------
 
+
 def test_state_dict_pt_file(tmp_path):
     model = small_model()
     torch.save(model.state_dict(), tmp_path / "m.pt")
     inv = inventory(tmp_path / "m.pt")
     assert not inv.has_modules
     assert [(p.name, p.shape, p.dtype, p.module) for p in inv.params] == [
-        (n, tuple(p.shape), "float32", n.rpartition(".")[0]) for n, p in model.named_parameters()]
+        (n, tuple(p.shape), "float32", n.rpartition(".")[0]) for n, p in model.named_parameters()
+    ]
     assert [b.name for b in inv.buffers] == ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
     assert sum(p.numel for p in inv.params) == 330
 
@@ -338,11 +363,14 @@ def test_damaged_pt_files_are_weights_errors_not_unsafe(tmp_path, kind):
 def test_buffer_rule():
     assert is_buffer("bn.running_mean", "float32") and is_buffer("num_batches_tracked", "int64")
     assert is_buffer("embeddings.position_ids", "int64") and is_buffer("mask", "bool")
-    assert not is_buffer("bn.weight", "float32") and not is_buffer("w", "bfloat16") and not is_buffer("w", "float8_e5m2")
+    assert (
+        not is_buffer("bn.weight", "float32") and not is_buffer("w", "bfloat16") and not is_buffer("w", "float8_e5m2")
+    )
     assert not is_buffer("my_running_mean", "float32")
 
 
 # -- through the CLI -----------------------------------------------------------
+
 
 def totals_of(cli, *args):
     code, out, err = cli("count", *args, "-f", "json")
@@ -388,10 +416,14 @@ def test_cli_damaged_safetensors_exits_5(cli, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 3)
     code, out, err = cli("count", tmp_path / "bad.safetensors")
     assert code == ExitCode.WEIGHTS == 5 and out == ""
-    assert err.strip() == f"freezekit: error: {tmp_path / 'bad.safetensors'}: file is only 3 bytes, too short to be a safetensors file"
+    assert (
+        err.strip()
+        == f"freezekit: error: {tmp_path / 'bad.safetensors'}: file is only 3 bytes, too short to be a safetensors file"
+    )
 
 
 # -- the shared torch-side loader ----------------------------------------------
+
 
 def test_loader_returns_real_tensors_from_both_formats(tmp_path):
     from freezekit.adapter.state_dict_files import load_state_dict_file
@@ -419,8 +451,12 @@ def test_a_long_shard_path_from_an_index_is_cut_in_the_error(cli, tmp_path):
     code, out, err = cli("count", index)
     looked_for = shortened_path(tmp_path / shard)
     assert (code, out) == (5, "")
-    assert err.splitlines() == [f"freezekit: error: {index}: shard {repr(shard)[:80]}\u2026 (3,013 characters) is missing "
-                                f"(looked for {looked_for})"]
+    assert err.splitlines() == [
+        f"freezekit: error: {index}: shard {repr(shard)[:80]}\u2026 (3,013 characters) is missing "
+        f"(looked for {looked_for})"
+    ]
     assert looked_for.endswith("d/d/x.safetensors (" + f"{len(str(tmp_path / shard)):,} characters)")
-    assert len(looked_for) == MAX_QUOTED_PATH + 1 + len(f" ({len(str(tmp_path / shard)):,} characters)") and len(err) < 600
+    assert (
+        len(looked_for) == MAX_QUOTED_PATH + 1 + len(f" ({len(str(tmp_path / shard)):,} characters)") and len(err) < 600
+    )
     assert shortened_path("/a/short/path\x1b") == r"/a/short/path\x1b"

@@ -1,4 +1,5 @@
 """The fast path of the safetensors header reader (no per-object hook) refuses the same duplicates."""
+
 import json
 import struct
 
@@ -17,12 +18,15 @@ def write(path, header_text: str, data: int = 16):
     return path
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('{"a": %s, "a": %s}' % (ENTRY, ENTRY2), "duplicate key 'a'"),
-    ('{"a": {"dtype": "F32", "dtype": "F16", "shape": [2], "data_offsets": [0, 8]}}', "duplicate key 'dtype'"),
-    ('{"__metadata__": {"k": "1", "k": "2"}, "a": %s}' % ENTRY, "duplicate key 'k'"),
-    ('{"a" : %s,\n "a":%s}' % (ENTRY, ENTRY2), "duplicate key 'a'"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ('{"a": %s, "a": %s}' % (ENTRY, ENTRY2), "duplicate key 'a'"),
+        ('{"a": {"dtype": "F32", "dtype": "F16", "shape": [2], "data_offsets": [0, 8]}}', "duplicate key 'dtype'"),
+        ('{"__metadata__": {"k": "1", "k": "2"}, "a": %s}' % ENTRY, "duplicate key 'k'"),
+        ('{"a" : %s,\n "a":%s}' % (ENTRY, ENTRY2), "duplicate key 'a'"),
+    ],
+)
 def test_duplicates_are_refused(tmp_path, text, fragment):
     with pytest.raises(WeightsError, match=fragment):
         read_header(write(tmp_path / "x.safetensors", text))

@@ -1,4 +1,5 @@
 """hf: sources: transformers models built from config.json on the meta device, counted exactly."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,11 @@ def test_config_without_architectures_builds_automodel_with_a_warning(cli, tmp_p
     folder = tmp_path / "llama70"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({k: v for k, v in LLAMA_70B.items() if k != "architectures"}))  # noqa: F405
-    warning = (f"freezekit: warning: hf:{folder}: config.json names no architecture transformers has; built "
-               "LlamaModel (AutoModel), which has no task head such as lm_head or a classifier: pass --hf-class "
-               "to build another class (e.g. --hf-class AutoModelForCausalLM)")
+    warning = (
+        f"freezekit: warning: hf:{folder}: config.json names no architecture transformers has; built "
+        "LlamaModel (AutoModel), which has no task head such as lm_head or a classifier: pass --hf-class "
+        "to build another class (e.g. --hf-class AutoModelForCausalLM)"
+    )
     for run in ("built", "cached"):
         code, out, err = cli("count", f"hf:{folder}", "-f", "json")
         assert (code, err.splitlines()) == (0, [warning]), run
@@ -39,9 +42,15 @@ def test_config_without_architectures_builds_automodel_with_a_warning(cli, tmp_p
     assert (code, err) == (0, "") and json.loads(out)["totals"]["total"] == 70_553_706_496
 
 
-@pytest.mark.parametrize("fixture, cls_name", [
-    ("tiny_llama", "LlamaForCausalLM"), ("tiny_vit", "ViTForImageClassification"),
-    ("tiny_whisper", "WhisperForConditionalGeneration"), ("tiny_clip", "CLIPModel")])
+@pytest.mark.parametrize(
+    "fixture, cls_name",
+    [
+        ("tiny_llama", "LlamaForCausalLM"),
+        ("tiny_vit", "ViTForImageClassification"),
+        ("tiny_whisper", "WhisperForConditionalGeneration"),
+        ("tiny_clip", "CLIPModel"),
+    ],
+)
 def test_totals_equal_the_real_build(cli, request, fixture, cls_name):
     import transformers
 
@@ -55,8 +64,16 @@ def test_totals_equal_the_real_build(cli, request, fixture, cls_name):
 def test_tied_embeddings_count_once(cli, tmp_path):
     from transformers import LlamaConfig
 
-    LlamaConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                vocab_size=64, tie_word_embeddings=True, architectures=["LlamaForCausalLM"]).save_pretrained(tmp_path)
+    LlamaConfig(
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=64,
+        tie_word_embeddings=True,
+        architectures=["LlamaForCausalLM"],
+    ).save_pretrained(tmp_path)
     d = cli("freeze", f"hf:{tmp_path}", "--format", "json", "--no-cache")
     assert d[0] == 0, d[2]
     report = json.loads(d[1])
@@ -80,8 +97,17 @@ def test_rules_work_on_transformers_names_and_types(cli, llama32):
 
 
 def test_hf_class_overrides_the_architecture(cli, tiny_llama):
-    code, out, err = cli("freeze", f"hf:{tiny_llama}", "--hf-class", "AutoModelForSequenceClassification",
-                         "--arg", "num_labels=3", "--format", "json", "--no-cache")
+    code, out, err = cli(
+        "freeze",
+        f"hf:{tiny_llama}",
+        "--hf-class",
+        "AutoModelForSequenceClassification",
+        "--arg",
+        "num_labels=3",
+        "--format",
+        "json",
+        "--no-cache",
+    )
     assert code == 0, err
     params = {p["name"]: p["shape"] for p in json.loads(out)["parameters"]}
     assert params["score.weight"] == [3, 16] and "lm_head.weight" not in params
@@ -91,9 +117,16 @@ def test_hf_class_overrides_the_architecture(cli, tiny_llama):
 
 def _remote_code_model(tmp_path):
     """A model whose config's auto_map names code in its folder (a class transformers lacks)."""
-    (tmp_path / "config.json").write_text(json.dumps({
-        "model_type": "tinything", "architectures": ["TinyThing"], "hidden": 4,
-        "auto_map": {"AutoConfig": "tiny_thing.TinyConfig", "AutoModel": "tiny_thing.TinyThing"}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "tinything",
+                "architectures": ["TinyThing"],
+                "hidden": 4,
+                "auto_map": {"AutoConfig": "tiny_thing.TinyConfig", "AutoModel": "tiny_thing.TinyThing"},
+            }
+        )
+    )
     (tmp_path / "tiny_thing.py").write_text(
         "import torch\nfrom transformers import PretrainedConfig, PreTrainedModel\n"
         "class TinyConfig(PretrainedConfig):\n    model_type = 'tinything'\n"
@@ -101,7 +134,8 @@ def _remote_code_model(tmp_path):
         "class TinyThing(PreTrainedModel):\n    config_class = TinyConfig\n"
         "    def __init__(self, config):\n        super().__init__(config)\n"
         "        self.proj = torch.nn.Linear(config.hidden, 3)\n        self.post_init()\n"
-        "    def forward(self, x):\n        return self.proj(x)\n")
+        "    def forward(self, x):\n        return self.proj(x)\n"
+    )
 
 
 def test_remote_code_needs_trust_code(cli, tmp_path):
@@ -153,11 +187,18 @@ def test_second_count_comes_from_the_cache_without_torch(tiny_vit, tmp_path):
     import sys
 
     env = {**os.environ, "FREEZEKIT_CACHE_DIR": str(tmp_path / "cache")}
-    first = subprocess.run([sys.executable, "-m", "freezekit", "count", f"hf:{tiny_vit}", "--format", "json"],
-                           capture_output=True, text=True, env=env, check=True)
-    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
-            f"r = CliRunner().invoke(app, ['count', 'hf:{tiny_vit}', '--format', 'json'])\n"
-            "print(r.exit_code, 'torch' in sys.modules, 'transformers' in sys.modules)\nprint(r.stdout)")
+    first = subprocess.run(
+        [sys.executable, "-m", "freezekit", "count", f"hf:{tiny_vit}", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
+        f"r = CliRunner().invoke(app, ['count', 'hf:{tiny_vit}', '--format', 'json'])\n"
+        "print(r.exit_code, 'torch' in sys.modules, 'transformers' in sys.modules)\nprint(r.stdout)"
+    )
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     flags, _, out = second.stdout.partition("\n")
     assert flags == "0 False False"
@@ -167,16 +208,20 @@ def test_second_count_comes_from_the_cache_without_torch(tiny_vit, tmp_path):
     changed = tmp_path / "vit"
     changed.mkdir()
     (changed / "config.json").write_text(json.dumps({**config, "num_labels": 5, "id2label": None, "label2id": None}))
-    third = subprocess.run([sys.executable, "-c", code.replace(str(tiny_vit), str(changed))],
-                           capture_output=True, text=True, env=env, check=True)
+    third = subprocess.run(
+        [sys.executable, "-c", code.replace(str(tiny_vit), str(changed))],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert third.stdout.startswith("0 True")
 
 
 @pytest.mark.parametrize("fixture", ["tiny_llama", "tiny_whisper", "tiny_clip"])
 def test_verify_runs_real_training_steps_on_synthetic_inputs(cli, request, fixture):
     folder = request.getfixturevalue(fixture)
-    rule = {"tiny_llama": "through:model.layers.1", "tiny_whisper": "model.encoder",
-            "tiny_clip": "text_model"}[fixture]
+    rule = {"tiny_llama": "through:model.layers.1", "tiny_whisper": "model.encoder", "tiny_clip": "text_model"}[fixture]
     code, out, err = cli("verify", f"hf:{folder}", "-p", rule, "--format", "json", "--steps", "1", "--warmup", "0")
     assert code == 0, err
     result = json.loads(out)

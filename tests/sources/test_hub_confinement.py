@@ -2,6 +2,7 @@
 a cached repo whose files link into its own blobs/, links inside a folder, adapter paths inside the
 adapter's folder or in the cache, revisions by hash and by ref name, manifests that keep their folders
 beside them; and the offline switch around hub library calls."""
+
 from __future__ import annotations
 
 import json
@@ -55,12 +56,20 @@ def test_a_link_inside_the_folder_is_followed(cli, tmp_path, tiny_llama):
 def test_adapter_paths_inside_the_folder_or_the_cache_are_handed_over_absolute(tmp_path, own_cache, tiny_llama):
     cache(tmp_path, "acme/tok", tiny_llama)
     (tmp_path / "lora" / "tok").mkdir(parents=True)
-    data = {"tokenizer_name_or_path": "tok", "shadow_model": "mirror", "base_model_name_or_path": "../elsewhere",
-            "target_modules": r".*\..*proj", "corda_config": {"cache_file": None},
-            "prompt_tuning_init_state_dict_path": "acme/tok"}
+    data = {
+        "tokenizer_name_or_path": "tok",
+        "shadow_model": "mirror",
+        "base_model_name_or_path": "../elsewhere",
+        "target_modules": r".*\..*proj",
+        "corda_config": {"cache_file": None},
+        "prompt_tuning_init_state_dict_path": "acme/tok",
+    }
     got = confined_config(data, tmp_path / "lora", "hf:lora")
-    assert got == {**data, "tokenizer_name_or_path": str((tmp_path / "lora" / "tok").absolute()),
-                   "prompt_tuning_init_state_dict_path": str(own_cache / "models--acme--tok" / "snapshots" / COMMIT)}
+    assert got == {
+        **data,
+        "tokenizer_name_or_path": str((tmp_path / "lora" / "tok").absolute()),
+        "prompt_tuning_init_state_dict_path": str(own_cache / "models--acme--tok" / "snapshots" / COMMIT),
+    }
 
 
 def test_offline_sets_and_restores_the_hub_flags(monkeypatch):
@@ -80,7 +89,8 @@ def test_offline_sets_and_restores_the_hub_flags(monkeypatch):
 
 
 def test_a_manifest_records_folders_beside_it_and_check_reads_them_from_anywhere(
-        cli, tmp_path, monkeypatch, tiny_llama, tiny_lora):
+    cli, tmp_path, monkeypatch, tiny_llama, tiny_lora
+):
     shutil.copytree(tiny_llama, tmp_path / "work" / "base")
     shutil.copytree(tiny_lora, tmp_path / "work" / "lora")
     monkeypatch.chdir(tmp_path / "work")
@@ -100,7 +110,9 @@ def test_a_tokenizer_folder_inside_the_adapter_may_not_link_out(tmp_path):
     (tmp_path / "lora" / "tok").mkdir(parents=True)
     (tmp_path / "secret.txt").write_text("secret")
     os.symlink("../../secret.txt", tmp_path / "lora" / "tok" / "vocab.txt")
-    with pytest.raises(ModelError, match=r"hf:lora \(tokenizer_name_or_path\): vocab.txt is a symbolic link leading out"):
+    with pytest.raises(
+        ModelError, match=r"hf:lora \(tokenizer_name_or_path\): vocab.txt is a symbolic link leading out"
+    ):
         confined_config({"tokenizer_name_or_path": "tok"}, tmp_path / "lora", "hf:lora")
 
 

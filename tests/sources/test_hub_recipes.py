@@ -1,6 +1,7 @@
 """The timm / transformers recipes in configs/: each run as shipped, offline (the hf: recipes read the
 published config.json under configs/hf/), and on a tiny model of the same structure (the recipe's model
 swapped for it, its rules and model options kept)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,12 @@ from tests.sources.hub_fixtures import *  # noqa: F403 - fixtures
 
 pytest.importorskip("transformers")
 CONFIGS = Path(__file__).parent.parent.parent / "configs"
-HUB_RECIPES = ("llama-3-8b-freeze-first-half.yaml", "timm-vit-base-head-and-last-two-blocks.yaml",
-               "whisper-small-freeze-encoder.yaml", "clip-vit-b-32-linear-probe.yaml")
+HUB_RECIPES = (
+    "llama-3-8b-freeze-first-half.yaml",
+    "timm-vit-base-head-and-last-two-blocks.yaml",
+    "whisper-small-freeze-encoder.yaml",
+    "clip-vit-b-32-linear-probe.yaml",
+)
 
 
 def run_on(cli, recipe: str, folder: Path, tmp_path: Path) -> dict:
@@ -64,11 +69,14 @@ def test_clip_linear_probe_trains_only_the_classifier(cli, tiny_clip, tmp_path):
     assert totals["trainable"] == 16 * 10 + 10  # vision hidden 16 -> num_labels 10
 
 
-@pytest.mark.parametrize("recipe,trainable,frozen", [
-    ("llama-3-8b-freeze-first-half.yaml", 4_015_132_672, 4_015_128_576),
-    ("whisper-small-freeze-encoder.yaml", 153_580_800, 88_154_112),
-    ("clip-vit-b-32-linear-probe.yaml", 7_690, 87_456_000),
-])
+@pytest.mark.parametrize(
+    "recipe,trainable,frozen",
+    [
+        ("llama-3-8b-freeze-first-half.yaml", 4_015_132_672, 4_015_128_576),
+        ("whisper-small-freeze-encoder.yaml", 153_580_800, 88_154_112),
+        ("clip-vit-b-32-linear-probe.yaml", 7_690, 87_456_000),
+    ],
+)
 def test_hf_recipe_runs_offline_as_shipped(cli, hub_env, recipe, trainable, frozen):
     """The session's own Hugging Face cache (no repo of these models in it) and HF_HUB_OFFLINE (hub_env):
     the recipe reads configs/hf/<name>/."""

@@ -21,14 +21,26 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
-@pytest.mark.parametrize("args", [
-    ["count", "vgg16", "-p", "features.*", "--depth", "1"],
-    ["freeze", "resnet50", "-p", "through:layer3", "--batchnorm", "eval"],
-    ["freeze", "vit_b_16", "--default", "frozen", "-u", "heads", "-u", "re:encoder\\.layers\\.encoder_layer_11\\..*"],
-    ["freeze", "regnet_x_400mf", "-p", "type:_BatchNorm", "--only", "frozen"],
-    ["count", "fasterrcnn_mobilenet_v3_large_320_fpn", "-p", "backbone"],
-    ["freeze", f"{ROOT / 'tests' / 'models_for_tests.py'}:build_tied", "--arg", "vocab=16", "-p", "head"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["count", "vgg16", "-p", "features.*", "--depth", "1"],
+        ["freeze", "resnet50", "-p", "through:layer3", "--batchnorm", "eval"],
+        [
+            "freeze",
+            "vit_b_16",
+            "--default",
+            "frozen",
+            "-u",
+            "heads",
+            "-u",
+            "re:encoder\\.layers\\.encoder_layer_11\\..*",
+        ],
+        ["freeze", "regnet_x_400mf", "-p", "type:_BatchNorm", "--only", "frozen"],
+        ["count", "fasterrcnn_mobilenet_v3_large_320_fpn", "-p", "backbone"],
+        ["freeze", f"{ROOT / 'tests' / 'models_for_tests.py'}:build_tied", "--arg", "vocab=16", "-p", "head"],
+    ],
+)
 def test_warm_report_is_identical_to_cold(cli, cache, args):
     cold = cli(*args, "-f", "json", "--no-cache")
     assert cold[0] == 0, cold[2]
@@ -58,9 +70,13 @@ def test_warm_count_does_not_import_torch(cache):
 def test_version_change_misses(cache, monkeypatch):
     spec = parse_source("vgg16")
     key = inventory_cache.cache_key(spec)
-    monkeypatch.setattr(inventory_cache, "versions", lambda: {"freezekit": "0.1.0", "torch": "9.9", "torchvision": "0.29.1"})
+    monkeypatch.setattr(
+        inventory_cache, "versions", lambda: {"freezekit": "0.1.0", "torch": "9.9", "torchvision": "0.29.1"}
+    )
     assert inventory_cache.cache_key(spec) != key
-    assert inventory_cache.cache_key(parse_source("vgg16", SourceOptions(args={"num_classes": 10}))) != inventory_cache.cache_key(spec)
+    assert inventory_cache.cache_key(
+        parse_source("vgg16", SourceOptions(args={"num_classes": 10}))
+    ) != inventory_cache.cache_key(spec)
 
 
 def test_what_is_never_cached(tmp_path, cache):
@@ -83,8 +99,11 @@ def test_damaged_cache_file_is_rebuilt(cli, cache):
 
 
 def test_concurrent_writers_never_corrupt(cache):
-    inv = Inventory(tuple(ParamRecord(f"layer{i}.weight", (i + 1, 3), "float32", f"layer{i}", "Linear")
-                          for i in range(2000)), has_modules=False, source="x")
+    inv = Inventory(
+        tuple(ParamRecord(f"layer{i}.weight", (i + 1, 3), "float32", f"layer{i}", "Linear") for i in range(2000)),
+        has_modules=False,
+        source="x",
+    )
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda _: inventory_cache.put("k" * 64, inv), range(32)))
     assert inventory_cache.get("k" * 64) == inv

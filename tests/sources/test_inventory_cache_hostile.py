@@ -1,5 +1,6 @@
 """A cache that cannot lie (issue 9, section 3): a planted, damaged or hostile inventory-cache entry
 never changes an answer, never crashes, never blocks; `cache clear` removes only what freezekit wrote."""
+
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from tests.cli.test_bad_inputs import TIED, link
 from tests.cli.test_bad_inputs_untrusted import _no_reader_blocked, fifo  # noqa: F401  (the FIFO watchdog fixture)
 
 # -- 3. a cache that cannot lie ----------------------------------------------------------------------
+
 
 def _rows(doc: dict, change) -> str:  # noqa: ANN001
     change(doc)
@@ -88,6 +90,7 @@ def test_cache_clear_removes_only_what_it_wrote(cli, cached_entry, tmp_path):
 
 
 # -- issue 20, class 12: a cache someone else could write is not read; entries carry a checksum ---------
+
 
 def _false_shape(doc: dict) -> dict:
     """The entry with its first parameter's shape shrunk, every other field kept well-formed."""

@@ -1,4 +1,5 @@
 """Where a tensor is not one parameter: pruning reparametrizations, packed quantized weights."""
+
 from __future__ import annotations
 
 import json
@@ -40,12 +41,17 @@ def test_a_pruned_checkpoint_counts_weight_orig_once_and_says_so(cli, tmp_path):
 def test_bitsandbytes_4bit_checkpoint_counts_logical_parameters_and_packed_bytes(cli, tmp_path):
     """The keys bitsandbytes writes for a Params4bit (Linear 32 -> 16, nf4, blocksize 64)."""
     path = tmp_path / "nf4.safetensors"
-    save_file({
-        "proj.weight": torch.zeros(256, 1, dtype=torch.uint8),  # 16 * 32 values, two per byte
-        "proj.weight.absmax": torch.ones(8), "proj.weight.quant_map": torch.ones(16),
-        "proj.weight.quant_state.bitsandbytes__nf4": torch.zeros(120, dtype=torch.uint8),
-        "proj.bias": torch.zeros(16), "norm.weight": torch.ones(32),
-    }, path)
+    save_file(
+        {
+            "proj.weight": torch.zeros(256, 1, dtype=torch.uint8),  # 16 * 32 values, two per byte
+            "proj.weight.absmax": torch.ones(8),
+            "proj.weight.quant_map": torch.ones(16),
+            "proj.weight.quant_state.bitsandbytes__nf4": torch.zeros(120, dtype=torch.uint8),
+            "proj.bias": torch.zeros(16),
+            "norm.weight": torch.ones(32),
+        },
+        path,
+    )
     code, out, err = cli("freeze", path, "--format", "json")
     assert code == 0, err
     d = json.loads(out)
@@ -59,11 +65,16 @@ def test_bitsandbytes_4bit_checkpoint_counts_logical_parameters_and_packed_bytes
 
 def test_bitsandbytes_8bit_and_gptq_checkpoints(cli, tmp_path):
     path = tmp_path / "q.safetensors"
-    save_file({
-        "a.weight": torch.zeros(4, 8, dtype=torch.int8), "a.weight.SCB": torch.ones(4),
-        "b.qweight": torch.zeros(1, 4, dtype=torch.int32), "b.qzeros": torch.zeros(1, 1, dtype=torch.int32),
-        "b.scales": torch.ones(1, 4, dtype=torch.float16),
-    }, path)
+    save_file(
+        {
+            "a.weight": torch.zeros(4, 8, dtype=torch.int8),
+            "a.weight.SCB": torch.ones(4),
+            "b.qweight": torch.zeros(1, 4, dtype=torch.int32),
+            "b.qzeros": torch.zeros(1, 1, dtype=torch.int32),
+            "b.scales": torch.ones(1, 4, dtype=torch.float16),
+        },
+        path,
+    )
     code, out, err = cli("count", path, "--format", "json")
     assert code == 0, err
     d = json.loads(out)

@@ -1,4 +1,5 @@
 """PEFT adapters: the base with the adapter applied, as PEFT arranges it for training."""
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,18 @@ def test_a_manifest_records_the_base_and_check_rebuilds_with_it(cli, tiny_llama,
     shutil.copytree(tiny_llama, tmp_path / "base")
     shutil.copytree(tiny_lora, tmp_path / "lora")
     manifest = tmp_path / "lora.json"
-    code, _, err = cli("freeze", f"hf:{tmp_path / 'lora'}", "--base", f"hf:{tmp_path / 'base'}", "-u", "re:.*lm_head.*",
-                       "--manifest", manifest, "--format", "json")
+    code, _, err = cli(
+        "freeze",
+        f"hf:{tmp_path / 'lora'}",
+        "--base",
+        f"hf:{tmp_path / 'base'}",
+        "-u",
+        "re:.*lm_head.*",
+        "--manifest",
+        manifest,
+        "--format",
+        "json",
+    )
     assert code == 0, err
     assert json.loads(manifest.read_text())["model"]["hub"] == {"base": "hf:base"}  # beside the manifest
     code, out, err = cli("check", manifest)
@@ -93,7 +104,9 @@ def test_a_config_names_the_adapter_and_its_base_relative_to_itself(cli, tiny_ll
     (tmp_path / "freeze.yaml").write_text("model:\n  name: hf:lora\n  base: hf:base\nexpect:\n  trainable: 896\n")
     d = report_json(cli, "-c", tmp_path / "freeze.yaml", "--no-cache")  # noqa: F405
     assert (d["totals"]["trainable"], d["totals"]["total"]) == peft_numbers
-    assert d["model"]["source"] == f"hf:{tmp_path / 'lora'}" and d["model"]["hub"] == {"base": f"hf:{tmp_path / 'base'}"}
+    assert d["model"]["source"] == f"hf:{tmp_path / 'lora'}" and d["model"]["hub"] == {
+        "base": f"hf:{tmp_path / 'base'}"
+    }
 
 
 def test_stderr_stays_freezekits_own_when_the_adapter_loads(tiny_llama, tiny_lora, tmp_path):
@@ -102,6 +115,21 @@ def test_stderr_stays_freezekits_own_when_the_adapter_loads(tiny_llama, tiny_lor
     import sys
 
     out = tmp_path / "m.safetensors"
-    run = subprocess.run([sys.executable, "-m", "freezekit", "freeze", f"hf:{tiny_lora}", "--base", f"hf:{tiny_llama}",
-                          "--save", str(out), "--format", "json"], capture_output=True, text=True)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "freezekit",
+            "freeze",
+            f"hf:{tiny_lora}",
+            "--base",
+            f"hf:{tiny_llama}",
+            "--save",
+            str(out),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0 and run.stderr == "" and out.is_file()

@@ -1,4 +1,5 @@
 """Every registered source kind is parsed, loaded and described for real (the registry stays honest)."""
+
 from __future__ import annotations
 
 import json
@@ -45,10 +46,21 @@ def _index(tmp: Path) -> str:
 def _hf_folder(tmp: Path) -> str:
     """A 2-layer Llama's config.json (hidden 8, 2 heads, 1 KV head, vocab 16, tied): 8*16 embedding once,
     2 layers of q/o 8*8, k/v 8*4, MLP 3*8*16, two norms; the final norm."""
-    (tmp / "config.json").write_text(json.dumps({
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 8, "intermediate_size": 16,
-        "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 16,
-        "tie_word_embeddings": True}))
+    (tmp / "config.json").write_text(
+        json.dumps(
+            {
+                "architectures": ["LlamaForCausalLM"],
+                "model_type": "llama",
+                "hidden_size": 8,
+                "intermediate_size": 16,
+                "num_hidden_layers": 2,
+                "num_attention_heads": 2,
+                "num_key_value_heads": 1,
+                "vocab_size": 16,
+                "tie_word_embeddings": True,
+            }
+        )
+    )
     return f"hf:{tmp}"
 
 
@@ -96,20 +108,23 @@ def test_each_registered_kind_parses_loads_and_describes_itself(kind, tmp_path):
     assert module.runs_code(spec) is runs_code
 
 
-@pytest.mark.parametrize("text, kind, ref, attr", [
-    ("vgg16", SourceKind.TORCHVISION, "vgg16", ""),
-    ("torchvision.models:vgg16", SourceKind.FACTORY, "torchvision.models", "vgg16"),
-    ("dir/m.py:build", SourceKind.FILE_FACTORY, "dir/m.py", "build"),
-    ("C.SAFETENSORS", SourceKind.SAFETENSORS, "C.SAFETENSORS", ""),
-    ("s3:bucket/m.safetensors", SourceKind.SAFETENSORS, "s3:bucket/m.safetensors", ""),  # suffix wins over ':'
-    ("model.safetensors.index.json", SourceKind.SAFETENSORS_INDEX, "model.safetensors.index.json", ""),
-    ("w.bin", SourceKind.STATE_DICT, "w.bin", ""),
-    ("w.ckpt", SourceKind.STATE_DICT, "w.ckpt", ""),
-    ("m.py:", SourceKind.TORCHVISION, "m.py:", ""),  # no callable: not a factory
-    ("timm:vit_base_patch16_224.augreg_in21k", SourceKind.TIMM, "vit_base_patch16_224.augreg_in21k", ""),
-    ("hf:meta-llama/Llama-3.1-8B", SourceKind.HF, "meta-llama/Llama-3.1-8B", ""),  # not a factory
-    ("hf:shards/model.safetensors.index.json", SourceKind.HF, "shards/model.safetensors.index.json", ""),
-])
+@pytest.mark.parametrize(
+    "text, kind, ref, attr",
+    [
+        ("vgg16", SourceKind.TORCHVISION, "vgg16", ""),
+        ("torchvision.models:vgg16", SourceKind.FACTORY, "torchvision.models", "vgg16"),
+        ("dir/m.py:build", SourceKind.FILE_FACTORY, "dir/m.py", "build"),
+        ("C.SAFETENSORS", SourceKind.SAFETENSORS, "C.SAFETENSORS", ""),
+        ("s3:bucket/m.safetensors", SourceKind.SAFETENSORS, "s3:bucket/m.safetensors", ""),  # suffix wins over ':'
+        ("model.safetensors.index.json", SourceKind.SAFETENSORS_INDEX, "model.safetensors.index.json", ""),
+        ("w.bin", SourceKind.STATE_DICT, "w.bin", ""),
+        ("w.ckpt", SourceKind.STATE_DICT, "w.ckpt", ""),
+        ("m.py:", SourceKind.TORCHVISION, "m.py:", ""),  # no callable: not a factory
+        ("timm:vit_base_patch16_224.augreg_in21k", SourceKind.TIMM, "vit_base_patch16_224.augreg_in21k", ""),
+        ("hf:meta-llama/Llama-3.1-8B", SourceKind.HF, "meta-llama/Llama-3.1-8B", ""),  # not a factory
+        ("hf:shards/model.safetensors.index.json", SourceKind.HF, "shards/model.safetensors.index.json", ""),
+    ],
+)
 def test_the_first_module_that_accepts_the_text_decides(text, kind, ref, attr):
     spec = parse_source(text)
     assert (spec.kind, spec.ref, spec.attr) == (kind, ref, attr)
@@ -125,10 +140,12 @@ def test_relative_files_resolve_against_the_config_folder_only(tmp_path):
 
 def test_header_only_kinds_never_import_torch(tmp_path):
     path = _index(tmp_path)
-    code = ("import sys\n"
-            "from freezekit.sources.registry import parse_source, source_type\n"
-            f"spec = parse_source({path!r})\n"
-            "inv = source_type(spec.kind).load(spec, materialize=False).inventory\n"
-            "print(len(inv.params), 'torch' in sys.modules)")
+    code = (
+        "import sys\n"
+        "from freezekit.sources.registry import parse_source, source_type\n"
+        f"spec = parse_source({path!r})\n"
+        "inv = source_type(spec.kind).load(spec, materialize=False).inventory\n"
+        "print(len(inv.params), 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "4 False"

@@ -1,4 +1,5 @@
 """timm: sources: built on the meta device, counted exactly, weights only from the local cache."""
+
 from __future__ import annotations
 
 import json
@@ -72,8 +73,9 @@ def test_weights_load_from_the_local_cache(cli, hub_env, tmp_path):
     save_file(state, snapshot / "model.safetensors")
     plant_in_cache(hub_env, "timm/resnet18.tv_in1k", snapshot)  # noqa: F405
     out = tmp_path / "frozen.safetensors"
-    code, _, err = cli("freeze", "timm:resnet18", "--weights", "tv_in1k", "-p", "through:layer3", "--save", out,
-                       "--format", "json")
+    code, _, err = cli(
+        "freeze", "timm:resnet18", "--weights", "tv_in1k", "-p", "through:layer3", "--save", out, "--format", "json"
+    )
     assert code == 0, err
     assert load_file(out)["layer4.1.conv2.weight"].equal(state["layer4.1.conv2.weight"])
 
@@ -84,18 +86,23 @@ def test_second_count_comes_from_the_cache_without_torch(tmp_path):
     import sys
 
     env = {**os.environ, "FREEZEKIT_CACHE_DIR": str(tmp_path)}
-    code = ("import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
-            "r = CliRunner().invoke(app, ['count', 'timm:lcnet_050', '--format', 'json'])\n"
-            "print(r.exit_code, 'torch' in sys.modules, 'timm' in sys.modules)\nprint(r.stdout)")
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-            for _ in range(2)]
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom freezekit.cli.app import app\n"
+        "r = CliRunner().invoke(app, ['count', 'timm:lcnet_050', '--format', 'json'])\n"
+        "print(r.exit_code, 'torch' in sys.modules, 'timm' in sys.modules)\nprint(r.stdout)"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+        for _ in range(2)
+    ]
     assert [r.partition("\n")[0] for r in runs] == ["0 True True", "0 False False"]
     assert json.loads(runs[1].partition("\n")[2])["totals"]["total"] == 1_880_856
 
 
 def test_verify_takes_the_input_size_of_the_timm_config(cli):
-    code, out, err = cli("verify", "timm:lcnet_050", "-p", "through:blocks.2", "--format", "json",
-                         "--steps", "1", "--warmup", "0")
+    code, out, err = cli(
+        "verify", "timm:lcnet_050", "-p", "through:blocks.2", "--format", "json", "--steps", "1", "--warmup", "0"
+    )
     assert code == 0, err
     result = json.loads(out)
     assert all(c["ok"] for c in result["checks"]) and "2x3x224x224" in json.dumps(result)

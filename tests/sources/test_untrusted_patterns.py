@@ -1,5 +1,6 @@
 """Regular expressions from files through the CLI: a recipe's rule and a PEFT adapter's target_modules
 that backtrack catastrophically end with one line and exit 7 within their budget (issue 20, class 9)."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,9 @@ def test_the_same_pattern_on_the_command_line_is_the_users_own(cli, tmp_path, mo
     assert code == 0, err
 
 
-def test_a_peft_target_modules_pattern_that_backtracks_ends_with_exit_7(cli, tiny_llama, tiny_lora, tmp_path,
-                                                                        monkeypatch):
+def test_a_peft_target_modules_pattern_that_backtracks_ends_with_exit_7(
+    cli, tiny_llama, tiny_lora, tmp_path, monkeypatch
+):
     pytest.importorskip("peft")
     monkeypatch.setattr(budget, "PEFT_BUDGET_S", 1.0)
     adapter = tmp_path / "adapter"

@@ -16,8 +16,10 @@ FACTORY = "tests.training.training_models:TinyViT"
 @pytest.fixture
 def config(tmp_path):
     path = tmp_path / "groups.yaml"
-    path.write_text(f"model: {{factory: '{FACTORY}'}}\nrules:\n  - freeze: embed\n"
-                    "optimizer:\n  weight_decay: 0.05\n  layer_decay: 0.5\n  lr_scale: [{select: head, scale: 10}]\n")
+    path.write_text(
+        f"model: {{factory: '{FACTORY}'}}\nrules:\n  - freeze: embed\n"
+        "optimizer:\n  weight_decay: 0.05\n  layer_decay: 0.5\n  lr_scale: [{select: head, scale: 10}]\n"
+    )
     return path
 
 
@@ -46,11 +48,18 @@ def test_json_csv_markdown(config):
     assert markdown[4] == "| layer\\_0\\_decay | 0 | 0.0625 | 0.05 | 1 | 4 |"
 
 
-@pytest.mark.parametrize("text, code, message", [
-    ("optimizer:\n  layer_decay: 0\n", 3, "optimizer.layer_decay (line 3): must be a number in (0, 1], not 0"),
-    ("optimizer:\n  lr_scale: [{select: hed, scale: 2}]\n", 8, "optimizer.lr_scale[0] 'hed' selects no parameter"),
-    ("rules: [{freeze: head}]\noptimizer:\n  lr_scale: [{select: head, scale: 2}]\n", 7, "selects only frozen parameters"),
-])
+@pytest.mark.parametrize(
+    "text, code, message",
+    [
+        ("optimizer:\n  layer_decay: 0\n", 3, "optimizer.layer_decay (line 3): must be a number in (0, 1], not 0"),
+        ("optimizer:\n  lr_scale: [{select: hed, scale: 2}]\n", 8, "optimizer.lr_scale[0] 'hed' selects no parameter"),
+        (
+            "rules: [{freeze: head}]\noptimizer:\n  lr_scale: [{select: head, scale: 2}]\n",
+            7,
+            "selects only frozen parameters",
+        ),
+    ],
+)
 def test_bad_input_exits_with_one_line(tmp_path, text, code, message):
     path = tmp_path / "bad.yaml"
     path.write_text(f"model: {{factory: '{FACTORY}'}}\n" + text)

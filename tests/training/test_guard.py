@@ -29,8 +29,14 @@ def test_a_clean_loop_passes_and_the_frozen_tensors_are_bit_identical():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # holds every parameter, frozen ones too
     with freezekit.guard(model, check_every=2) as g:
         _train(model, optimizer, 4, g)
-    assert g.frozen_names == ["embed.weight", "embed.bias", "blocks.0.norm.weight", "blocks.0.norm.bias",
-                              "blocks.0.fc.weight", "blocks.0.fc.bias"]
+    assert g.frozen_names == [
+        "embed.weight",
+        "embed.bias",
+        "blocks.0.norm.weight",
+        "blocks.0.norm.bias",
+        "blocks.0.fc.weight",
+        "blocks.0.fc.bias",
+    ]
     assert torch.equal(model.embed.weight, before) and not g.violations()
 
 
@@ -42,8 +48,10 @@ def test_an_injected_violation_is_caught_at_the_next_check_with_the_names():
         with freezekit.guard(model, check_every=3) as g:
             _train(model, optimizer, 6, g, inject_at=1)
     assert g.calls == 3  # raised at the first check, not at exit
-    assert str(info.value) == ("frozen parameters changed during training: 2 moved (embed.weight, embed.bias); "
-                               "2 set trainable (embed.weight, embed.bias); 2 got a gradient (embed.weight, embed.bias)")
+    assert str(info.value) == (
+        "frozen parameters changed during training: 2 moved (embed.weight, embed.bias); "
+        "2 set trainable (embed.weight, embed.bias); 2 got a gradient (embed.weight, embed.bias)"
+    )
     assert info.value.exit_code == ExitCode.VERIFY
 
 
@@ -58,10 +66,13 @@ def test_warn_mode_and_rebase():
     assert not g.check()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"check_every": 0}, "check_every=0: give a whole number, 1 or more"),
-    ({"on_violation": "ignore"}, "on_violation='ignore': choose 'raise' or 'warn'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"check_every": 0}, "check_every=0: give a whole number, 1 or more"),
+        ({"on_violation": "ignore"}, "on_violation='ignore': choose 'raise' or 'warn'"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     with pytest.raises(UsageError, match=message):
         freezekit.guard(TinyViT(), **kwargs)

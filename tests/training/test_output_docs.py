@@ -17,11 +17,21 @@ from tests.render.test_output_docs import documented, key_paths
 
 
 def _inventory() -> Inventory:
-    modules = (ModuleRecord("", "Net"), ModuleRecord("stem", "Linear"), ModuleRecord("blocks", "Sequential", ("Sequential",)),
-               ModuleRecord("blocks.0", "Block"), ModuleRecord("blocks.0.fc", "Linear"),
-               ModuleRecord("blocks.1", "Block"), ModuleRecord("blocks.1.fc", "Linear"), ModuleRecord("head", "Linear"))
-    params = tuple(ParamRecord(f"{m}.{w}", (4, 4) if w == "weight" else (4,), "float32", m, "Linear")
-                   for m in ("stem", "blocks.0.fc", "blocks.1.fc", "head") for w in ("weight", "bias"))
+    modules = (
+        ModuleRecord("", "Net"),
+        ModuleRecord("stem", "Linear"),
+        ModuleRecord("blocks", "Sequential", ("Sequential",)),
+        ModuleRecord("blocks.0", "Block"),
+        ModuleRecord("blocks.0.fc", "Linear"),
+        ModuleRecord("blocks.1", "Block"),
+        ModuleRecord("blocks.1.fc", "Linear"),
+        ModuleRecord("head", "Linear"),
+    )
+    params = tuple(
+        ParamRecord(f"{m}.{w}", (4, 4) if w == "weight" else (4,), "float32", m, "Linear")
+        for m in ("stem", "blocks.0.fc", "blocks.1.fc", "head")
+        for w in ("weight", "bias")
+    )
     return Inventory(params, modules=modules)
 
 
@@ -38,15 +48,23 @@ def test_groups_json_keys_are_documented():
     data, doc = json.loads(out.getvalue()), documented()["freezekit.groups"]
     assert key_paths(data, doc=doc) == key_paths(doc, doc=doc)
     assert [(g["name"], g["lr_scale"], g["lr"]) for g in data["groups"]][-2:] == [
-        ("layer_3_decay", 10.0, 1.0), ("layer_3_no_decay", 10.0, 1.0)]
+        ("layer_3_decay", 10.0, 1.0),
+        ("layer_3_no_decay", 10.0, 1.0),
+    ]
 
 
 def test_stages_json_keys_are_documented():
     inventory = _inventory()
-    stages = (Stage(0, 0, (Rule("freeze", "*"), Rule("unfreeze", "head"))), Stage(1, 3, (Rule("unfreeze", "blocks.1"),), 0.1))
+    stages = (
+        Stage(0, 0, (Rule("freeze", "*"), Rule("unfreeze", "head"))),
+        Stage(1, 3, (Rule("unfreeze", "blocks.1"),), 0.1),
+    )
     rows = stage_rows(inventory, make_plan(inventory, ()), stages)
     out = io.StringIO()
     write_stages("net", rows, "json", out)
     data, doc = json.loads(out.getvalue()), documented()["freezekit.stages"]
     assert key_paths(data, doc=doc) == key_paths(doc, doc=doc)
-    assert [(s["trainable"], s["unfrozen"], s["newly_frozen_tensors"]) for s in data["stages"]] == [(20, 0, 6), (40, 20, 0)]
+    assert [(s["trainable"], s["unfrozen"], s["newly_frozen_tensors"]) for s in data["stages"]] == [
+        (20, 0, 6),
+        (40, 20, 0),
+    ]

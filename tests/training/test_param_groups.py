@@ -44,8 +44,9 @@ def test_tiny_llama_no_decay_set_is_the_trainer_s_complement():
 def test_repeated_blocks_give_the_layer_ids_and_only_trainable_parameters_join():
     model = TinyViT()
     freezekit.freeze(model, rules=["embed"])
-    groups = freezekit.param_groups(model, weight_decay=0.05, layer_decay=0.5, lr=1.0,
-                                    lr_scale=[{"select": "head", "scale": 10}])
+    groups = freezekit.param_groups(
+        model, weight_decay=0.05, layer_decay=0.5, lr=1.0, lr_scale=[{"select": "head", "scale": 10}]
+    )
     names = {id(p): n for n, p in model.named_parameters()}
     got = [(g["name"], g["lr"], g["weight_decay"], [names[id(p)] for p in g["params"]]) for g in groups]
     assert got == [
@@ -65,21 +66,35 @@ def test_repeated_blocks_give_the_layer_ids_and_only_trainable_parameters_join()
 
 def test_layers_and_no_decay_selectors_replace_the_defaults():
     model = TinyViT()
-    groups = freezekit.param_groups(model, weight_decay=0.1, no_decay=["type:LayerNorm", "cls_token"],
-                                    layers=["cls_token", "embed", "blocks"], layer_decay=0.5)
+    groups = freezekit.param_groups(
+        model,
+        weight_decay=0.1,
+        no_decay=["type:LayerNorm", "cls_token"],
+        layers=["cls_token", "embed", "blocks"],
+        layer_decay=0.5,
+    )
     scales = {(g["name"], g["lr_scale"], len(g["params"])) for g in groups}
-    assert scales == {("layer_0_no_decay", 0.125, 1), ("layer_1_decay", 0.25, 2), ("layer_2_no_decay", 0.5, 6),
-                      ("layer_2_decay", 0.5, 6), ("layer_3_no_decay", 1.0, 2), ("layer_3_decay", 1.0, 2)}
+    assert scales == {
+        ("layer_0_no_decay", 0.125, 1),
+        ("layer_1_decay", 0.25, 2),
+        ("layer_2_no_decay", 0.5, 6),
+        ("layer_2_decay", 0.5, 6),
+        ("layer_3_no_decay", 1.0, 2),
+        ("layer_3_decay", 1.0, 2),
+    }
 
 
-@pytest.mark.parametrize("kwargs, error, message", [
-    ({"layer_decay": 1.5}, ConfigError, "optimizer.layer_decay: must be a number in (0, 1], not 1.5"),
-    ({"layer_decay": 0}, ConfigError, "must be a number in (0, 1], not 0"),
-    ({"lr_scale": {"hed": 2}}, NoMatchError, "optimizer.lr_scale[0] 'hed' selects no parameter"),
-    ({"lr_scale": {"embed": 2}}, RuleError, "optimizer.lr_scale[0] 'embed' selects only frozen parameters"),
-    ({"layers": ["nope"]}, NoMatchError, "optimizer.layers[0] 'nope' selects no parameter"),
-    ({"lr": -1}, UsageError, "lr=-1: give a positive number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"layer_decay": 1.5}, ConfigError, "optimizer.layer_decay: must be a number in (0, 1], not 1.5"),
+        ({"layer_decay": 0}, ConfigError, "must be a number in (0, 1], not 0"),
+        ({"lr_scale": {"hed": 2}}, NoMatchError, "optimizer.lr_scale[0] 'hed' selects no parameter"),
+        ({"lr_scale": {"embed": 2}}, RuleError, "optimizer.lr_scale[0] 'embed' selects only frozen parameters"),
+        ({"layers": ["nope"]}, NoMatchError, "optimizer.layers[0] 'nope' selects no parameter"),
+        ({"lr": -1}, UsageError, "lr=-1: give a positive number"),
+    ],
+)
 def test_bad_input_is_one_clear_error(kwargs, error, message):
     model = TinyViT()
     freezekit.freeze(model, rules=["embed"])
@@ -92,5 +107,7 @@ def test_bad_input_is_one_clear_error(kwargs, error, message):
 def test_config_file_sections_are_checked_with_their_key_paths(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("optimizer:\n  weight_decay: 0.05\n  layer_dcay: 0.7\n")
-    with pytest.raises(ConfigError, match=r"optimizer.layer_dcay \(line 3\): unknown key 'layer_dcay'; did you mean 'layer_decay'"):
+    with pytest.raises(
+        ConfigError, match=r"optimizer.layer_dcay \(line 3\): unknown key 'layer_dcay'; did you mean 'layer_decay'"
+    ):
         freezekit.param_groups(TinyViT(), str(path))

@@ -30,8 +30,10 @@ def test_one_row_per_stage(tmp_path):
     result = _run(tmp_path, STAGES, "-f", "json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["stages"]
-    assert [(r["at"], r["trainable"], r["frozen"], r["unfrozen_tensors"], r["unfrozen"], r["newly_frozen_tensors"])
-            for r in rows] == [(0, 15, 124, 0, 0, 15), (2, 51, 88, 6, 36, 0), (4, 107, 32, 8, 56, 0)]
+    assert [
+        (r["at"], r["trainable"], r["frozen"], r["unfrozen_tensors"], r["unfrozen"], r["newly_frozen_tensors"])
+        for r in rows
+    ] == [(0, 15, 124, 0, 0, 15), (2, 51, 88, 6, 36, 0), (4, 107, 32, 8, 56, 0)]
     table = _run(tmp_path, STAGES).stdout.splitlines()
     assert table[0] == "3 stages of tests.training.training_models:TinyViT"
     assert table[4].split() == ["1", "2", "0.1", "51", "88", "6", "36", "0"]
@@ -40,7 +42,9 @@ def test_one_row_per_stage(tmp_path):
 def test_a_stage_selecting_nothing_exits_8_naming_it(tmp_path):
     result = _run(tmp_path, "stages:\n  - {at: 0, freeze: ['*']}\n  - {at: 3, unfreeze: [blocks.9]}\n")
     assert result.exit_code == 8 and result.stdout == ""
-    assert result.stderr.startswith("freezekit: error: stages[1] (at 3): rule 'unfreeze blocks.9' (stages[1].unfreeze) selects no parameter")
+    assert result.stderr.startswith(
+        "freezekit: error: stages[1] (at 3): rule 'unfreeze blocks.9' (stages[1].unfreeze) selects no parameter"
+    )
 
 
 def test_no_stages_section_is_a_usage_error(tmp_path):

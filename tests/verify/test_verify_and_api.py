@@ -18,8 +18,10 @@ def test_verify_resnet18_layer1_passes(cli):
     data = json.loads(out)
     assert data["ok"] is True
     assert [c["name"] for c in data["checks"]] == [
-        "frozen parameters have no gradient", "trainable parameters received a gradient",
-        "frozen BatchNorm statistics update (policy train)"]
+        "frozen parameters have no gradient",
+        "trainable parameters received a gradient",
+        "frozen BatchNorm statistics update (policy train)",
+    ]
     assert data["checks"][0]["detail"] == "12 of 12 frozen tensors have .grad None"
     assert data["checks"][1]["detail"] == "50 of 50 trainable tensors got a gradient"
     assert data["step"]["step_ms"] > 0
@@ -43,17 +45,47 @@ def test_unused_trainable_parameter_reported_and_strict_fails(cli):
 
 @pytest.mark.parametrize("policy", ["eval", "frozen"])
 def test_batchnorm_policies_keep_statistics_bit_identical(cli, policy):
-    code, out, err = cli("verify", "resnet18", "-p", "through:layer2", "--batchnorm", policy, "-f", "json",
-                         "--steps", "1", "--warmup", "1")
+    code, out, err = cli(
+        "verify",
+        "resnet18",
+        "-p",
+        "through:layer2",
+        "--batchnorm",
+        policy,
+        "-f",
+        "json",
+        "--steps",
+        "1",
+        "--warmup",
+        "1",
+    )
     assert code == 0, err
     check = json.loads(out)["checks"][2]
-    assert check == {"name": f"frozen BatchNorm statistics unchanged (policy {policy})", "ok": True,
-                     "detail": "10 of 10 frozen BatchNorm layers bit-identical", "offenders": [], "severity": "error"}
+    assert check == {
+        "name": f"frozen BatchNorm statistics unchanged (policy {policy})",
+        "ok": True,
+        "detail": "10 of 10 frozen BatchNorm layers bit-identical",
+        "offenders": [],
+        "severity": "error",
+    }
 
 
 def test_verify_compare_reports_ratios(cli):
-    code, out, err = cli("verify", "resnet18", "-p", "through:layer3", "--compare", "-f", "json", "--steps", "1",
-                         "--warmup", "0", "--batch-size", "2")
+    code, out, err = cli(
+        "verify",
+        "resnet18",
+        "-p",
+        "through:layer3",
+        "--compare",
+        "-f",
+        "json",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--batch-size",
+        "2",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["all_trainable_step"]["trainable"] == data["all_trainable_step"]["total"] == 11689512
@@ -67,8 +99,18 @@ def test_verify_compare_reports_ratios(cli):
 
 
 def test_verify_detection_and_inputs(cli):
-    code, out, err = cli("verify", "fasterrcnn_mobilenet_v3_large_320_fpn", "-p", "backbone", "-f", "json",
-                         "--steps", "1", "--warmup", "0")
+    code, out, err = cli(
+        "verify",
+        "fasterrcnn_mobilenet_v3_large_320_fpn",
+        "-p",
+        "backbone",
+        "-f",
+        "json",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+    )
     assert code == 0, err
     assert json.loads(out)["checks"][0]["ok"]
     code, _, err = cli("verify", "vgg16", "--input-shape", "3,x", "--steps", "1")
@@ -93,7 +135,8 @@ def test_batchnorm_frozen_replaces_layers_and_reports(cli):
     assert type(model.layer1[0].bn1).__name__ == "FrozenBatchNorm2d"
     assert "layer1.0.bn1.weight" not in dict(model.named_parameters())
     assert [n.note for n in report.report.norms][:2] == [
-        "replaced by FrozenBatchNorm: weight and bias become buffers"] * 2
+        "replaced by FrozenBatchNorm: weight and bias become buffers"
+    ] * 2
     code, out, err = cli("freeze", "resnet18", "-p", "layer1")
     assert "4 frozen BatchNorm layer(s) will still update their running statistics" in err
     assert "BatchNorm layers (policy: train)" in out
@@ -157,13 +200,16 @@ def test_every_example_is_run():
     assert sorted(p.name for p in (ROOT / "examples").glob("*.py")) == sorted(EXAMPLE_LAST_LINES)
 
 
-@pytest.mark.parametrize("args,input_desc", [
-    (["lraspp_mobilenet_v3_large", "-p", "backbone"], "images 2x3x224x224"),  # segmentation: dict output
-    (["raft_small", "-p", "feature_encoder"], "image pairs 2x3x128x128"),  # optical flow: list of flows
-    (["googlenet", "-p", "conv1"], "images 2x3x224x224"),  # aux classifiers must get gradients too
-    (["ssdlite320_mobilenet_v3_large", "-p", "backbone"], "2 images 3x256x256 with one box each"),  # detection
-    (["r3d_18", "-p", "stem", "--batch-size", "1"], "clips 1x3x16x112x112"),  # video
-])
+@pytest.mark.parametrize(
+    "args,input_desc",
+    [
+        (["lraspp_mobilenet_v3_large", "-p", "backbone"], "images 2x3x224x224"),  # segmentation: dict output
+        (["raft_small", "-p", "feature_encoder"], "image pairs 2x3x128x128"),  # optical flow: list of flows
+        (["googlenet", "-p", "conv1"], "images 2x3x224x224"),  # aux classifiers must get gradients too
+        (["ssdlite320_mobilenet_v3_large", "-p", "backbone"], "2 images 3x256x256 with one box each"),  # detection
+        (["r3d_18", "-p", "stem", "--batch-size", "1"], "clips 1x3x16x112x112"),  # video
+    ],
+)
 def test_verify_infers_inputs_per_family(cli, args, input_desc):
     code, out, err = cli("verify", *args, "--steps", "1", "--warmup", "0", "-f", "json")
     assert code == 0, err
@@ -204,7 +250,9 @@ def test_manifest_from_the_api_needs_a_model_or_a_source(cli, tmp_path):
 
 def test_a_hand_edited_manifest_is_drift(cli, tmp_path):
     path = tmp_path / "m.json"
-    freezekit.save_manifest(freezekit.freeze(torchvision.models.resnet18(), rules=["layer1"], source="resnet18"), str(path))
+    freezekit.save_manifest(
+        freezekit.freeze(torchvision.models.resnet18(), rules=["layer1"], source="resnet18"), str(path)
+    )
     doc = json.loads(path.read_text())
     doc["parameters"]["fc.bias"] = "999:float32"
     path.write_text(json.dumps(doc))

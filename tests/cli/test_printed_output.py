@@ -1,4 +1,5 @@
 """Output where freezekit really runs: pipes with no COLUMNS, narrow terminals, `| head`, notebooks."""
+
 import io
 import json
 import os
@@ -37,8 +38,13 @@ def _first_column(out: str) -> list[str]:
 
 
 def test_no_tty_no_columns_prints_every_name_in_full(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "freezekit", "freeze", "resnet50", "-p", "through:layer3"],
-                          capture_output=True, text=True, cwd=tmp_path, env=_child_env())
+    done = subprocess.run(
+        [sys.executable, "-m", "freezekit", "freeze", "resnet50", "-p", "through:layer3"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_child_env(),
+    )
     assert done.returncode == 0, done.stderr
     assert _first_column(done.stdout) == resnet50_names()
     assert "…" not in done.stdout
@@ -67,15 +73,16 @@ def test_export_and_report_print_keep_names(cli, tmp_path):
 def test_layout_shrinks_the_rule_then_drops_columns():
     columns = (Column("Name", keep=True), Column("N", "right", drop=2), Column("Rule", shrink=True, drop=1))
     rows = [("a.very.long.parameter.name", "1,000", "freeze features.*")]
-    assert [plain(x) for x in table_lines(columns, rows, None)][2] == "a.very.long.parameter.name  1,000  freeze features.*"
+    assert [plain(x) for x in table_lines(columns, rows, None)][
+        2
+    ] == "a.very.long.parameter.name  1,000  freeze features.*"
     assert [plain(x) for x in table_lines(columns, rows, 40)][2] == "a.very.long.parameter.name  1,000  free…"
     assert [plain(x) for x in table_lines(columns, rows, 30)][2] == "a.very.long.parameter.name"
     assert [plain(x) for x in table_lines(columns, rows, 10)][2] == "a.very.long.parameter.name"
 
 
 def test_closed_pipe_is_a_quiet_exit_0(tmp_path):
-    script = (f"set -o pipefail; {sys.executable} -m freezekit freeze resnet152 -p 'through:layer3' --no-cache "
-              "| head -5")
+    script = f"set -o pipefail; {sys.executable} -m freezekit freeze resnet152 -p 'through:layer3' --no-cache | head -5"
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, env=_child_env())
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 5
@@ -83,8 +90,7 @@ def test_closed_pipe_is_a_quiet_exit_0(tmp_path):
 
 
 def test_closed_pipe_keeps_a_failed_expectation(tmp_path):
-    script = (f"{sys.executable} -m freezekit freeze resnet18 --expect-total 5 | head -1; "
-              "exit ${PIPESTATUS[0]}")
+    script = f"{sys.executable} -m freezekit freeze resnet18 --expect-total 5 | head -1; exit ${{PIPESTATUS[0]}}"
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, cwd=tmp_path, env=_child_env())
     assert done.returncode == ExitCode.EXPECTATION
     assert done.stderr.splitlines()[-1] == "freezekit: error: expected total 5 but the plan gives 11,689,512"
@@ -94,8 +100,12 @@ def test_depth_lists_modules_only(cli):
     code, out, _ = cli("freeze", "resnet50", "--depth", "2", "-f", "json")
     assert code == 0
     names = [m["name"] for m in json.loads(out)["modules"]]
-    assert names == ["conv1", "bn1", *[f"layer{i}.{j}" for i, n in ((1, 3), (2, 4), (3, 6), (4, 3)) for j in range(n)],
-                     "fc"]
+    assert names == [
+        "conv1",
+        "bn1",
+        *[f"layer{i}.{j}" for i, n in ((1, 3), (2, 4), (3, 6), (4, 3)) for j in range(n)],
+        "fc",
+    ]
     assert json.loads(out)["modules"][0] == {"name": "conv1", "total": 9408, "trainable": 9408, "frozen": 0}
 
 
@@ -122,20 +132,26 @@ def test_line_format_matches_peft_itself(capsys):
     model.print_trainable_parameters()
     peft_line = capsys.readouterr().out
     report = freezekit.freeze(model, default="keep")
-    assert render(report.report, View(Format.LINE)) == peft_line == (
-        "trainable params: 176 || all params: 984 || trainable%: 17.8862\n")  # 96 + 80 LoRA, 808 base
+    assert (
+        render(report.report, View(Format.LINE))
+        == peft_line
+        == ("trainable params: 176 || all params: 984 || trainable%: 17.8862\n")
+    )  # 96 + 80 LoRA, 808 base
 
 
 def test_keras_footer_and_bounds(cli):
-    code, out, err = cli("count", "resnet50", "-p", "through:layer3", "--max-trainable-pct", "95",
-                         "--expect-total", "25557032")
+    code, out, err = cli(
+        "count", "resnet50", "-p", "through:layer3", "--max-trainable-pct", "95", "--expect-total", "25557032"
+    )
     assert code == 0, err
     lines = out.splitlines()
     assert "Total params: 25,557,032 (97.5 MiB)" in lines
     assert "Trainable params: 17,013,736 (66.57%, 64.9 MiB)" in lines
     assert "Non-trainable params: 8,543,296 (33.43%, 32.6 MiB)" in lines
-    assert [line.split() for line in lines[lines.index("Expectations") + 3:]] == [
-        ["total", "==", "25,557,032", "25,557,032", "ok"], ["max_trainable_pct", "<=", "95%", "66.57%", "ok"]]
+    assert [line.split() for line in lines[lines.index("Expectations") + 3 :]] == [
+        ["total", "==", "25,557,032", "25,557,032", "ok"],
+        ["max_trainable_pct", "<=", "95%", "66.57%", "ok"],
+    ]
 
 
 def test_batchnorm_summary_is_compact_by_default(cli):
@@ -150,8 +166,9 @@ def test_batchnorm_summary_is_compact_by_default(cli):
 
 def test_verify_strict_result_column():
     stats = StepStats(1.0, 2.0, "rss", 1, 2)
-    result = VerifyResult("m", "cpu", "float32", 2, "x", (Check("unused", False, "1 unused", ("a",), "warning"),),
-                          stats)
+    result = VerifyResult(
+        "m", "cpu", "float32", 2, "x", (Check("unused", False, "1 unused", ("a",), "warning"),), stats
+    )
     assert "| unused | warn | 1 unused |" in verify_markdown(result, warnings_fail=False)
     assert "| unused | FAIL | 1 unused |" in verify_markdown(result, warnings_fail=True)
 
@@ -163,8 +180,12 @@ def test_drift_is_printed_once(cli, tmp_path):
     code, out, err = cli("check", manifest, "resnet34")
     assert code == ExitCode.DRIFT
     assert out.splitlines()[0].startswith("parameters added (")
-    assert err == "freezekit: error: resnet34 no longer matches " + str(manifest) + \
-        f": {len(out.splitlines())} difference(s), listed on stdout\n"
+    assert (
+        err
+        == "freezekit: error: resnet34 no longer matches "
+        + str(manifest)
+        + f": {len(out.splitlines())} difference(s), listed on stdout\n"
+    )
 
 
 @pytest.mark.parametrize("command", ["", "freeze", "count", "models", "verify", "check", "cache", "cache clear"])
@@ -190,8 +211,12 @@ def test_wrong_choice_has_no_value_error_prefix(cli):
 
 
 def test_model_names_complete_in_the_shell(tmp_path):
-    env = _child_env(_FREEZEKIT_COMPLETE="complete_bash", COMP_WORDS="freezekit count resnet1", COMP_CWORD="2",
-                     FREEZEKIT_CACHE_DIR=str(tmp_path))
+    env = _child_env(
+        _FREEZEKIT_COMPLETE="complete_bash",
+        COMP_WORDS="freezekit count resnet1",
+        COMP_CWORD="2",
+        FREEZEKIT_CACHE_DIR=str(tmp_path),
+    )
     code = "import sys; sys.argv = ['freezekit']; from freezekit.cli.app import app; app(prog_name='freezekit')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.stdout.split() == ["resnet101", "resnet152", "resnet18"], done.stderr
@@ -199,8 +224,9 @@ def test_model_names_complete_in_the_shell(tmp_path):
 
 def test_repr_is_one_short_line_and_notebooks_get_html():
     report = freezekit.freeze(torchvision.models.resnet18(), rules=["layer1"], source="resnet18")
-    assert repr(report) == ("<FreezeReport resnet18: 11,541,544 of 11,689,512 parameters trainable (98.73%), "
-                            "12 of 62 tensors frozen>")
+    assert repr(report) == (
+        "<FreezeReport resnet18: 11,541,544 of 11,689,512 parameters trainable (98.73%), 12 of 62 tensors frozen>"
+    )
     page = report._repr_html_()
     assert page.startswith("<pre") and "layer1.0.conv1.weight" in page and "11,689,512" in page
     buf = io.StringIO()

@@ -1,6 +1,7 @@
-"""Hostile inputs found in the last review before release: a schema_version that is not the integer 1,
-huge values echoed in errors, and a rank count that would fork without bound (manifest paths:
+"""Long and odd values: a schema_version that is not an integer freezekit writes, huge values
+echoed in errors (shortened), and a rank count that would fork without bound (manifest paths:
 test_manifest_paths.py)."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,10 @@ def test_schema_version_must_be_the_integer_1(cli, tmp_path, version):
     path.write_text('{"schema": "freezekit.manifest", "schema_version": ' + version + "}")
     code, out, err = cli("check", path)
     assert (code, out) == (X.CONFIG, "")
-    assert err == (f"freezekit: error: {path}: manifest schema_version {json.loads(version)!r} is not supported "
-                   "(this freezekit reads 1 and 2)\n")
+    assert err == (
+        f"freezekit: error: {path}: manifest schema_version {json.loads(version)!r} is not supported "
+        "(this freezekit reads 1 and 2)\n"
+    )
 
 
 def test_a_huge_config_value_is_shortened_in_the_error(cli, tmp_path):
@@ -25,8 +28,10 @@ def test_a_huge_config_value_is_shortened_in_the_error(cli, tmp_path):
     path.write_text("model: resnet18\nexpect:\n  trainable: " + "9" * 5000 + "\n")
     code, out, err = cli("count", "-c", path)
     assert (code, out) == (X.CONFIG, "")
-    assert err == (f"freezekit: error: {path}: expect.trainable (line 3): '{'9' * 79}… (5,000 characters) "
-                   "is not a valid int value\n")
+    assert err == (
+        f"freezekit: error: {path}: expect.trainable (line 3): '{'9' * 79}… (5,000 characters) "
+        "is not a valid int value\n"
+    )
 
 
 def test_a_huge_unknown_key_and_choice_are_shortened(cli, tmp_path):
@@ -47,7 +52,7 @@ def test_quoted_bounds_any_value():
     assert quoted("abc") == "'abc'"
     assert quoted(7) == "7"
     assert quoted("y" * 100) == "'" + "y" * 79 + "… (100 characters)"
-    assert quoted(10 ** 5000) == "an integer of 5,001 digits"
+    assert quoted(10**5000) == "an integer of 5,001 digits"
 
 
 @pytest.mark.parametrize("flag", ["--ddp", "--fsdp"])

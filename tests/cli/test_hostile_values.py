@@ -1,4 +1,6 @@
-"""Hostile inputs found in the review of issues 9, 11 and 13: one line on stderr, a documented exit code."""
+"""Hostile values on the command line and in manifests (an unparseable integer, --fsdp-flat on a
+checkpoint, timeouts and empty lists): one line on stderr, a documented exit code."""
+
 from __future__ import annotations
 
 from freezekit.errors import ExitCode as X
@@ -22,7 +24,10 @@ def test_fsdp_flat_on_a_checkpoint_is_refused_like_shard_by(cli, tmp_path):
     save_file({"stem.weight": torch.zeros(3, 2), "head.weight": torch.zeros(2, 3)}, str(path))
     code, out, err = cli("count", path, "-p", "stem", "--fsdp-flat")
     assert (code, out) == (X.RULE, "")
-    assert err == "freezekit: error: --fsdp-flat needs module types, and a checkpoint file has none; name the model instead\n"
+    assert (
+        err
+        == "freezekit: error: --fsdp-flat needs module types, and a checkpoint file has none; name the model instead\n"
+    )
     code, _, err = cli("count", path, "--shard-by", "Linear")
     assert code == X.RULE and err.startswith("freezekit: error: --shard-by needs module types")
 

@@ -1,5 +1,6 @@
 """What the corpus cannot show with one stderr line: a pair committed whole under Ctrl-C, file
 modes, files freezekit writes and reads back, a printing factory, a real signal while saving."""
+
 from __future__ import annotations
 
 import json
@@ -56,9 +57,16 @@ def test_saved_files_get_the_mode_of_any_new_file(cli, tmp_path, monkeypatch, um
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 def test_odd_dtypes_are_saved_and_read_back_with_their_bytes(cli, tmp_path, monkeypatch, dtype, suffix):
     monkeypatch.chdir(tmp_path)
-    model = write(tmp_path, "odd.py", "import torch\nfrom torch import nn\n\n\ndef build():\n    m = nn.Linear(2, 3)\n"
-                  f"    m.weight = nn.Parameter(torch.zeros(3, 2, dtype=torch.uint8).view(torch.{dtype}), False)\n"
-                  "    return m\n") + ":build"
+    model = (
+        write(
+            tmp_path,
+            "odd.py",
+            "import torch\nfrom torch import nn\n\n\ndef build():\n    m = nn.Linear(2, 3)\n"
+            f"    m.weight = nn.Parameter(torch.zeros(3, 2, dtype=torch.uint8).view(torch.{dtype}), False)\n"
+            "    return m\n",
+        )
+        + ":build"
+    )
     code, _, err = cli("freeze", model, "--save", "w" + suffix)
     assert code == 0, err
     code, out, err = cli("count", "w" + suffix, "-f", "json")
@@ -72,8 +80,15 @@ def test_odd_dtypes_are_saved_and_read_back_with_their_bytes(cli, tmp_path, monk
 
 def test_a_factory_that_prints_keeps_json_on_stdout(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    model = write(tmp_path, "loud.py", "from torch import nn\nprint('importing')\n\n\ndef build():\n"
-                  "    print('building')\n    return nn.Linear(2, 2)\n") + ":build"
+    model = (
+        write(
+            tmp_path,
+            "loud.py",
+            "from torch import nn\nprint('importing')\n\n\ndef build():\n"
+            "    print('building')\n    return nn.Linear(2, 2)\n",
+        )
+        + ":build"
+    )
     code, out, err = cli("count", model, "-f", "json", "--no-cache")
     assert code == 0
     assert json.loads(out)["totals"]["total"] == 6
@@ -100,7 +115,9 @@ def build():
 '''
 
 
-@pytest.mark.parametrize("sig, line", [(signal.SIGTERM, "terminated by SIGTERM"), (signal.SIGINT, "interrupted by SIGINT")])
+@pytest.mark.parametrize(
+    "sig, line", [(signal.SIGTERM, "terminated by SIGTERM"), (signal.SIGINT, "interrupted by SIGINT")]
+)
 def test_a_real_signal_while_saving_exits_130_and_leaves_the_old_pair(tmp_path, sig, line):
     """The console script, end to end: a signal in the middle of --save removes the temp files,
     keeps the old pair byte for byte, and says so in one line."""
@@ -113,11 +130,29 @@ def test_a_real_signal_while_saving_exits_130_and_leaves_the_old_pair(tmp_path, 
     write(tmp_path, "out.pt", b"old weights")
     write(tmp_path, "m.json", "{}")
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.Popen([sys.executable, "-m", "freezekit", "freeze", "slow.py:build", "--save", "out.pt",
-                              "--manifest", "m.json", "--force"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")]),
+    }
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "freezekit",
+            "freeze",
+            "slow.py:build",
+            "--save",
+            "out.pt",
+            "--manifest",
+            "m.json",
+            "--force",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not (tmp_path / "saving").exists():
         assert child.poll() is None and time.monotonic() < deadline, child.communicate()
