@@ -39,7 +39,7 @@ from .options import (
 from .output import emit, emit_verify, no_cyclic_gc, write_stdout
 from .rule_order import OrderedRulesCommand
 from .settings_of import settings_of as _settings
-from .stages import StageOptions, count_stages
+from .stages import FreezeStagesOpt, StageOptions, count_stages, require_stages, stages_writer
 
 app = typer.Typer(
     cls=FreezekitGroup,
@@ -74,12 +74,15 @@ def _precheck_export(export: Optional[str], fmt: Format, inputs: tuple[str, ...]
         check_export_path(export, inputs)
 
 
-def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) -> None:
-    """freeze and count: the same model, rules and report options; they differ in what they print."""
+def _audit(command: Command, m: ModelOptions, r: ReportOptions, stages: bool = False, **outputs: Any) -> None:
+    """freeze and count: the same model, rules and report options; they differ in what they print.
+    `stages` (freeze --stages): the schedule's rows are printed instead of the report."""
     from ..pipeline.commands import run_audit
     from .progress import status
 
     settings = _settings(m, expectations(r), needs_values=outputs.get("save") is not None, no_cache=r.no_cache)
+    if stages:
+        require_stages(settings)
     _precheck_export(r.export, r.fmt, settings.input_files())  # never over a file this run reads
     if command is Command.COUNT and r.only is not None and r.depth is None:
         raise UsageError(
@@ -96,8 +99,9 @@ def _audit(command: Command, m: ModelOptions, r: ReportOptions, **outputs: Any) 
         color=stdout_color(),
     )
     with no_cyclic_gc():
-        report = run_audit(command, settings, progress=status, export=r.export, **outputs).report
-        emit(report, view, r.export)
+        done = run_audit(command, settings, progress=status, export=r.export, stages=stages, **outputs)
+        body = stages_writer(command.value, settings.source.text, done.stages, r.fmt) if stages else None
+        emit(done.report, view, r.export, body=body)
 
 
 @app.command(cls=OrderedRulesCommand)
@@ -139,9 +143,10 @@ def freeze(
             "values; default: auto).",
         ),
     ] = ValuesChoice.AUTO,
+    stages: FreezeStagesOpt = False,
 ) -> None:
     """Apply rules and print, per parameter, what is trainable and which rule decided."""
-    _audit(Command.FREEZE, m, r, save=save, manifest=manifest, force=force, values=values)
+    _audit(Command.FREEZE, m, r, stages, save=save, manifest=manifest, force=force, values=values)
 
 
 @app.command(cls=OrderedRulesCommand)

@@ -29,15 +29,18 @@ def write_stdout(write: Any) -> None:
         silence_stdout()
 
 
-def emit(report: "Report", view: "View", export: str | None, sections: Any = None) -> None:
+def emit(report: "Report", view: "View", export: str | None, sections: Any = None, body: Any = None) -> None:
     """Report to stdout, warnings to stderr; then fail on unmet expectations (and export nothing).
-    `sections`: what count --shard-by/--fsdp-flat/--memory-plan adds (freezekit.distributed.sections)."""
+    `sections`: what count --shard-by/--fsdp-flat/--memory-plan adds (freezekit.distributed.sections).
+    `body(out)`: what stdout shows instead of the report (freeze --stages: the schedule's rows)."""
     from ..render import write
 
     for warning in report.warnings:
         warn(warning)
     failed = report.failed_expectations
-    if sections is None:
+    if body is not None:
+        write_stdout(lambda: body(sys.stdout))
+    elif sections is None:
         write_stdout(lambda: write(report, view, sys.stdout))
     else:
         from ..distributed.render import write_with_sections

@@ -1,10 +1,12 @@
-"""`count --stages`: its option, and what it runs (one row per stage of the config's schedule)."""
+"""`count --stages` and `freeze --stages`: the option, and what it runs (one row per stage of the
+config's schedule; both commands compute the rows with core/stages.py and draw them with
+render/training_render.py)."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Callable, TextIO
 
 import typer
 
@@ -13,6 +15,7 @@ from ..render.view import Format
 from .output import write_stdout
 
 if TYPE_CHECKING:
+    from ..core.stages import StageRow
     from ..pipeline.settings import Settings
 
 StagesOpt = Annotated[
@@ -21,6 +24,15 @@ StagesOpt = Annotated[
         "--stages",
         rich_help_panel="Training",
         help="One row per stage of the config's 'stages:' (at, trainable, frozen, newly unfrozen tensors and numel).",
+    ),
+]
+FreezeStagesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--stages",
+        rich_help_panel="Training",
+        help="Print one row per stage of the config's 'stages:' (as count --stages) instead of the per-parameter "
+        "table; the freeze itself (rules, --save, --manifest, expectations) is unchanged.",
     ),
 ]
 
@@ -32,16 +44,29 @@ class StageOptions:
     stages: StagesOpt = False
 
 
+def require_stages(settings: "Settings") -> None:
+    """Exit 2 before any model is loaded when the config has no schedule."""
+    from ..core.config import load_config
+
+    if not (load_config(settings.config_path).training.stages if settings.config_path else ()):
+        raise UsageError("--stages: the config has no 'stages:' section (see docs/training.md)")
+
+
+def stages_writer(command: str, source: str, rows: "tuple[StageRow, ...]", fmt: Format) -> Callable[[TextIO], None]:
+    from ..render.terminal import stdout_width
+    from ..render.training_render import write_stages
+
+    return lambda out: write_stages(source, rows, fmt.value, out, stdout_width(), command=command)
+
+
 def count_stages(settings: "Settings", fmt: Format) -> None:
     from ..core.config import load_config
     from ..core.stages import stage_rows
     from ..pipeline.audit import load, plan_for
-    from ..render.terminal import stdout_width
-    from ..render.training_render import write_stages
 
+    require_stages(settings)
     stages = load_config(settings.config_path).training.stages if settings.config_path else ()
-    if not stages:
-        raise UsageError("--stages: the config has no 'stages:' section (see docs/training.md)")
     loaded = load(settings)
     rows = stage_rows(loaded.inventory, plan_for(loaded.inventory, settings), stages)
-    write_stdout(lambda: write_stages(settings.source.text, rows, fmt.value, sys.stdout, stdout_width()))
+    write = stages_writer("count", settings.source.text, rows, fmt)
+    write_stdout(lambda: write(sys.stdout))

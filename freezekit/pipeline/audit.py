@@ -15,6 +15,7 @@ from ..core.expectations import check
 from ..core.plan import Plan, make_plan
 from ..core.records import Inventory
 from ..core.report import Command, Report
+from ..core.stages import StageRow
 from ..core.totals import compute_totals
 from ..sources.registry import source_type
 from ..sources.spec import Loaded
@@ -38,6 +39,7 @@ class Audit:
     loaded: Loaded
     plan: Plan
     report: Report
+    stages: tuple[StageRow, ...] = ()  # freeze --stages: what each stage of the schedule leaves trainable
 
 
 def audit(command: Command, settings: Settings, progress: Progress = quiet) -> Audit:

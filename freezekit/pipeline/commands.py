@@ -16,6 +16,7 @@ from ..core.manifest import Drift, compare, load_manifest, manifest_json
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
 from ..core.manifest_values import ValuesChoice
 from ..core.report import Command, ModelInfo, Report
+from ..core.stages import StageRow, stage_rows
 from ..errors import ConfigError, OutputError, UnsafeCodeError, UsageError
 from ..sources.checkpoint import SUFFIXES as CHECKPOINT_SUFFIXES
 from ..sources.hub_folders import check_revision, is_repo_id
@@ -37,8 +38,11 @@ def run_audit(
     progress: Progress = quiet,
     values: ValuesChoice = ValuesChoice.AUTO,
     export: str | None = None,
+    stages: bool = False,
 ) -> Audit:
-    """freeze and count: the audit (what was loaded, the plan, the report), its outputs written."""
+    """freeze and count: the audit (what was loaded, the plan, the report), its outputs written.
+    `stages`: also the rows of the config's schedule, computed before anything is written (a stage
+    selecting nothing writes nothing)."""
     # Refuse bad destinations before any work: a failed run writes nothing.
     if save is not None and not source_type(settings.source.kind).builds_model(settings.source):
         raise UsageError("--save needs a model to take weights from; MODEL is a checkpoint file")
@@ -52,6 +56,8 @@ def run_audit(
     if manifest is not None:
         check_destination(manifest, force, inputs)
     done = audit(command, settings, progress)
+    if stages:
+        done = replace(done, stages=_stage_rows(done, settings))
     loaded, plan, report = done.loaded, done.plan, done.report
     if (save is not None or manifest is not None) and not report.failed_expectations:
         # (a freeze that misses its expectations is not written)
@@ -71,6 +77,11 @@ def run_audit(
         with progress(f"Writing {' and '.join(p for p in (save, manifest) if p is not None)}"):
             _write_outputs(loaded, plan, doc, save, manifest, force)
     return done
+
+
+def _stage_rows(done: Audit, settings: Settings) -> tuple[StageRow, ...]:
+    schedule = load_config(settings.config_path).training.stages if settings.config_path else ()
+    return stage_rows(done.loaded.inventory, done.plan, schedule)
 
 
 def _resolved_weights(model: ModelInfo, settings: Settings) -> ModelInfo:

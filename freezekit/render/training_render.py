@@ -1,4 +1,4 @@
-"""`freezekit groups` and `count --stages`: one row per optimizer group or per stage, as a table, JSON,
+"""`freezekit groups` and `count`/`freeze --stages`: one row per optimizer group or per stage, as a table, JSON,
 CSV or Markdown. The core computes the rows (core/groups.py, core/stages.py); this only draws them."""
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def write_groups(view: GroupsView, fmt: str, out: TextIO, width: int | None = No
     _write(title, [GROUP_HEADER[i] for i in keep], rows, view.as_dict(), fmt, out, width)
 
 
-def write_stages(source: str, stages: tuple[StageRow, ...], fmt: str, out: TextIO, width: int | None = None) -> None:
+def write_stages(
+    source: str, stages: tuple[StageRow, ...], fmt: str, out: TextIO, width: int | None = None, command: str = "count"
+) -> None:
+    """`command`: which command printed them (count or freeze), named in the Markdown title."""
     rows = [
         (
             str(s.stage),
@@ -86,5 +89,5 @@ def write_stages(source: str, stages: tuple[StageRow, ...], fmt: str, out: TextI
         for s in stages
     ]
     data = {"schema": "freezekit.stages", "schema_version": 1, "model": source, "stages": [s.as_dict() for s in stages]}
-    title = f"count --stages: {markdown_code(source)}" if fmt == "markdown" else f"{len(rows)} stages of {source}"
+    title = f"{command} --stages: {markdown_code(source)}" if fmt == "markdown" else f"{len(rows)} stages of {source}"
     _write(title, STAGE_HEADER, rows, data, fmt, out, width)
