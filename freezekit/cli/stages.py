@@ -31,8 +31,9 @@ FreezeStagesOpt = Annotated[
     typer.Option(
         "--stages",
         rich_help_panel="Training",
-        help="Print one row per stage of the config's 'stages:' (as count --stages) instead of the per-parameter "
-        "table; the freeze itself (rules, --save, --manifest, expectations) is unchanged.",
+        help="Print, instead of the per-parameter table, count --stages' rows: what each stage of the config's "
+        "'stages:' freezes and unfreezes on top of this freeze, and the counts after it. The freeze itself "
+        "(rules:, --save, --manifest, expectations) is unchanged.",
     ),
 ]
 
