@@ -1,4 +1,4 @@
-"""The JSON of `groups` and `count --stages` shows exactly the keys docs/OUTPUT.md documents (pure: records)."""
+"""The JSON of `groups` and `count --stages` (also `freeze --stages`) shows exactly the keys docs/OUTPUT.md documents (pure: records)."""
 
 from __future__ import annotations
 
