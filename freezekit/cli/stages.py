@@ -16,6 +16,7 @@ from .output import write_stdout
 
 if TYPE_CHECKING:
     from ..core.stages import StageRow
+    from ..core.training_config import Stage
     from ..pipeline.settings import Settings
 
 StagesOpt = Annotated[
@@ -45,12 +46,14 @@ class StageOptions:
     stages: StagesOpt = False
 
 
-def require_stages(settings: "Settings") -> None:
-    """Exit 2 before any model is loaded when the config has no schedule."""
+def require_stages(settings: "Settings") -> "tuple[Stage, ...]":
+    """The config's schedule; exit 2 before any model is loaded when it has none."""
     from ..core.config import load_config
 
-    if not (load_config(settings.config_path).training.stages if settings.config_path else ()):
+    stages = load_config(settings.config_path).training.stages if settings.config_path else ()
+    if not stages:
         raise UsageError("--stages: the config has no 'stages:' section (see docs/training.md)")
+    return stages
 
 
 def stages_writer(command: str, source: str, rows: "tuple[StageRow, ...]", fmt: Format) -> Callable[[TextIO], None]:
@@ -61,12 +64,10 @@ def stages_writer(command: str, source: str, rows: "tuple[StageRow, ...]", fmt: 
 
 
 def count_stages(settings: "Settings", fmt: Format) -> None:
-    from ..core.config import load_config
     from ..core.stages import stage_rows
     from ..pipeline.audit import load, plan_for
 
-    require_stages(settings)
-    stages = load_config(settings.config_path).training.stages if settings.config_path else ()
+    stages = require_stages(settings)
     loaded = load(settings)
     rows = stage_rows(loaded.inventory, plan_for(loaded.inventory, settings), stages)
     write = stages_writer("count", settings.source.text, rows, fmt)
