@@ -1,0 +1,41 @@
+"""`verify --ddp/--fsdp N --dtype bfloat16`: the real engines on 2 gloo ranks, bfloat16 compute.
+
+DDP runs its forward and loss under autocast; FSDP2 shards with MixedPrecisionPolicy(param_dtype=bf16,
+reduce_dtype=fp32). Both keep float32 parameters, gradients and optimizer states, so the bytes each
+rank holds equal the plan as stored (float32), exactly, not the bf16-mixed formula.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .test_process_groups import MODELS
+
+RUNS = {  # factory, frozen pattern, input shape, engine flags
+    "ddp": ("build_cnn", "block1", "3,8,8", ("--ddp", "2")),
+    "fsdp": ("build_lm", "embed", "8", ("--fsdp", "2", "--shard-by", "TransformerEncoderLayer")),
+}
+PARTS = ("params", "grads", "optimizer")
+
+
+@pytest.mark.parametrize("engine", ["ddp", "fsdp"])
+def test_bfloat16_run_holds_the_float32_plan_exactly(cli, engine):
+    factory, frozen, shape, flags = RUNS[engine]
+    code, out, err = cli(
+        "verify", f"{MODELS}:{factory}", "-p", frozen, "--input-shape", shape, *flags,
+        "--dtype", "bf16", "--steps", "2", "--batch-size", "2", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["engine"] == engine and doc["dtype"] == "bfloat16" and doc["ok"] is True
+    assert [m["steps_done"] for m in doc["measured"]] == [2, 2]
+    memory = next(c for c in doc["checks"] if c["name"].startswith("measured bytes match"))
+    assert memory["ok"] and "not the bf16-mixed formula" in memory["detail"]
+    plan = doc["memory_plan"]
+    assert plan["precision"] is None  # as stored: float32 parameters, gradients and states
+    for part in PARTS:
+        for side in ("frozen", "trainable"):
+            measured = [m[part][side] for m in doc["measured"]]
+            assert sum(measured) == 2 * plan[side][part], (part, side, measured, plan[side][part])
