@@ -136,6 +136,7 @@ def _rank_dict(r: Any) -> dict[str, Any]:
     return {
         "rank": r.rank,
         "steps_done": r.steps_done,
+        "output_dtype": r.output_dtype or None,
         "params": _split(r.params),
         "grads": _split(r.grads),
         "optimizer": _split(r.optimizer_state),

@@ -63,6 +63,7 @@ class RankReport:
     engine_error: str = ""  # what the engine raised, first line
     wrapped: tuple[str, ...] = ()  # FSDP: the modules given their own unit, the root ("") last
     missing: tuple[str, ...] = ()  # the plan's parameters this model no longer has (made buffers)
+    output_dtype: str = ""  # the dtype of the model's output in the first step (the compute dtype)
 
 
 @dataclass(frozen=True)

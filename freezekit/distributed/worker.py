@@ -58,6 +58,7 @@ class _Steps:
     error: str = ""
     no_grad: tuple[str, ...] = ()
     frozen_with_grad: tuple[str, ...] = ()
+    output_dtype: str = ""  # the dtype the forward computed in (bfloat16 under --dtype bfloat16)
 
 
 def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
@@ -100,6 +101,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
         steps_done=steps.done,
         no_grad=steps.no_grad,
         frozen_with_grad=steps.frozen_with_grad,
+        output_dtype=steps.output_dtype,
         frozen_changed=tuple(n for n, d in after_frozen.items() if before.get(n) != d),
         frozen_digest=after_frozen,
         trainable_digest=trainable_after,
@@ -126,6 +128,16 @@ def _synthetic_batch(job: Job, model: "nn.Module", device: str) -> Any:
         ) from exc
 
 
+def _dtype_of(output: Any) -> str:
+    """The dtype of the model's output (its first tensor: logits of a ModelOutput, a tuple's head)."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return str(output.dtype).removeprefix("torch.")
+    values = output.values() if isinstance(output, dict) else output if isinstance(output, (list, tuple)) else ()
+    return next((d for d in map(_dtype_of, values) if d), "")
+
+
 def _device_type(model: "nn.Module") -> str:
     return next(model.parameters()).device.type
 
@@ -150,7 +162,9 @@ def _train(job: Job, model: "nn.Module", engine: "nn.Module", optimizer: Any, ba
         engine.train()
         for step in range(job.dist.steps):
             with _autocast(job, _device_type(model)):
-                loss = batch.loss(batch.call(engine))
+                output = batch.call(engine)
+                loss = batch.loss(output)
+            steps.output_dtype = steps.output_dtype or _dtype_of(output)
             loss.backward()
             if step == 0:
                 steps.no_grad = tuple(n for n, p in named if p.requires_grad and p.grad is None)

@@ -30,7 +30,7 @@ def test_bfloat16_run_holds_the_float32_plan_exactly(cli, engine):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["engine"] == engine and doc["dtype"] == "bfloat16" and doc["ok"] is True
-    assert [m["steps_done"] for m in doc["measured"]] == [2, 2]
+    assert [(m["steps_done"], m["output_dtype"]) for m in doc["measured"]] == [(2, "bfloat16")] * 2
     memory = next(c for c in doc["checks"] if c["name"].startswith("measured bytes match"))
     assert memory["ok"] and "not the bf16-mixed formula" in memory["detail"]
     plan = doc["memory_plan"]
