@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
+
+from freezekit.distributed.worker import _dtype_of
 
 from .test_process_groups import MODELS
 
@@ -38,4 +41,11 @@ def test_bfloat16_run_holds_the_float32_plan_exactly(cli, engine):
     for part in PARTS:
         for side in ("frozen", "trainable"):
             measured = [m[part][side] for m in doc["measured"]]
-            assert sum(measured) == 2 * plan[side][part], (part, side, measured, plan[side][part])
+            assert measured == [plan[side][part]] * 2, (part, side, measured, plan[side][part])  # even dims
+
+
+def test_output_dtype_is_the_first_tensor_s():
+    bf16, fp32 = torch.zeros(1, dtype=torch.bfloat16), torch.zeros(1)
+    assert _dtype_of(bf16) == "bfloat16"
+    assert _dtype_of({"loss": None, "logits": bf16}) == "bfloat16"  # a ModelOutput is a dict
+    assert _dtype_of((fp32, bf16)) == "float32" and _dtype_of(None) == ""
