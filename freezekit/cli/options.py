@@ -363,7 +363,7 @@ DtypeOpt = Annotated[
         rich_help_panel=TRAINING,
         metavar="float32|bfloat16",  # bf16 works too, as --param-dtype spells it
         show_default=False,
-        help="bfloat16: under autocast (default: float32).",
+        help="bfloat16: under autocast; with --fsdp N, FSDP2's MixedPrecisionPolicy (default: float32).",
     ),
 ]
 StepsOpt = Annotated[

@@ -40,8 +40,8 @@ def dist_options(
         raise UsageError("--shard-by and --optimizer go with --ddp N or --fsdp N")
     if shard_by is not None and fsdp is None:
         raise UsageError("--shard-by goes with --fsdp N")
-    if vopts.compare or vopts.dtype != "float32":
-        raise UsageError("--compare and --dtype are single-process options; leave them out with --ddp/--fsdp")
+    if vopts.compare:
+        raise UsageError("--compare is a single-process option; leave it out with --ddp/--fsdp")
     if vopts.device.startswith("cuda:"):
         raise UsageError("--ddp/--fsdp place rank N on cuda:N; pass --device cuda")
     flag = "--ddp" if ddp is not None else "--fsdp"
@@ -64,4 +64,5 @@ def dist_options(
         vopts.input_shape,
         timeout_s,
         joined,
+        vopts.dtype,
     )

@@ -136,6 +136,7 @@ def _rank_dict(r: Any) -> dict[str, Any]:
     return {
         "rank": r.rank,
         "steps_done": r.steps_done,
+        "output_dtype": r.output_dtype or None,
         "params": _split(r.params),
         "grads": _split(r.grads),
         "optimizer": _split(r.optimizer_state),
@@ -154,6 +155,7 @@ def dist_dict(result: DistResult, warnings_fail: bool) -> dict[str, Any]:
         "backend": result.backend,
         "device": result.device,
         "optimizer": result.optimizer.value,
+        "dtype": result.dtype,
         "steps": result.steps,
         "input": result.input_desc,
         "shard_by": list(result.shard_by) if result.engine is Engine.FSDP else None,
@@ -218,7 +220,7 @@ def dist_lines(result: DistResult) -> Iterator[Line]:
     units = f", units: {', '.join(result.shard_by) or 'the root only'}" if result.engine is Engine.FSDP else ""
     title = (
         f"verify {safe(result.model)} under {engine} on {result.world_size} ranks "
-        f"({result.backend}, {result.device}, {result.optimizer}{safe(units)})"
+        f"({result.backend}, {result.device}, {result.optimizer}, {result.dtype}{safe(units)})"
     )
     columns = (Column("Check", keep=True), Column("Result", style=status_style), Column("Detail"))
     rows = [(safe(c.name), _status(c.ok, c.severity), safe(c.detail)) for c in result.checks]

@@ -33,6 +33,7 @@ class DistOptions:
     input_shape: tuple[int, ...] | None = None
     timeout_s: float = 300.0
     joined: JobEnv | None = None  # --ddp env: this process is one rank of the launcher's job
+    dtype: str = "float32"  # bfloat16: DDP under autocast, FSDP2 with MixedPrecisionPolicy (fp32 storage)
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class RankReport:
     engine_error: str = ""  # what the engine raised, first line
     wrapped: tuple[str, ...] = ()  # FSDP: the modules given their own unit, the root ("") last
     missing: tuple[str, ...] = ()  # the plan's parameters this model no longer has (made buffers)
+    output_dtype: str = ""  # the dtype of the model's output in the first step (the compute dtype)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ class DistResult:
     shard_by: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     freeze_hint: str = ""  # -p arguments freezing the trainable parameters that got no gradient
+    dtype: str = "float32"  # the compute dtype (--dtype)
 
     def failures(self, warnings_fail: bool) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if not c.ok and (c.severity == "error" or warnings_fail))

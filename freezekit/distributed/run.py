@@ -89,6 +89,26 @@ def memory_disagreements(ranks: tuple[RankReport, ...], expected: MemoryPlan) ->
     return out
 
 
+STORED_AS_FP32 = {
+    Engine.DDP: "autocast computes in bfloat16, DDP keeps float32 parameters, gradients and optimizer states",
+    Engine.FSDP: (
+        "MixedPrecisionPolicy(param_dtype=bfloat16, reduce_dtype=float32) keeps float32 parameter shards "
+        "(the bfloat16 copies are transient), float32 gradient shards and optimizer states"
+    ),
+}
+
+
+def _memory_detail(opts: DistOptions) -> str:
+    """What was compared; under bfloat16, why the plan is the as-stored one and not bf16-mixed."""
+    parts = "params, grads and optimizer state, frozen and trainable"
+    if opts.dtype != "bfloat16":
+        return parts
+    return (
+        f"{parts}; {STORED_AS_FP32[opts.engine]}: compared with the plan as stored, not the bf16-mixed "
+        "formula (2 B per parameter and gradient), which this engine does not allocate"
+    )
+
+
 def _steps_text(steps: int, ranks: int) -> str:
     return f"{steps} step{'s' if steps != 1 else ''} on {ranks} ranks"
 
@@ -110,7 +130,7 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
         Check(
             f"measured bytes match the memory plan (mean over ranks, within {AGREEMENT:.0%})",
             not off,
-            "params, grads and optimizer state, frozen and trainable" if not off else "; ".join(off),
+            _memory_detail(opts) if not off else "; ".join(off),
             severity="warning",
         )
     )
@@ -292,4 +312,5 @@ def assess(opts: DistOptions, prepared: Prepared, outcomes: "list[RankOutcome]")
         job.shard_by,
         plan.warnings,
         _freeze_hint(tuple(sorted(no_grad)), plan) if no_grad else "",
+        opts.dtype,
     )

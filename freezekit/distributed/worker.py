@@ -58,6 +58,7 @@ class _Steps:
     error: str = ""
     no_grad: tuple[str, ...] = ()
     frozen_with_grad: tuple[str, ...] = ()
+    output_dtype: str = ""  # the dtype the forward computed in (bfloat16 under --dtype bfloat16)
 
 
 def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
@@ -81,7 +82,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
             error = str(exc).strip().splitlines()[0]
             return RankReport(rank, *measure(model, None), steps_done=0, engine_error=error, missing=missing)
     else:
-        engine, wrapped_names = fsdp_check.wrap(model, job.shard_by, device, world_size)
+        engine, wrapped_names = fsdp_check.wrap(model, job.shard_by, device, world_size, job.dist.dtype)
     optimizer = make_optimizer(job.dist.optimizer, [p for p in model.parameters() if p.requires_grad])
     torch.manual_seed(1000 + rank)
     batch = _synthetic_batch(job, model, device)
@@ -100,6 +101,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
         steps_done=steps.done,
         no_grad=steps.no_grad,
         frozen_with_grad=steps.frozen_with_grad,
+        output_dtype=steps.output_dtype,
         frozen_changed=tuple(n for n, d in after_frozen.items() if before.get(n) != d),
         frozen_digest=after_frozen,
         trainable_digest=trainable_after,
@@ -126,6 +128,32 @@ def _synthetic_batch(job: Job, model: "nn.Module", device: str) -> Any:
         ) from exc
 
 
+def _dtype_of(output: Any) -> str:
+    """The dtype of the model's output (its first tensor: logits of a ModelOutput, a tuple's head)."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return str(output.dtype).removeprefix("torch.")
+    values = output.values() if isinstance(output, dict) else output if isinstance(output, (list, tuple)) else ()
+    return next((d for d in map(_dtype_of, values) if d), "")
+
+
+def _device_type(model: "nn.Module") -> str:
+    return next(model.parameters()).device.type
+
+
+def _autocast(job: Job, device_type: str) -> Any:
+    """DDP under --dtype bfloat16: forward and loss under autocast, parameters and gradients stay
+    float32. FSDP2 casts through its MixedPrecisionPolicy instead (fsdp_check.wrap)."""
+    import contextlib
+
+    import torch
+
+    if job.dist.engine is Engine.DDP and job.dist.dtype == "bfloat16":
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _train(job: Job, model: "nn.Module", engine: "nn.Module", optimizer: Any, batch: Any, named: list) -> _Steps:
     """The timed steps; gradients are read after the first. An engine error after a step ran is
     recorded (the parent compares it); one before any step means the input did not fit the model."""
@@ -133,7 +161,11 @@ def _train(job: Job, model: "nn.Module", engine: "nn.Module", optimizer: Any, ba
     try:
         engine.train()
         for step in range(job.dist.steps):
-            batch.loss(batch.call(engine)).backward()
+            with _autocast(job, _device_type(model)):
+                output = batch.call(engine)
+                loss = batch.loss(output)
+            steps.output_dtype = steps.output_dtype or _dtype_of(output)
+            loss.backward()
             if step == 0:
                 steps.no_grad = tuple(n for n, p in named if p.requires_grad and p.grad is None)
                 steps.frozen_with_grad = tuple(n for n, p in named if not p.requires_grad and p.grad is not None)
@@ -143,7 +175,8 @@ def _train(job: Job, model: "nn.Module", engine: "nn.Module", optimizer: Any, ba
             if step < job.dist.steps - 1:
                 optimizer.zero_grad(set_to_none=True)
         if job.dist.engine is Engine.DDP:
-            batch.call(engine)  # DDP reports a reduction left unfinished at the next forward
+            with _autocast(job, _device_type(model)):
+                batch.call(engine)  # DDP reports a reduction left unfinished at the next forward
     except (RuntimeError, ValueError, TypeError, AssertionError) as exc:
         steps.error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if steps.done == 0 and ddp_check.UNFINISHED_REDUCTION not in steps.error:  # the first step never ran

@@ -107,7 +107,7 @@ def test_fsdp_flat_uses_the_repeated_blocks(cli):
         (("verify", UNUSED, "--ddp", "2", "--fsdp", "2"), 2, "--ddp and --fsdp exclude each other"),
         (("verify", UNUSED, "--ddp", "2", "--shard-by", "Linear"), 2, "--shard-by goes with --fsdp N"),
         (("verify", UNUSED, "--optimizer", "sgd"), 2, "go with --ddp N or --fsdp N"),
-        (("verify", UNUSED, "--ddp", "2", "--compare"), 2, "single-process options"),
+        (("verify", UNUSED, "--ddp", "2", "--compare"), 2, "single-process option"),
         (("verify", UNUSED, "--ddp", "2", "--device", "cuda:1"), 2, "pass --device cuda"),
         (("verify", UNUSED, "--ddp", "0"), 2, "--ddp '0': expected a number of ranks (1 or more), or 'env'"),
     ],

@@ -210,6 +210,7 @@ def test_cli_fsdp_json(cli):
     doc = json.loads(out)
     assert doc["engine"] == "fsdp" and doc["world_size"] == 2 and doc["ok"] is True
     assert doc["shard_by"] == ["TransformerEncoderLayer"]
+    assert doc["dtype"] == "float32" and [m["output_dtype"] for m in doc["measured"]] == ["float32"] * 2
     assert doc["memory_plan"]["per_rank"]["optimizer"] == 0
     assert [m["optimizer"]["total"] for m in doc["measured"]] == [0, 0]
     assert sum(m["params"]["total"] for m in doc["measured"]) == 2 * doc["memory_plan"]["per_rank"]["params"]
