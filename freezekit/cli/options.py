@@ -255,17 +255,7 @@ OnlyOpt = Annotated[
         help="Show only frozen or only trainable rows (freeze, or with --depth).",
     ),
 ]
-FormatOpt = Annotated[
-    Format,
-    typer.Option(
-        "--format",
-        "-f",
-        rich_help_panel=OUTPUT,
-        metavar=choices(Format),
-        show_default=False,
-        help="Output format; line: PEFT's one line (default: table).",
-    ),
-]
+FormatOpt = Annotated[Format, format_option(Format, "Output format; line: PEFT's one line (default: table).")]
 BatchNormDetailsOpt = Annotated[
     bool,
     typer.Option(
@@ -398,17 +388,7 @@ WarningsFailOpt = Annotated[
     bool,
     typer.Option("--strict", rich_help_panel=EXPECT, help="Fail (exit 10) on trainable-but-unused parameters too."),
 ]
-VerifyFormatOpt = Annotated[
-    VerifyFormat,
-    typer.Option(
-        "--format",
-        "-f",
-        rich_help_panel=OUTPUT,
-        metavar=choices(VerifyFormat),
-        show_default=False,
-        help="Output format (default: table).",
-    ),
-]
+VerifyFormatOpt = Annotated[VerifyFormat, format_option(VerifyFormat)]
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,7 @@ class StageOptions:
 
 def require_stages(settings: "Settings") -> "tuple[Stage, ...]":
     """The config's schedule; exit 2 before any model is loaded when it has none."""
-    from ..core.config import load_config
-
-    stages = load_config(settings.config_path).training.stages if settings.config_path else ()
+    stages = settings.training.stages
     if not stages:
         raise UsageError("--stages: the config has no 'stages:' section (see docs/training.md)")
     return stages

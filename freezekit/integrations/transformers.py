@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
+from ..core.name_lists import first_names
 from ..errors import UsageError
 from ..training.session import TrainingSession
 
@@ -50,7 +51,7 @@ class FreezeCallback(TrainerCallback):
         stale = [n for n, p in model.named_parameters() if not p.requires_grad and id(p) in held]
         if stale:
             raise UsageError(
-                f"the Trainer's optimizer holds {len(stale)} parameter(s) the rules freeze ({', '.join(stale[:5])}): "
+                f"the Trainer's optimizer holds {len(stale)} parameter(s) the rules freeze ({first_names(stale)}): "
                 "call FreezeCallback.prepare(model) (or freezekit.freeze) before building the Trainer"
             )
 

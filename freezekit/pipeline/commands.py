@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import Any
 
 from ..atomic_write import atomic_paths, check_destination, check_distinct
-from ..core.config import load_config
 from ..core.manifest import Drift, compare, load_manifest, manifest_json
 from ..core.manifest_paths import relative_to_manifest_folder, resolve_in_manifest_folder
 from ..core.manifest_values import ValuesChoice
@@ -67,9 +66,8 @@ def run_audit(
         info = _relative_paths(model, settings, manifest) if manifest else model
         saved = relative_to_manifest_folder(manifest, save) if manifest and save else None
         doc = manifest_document(info, plan, loaded.inventory, settings.batchnorm, loaded.model, values, saved)
-        training = load_config(settings.config_path).training if settings.config_path else None
-        if training is not None and not training.empty:  # optional: the optimizer section and the schedule
-            doc["training"] = training.as_dict()
+        if not settings.training.empty:  # optional: the optimizer section and the schedule
+            doc["training"] = settings.training.as_dict()
         if save is not None:
             from ..adapter.save import check_savable
 
@@ -80,8 +78,7 @@ def run_audit(
 
 
 def _stage_rows(done: Audit, settings: Settings) -> tuple[StageRow, ...]:
-    schedule = load_config(settings.config_path).training.stages if settings.config_path else ()
-    return stage_rows(done.loaded.inventory, done.plan, schedule)
+    return stage_rows(done.loaded.inventory, done.plan, settings.training.stages)
 
 
 def _resolved_weights(model: ModelInfo, settings: Settings) -> ModelInfo:

@@ -14,6 +14,7 @@ from ..core.config import Config, load_config
 from ..core.expectations import Expectations
 from ..core.plan import DEFAULT_START, Default
 from ..core.rules import Rule, validate_rule
+from ..core.training_config import Training
 from ..errors import ConfigError, UsageError, WeightsError
 from ..sources.registry import parse_source, source_type
 from ..sources.spec import SourceKind, SourceOptions, SourceSpec
@@ -35,6 +36,7 @@ class Settings:
     needs_values: bool = False  # the command needs real tensors (--save, verify)
     use_cache: bool = True
     config_path: str | None = None  # the config the settings came from, if any
+    training: Training = Training()  # the config's optimizer:, stages: and unit: sections
 
     @property
     def materialize(self) -> bool:
@@ -170,6 +172,7 @@ def build_settings(config: Config | None, source: SourceSpec, request: Request =
         expect=config.expect.merged_with(request.expect),
         batchnorm=request.batchnorm or config.batchnorm,
         config_path=config.path or None,
+        training=config.training,
         needs_values=request.needs_values,
         use_cache=request.use_cache,
     )

@@ -19,6 +19,7 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ..core.name_lists import first_names
 from ..errors import UsageError, VerifyError
 
 if TYPE_CHECKING:
@@ -29,10 +30,9 @@ ON_VIOLATION = ("raise", "warn")
 
 
 def digest(t: "torch.Tensor") -> str:
-    import torch
+    from ..adapter.value_digests import tensor_bytes
 
-    data = t.detach().to("cpu").contiguous().reshape(-1).view(dtype=torch.uint8)
-    return hashlib.blake2b(data.numpy().tobytes(), digest_size=16).hexdigest()
+    return hashlib.blake2b(tensor_bytes(t), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Violations:
             ("got a gradient", self.with_grad),
         ):
             if names:
-                parts.append(f"{len(names)} {label} ({', '.join(names[:5])}{' ...' if len(names) > 5 else ''})")
+                parts.append(f"{len(names)} {label} ({first_names(names)})")
         return "frozen parameters changed during training: " + "; ".join(parts)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.config import config_of
 from ..core.groups import no_decay_set
+from ..core.name_lists import first_names
 from ..core.plan import Default, make_plan
 from ..core.records import Inventory
 from ..core.training_config import Stage
@@ -104,7 +105,7 @@ class Schedule:
         if refrozen and not stage.refreeze:
             raise RuleError(
                 f"{stage.label} would freeze {len(refrozen)} parameter(s) the optimizer holds "
-                f"({', '.join(refrozen[:5])}); add 'refreeze: true' to the stage to drop them from their groups"
+                f"({first_names(refrozen)}); add 'refreeze: true' to the stage to drop them from their groups"
             )
         apply_plan(self.model, plan)
         if optimizer is not None and refrozen:
