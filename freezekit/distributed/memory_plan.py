@@ -103,6 +103,7 @@ class MemoryPlan:
     optimizer_state: Split
     precision: Precision | None = None  # None: as stored
     activations: int | None = None  # bytes saved for backward per rank, when forecast
+    buffers: Split | None = None  # an engine preset's own buffers per rank (None: a plain formula)
 
     @property
     def model_states(self) -> Split:
@@ -110,11 +111,14 @@ class MemoryPlan:
 
     @property
     def total(self) -> Split:
-        """Model states, plus the activations (counted as trainable: only trainable paths save them)."""
-        return self.model_states + Split(0, self.activations or 0)
+        """Model states, the engine's buffers, and the activations (counted as trainable: only
+        trainable paths save them)."""
+        return self.model_states + (self.buffers or Split()) + Split(0, self.activations or 0)
 
     def to_dict(self) -> dict:
         parts = {"params": self.params, "grads": self.grads, "optimizer": self.optimizer_state}
+        if self.buffers is not None:
+            parts["buffers"] = self.buffers
         if self.activations is not None:
             parts["activations"] = Split(0, self.activations)
         parts["total"] = self.total

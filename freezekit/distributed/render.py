@@ -35,6 +35,8 @@ def _status(ok: bool, severity: str) -> str:
 
 def _parts(plan: MemoryPlan) -> list[tuple[str, Split]]:
     parts = [(label, getattr(plan, attr)) for label, attr in PARTS]
+    if plan.buffers is not None:
+        parts.append(("engine buffers", plan.buffers))
     if plan.activations is not None:
         parts.append(("activations", Split(0, plan.activations)))
     return [*parts, ("total", plan.total)]
