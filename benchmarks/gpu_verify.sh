@@ -15,3 +15,5 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.t
 OUT="$OUT" "$PY" local/gpu_freeze_baseline.py | tee "$OUT/baseline.log"
 "$PY" benchmarks/verify_savings.py --device cuda --dtypes float32,bfloat16 \
     --baseline "$OUT/gpu_freeze_baseline.json" --json "$OUT/verify_savings.json" | tee "$OUT/verify_savings.md"
+# The memory plan's forecast (model states + activations) against max_memory_allocated over a real step.
+"$PY" benchmarks/activations_gpu.py --json "$OUT/activations_gpu.json" | tee "$OUT/activations_gpu.md"
