@@ -143,6 +143,7 @@ def _rank_dict(r: Any) -> dict[str, Any]:
         "grads": _split(r.grads),
         "optimizer": _split(r.optimizer_state),
         "total": _split(r.params + r.grads + r.optimizer_state),
+        "buckets": r.buckets,
         "engine_error": r.engine_error or None,
     }
 
