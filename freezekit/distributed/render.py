@@ -13,7 +13,7 @@ from ..render.safe_text import plain as safe
 from ..render.table_render import status_style, write_lines
 from ..render.text_table import Column, Line, table_lines
 from ..render.view import Format
-from .memory_plan import MemoryPlan, Split
+from .memory_plan import MemoryPlan, Split, Strategy
 from .results import ENGINE_NAMES, DistResult, Engine
 from .run import mean_split
 from .sections import CountSections, sections_dict
@@ -53,9 +53,31 @@ def plan_title(plan: MemoryPlan) -> str:
     return f"Memory plan per rank: {plan.strategy}, world size {plan.world_size}, {plan.optimizer}, {dtype}{precision}"
 
 
+ENGINE_NOTES = {
+    Strategy.TORCH_DDP: "DDP: parameters, gradients and states as stored, replicated; engine buffers: its gradient "
+    "buckets (a copy of every trainable gradient; none with --ddp-bucket-view)",
+    Strategy.TORCH_FSDP2: "FSDP2 (fully_shard): parameters, gradients and states as stored, dim 0 of each tensor "
+    "padded to a multiple of the world size; engine buffers: the root unit and the largest other unit unsharded "
+    "(transient, in the compute dtype) with their gradients before reduce-scatter",
+}
+
+
+def padding_line(plan: MemoryPlan) -> str | None:
+    """torch-fsdp2 with a world size that some dim 0 does not divide: the padding, one line."""
+    if not plan.padding:
+        return None
+    return (
+        f"FSDP2 pads dim 0 of tensors to a multiple of {plan.world_size}: {plan.padding:,} B per rank "
+        "(included in params, grads and optimizer)"
+    )
+
+
 def plan_assumptions(plan: MemoryPlan) -> str:
     """One line under the table: what the numbers assume and what they leave out."""
-    if plan.precision is not None and plan.precision.mixed:
+    if plan.strategy in ENGINE_NOTES:
+        compute = f", computing in {plan.precision.dtype}" if plan.precision is not None else ""
+        how = ENGINE_NOTES[plan.strategy] + compute
+    elif plan.precision is not None and plan.precision.mixed:
         how = (
             "2 B per parameter, 2 B per gradient, fp32 master copy and states per trainable parameter "
             "(ZeRO paper accounting, no step counters)"
@@ -104,6 +126,9 @@ def section_lines(sections: CountSections, width: int | None = None) -> Iterator
         ]
         yield []
         yield from table_lines(plan_columns, plan_rows, width, plan_title(m))
+        padding = padding_line(m)
+        if padding is not None:
+            yield [(padding, None)]
         yield [(plan_assumptions(m), "dim")]
 
 
@@ -130,7 +155,8 @@ def section_markdown(sections: CountSections) -> str:
             f"| {label} | {f} | {t} | {human_bytes(part.total)} |"
             for (label, f, t), (_, part) in zip(memory_rows(m, True), _parts(m))
         ]
-        lines += ["", plan_assumptions(m)]
+        padding = padding_line(m)
+        lines += ["", *([padding, ""] if padding else []), plan_assumptions(m)]
     return "\n".join(lines) + "\n" if lines else ""
 
 
