@@ -30,7 +30,7 @@ Divisions round up; the plain `fsdp` formula leaves FSDP's padding of dim 0 to a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable
 
 from ..core.choice import Choice
 from ..core.dtypes import Dtype
@@ -187,15 +187,12 @@ def memory_plan(
     options: PlanOptions,
     without_gradient: frozenset[str] = frozenset(),
     activations: int | None = None,
-    unit_of: Mapping[str, str] | None = None,
 ) -> MemoryPlan:
     """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
     measured run found them unused): they hold parameter bytes but no gradient or optimizer state.
-    `unit_of` (units.unit_map) places each parameter in its FSDP unit for torch-fsdp2 (None: the root)."""
-    if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2):  # PyTorch's engines: their own module
-        from .engine_torch import engine_plan
-
-        return engine_plan(decisions, options, unit_of, without_gradient, activations)
+    PyTorch's engine presets are planned by engine_torch.py (plan_of.py picks)."""
+    if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2):
+        raise ValueError(f"{options.strategy} is planned by distributed/engine_torch.py: call plan_of.plan_of")
     strategy, w, optimizer, precision = options.strategy, options.world_size, options.optimizer, options.precision
     storage = options.param_dtype.dtype if options.param_dtype else None
     k = STATES_PER_ELEMENT[optimizer]

@@ -15,7 +15,8 @@ from ..pipeline.settings import Settings
 from ..sources.registry import source_type
 from ..verify.result import Check
 from .ddp_check import UNFINISHED_REDUCTION, translate
-from .memory_plan import MemoryPlan, PlanOptions, Split, memory_plan
+from .memory_plan import MemoryPlan, PlanOptions, Split
+from .plan_of import plan_of
 from .precision import Precision
 from .results import (
     AGREEMENT,
@@ -314,9 +315,9 @@ def assess(opts: DistOptions, prepared: Prepared, outcomes: "list[RankOutcome]")
         plan = replace(plan, decisions=tuple(d for d in plan.decisions if d.param.name not in gone))
     precision = Precision.BF16_MIXED if opts.dtype == "bfloat16" else None  # storage stays float32 (engine_torch.py)
     plan_options = PlanOptions(STRATEGY_OF[opts.engine], opts.world_size, opts.optimizer, precision=precision)
-    static = memory_plan(plan.decisions, plan_options, unit_of=prepared.unit_of)
+    static = plan_of(plan.decisions, plan_options, unit_of=prepared.unit_of)
     no_grad = frozenset(n for r in ranks for n in r.no_grad)
-    expected = memory_plan(plan.decisions, plan_options, without_gradient=no_grad, unit_of=prepared.unit_of)
+    expected = plan_of(plan.decisions, plan_options, without_gradient=no_grad, unit_of=prepared.unit_of)
     desc = f"{job.batch_size} synthetic inputs per rank"
     return DistResult(
         job.settings.source.text,

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from ..core.plan import Plan
 from ..core.records import Inventory
 from ..errors import RuleError, VerifyError
-from .memory_plan import MemoryPlan, PlanOptions, Strategy, memory_plan
+from .memory_plan import MemoryPlan, PlanOptions, Strategy
+from .plan_of import plan_of
 from .units import UnitReport, fsdp_units, mixed_units_message, unit_map
 
 
@@ -35,7 +36,7 @@ def count_sections(
         unit_of = None
         if plan_options.strategy is Strategy.TORCH_FSDP2:  # its transient is the units unsharded
             unit_of = unit_map(_with_modules(inventory), plan, shard_by)
-        memory = memory_plan(plan.decisions, plan_options, activations=activations, unit_of=unit_of)
+        memory = plan_of(plan.decisions, plan_options, activations=activations, unit_of=unit_of)
     return CountSections(units, memory)
 
 

@@ -15,7 +15,8 @@ import pytest
 from freezekit.core.plan import Decision
 from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
 from freezekit.distributed.engine_torch import storage_dtype, torch_fsdp2_plan
-from freezekit.distributed.memory_plan import Split, memory_plan, plan_options
+from freezekit.distributed.memory_plan import Split, plan_options
+from freezekit.distributed.plan_of import plan_of
 from freezekit.distributed.render import padding_line
 from freezekit.distributed.sections import count_sections, sections_dict
 from freezekit.errors import RuleError, UsageError
@@ -43,7 +44,7 @@ def _decisions(dtype: str = "float32") -> list[Decision]:
 
 
 def _fsdp2(world_size: int = 3, **kw):
-    return memory_plan(_decisions(), plan_options("torch-fsdp2", world_size, **kw), unit_of=UNIT_OF)
+    return plan_of(_decisions(), plan_options("torch-fsdp2", world_size, **kw), unit_of=UNIT_OF)
 
 
 def test_fsdp2_pads_each_tensor_s_dim_0_as_a_3_rank_run_allocates():
@@ -51,7 +52,7 @@ def test_fsdp2_pads_each_tensor_s_dim_0_as_a_3_rank_run_allocates():
     # ceil(d0 / 3) rows each: 0.weight 3x5; trainable 3 + 3x7 + 3 + 1x9 + 1 + 1x3 + 1 = 41 elements
     assert plan.params == Split(60, 164) and plan.grads == Split(0, 164)
     assert plan.optimizer_state == Split(0, 2 * 164 + 7 * 4)  # exp_avg, exp_avg_sq of rank 0's chunk; 7 step counters
-    plain = memory_plan(_decisions(), plan_options("fsdp", 3))  # the even split: ceil(bytes / 3)
+    plain = plan_of(_decisions(), plan_options("fsdp", 3))  # the even split: ceil(bytes / 3)
     assert plain.model_states.total == 47 + 156 + 156 + 340
     assert plan.padding == plan.model_states.total - plain.model_states.total == 45
     assert padding_line(plan) == (
@@ -87,13 +88,13 @@ def test_fsdp2_without_gradient_and_without_units():
 
 
 def test_ddp_buckets_copy_every_trainable_gradient():
-    plan = memory_plan(_decisions(), plan_options("torch-ddp", 2))
+    plan = plan_of(_decisions(), plan_options("torch-ddp", 2))
     trainable = 4 * (7 + 63 + 9 + 27 + 3 + 6 + 2)  # 468 B: DDP's bucket_sizes on 2 gloo ranks of this model
     assert plan.params == Split(140, trainable) and plan.grads == Split(0, trainable)
     assert plan.buffers == Split(0, trainable) and plan.padding is None
-    unused = memory_plan(_decisions(), plan_options("torch-ddp", 2), without_gradient=frozenset({"1.0.weight"}))
+    unused = plan_of(_decisions(), plan_options("torch-ddp", 2), without_gradient=frozenset({"1.0.weight"}))
     assert unused.buffers == plan.buffers and unused.grads == Split(0, trainable - 252)  # buckets hold it anyway
-    view = memory_plan(_decisions(), plan_options("torch-ddp", 2, bucket_view=True))
+    view = plan_of(_decisions(), plan_options("torch-ddp", 2, bucket_view=True))
     assert view.buffers == Split(0, 0) and view.model_states == plan.model_states
     assert view.to_dict()["per_rank"]["buffers"] == 0
 
@@ -102,10 +103,10 @@ def test_presets_store_in_the_param_dtype_and_compute_in_the_precision():
     assert storage_dtype(plan_options("torch-ddp", 1, precision="bf16-mixed")) is None  # as stored
     assert storage_dtype(plan_options("torch-ddp", 1, precision="bf16")) == "bfloat16"
     assert storage_dtype(plan_options("torch-ddp", 1, param_dtype="fp16", precision="bf16-mixed")) == "float16"
-    mixed = memory_plan(_decisions(), plan_options("torch-ddp", 2, precision="bf16-mixed"))
+    mixed = plan_of(_decisions(), plan_options("torch-ddp", 2, precision="bf16-mixed"))
     assert mixed.params == Split(140, 468) and mixed.optimizer_state == Split(0, 2 * 468 + 7 * 4)
     assert mixed.precision.value == "bf16-mixed" and mixed.buffers == Split(0, 468)  # autocast: float32 buckets
-    bf16 = memory_plan(_decisions(), plan_options("torch-ddp", 2, precision="bf16"))
+    bf16 = plan_of(_decisions(), plan_options("torch-ddp", 2, precision="bf16"))
     assert bf16.params == Split(70, 234) and bf16.buffers == Split(0, 234)
 
 

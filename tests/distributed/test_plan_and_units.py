@@ -9,7 +9,6 @@ import pytest
 from freezekit.core.plan import Decision, Default, make_plan
 from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
 from freezekit.core.rules import Rule
-from freezekit.distributed import memory_plan as mp
 from freezekit.distributed.memory_plan import (
     OPTIMIZERS,
     STATES_PER_ELEMENT,
@@ -20,6 +19,7 @@ from freezekit.distributed.memory_plan import (
     plan_options,
 )
 from freezekit.distributed.options import parse_types
+from freezekit.distributed.plan_of import plan_of
 from freezekit.distributed.sections import (
     CountSections,
     count_sections,
@@ -51,7 +51,7 @@ def _decisions() -> list[Decision]:
 
 
 def memory_plan(decisions, strategy, world_size, optimizer, param_dtype=None, **kw) -> MemoryPlan:
-    return mp.memory_plan(decisions, plan_options(strategy, world_size, optimizer, param_dtype), **kw)
+    return plan_of(decisions, plan_options(strategy, world_size, optimizer, param_dtype), **kw)
 
 
 def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
