@@ -243,6 +243,21 @@ def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Spli
     return rows
 
 
+def buffer_notes(result: DistResult) -> list[str]:
+    """Under the bytes table: the engine's buffers (DDP's buckets measured, FSDP2's transient not) and the padding."""
+    plan, notes = result.expected, []
+    buckets = sorted({r.buckets for r in result.ranks if r.buckets is not None})
+    if plan.buffers is not None and result.engine is Engine.DDP:
+        got = " / ".join(f"{b:,}" for b in buckets) or "not reported"
+        notes.append(f"DDP's gradient buckets: planned {plan.buffers.total:,} B, measured {got} B per rank")
+    elif plan.buffers is not None:
+        notes.append(
+            f"FSDP2's transient (the root and the largest unit unsharded): planned {plan.buffers.total:,} B, not measured"
+        )
+    padding = padding_line(plan)
+    return notes + ([padding] if padding else [])
+
+
 def dist_lines(result: DistResult) -> Iterator[Line]:
     """The checks and the bytes per rank: text_table's rule (names never cut), sized to the content."""
     engine = ENGINE_NAMES[result.engine]
@@ -265,6 +280,8 @@ def dist_lines(result: DistResult) -> Iterator[Line]:
     ]
     title = f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})"
     yield from table_lines(byte_columns, byte_rows, None, title)
+    for note in buffer_notes(result):
+        yield [(note, "dim")]
 
 
 def dist_markdown(result: DistResult) -> str:
@@ -288,4 +305,6 @@ def dist_markdown(result: DistResult) -> str:
         f"| {label} | {p.frozen:,} | {p.trainable:,} | {g.total:,} | {o.total:,} | {p.total + g.total + o.total:,} |"
         for label, p, g, o in _memory_table_rows(result)
     ]
+    notes = buffer_notes(result)
+    lines += ["", *notes] if notes else []
     return "\n".join(lines) + "\n"

@@ -156,3 +156,31 @@ def test_cli_json_of_the_presets(cli):
     )
     code, out, err = cli("count", f"{MODELS}:build_unused", "--trust-code", "--ddp-bucket-view")
     assert code == 2 and "--ddp-bucket-view and --activations go with --memory-plan" in err
+
+
+def _result(engine: str, plan, buckets: int | None):
+    from freezekit.distributed.memory_plan import OptimizerKind
+    from freezekit.distributed.results import DistResult, Engine, RankReport
+
+    ranks = tuple(RankReport(r, plan.params, plan.grads, plan.optimizer_state, 1, buckets=buckets) for r in (0, 1))
+    return DistResult(
+        "m.py:build", Engine(engine), 2, "gloo", "cpu", OptimizerKind.ADAMW, 1, "x", (), plan, plan, ranks
+    )
+
+
+def test_verify_tables_say_the_engine_buffers_and_the_padding():
+    from freezekit.distributed.render import buffer_notes, dist_markdown
+
+    ddp = _result("ddp", plan_of(_decisions(), plan_options("torch-ddp", 2)), 468)
+    assert buffer_notes(ddp) == ["DDP's gradient buckets: planned 468 B, measured 468 B per rank"]
+    assert dist_markdown(ddp).endswith("\n\nDDP's gradient buckets: planned 468 B, measured 468 B per rank\n")
+    fsdp = _result("fsdp", plan_of(_decisions(), plan_options("torch-fsdp2", 2), unit_of=UNIT_OF), None)
+    assert buffer_notes(fsdp) == [
+        f"FSDP2's transient (the root and the largest unit unsharded): planned {fsdp.plan.buffers.total:,} B, "
+        "not measured",
+        f"FSDP2 pads dim 0 of tensors to a multiple of 2: {fsdp.plan.padding:,} B per rank "
+        "(included in params, grads and optimizer)",
+    ]
+    # half a row of each odd dim 0 (7, 9, 3) per rank: 0.weight 80 B padded against 70; the trainable 272 against
+    # 234, in the parameters, the gradients and both Adam states
+    assert fsdp.plan.padding == (80 - 70) + (272 - 234) * (1 + 1 + 2) == 162
