@@ -102,7 +102,7 @@ BucketViewOpt = Annotated[
     typer.Option(
         "--ddp-bucket-view",
         rich_help_panel=MEMORY_PLAN,
-        help="--strategy torch-ddp: gradient_as_bucket_view=True, so DDP's buckets hold the gradients (no copy).",
+        help="--strategy torch-ddp: DDP's gradients are views into its buckets, so no bucket copy is counted.",
     ),
 ]
 ActivationsOpt = Annotated[
