@@ -63,6 +63,7 @@ def torch_ddp_plan(
     without_gradient: frozenset[str] = frozenset(),
     activations: int | None = None,
 ) -> MemoryPlan:
+    """DDP per rank: the plain `ddp` formula in the stored dtype, and its buckets as buffers."""
     decisions = tuple(decisions)
     storage = storage_dtype(options)
     as_stored = replace(options, strategy=Strategy.DDP, precision=None, param_dtype=_stored(options))
