@@ -11,8 +11,12 @@ small transformer (embedding and two of its four blocks frozen), and a model wit
 parameter the forward pass never uses (DDP must fail on it with exit 10; its measurement is from
 the step before DDP raised). "ratio" is measured / planned; the plan used for the last model is the
 one given the parameters found without a gradient (they get no gradient and no optimizer state).
-Measured is the mean over ranks (the spread over ranks in brackets when they differ: FSDP2 shards
-dim 0 in chunks of ceil(dim0 / W)); the deviation is |mean - plan| / plan, the largest of the three.
+The plans are the engine presets (torch-ddp, torch-fsdp2: docs/memory.md). Measured is the largest
+rank (the spread over ranks in brackets when they differ: FSDP2 allocates padded chunks of
+ceil(dim0 / W) rows for parameters and gradients on every rank, but optimizer states only for the
+rank's own rows, so rank 0 holds the most); the deviation is |largest - plan| / plan, the largest of
+the parts. "buffers": DDP's gradient buckets, planned and as DDP's logging data reports them; FSDP2's
+unsharded units are transient and not measured. "padding": torch-fsdp2's padding per rank.
 """
 from __future__ import annotations
 
@@ -51,8 +55,8 @@ def main() -> None:
     args = ap.parse_args()
     rows = []
     print(f"| model | engine ({args.ranks} ranks, {args.optimizer}) | exit | params B/rank: plan / measured | "
-          "grads | optimizer state | largest deviation |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+          "grads | optimizer state | buffers | padding | largest deviation |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for label, factory, patterns, shape in CASES:
         for engine in ("ddp", "fsdp"):
             code, doc = run(factory, patterns, shape, engine, args.ranks, args.optimizer)
@@ -60,12 +64,17 @@ def main() -> None:
             cells, worst = [], 0.0
             for part, key in PARTS:
                 got = [m[key]["total"] for m in doc["measured"]]
-                mean = sum(got) / len(got)
-                worst = max(worst, abs(mean - plan[part]) / plan[part] if plan[part] else float(mean != 0))
+                largest = max(got)
+                worst = max(worst, abs(largest - plan[part]) / plan[part] if plan[part] else float(largest != 0))
                 spread = f" ({min(got):,}..{max(got):,})" if min(got) != max(got) else ""
-                cells.append(f"{plan[part]:,} / {mean:,.0f}{spread}")
+                cells.append(f"{plan[part]:,} / {largest:,}{spread}")
                 rows.append({"model": label, "engine": engine, "exit": code, "part": part, "planned": plan[part],
                              "measured": got})
+            buckets = [m["buckets"] for m in doc["measured"] if m["buckets"] is not None]
+            if buckets:
+                worst = max(worst, abs(max(buckets) - plan["buffers"]) / plan["buffers"])
+            cells.append(f"{plan['buffers']:,} / {max(buckets):,}" if buckets else f"{plan['buffers']:,} / not measured")
+            cells.append(f"{doc['memory_expected'].get('padding', 0) or 0:,}")
             name = "DDP" if engine == "ddp" else "FSDP2"
             print(f"| {label} | {name} | {code} | {' | '.join(cells)} | {worst:.2%} |")
     if args.json:

@@ -15,7 +15,7 @@ from ..distributed.precision import Precision
 from ..errors import UsageError
 from ..render.view import Format, View
 from .error_boundary import warn
-from .options import DISTRIBUTED, MEMORY_PLAN, at_least, between, choices
+from .options import ACTIVATIONS, DISTRIBUTED, MEMORY_PLAN, at_least, between, choices
 
 if TYPE_CHECKING:
     from ..distributed.results import DistResult
@@ -63,7 +63,9 @@ StrategyOpt = Annotated[
         "--strategy",
         rich_help_panel=MEMORY_PLAN,
         metavar=choices(Strategy),
-        help="--memory-plan: how the ranks hold the state (default: ddp): ddp, fsdp, zero1-3 (formulas); deepspeed-zero1, deepspeed-zero2 (the engine).",
+        help="--memory-plan: how the ranks hold the state (default: ddp): ddp, fsdp, zero1-3 (formulas); "
+        "deepspeed-zero1, deepspeed-zero2, torch-ddp (DDP with its gradient buckets), torch-fsdp2 (FSDP2 "
+        "with a MixedPrecisionPolicy: stored dtype, dim 0 padded per tensor, the root and largest unit unsharded): the engines.",
     ),
 ]
 PlanOptimizerOpt = Annotated[
@@ -95,22 +97,30 @@ PrecisionOpt = Annotated[
         "parameter (K 12 Adam, 8 SGD momentum, 4 SGD), frozen ones without a master (default: as stored).",
     ),
 ]
+BucketViewOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ddp-bucket-view",
+        rich_help_panel=MEMORY_PLAN,
+        help="--strategy torch-ddp: DDP's gradients are views into its buckets, so no bucket copy is counted.",
+    ),
+]
 ActivationsOpt = Annotated[
     bool,
     typer.Option(
         "--activations",
-        rich_help_panel=MEMORY_PLAN,
+        rich_help_panel=ACTIVATIONS,
         help="--memory-plan: add the bytes autograd saves for backward (one forward on the meta device, in train()).",
     ),
 ]
 PlanBatchOpt = Annotated[
     Optional[int],
-    typer.Option("--batch-size", metavar="N", rich_help_panel=MEMORY_PLAN, help="--activations: samples per rank."),
+    typer.Option("--batch-size", metavar="N", rich_help_panel=ACTIVATIONS, help="--activations: samples per rank."),
 ]
 SeqLenOpt = Annotated[
     Optional[int],
     typer.Option(
-        "--seq-len", metavar="TOKENS", rich_help_panel=MEMORY_PLAN, help="--activations: tokens per sample (hf:)."
+        "--seq-len", metavar="TOKENS", rich_help_panel=ACTIVATIONS, help="--activations: tokens per sample (hf:)."
     ),
 ]
 CheckpointingOpt = Annotated[
@@ -118,7 +128,7 @@ CheckpointingOpt = Annotated[
     typer.Option(
         "--checkpointing",
         metavar="TYPES",
-        rich_help_panel=MEMORY_PLAN,
+        rich_help_panel=ACTIVATIONS,
         help="--activations: module types under activation checkpointing, e.g. LlamaDecoderLayer.",
     ),
 ]
@@ -184,6 +194,7 @@ class CountDistOptions:
     optimizer: PlanOptimizerOpt = None
     param_dtype: ParamDtypeOpt = None
     precision: PrecisionOpt = None
+    ddp_bucket_view: BucketViewOpt = False
     activations: ActivationsOpt = False
     batch_size: PlanBatchOpt = None
     seq_len: SeqLenOpt = None
@@ -191,10 +202,11 @@ class CountDistOptions:
 
     def requested(self, fmt: Format) -> bool:
         """Whether count adds sections; a UsageError for options that go with a missing one."""
-        planned = (self.world_size, self.strategy, self.optimizer, self.param_dtype, self.precision, self.activations)
-        if any(planned) and not self.memory_plan:
+        planned = (self.world_size, self.strategy, self.optimizer, self.param_dtype, self.precision)
+        if any((*planned, self.ddp_bucket_view, self.activations)) and not self.memory_plan:
             raise UsageError(
-                "--world-size, --strategy, --optimizer, --param-dtype, --precision and --activations go with --memory-plan"
+                "--world-size, --strategy, --optimizer, --param-dtype, --precision, --ddp-bucket-view and "
+                "--activations go with --memory-plan"
             )
         if (self.batch_size is not None or self.seq_len is not None or self.checkpointing) and not self.activations:
             raise UsageError("--batch-size, --seq-len and --checkpointing go with --activations")
@@ -235,11 +247,14 @@ def count_sections(
     from .progress import status
 
     shard_by = parse_types(d.shard_by) if d.shard_by is not None else None
-    plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype, d.precision) if d.memory_plan else None
+    plan = None
+    if d.memory_plan:
+        plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype, d.precision, d.ddp_bucket_view)
     acts = activation_options(d.batch_size, d.seq_len, None, d.checkpointing) if d.activations else None
     done = run_audit(Command.COUNT, settings, progress=status)
     report = done.report
-    inventory = done.loaded.inventory if shard_by is not None or d.fsdp_flat else None
+    units = shard_by is not None or d.fsdp_flat or (plan is not None and plan.strategy is Strategy.TORCH_FSDP2)
+    inventory = done.loaded.inventory if units else None
     activations = None
     if acts is not None and plan is not None:
         from ..distributed.activation_forecast import forecast_activations

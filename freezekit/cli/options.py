@@ -30,6 +30,7 @@ EXPECT = "Expectations"
 TRUST = "Trust"
 DISTRIBUTED = "Distributed"
 MEMORY_PLAN = "Memory plan"
+ACTIVATIONS = "Activations"
 TRAINING = "Training"
 
 

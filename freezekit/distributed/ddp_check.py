@@ -19,6 +19,15 @@ def wrap(model: "nn.Module", device: str) -> "nn.Module":
     return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
 
 
+def bucket_bytes(engine: "nn.Module") -> int:
+    """The bytes of DDP's gradient buckets, from its own logging data (the sizes in bytes, comma-separated:
+    the rebuilt buckets after the first step, else the initial ones). `_get_ddp_logging_data` is the
+    only place DDP tells them; torch's own tests read it too."""
+    data = engine._get_ddp_logging_data()  # type: ignore[operator]
+    sizes = data.get("rebuilt_bucket_sizes") or data.get("bucket_sizes") or ""
+    return sum(int(s) for s in str(sizes).split(",") if s.strip())
+
+
 def translate(error: str) -> str:
     """DDP's deferred unused-parameter error, said in one line."""
     if UNFINISHED_REDUCTION in error:

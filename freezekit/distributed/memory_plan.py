@@ -11,6 +11,8 @@ parameter bytes, k the optimizer's states per trainable element and T_t the trai
 deepspeed-zero1 and deepspeed-zero2 are DeepSpeed's engine as it allocates: both keep only the
 rank's gradient partition (so both count as zero2); their reduce buckets (transient, freed after
 each backward) and ZeRO-3's gathered layers are not modelled.
+torch-ddp and torch-fsdp2 are PyTorch's engines as they allocate (distributed/engine_torch.py):
+DDP's gradient buckets, FSDP2's dim-0 padding per tensor and its unsharded units (`buffers`).
 
 Frozen parameters have no gradient and no optimizer state. k = 2 (Adam, AdamW), 1 (SGD with
 momentum), 0 (plain SGD); s = 4 bytes for Adam/AdamW's float32 `step` counter, kept per parameter
@@ -21,7 +23,8 @@ ZeRO paper's accounting (2 bytes per parameter, 2 per gradient, K = 4 + 4k per t
 for the float32 master copy and states, no step counters), so ZeRO-2 per rank is
 2N + (2 + K) P_t / W and ZeRO-3 (2N + (2 + K) P_t) / W. Quantized weights count their real bytes.
 `activations` (when forecast, adapter/activations.py) are per rank, never sharded.
-Divisions round up; FSDP's padding of dim 0 to a multiple of W is left out.
+Divisions round up; the plain `fsdp` formula leaves FSDP's padding of dim 0 to a multiple of W out
+(`torch-fsdp2` counts it per tensor and reports it as `padding`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class Strategy(Choice):
     ZERO3 = "zero3"
     DEEPSPEED_ZERO1 = "deepspeed-zero1"
     DEEPSPEED_ZERO2 = "deepspeed-zero2"
+    TORCH_DDP = "torch-ddp"
+    TORCH_FSDP2 = "torch-fsdp2"
 
 
 class OptimizerKind(Choice):
@@ -104,6 +109,7 @@ class MemoryPlan:
     precision: Precision | None = None  # None: as stored
     activations: int | None = None  # bytes saved for backward per rank, when forecast
     buffers: Split | None = None  # an engine preset's own buffers per rank (None: a plain formula)
+    padding: int | None = None  # torch-fsdp2: bytes per rank its dim-0 padding adds (in params/grads/optimizer)
 
     @property
     def model_states(self) -> Split:
@@ -122,6 +128,7 @@ class MemoryPlan:
         if self.activations is not None:
             parts["activations"] = Split(0, self.activations)
         parts["total"] = self.total
+        padding = {"padding": self.padding} if self.padding is not None else {}
         return {
             "strategy": self.strategy.value,
             "world_size": self.world_size,
@@ -131,6 +138,7 @@ class MemoryPlan:
             "per_rank": {k: v.total for k, v in parts.items()},
             "frozen": {k: v.frozen for k, v in parts.items()},
             "trainable": {k: v.trainable for k, v in parts.items()},
+            **padding,
         }
 
 
@@ -143,6 +151,7 @@ class PlanOptions:
     optimizer: OptimizerKind = OptimizerKind.ADAMW
     param_dtype: ParamDtype | None = None
     precision: Precision | None = None
+    bucket_view: bool = False  # torch-ddp: gradient_as_bucket_view=True (no separate bucket copy)
 
 
 def plan_options(
@@ -151,16 +160,21 @@ def plan_options(
     optimizer: object = None,
     param_dtype: object = None,
     precision: object = None,
+    bucket_view: bool = False,
 ) -> PlanOptions:
     """Options from the command line or Python (strings or members), or a UsageError naming the flag."""
     if world_size is not None and world_size < 1:
         raise UsageError(f"--world-size {world_size}: must be at least 1")
+    chosen = Strategy.parse(strategy or Strategy.DDP, UsageError, "--strategy")
+    if bucket_view and chosen is not Strategy.TORCH_DDP:
+        raise UsageError(f"--ddp-bucket-view goes with --strategy torch-ddp, not {chosen}")
     return PlanOptions(
-        Strategy.parse(strategy or Strategy.DDP, UsageError, "--strategy"),
+        chosen,
         world_size or 1,
         OptimizerKind.parse(optimizer or OptimizerKind.ADAMW, UsageError, "--optimizer"),
         ParamDtype.parse(param_dtype, UsageError, "--param-dtype") if param_dtype else None,
         Precision.parse(precision, UsageError, "--precision") if precision else None,
+        bucket_view,
     )
 
 
@@ -175,7 +189,10 @@ def memory_plan(
     activations: int | None = None,
 ) -> MemoryPlan:
     """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
-    measured run found them unused): they hold parameter bytes but no gradient or optimizer state."""
+    measured run found them unused): they hold parameter bytes but no gradient or optimizer state.
+    PyTorch's engine presets are planned by engine_torch.py (plan_of.py picks)."""
+    if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2):
+        raise ValueError(f"{options.strategy} is planned by distributed/engine_torch.py: call plan_of.plan_of")
     strategy, w, optimizer, precision = options.strategy, options.world_size, options.optimizer, options.precision
     storage = options.param_dtype.dtype if options.param_dtype else None
     k = STATES_PER_ELEMENT[optimizer]

@@ -13,7 +13,7 @@ from ..render.safe_text import plain as safe
 from ..render.table_render import status_style, write_lines
 from ..render.text_table import Column, Line, table_lines
 from ..render.view import Format
-from .memory_plan import MemoryPlan, Split
+from .memory_plan import MemoryPlan, Split, Strategy
 from .results import ENGINE_NAMES, DistResult, Engine
 from .run import mean_split
 from .sections import CountSections, sections_dict
@@ -53,9 +53,31 @@ def plan_title(plan: MemoryPlan) -> str:
     return f"Memory plan per rank: {plan.strategy}, world size {plan.world_size}, {plan.optimizer}, {dtype}{precision}"
 
 
+ENGINE_NOTES = {
+    Strategy.TORCH_DDP: "DDP: parameters, gradients and states as stored, replicated; engine buffers: its gradient "
+    "buckets (a copy of every trainable gradient; none with --ddp-bucket-view)",
+    Strategy.TORCH_FSDP2: "FSDP2 (fully_shard): parameters, gradients and states as stored, dim 0 of each tensor "
+    "padded to a multiple of the world size; engine buffers: the root unit and the largest other unit unsharded "
+    "(transient, in the compute dtype) with their gradients before reduce-scatter",
+}
+
+
+def padding_line(plan: MemoryPlan) -> str | None:
+    """torch-fsdp2 with a world size that some dim 0 does not divide: the padding, one line."""
+    if not plan.padding:
+        return None
+    return (
+        f"FSDP2 pads dim 0 of tensors to a multiple of {plan.world_size}: {plan.padding:,} B per rank "
+        "(included in params, grads and optimizer)"
+    )
+
+
 def plan_assumptions(plan: MemoryPlan) -> str:
     """One line under the table: what the numbers assume and what they leave out."""
-    if plan.precision is not None and plan.precision.mixed:
+    if plan.strategy in ENGINE_NOTES:
+        compute = f", computing in {plan.precision.dtype}" if plan.precision is not None else ""
+        how = ENGINE_NOTES[plan.strategy] + compute
+    elif plan.precision is not None and plan.precision.mixed:
         how = (
             "2 B per parameter, 2 B per gradient, fp32 master copy and states per trainable parameter "
             "(ZeRO paper accounting, no step counters)"
@@ -104,6 +126,9 @@ def section_lines(sections: CountSections, width: int | None = None) -> Iterator
         ]
         yield []
         yield from table_lines(plan_columns, plan_rows, width, plan_title(m))
+        padding = padding_line(m)
+        if padding is not None:
+            yield [(padding, None)]
         yield [(plan_assumptions(m), "dim")]
 
 
@@ -130,7 +155,8 @@ def section_markdown(sections: CountSections) -> str:
             f"| {label} | {f} | {t} | {human_bytes(part.total)} |"
             for (label, f, t), (_, part) in zip(memory_rows(m, True), _parts(m))
         ]
-        lines += ["", plan_assumptions(m)]
+        padding = padding_line(m)
+        lines += ["", *([padding, ""] if padding else []), plan_assumptions(m)]
     return "\n".join(lines) + "\n" if lines else ""
 
 
@@ -143,6 +169,7 @@ def _rank_dict(r: Any) -> dict[str, Any]:
         "grads": _split(r.grads),
         "optimizer": _split(r.optimizer_state),
         "total": _split(r.params + r.grads + r.optimizer_state),
+        "buckets": r.buckets,
         "engine_error": r.engine_error or None,
     }
 
@@ -216,6 +243,21 @@ def _memory_table_rows(result: DistResult) -> list[tuple[str, Split, Split, Spli
     return rows
 
 
+def buffer_notes(result: DistResult) -> list[str]:
+    """Under the bytes table: the engine's buffers (DDP's buckets measured, FSDP2's transient not) and the padding."""
+    plan, notes = result.expected, []
+    buckets = sorted({r.buckets for r in result.ranks if r.buckets is not None})
+    if plan.buffers is not None and result.engine is Engine.DDP:
+        got = " / ".join(f"{b:,}" for b in buckets) or "not reported"
+        notes.append(f"DDP's gradient buckets: planned {plan.buffers.total:,} B, measured {got} B per rank")
+    elif plan.buffers is not None:
+        notes.append(
+            f"FSDP2's transient (the root and the largest unit unsharded): planned {plan.buffers.total:,} B, not measured"
+        )
+    padding = padding_line(plan)
+    return notes + ([padding] if padding else [])
+
+
 def dist_lines(result: DistResult) -> Iterator[Line]:
     """The checks and the bytes per rank: text_table's rule (names never cut), sized to the content."""
     engine = ENGINE_NAMES[result.engine]
@@ -238,6 +280,8 @@ def dist_lines(result: DistResult) -> Iterator[Line]:
     ]
     title = f"Bytes per rank after the last step (local tensors; plan: {result.plan.strategy})"
     yield from table_lines(byte_columns, byte_rows, None, title)
+    for note in buffer_notes(result):
+        yield [(note, "dim")]
 
 
 def dist_markdown(result: DistResult) -> str:
@@ -261,4 +305,6 @@ def dist_markdown(result: DistResult) -> str:
         f"| {label} | {p.frozen:,} | {p.trainable:,} | {g.total:,} | {o.total:,} | {p.total + g.total + o.total:,} |"
         for label, p, g, o in _memory_table_rows(result)
     ]
+    notes = buffer_notes(result)
+    lines += ["", *notes] if notes else []
     return "\n".join(lines) + "\n"

@@ -17,8 +17,9 @@ class Engine(Choice):
 
 
 ENGINE_NAMES = {Engine.DDP: "DDP", Engine.FSDP: "FSDP2"}
-STRATEGY_OF = {Engine.DDP: Strategy.DDP, Engine.FSDP: Strategy.FSDP}  # the plan each engine is checked against
-AGREEMENT = 0.01  # measured vs planned bytes, per part, mean over ranks
+# the plan each engine is checked against: the engine presets (distributed/engine_torch.py)
+STRATEGY_OF = {Engine.DDP: Strategy.TORCH_DDP, Engine.FSDP: Strategy.TORCH_FSDP2}
+AGREEMENT = 0.01  # measured vs planned bytes, per part, on the rank holding the most
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class RankReport:
     wrapped: tuple[str, ...] = ()  # FSDP: the modules given their own unit, the root ("") last
     missing: tuple[str, ...] = ()  # the plan's parameters this model no longer has (made buffers)
     output_dtype: str = ""  # the dtype of the model's output in the first step (the compute dtype)
+    buckets: int | None = None  # DDP: the bytes of its gradient buckets, as DDP reports them
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ compare what they report with each other and with the plan."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..core.name_lists import first_names
@@ -14,7 +15,9 @@ from ..pipeline.settings import Settings
 from ..sources.registry import source_type
 from ..verify.result import Check
 from .ddp_check import UNFINISHED_REDUCTION, translate
-from .memory_plan import MemoryPlan, PlanOptions, Split, memory_plan
+from .memory_plan import MemoryPlan, PlanOptions, Split
+from .plan_of import plan_of
+from .precision import Precision
 from .results import (
     AGREEMENT,
     ENGINE_NAMES,
@@ -25,7 +28,7 @@ from .results import (
     Job,
     RankReport,
 )
-from .units import fsdp_units
+from .units import fsdp_units, unit_map
 
 if TYPE_CHECKING:
     from .launch import RankOutcome
@@ -75,6 +78,12 @@ def mean_split(ranks: tuple[RankReport, ...], part: str) -> Split:
     )
 
 
+def largest_split(ranks: tuple[RankReport, ...], part: str) -> Split:
+    """The most any rank holds of `part`, frozen and trainable apart: what a per-rank plan promises
+    (FSDP2's rank 0, whose dim-0 chunks are never short, holds the most optimizer state)."""
+    return Split(max(getattr(r, part).frozen for r in ranks), max(getattr(r, part).trainable for r in ranks))
+
+
 def memory_disagreements(ranks: tuple[RankReport, ...], expected: MemoryPlan) -> list[str]:
     out = []
     for part, plan_part in (
@@ -82,10 +91,13 @@ def memory_disagreements(ranks: tuple[RankReport, ...], expected: MemoryPlan) ->
         ("grads", expected.grads),
         ("optimizer_state", expected.optimizer_state),
     ):
-        got = mean_split(ranks, part)
+        got = largest_split(ranks, part)
         for side in ("frozen", "trainable"):
             if not _agrees(getattr(got, side), getattr(plan_part, side)):
                 out.append(f"{part} {side}: measured {getattr(got, side):,} B, planned {getattr(plan_part, side):,} B")
+    buckets = [r.buckets for r in ranks if r.buckets is not None]
+    if buckets and expected.buffers is not None and not _agrees(max(buckets), expected.buffers.total):
+        out.append(f"DDP gradient buckets: measured {max(buckets):,} B, planned {expected.buffers.total:,} B")
     return out
 
 
@@ -96,16 +108,23 @@ STORED_AS_FP32 = {
         "(the bfloat16 copies are transient), float32 gradient shards and optimizer states"
     ),
 }
+MEASURED = {
+    Engine.DDP: "params, grads and optimizer state, frozen and trainable, and DDP's gradient buckets (its logging data)",
+    Engine.FSDP: (
+        "params and grads as allocated (dim 0 padded), optimizer state, frozen and trainable; the transient "
+        "unsharded units (engine buffers) are not measured"
+    ),
+}
 
 
 def _memory_detail(opts: DistOptions) -> str:
-    """What was compared; under bfloat16, why the plan is the as-stored one and not bf16-mixed."""
-    parts = "params, grads and optimizer state, frozen and trainable"
+    """What was compared; under bfloat16, why the stored bytes are float32."""
+    plan = f"plan {STRATEGY_OF[opts.engine]}"
     if opts.dtype != "bfloat16":
-        return parts
+        return f"{MEASURED[opts.engine]}; {plan}"
     return (
-        f"{parts}; {STORED_AS_FP32[opts.engine]}: compared with the plan as stored, not the bf16-mixed "
-        "formula (2 B per parameter and gradient), which this engine does not allocate"
+        f"{MEASURED[opts.engine]}; {STORED_AS_FP32[opts.engine]}: {plan} under bf16-mixed, not the plain "
+        "bf16-mixed formula (2 B per parameter and gradient), which this engine does not allocate"
     )
 
 
@@ -128,7 +147,7 @@ def _checks(opts: DistOptions, ranks: tuple[RankReport, ...], plan: Plan, expect
     off = memory_disagreements(ranks, expected)
     checks.append(
         Check(
-            f"measured bytes match the memory plan (mean over ranks, within {AGREEMENT:.0%})",
+            f"measured bytes match the memory plan (the largest rank, within {AGREEMENT:.0%})",
             not off,
             _memory_detail(opts) if not off else "; ".join(off),
             severity="warning",
@@ -226,6 +245,7 @@ class Prepared:
     job: Job
     plan: Plan
     backend: str
+    unit_of: Mapping[str, str] = field(default_factory=dict)  # FSDP: each parameter's unit (units.unit_map)
 
 
 def verify_distributed(settings: Settings, opts: DistOptions) -> DistResult:
@@ -267,8 +287,10 @@ def prepare(settings: Settings, opts: DistOptions, local_ranks: int | None = Non
     if not any(d.trainable for d in plan.decisions):
         raise UsageError(f"--{opts.engine}: every parameter is frozen, so there is nothing to train or synchronise")
     shard_by: tuple[str, ...] = ()
+    unit_of: dict[str, str] = {}
     if opts.engine is Engine.FSDP:
         shard_by = fsdp_units(loaded.inventory, plan, opts.shard_by).shard_by
+        unit_of = unit_map(loaded.inventory, plan, shard_by)
     family = input_family(source)
     if family == "custom" and opts.input_shape is None:
         raise UsageError(
@@ -276,7 +298,7 @@ def prepare(settings: Settings, opts: DistOptions, local_ranks: int | None = Non
         )
     batch_size = opts.batch_size or DEFAULT_BATCH
     job = Job(settings, opts, family, shard_by, batch_size, tuple(d.param.name for d in plan.decisions))
-    return Prepared(job, plan, backend)
+    return Prepared(job, plan, backend, unit_of)
 
 
 def assess(opts: DistOptions, prepared: Prepared, outcomes: "list[RankOutcome]") -> DistResult:
@@ -291,10 +313,11 @@ def assess(opts: DistOptions, prepared: Prepared, outcomes: "list[RankOutcome]")
     gone = set(ranks[0].missing)
     if gone:  # parameters the BatchNorm policy turned into buffers: no longer parameters to plan
         plan = replace(plan, decisions=tuple(d for d in plan.decisions if d.param.name not in gone))
-    plan_options = PlanOptions(STRATEGY_OF[opts.engine], opts.world_size, opts.optimizer)
-    static = memory_plan(plan.decisions, plan_options)
+    precision = Precision.BF16_MIXED if opts.dtype == "bfloat16" else None  # storage stays float32 (engine_torch.py)
+    plan_options = PlanOptions(STRATEGY_OF[opts.engine], opts.world_size, opts.optimizer, precision=precision)
+    static = plan_of(plan.decisions, plan_options, unit_of=prepared.unit_of)
     no_grad = frozenset(n for r in ranks for n in r.no_grad)
-    expected = memory_plan(plan.decisions, plan_options, without_gradient=no_grad)
+    expected = plan_of(plan.decisions, plan_options, without_gradient=no_grad, unit_of=prepared.unit_of)
     desc = f"{job.batch_size} synthetic inputs per rank"
     return DistResult(
         job.settings.source.text,

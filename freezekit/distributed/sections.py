@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from ..core.plan import Plan
 from ..core.records import Inventory
-from ..errors import VerifyError
-from .memory_plan import MemoryPlan, PlanOptions, memory_plan
-from .units import UnitReport, fsdp_units, mixed_units_message
+from ..errors import RuleError, VerifyError
+from .memory_plan import MemoryPlan, PlanOptions, Strategy
+from .plan_of import plan_of
+from .units import UnitReport, fsdp_units, mixed_units_message, unit_map
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,27 @@ def count_sections(
     plan_options: PlanOptions | None,
     activations: int | None = None,
 ) -> CountSections:
-    """`inventory` is needed for the units only (see `flat_error` for --fsdp-flat)."""
+    """`inventory` is needed for the units only (the listed ones, and torch-fsdp2's; see `flat_error`
+    for --fsdp-flat)."""
     units = None
     if inventory is not None and (shard_by is not None or fsdp_flat):
         units = fsdp_units(inventory, plan, shard_by)
     memory = None
     if plan_options is not None:
-        memory = memory_plan(plan.decisions, plan_options, activations=activations)
+        unit_of = None
+        if plan_options.strategy is Strategy.TORCH_FSDP2:  # its transient is the units unsharded
+            unit_of = unit_map(_with_modules(inventory), plan, shard_by)
+        memory = plan_of(plan.decisions, plan_options, activations=activations, unit_of=unit_of)
     return CountSections(units, memory)
+
+
+def _with_modules(inventory: Inventory | None) -> Inventory:
+    if inventory is None or not inventory.has_modules:
+        raise RuleError(
+            "--strategy torch-fsdp2 needs the model's modules for its FSDP units, and a checkpoint file has "
+            "none; name the model, or plan the plain --strategy fsdp"
+        )
+    return inventory
 
 
 def flat_error(inventory: Inventory, plan: Plan, sections: CountSections) -> VerifyError | None:

@@ -113,6 +113,14 @@ def fsdp_units(inventory: Inventory, plan: Plan, shard_by: tuple[str, ...] | Non
     return UnitReport(tuple(shard_by), how, tuple(units))
 
 
+def unit_map(inventory: Inventory, plan: Plan, shard_by: tuple[str, ...] | None) -> dict[str, str]:
+    """Each parameter's unit (the name of its innermost unit, "" for the root), for the units
+    `fsdp_units` lists."""
+    check_shard_by(inventory, shard_by)
+    names = [m.name for m in _unit_roots(inventory, shard_by or default_unit_types(inventory)[0])]
+    return {d.param.name: _unit_of(d.param.module, names) for d in plan.decisions}
+
+
 def uniform_fix(inventory: Inventory, plan: Plan, report: UnitReport, unit: Unit) -> str:
     """A rule that makes `unit` uniform: more --shard-by types when that separates the minority's
     modules into uniform units, else freezing or training the whole unit."""

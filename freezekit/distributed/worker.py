@@ -90,6 +90,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
     # after wrapping: the engine has given every rank rank 0's values (DDP's broadcast, our sync for FSDP)
     before = digests((n, p) for n, p in named if not p.requires_grad)
     steps = _train(job, model, engine, optimizer, batch, named)
+    buckets = ddp_check.bucket_bytes(engine) if job.dist.engine is Engine.DDP else None
     after_frozen = trainable_after = {}
     if not steps.error or job.dist.engine is Engine.DDP:
         # FSDP's full tensors of sharded parameters need every rank; a failed rank would leave them waiting
@@ -108,6 +109,7 @@ def run_rank(rank: int, world_size: int, job: Job) -> RankReport:
         engine_error=steps.error,
         wrapped=wrapped_names,
         missing=missing,
+        buckets=buckets,
     )
 
 

@@ -9,7 +9,17 @@ import typer
 
 from freezekit.cli.app import app
 
-PANELS = {"Model and source", "Rules", "Output", "Expectations", "Trust", "Distributed", "Memory plan", "Training"}
+PANELS = {
+    "Model and source",
+    "Rules",
+    "Output",
+    "Expectations",
+    "Trust",
+    "Distributed",
+    "Memory plan",
+    "Activations",
+    "Training",
+}
 TYPER_OWN = {"help", "install_completion", "show_completion", "version"}  # flags Typer and the group add
 
 
@@ -46,7 +56,16 @@ def test_every_option_says_what_to_type(path, command):
 def test_count_help_in_panels(cli):
     code, out, _ = cli("count", "--help")
     assert code == 0
-    for panel in ("Model and source", "Rules", "Output", "Expectations", "Trust", "Distributed", "Memory plan"):
+    for panel in (
+        "Model and source",
+        "Rules",
+        "Output",
+        "Expectations",
+        "Trust",
+        "Distributed",
+        "Memory plan",
+        "Activations",
+    ):
         assert f"─ {panel} ─" in out
     assert "WORLD_SIZE" not in out and "SHARD_BY" not in out and "HF_CLASS" not in out
 

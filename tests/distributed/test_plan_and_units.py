@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from freezekit.core.plan import Decision, Default, make_plan
 from freezekit.core.records import Inventory, ModuleRecord, ParamRecord
 from freezekit.core.rules import Rule
-from freezekit.distributed import memory_plan as mp
 from freezekit.distributed.memory_plan import (
     OPTIMIZERS,
     STATES_PER_ELEMENT,
@@ -18,6 +19,7 @@ from freezekit.distributed.memory_plan import (
     plan_options,
 )
 from freezekit.distributed.options import parse_types
+from freezekit.distributed.plan_of import plan_of
 from freezekit.distributed.sections import (
     CountSections,
     count_sections,
@@ -49,7 +51,7 @@ def _decisions() -> list[Decision]:
 
 
 def memory_plan(decisions, strategy, world_size, optimizer, param_dtype=None, **kw) -> MemoryPlan:
-    return mp.memory_plan(decisions, plan_options(strategy, world_size, optimizer, param_dtype), **kw)
+    return plan_of(decisions, plan_options(strategy, world_size, optimizer, param_dtype), **kw)
 
 
 def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
@@ -67,12 +69,14 @@ def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
         ("fsdp", Split(1000, 600), Split(0, 600), Split(0, 1212)),  # states sharded, counters on every rank
         ("deepspeed-zero1", Split(4000, 2400), Split(0, 600), Split(0, 1203)),  # DeepSpeed keeps the grad partition
         ("deepspeed-zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
+        ("torch-ddp", Split(4000, 2400), Split(0, 2400), Split(0, 4812)),  # + 2400 B of buckets (engine_torch tests)
+        ("torch-fsdp2", Split(1000, 600), Split(0, 600), Split(0, 1212)),  # dims divide by 4: no padding
     ],
 )
 def test_adamw_plan_per_strategy(strategy, params, grads, states):  # every strategy: see the next test
     plan = memory_plan(_decisions(), strategy, 4, "adamw")
     assert _parts(plan) == (params, grads, states)
-    assert plan.total == params + grads + states
+    assert plan.total == params + grads + states + (plan.buffers or Split())
 
 
 def test_every_strategy_and_optimizer_has_a_case():
@@ -243,10 +247,15 @@ def test_memory_disagreements_name_the_part_beyond_one_percent():
     def rank(r: int, states: int) -> RankReport:
         return RankReport(r, Split(4000, 2400), Split(0, 2400), Split(0, states), steps_done=1)
 
-    assert memory_disagreements((rank(0, 2400), rank(1, 2424)), expected) == []  # mean 2412: 0.5% off
-    assert memory_disagreements((rank(0, 2400), rank(1, 2500)), expected) == [
-        "optimizer_state trainable: measured 2,450 B, planned 2,400 B"
-    ]  # mean 2450: 2.1% off
+    assert memory_disagreements((rank(0, 2400), rank(1, 2424)), expected) == []  # the largest rank: 1% off
+    assert memory_disagreements((rank(0, 2400), rank(1, 2425)), expected) == [
+        "optimizer_state trainable: measured 2,425 B, planned 2,400 B"
+    ]  # the largest rank 1.04% off (the mean, 0.5%, would hide it)
+    buckets = memory_plan(_decisions(), "torch-ddp", 2, "sgd-momentum")  # buckets: 2400 B
+    assert memory_disagreements((replace(rank(0, 2400), buckets=2400),), buckets) == []
+    assert memory_disagreements((replace(rank(0, 2400), buckets=4800),), buckets) == [
+        "DDP gradient buckets: measured 4,800 B, planned 2,400 B"
+    ]
 
 
 def test_a_rank_error_keeps_its_exit_code():

@@ -1,0 +1,24 @@
+"""The memory plan of any `--strategy`: the formulas and DeepSpeed's presets (memory_plan.py), PyTorch's
+engines (engine_torch.py). Pure: no torch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from ..core.plan import Decision
+from .engine_torch import TORCH_ENGINES, engine_plan
+from .memory_plan import MemoryPlan, PlanOptions, memory_plan
+
+
+def plan_of(
+    decisions: Iterable[Decision],
+    options: PlanOptions,
+    without_gradient: frozenset[str] = frozenset(),
+    activations: int | None = None,
+    unit_of: Mapping[str, str] | None = None,
+) -> MemoryPlan:
+    """The plan per rank (memory_plan.memory_plan says what `without_gradient` means); `unit_of`
+    (units.unit_map) places each parameter in its FSDP unit for torch-fsdp2 (None: all in the root)."""
+    if options.strategy in TORCH_ENGINES:
+        return engine_plan(decisions, options, unit_of, without_gradient, activations)
+    return memory_plan(decisions, options, without_gradient, activations)
