@@ -123,6 +123,15 @@ SeqLenOpt = Annotated[
         "--seq-len", metavar="TOKENS", rich_help_panel=ACTIVATIONS, help="--activations: tokens per sample (hf:)."
     ),
 ]
+PlanInputShapeOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--input-shape",
+        metavar="C,H,W",
+        rich_help_panel=ACTIVATIONS,
+        help="--activations: one input without the batch dimension (default: as verify infers it).",
+    ),
+]
 CheckpointingOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -198,6 +207,7 @@ class CountDistOptions:
     activations: ActivationsOpt = False
     batch_size: PlanBatchOpt = None
     seq_len: SeqLenOpt = None
+    input_shape: PlanInputShapeOpt = None
     checkpointing: CheckpointingOpt = None
 
     def requested(self, fmt: Format) -> bool:
@@ -208,8 +218,9 @@ class CountDistOptions:
                 "--world-size, --strategy, --optimizer, --param-dtype, --precision, --ddp-bucket-view and "
                 "--activations go with --memory-plan"
             )
-        if (self.batch_size is not None or self.seq_len is not None or self.checkpointing) and not self.activations:
-            raise UsageError("--batch-size, --seq-len and --checkpointing go with --activations")
+        shaped = (self.batch_size, self.seq_len, self.input_shape, self.checkpointing)
+        if any(v is not None for v in shaped) and not self.activations:
+            raise UsageError("--batch-size, --seq-len, --input-shape and --checkpointing go with --activations")
         wanted = self.shard_by is not None or self.fsdp_flat or self.memory_plan  # '' is a bad value, not none
         if wanted and fmt is Format.CSV:
             raise UsageError(
@@ -250,7 +261,7 @@ def count_sections(
     plan = None
     if d.memory_plan:
         plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype, d.precision, d.ddp_bucket_view)
-    acts = activation_options(d.batch_size, d.seq_len, None, d.checkpointing) if d.activations else None
+    acts = activation_options(d.batch_size, d.seq_len, d.input_shape, d.checkpointing) if d.activations else None
     done = run_audit(Command.COUNT, settings, progress=status)
     report = done.report
     units = shard_by is not None or d.fsdp_flat or (plan is not None and plan.strategy is Strategy.TORCH_FSDP2)

@@ -96,7 +96,14 @@ def forecast_activations(
         _cast_inputs(model, dtype)
     model.train()
     batch = _batch(model, source.text, input_family(source), opts)
-    return saved_bytes(model, batch.call, opts.checkpointing)
+    try:
+        return saved_bytes(model, batch.call, opts.checkpointing)
+    except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as exc:
+        first = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
+        raise UsageError(
+            f"--activations: the forward on the meta device failed on the synthetic input ({batch.desc}): "
+            f"{first}; pass --input-shape C,H,W (or --seq-len TOKENS for hf:)"
+        ) from exc
 
 
 def _batch(model: "nn.Module", name: str, family: str, opts: ActivationOptions) -> Any:

@@ -76,7 +76,7 @@ ACT_70B = 7_267_762_176  # 80 layer inputs (80 x 4096 x 8192 x 2 B) + one layer 
         (
             ("--memory-plan", "--batch-size", "2"),
             2,
-            "--batch-size, --seq-len and --checkpointing go with --activations",
+            "--batch-size, --seq-len, --input-shape and --checkpointing go with --activations",
         ),
         (("--precision", "bf16"), 2, "go with --memory-plan"),
         (
@@ -120,3 +120,20 @@ def test_peft_model_units_are_its_decoder_layers(cli, tmp_path_factory):
     assert doc["unit_types"] == {"types": ["LlamaDecoderLayer"], "how": "_no_split_modules"}
     assert [u["type"] for u in doc["units"]] == ["LlamaDecoderLayer", "LlamaDecoderLayer", "PeftModelForCausalLM"]
     assert code == 10 and "2 FSDP units mix frozen and trainable" in err  # the LoRA layers inside each
+
+
+MLP = "from torch import nn\n\ndef build():\n    return nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))\n"
+
+
+def test_a_factory_s_activations_take_its_input_shape(cli, tmp_path):
+    """Batch 3 of 16 features: the first Linear saves its input (3 x 16 x 4 B), the ReLU's output
+    (3 x 32 x 4 B) serves the ReLU's and the second Linear's backward, stored once: 576 B."""
+    (tmp_path / "mlp.py").write_text(MLP)
+    args = (f"{tmp_path / 'mlp.py'}:build", "--trust-code", "--activations", "--batch-size", "3")
+    assert _plan(cli, *args, "--input-shape", "16")["per_rank"]["activations"] == 3 * 16 * 4 + 3 * 32 * 4
+    code, out, err = cli("count", *args, "--memory-plan", "--input-shape", "17")
+    assert (code, out, err.count("\n")) == (2, "", 1)
+    assert err.startswith(
+        "freezekit: error: --activations: the forward on the meta device failed on the synthetic input"
+    )
+    assert err.rstrip().endswith("pass --input-shape C,H,W (or --seq-len TOKENS for hf:)")
