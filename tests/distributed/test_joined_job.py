@@ -116,10 +116,14 @@ def test_two_nodes_under_torchrun_report_once_and_exit_alike(tmp_path):
         agents.append(_agent(port, False, tmp_path / "node1"))
         codes = [agent.wait(timeout=150) for agent in agents]
     finally:
-        for agent in agents:  # reaped even when an assertion or a timeout fails the test
-            if agent.poll() is None:
-                agent.kill()
-                agent.wait()
+        for agent in agents:  # reaped even when a timeout fails the test: SIGTERM first, so that
+            if agent.poll() is None:  # torchrun stops its worker (in a session of its own) before exiting
+                agent.terminate()
+                try:
+                    agent.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    agent.kill()  # the worker still ends itself: --timeout 60
+                    agent.wait()
     outs = [(tmp_path / f"node{i}.out").read_text() for i in range(2)]
     errs = [(tmp_path / f"node{i}.err").read_text() for i in range(2)]
     assert codes == [1, 1], errs  # torchrun's own code when its worker failed
