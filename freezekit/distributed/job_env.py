@@ -2,8 +2,10 @@
 from the environment the launcher set. Pure: no torch.
 
 torchrun (any --nnodes) sets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR and
-MASTER_PORT; SLURM's srun sets SLURM_PROCID, SLURM_NTASKS and SLURM_LOCALID (the batch script exports
-MASTER_ADDR and MASTER_PORT). The torchrun names win when both are there (torchrun inside a SLURM job).
+MASTER_PORT, and GROUP_WORLD_SIZE (its agents: nodes) and ROLE_WORLD_SIZE (= WORLD_SIZE, one role);
+SLURM's srun sets SLURM_PROCID, SLURM_NTASKS and SLURM_LOCALID (the batch script exports MASTER_ADDR
+and MASTER_PORT). The torchrun names win when both are there (torchrun inside a SLURM job). A
+WORLD_SIZE that another launcher's variables contradict is refused rather than guessed between.
 """
 
 from __future__ import annotations
@@ -83,4 +85,28 @@ def job_env(env: Mapping[str, str], flag: str) -> JobEnv:
     if not addr:
         raise UsageError(f"{flag} env: MASTER_ADDR is not set (the host of rank 0's store; srun: export it)")
     port = _int(env, "MASTER_PORT", flag, low=1, high=65535)
+    _check_launcher(env, flag, launcher, world_size, local_world_size)
     return JobEnv(rank, world_size, local_rank, local_world_size, addr, port, launcher)
+
+
+def _check_launcher(env: Mapping[str, str], flag: str, launcher: str, world_size: int, local_world_size: int) -> None:
+    """The launcher's other words for the job's size must agree with the one read."""
+    if launcher == "srun":
+        if "WORLD_SIZE" in env and env["WORLD_SIZE"].strip() != str(world_size):
+            raise UsageError(
+                f"{flag} env: WORLD_SIZE={quoted(env['WORLD_SIZE'])} is exported but srun started "
+                f"SLURM_NTASKS={world_size} tasks: inconsistent (unset WORLD_SIZE, or launch with torchrun)"
+            )
+        return
+    if "ROLE_WORLD_SIZE" in env and env["ROLE_WORLD_SIZE"].strip() != str(world_size):
+        raise UsageError(
+            f"{flag} env: WORLD_SIZE={world_size} but torchrun's ROLE_WORLD_SIZE="
+            f"{quoted(env['ROLE_WORLD_SIZE'])}: inconsistent (WORLD_SIZE overridden after torchrun set it?)"
+        )
+    if "GROUP_WORLD_SIZE" in env:
+        nodes = _int(env, "GROUP_WORLD_SIZE", flag, low=1)
+        if local_world_size + nodes - 1 > world_size:  # every other node runs one rank at least
+            raise UsageError(
+                f"{flag} env: WORLD_SIZE={world_size} cannot hold GROUP_WORLD_SIZE={nodes} nodes with "
+                f"LOCAL_WORLD_SIZE={local_world_size} ranks on this one: inconsistent"
+            )

@@ -86,8 +86,26 @@ def _built(folder: hub_folders.HubFolder, spec: SourceSpec, materialize: bool) -
 
         built = type(model).__name__
         loaded = _noted(loaded, auto_model_note(folder, built), built_class=built)
+    quantized = None if materialize else _bnb_config(folder, spec)
+    if quantized is not None:  # a meta build of a bitsandbytes model: its weights at their packed bytes
+        from dataclasses import replace
+
+        from .bnb_config import quantized_inventory
+
+        return replace(loaded, inventory=quantized_inventory(loaded.inventory, *quantized))
     note = hub_folders.quantization_note(folder)
     return _noted(loaded, note) if note else loaded
+
+
+def _bnb_config(folder: hub_folders.HubFolder, spec: SourceSpec) -> tuple[dict[str, Any], str] | None:
+    """The config.json (and its folder's label) asking bitsandbytes to quantize: the model's, or a
+    PEFT adapter's base's; None when neither does."""
+    from .bnb_config import bnb_dtype
+
+    if folder.kind == hub_folders.ADAPTER:
+        folder = hub_folders.resolve_base(folder, spec.base, repo_only=spec.repo_ids_only)
+    config = folder.config() if folder.kind == hub_folders.MODEL else {}
+    return (config, folder.label) if bnb_dtype(config) else None
 
 
 def _built_by_auto_model(folder: hub_folders.HubFolder, spec: SourceSpec) -> bool:

@@ -262,7 +262,7 @@ def fingerprint(ref: str, revision: str | None, base: str | None, repo_only: boo
         texts = [folder.kind, folder.config_text]
         if folder.kind == ADAPTER:
             base_folder = resolve_base(folder, base, repo_only=repo_only)
-            if base_folder.kind != MODEL or "auto_map" in base_folder.config():
+            if base_folder.kind != MODEL or {"auto_map", "quantization_config"} & set(base_folder.config()):
                 return None
             texts += [base_folder.kind, base_folder.config_text]
     except FreezekitError:

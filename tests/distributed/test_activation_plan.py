@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import resource
-import time
 
 import pytest
 
@@ -36,11 +34,10 @@ def test_precision_table_says_its_assumptions(cli):
     assert "ZeRO paper accounting" in " ".join(out.split())
 
 
-def test_llama_70b_activations_on_meta_in_seconds(cli, tmp_path):
+def test_llama_70b_activations_on_meta(cli, tmp_path):
+    """The exact figure; its speed and memory targets (< 10 s, < 1 GiB) are benchmarks/activation_forecast.py's."""
     pytest.importorskip("transformers")
     (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
     plan = _plan(
         cli,
         f"hf:{tmp_path}",
@@ -55,8 +52,6 @@ def test_llama_70b_activations_on_meta_in_seconds(cli, tmp_path):
         "--checkpointing",
         "LlamaDecoderLayer",
     )
-    assert time.perf_counter() - start < 15  # about 4 s alone; headroom for a shared two-core machine
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 2**20  # KiB: under 1 GiB more
     assert plan["per_rank"]["activations"] == ACT_70B
 
 

@@ -1,14 +1,16 @@
 """`verify --ddp env / --fsdp env`: one rank of a job torchrun (or srun) started (issue 18, item 8).
 
-The environment is parsed without torch; one real `torchrun --nproc-per-node 2` job on 127.0.0.1
-(gloo) checks that rank 0 alone prints the report, with the job's world size, and that every rank
-exits with the same code.
+The environment is parsed without torch; a real two-node job, two torchrun agents on 127.0.0.1 with
+a c10d rendezvous (gloo), checks that rank 0 alone prints the report, with the job's world size, and
+that every rank exits with the same code.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +37,9 @@ def test_torchrun_and_srun_environments():
     slurm = {"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "MASTER_ADDR": "n0", "MASTER_PORT": "1234"}
     assert job_env(slurm, "--fsdp") == JobEnv(5, 8, 1, 2, "n0", 1234, "srun")
     assert job_env({**slurm, **TORCHRUN}, "--ddp").launcher == "torchrun"  # torchrun inside a SLURM job
+    assert job_env({**slurm, "WORLD_SIZE": "8"}, "--ddp").world_size == 8  # exported, and agreeing
+    torchrun_says_too = {**TORCHRUN, "GROUP_RANK": "1", "GROUP_WORLD_SIZE": "2", "ROLE_WORLD_SIZE": "4"}
+    assert job_env(torchrun_says_too, "--ddp") == JobEnv(3, 4, 1, 2, "node0", 29500, "torchrun")
 
 
 @pytest.mark.parametrize(
@@ -47,6 +52,16 @@ def test_torchrun_and_srun_environments():
         ({"LOCAL_WORLD_SIZE": "8"}, "LOCAL_RANK=1 with 8 ranks on this machine and WORLD_SIZE=4 in all: inconsistent"),
         ({"MASTER_ADDR": None}, "--ddp env: MASTER_ADDR is not set"),
         ({"MASTER_PORT": "70000"}, "--ddp env: MASTER_PORT='70000' is not an integer of at least 1 and at most 65535"),
+        ({"ROLE_WORLD_SIZE": "8"}, "--ddp env: WORLD_SIZE=4 but torchrun's ROLE_WORLD_SIZE='8': inconsistent"),
+        (
+            {"GROUP_WORLD_SIZE": "4"},
+            "--ddp env: WORLD_SIZE=4 cannot hold GROUP_WORLD_SIZE=4 nodes with LOCAL_WORLD_SIZE=2 ranks on this one",
+        ),
+        ({"GROUP_WORLD_SIZE": "0"}, "--ddp env: GROUP_WORLD_SIZE='0' is not an integer of at least 1"),
+        (
+            {"RANK": None, "LOCAL_RANK": None, "SLURM_PROCID": "3", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1"},
+            "--ddp env: WORLD_SIZE='4' is exported but srun started SLURM_NTASKS=8 tasks: inconsistent",
+        ),
     ],
 )
 def test_an_inconsistent_environment_is_one_usage_error(change, message):
@@ -74,45 +89,52 @@ def test_cli_env_outside_a_launcher_is_one_line(cli, monkeypatch):
     )
 
 
-def test_two_ranks_under_torchrun_report_once_and_exit_alike(tmp_path):
-    """--strict makes the unused `spare` layer fail the run: every rank must exit 10, rank 0 alone prints."""
-    args = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nnodes",
-        "1",
-        "--nproc-per-node",
-        "2",
-        "-m",
-        "freezekit",
-        "verify",
-        f"{MODELS}:build_unused",
-        "-p",
-        "stem",
-        "--input-shape",
-        "6",
-        "--fsdp",
-        "env",
-        "--steps",
-        "1",
-        "--strict",
-        "--format",
-        "json",
-        "--timeout",
-        "60",
-    ]
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=150)
-    doc = json.loads(done.stdout)  # one document: the other rank printed nothing on stdout
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _agent(port: int, hosts_store: bool, out: Path) -> subprocess.Popen:
+    """One torchrun agent: one node of a two-node job, one rank, c10d rendezvous on 127.0.0.1."""
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1"]
+    rendezvous = ["--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "joined"]
+    rendezvous += ["--rdzv-conf", f"is_host={int(hosts_store)},join_timeout=60", "--local-addr", "127.0.0.1"]
+    verify = ["-m", "freezekit", "verify", f"{MODELS}:build_unused", "-p", "stem", "--input-shape", "6"]
+    verify += ["--fsdp", "env", "--steps", "1", "--strict", "--format", "json", "--timeout", "60"]
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    with open(out.with_suffix(".out"), "w") as stdout, open(out.with_suffix(".err"), "w") as stderr:
+        return subprocess.Popen(torchrun + rendezvous + verify, cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
+
+
+def test_two_nodes_under_torchrun_report_once_and_exit_alike(tmp_path):
+    """Two torchrun agents on 127.0.0.1 acting as two nodes (gloo), one rank each. --strict makes the
+    unused `spare` layer fail the run: every rank must exit 10, rank 0 alone prints."""
+    port = _free_port()
+    agents = [_agent(port, True, tmp_path / "node0")]
+    try:
+        agents.append(_agent(port, False, tmp_path / "node1"))
+        codes = [agent.wait(timeout=150) for agent in agents]
+    finally:
+        for agent in agents:  # reaped even when a timeout fails the test: SIGTERM first, so that
+            if agent.poll() is None:  # torchrun stops its worker (in a session of its own) before exiting
+                agent.terminate()
+                try:
+                    agent.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    agent.kill()  # the worker still ends itself: --timeout 60
+                    agent.wait()
+    outs = [(tmp_path / f"node{i}.out").read_text() for i in range(2)]
+    errs = [(tmp_path / f"node{i}.err").read_text() for i in range(2)]
+    assert codes == [1, 1], errs  # torchrun's own code when its worker failed
+    assert sorted(out == "" for out in outs) == [False, True]  # one node's rank printed, the other nothing
+    doc = json.loads("".join(outs))  # one document
     assert (doc["engine"], doc["world_size"], doc["backend"], doc["ok"]) == ("fsdp", 2, "gloo", False)
     assert [c["name"] for c in doc["checks"] if not c["ok"]] == ["trainable parameters received a gradient"]
     assert len(doc["measured"]) == 2
-    assert sorted(re.findall(r"rank\s+: (\d) \(local_rank: \d\)\s+exitcode\s+: (\d+)", done.stderr)) == [
-        ("0", "10"),
-        ("1", "10"),
-    ]
-    errors = [line for line in done.stderr.splitlines() if line.startswith("freezekit: error: ")]
+    exits = [re.findall(r"rank\s+: (\d) \(local_rank: 0\)\s+exitcode\s+: (\d+)", err) for err in errs]
+    assert sorted(sum(exits, [])) == [("0", "10"), ("1", "10")]
+    errors = [line for err in errs for line in err.splitlines() if line.startswith("freezekit: error: ")]
     assert len(errors) == 2 and errors[0] == errors[1]
     assert errors[0].startswith("freezekit: error: trainable parameters received a gradient: 2 trainable tensors")
 

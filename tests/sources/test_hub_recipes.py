@@ -19,6 +19,7 @@ HUB_RECIPES = (
     "timm-vit-base-head-and-last-two-blocks.yaml",
     "whisper-small-freeze-encoder.yaml",
     "clip-vit-b-32-linear-probe.yaml",
+    "llama-3-8b-qlora.yaml",
 )
 
 
@@ -75,6 +76,7 @@ def test_clip_linear_probe_trains_only_the_classifier(cli, tiny_clip, tmp_path):
         ("llama-3-8b-freeze-first-half.yaml", 4_015_132_672, 4_015_128_576),
         ("whisper-small-freeze-encoder.yaml", 153_580_800, 88_154_112),
         ("clip-vit-b-32-linear-probe.yaml", 7_690, 87_456_000),
+        ("llama-3-8b-qlora.yaml", 6_815_744, 8_030_261_248),
     ],
 )
 def test_hf_recipe_runs_offline_as_shipped(cli, hub_env, recipe, trainable, frozen):
@@ -95,7 +97,26 @@ def test_every_hf_recipe_ships_its_config():
         model = yaml.safe_load(recipe.read_text())["model"]
         name = model["name"] if isinstance(model, dict) else model
         if name.startswith("hf:"):
-            assert name.startswith("hf:./hf/") and (CONFIGS / name[3:] / "config.json").is_file(), recipe.name
+            folder = CONFIGS / name[3:]
+            assert name.startswith("hf:./hf/"), recipe.name
+            assert (folder / "config.json").is_file() or (folder / "adapter_config.json").is_file(), recipe.name
+        if isinstance(model, dict) and "base" in model:  # a PEFT adapter's base, beside it too
+            assert model["base"].startswith("./hf/") and (CONFIGS / model["base"] / "config.json").is_file()
+
+
+def test_qlora_recipe_counts_its_nf4_base_packed(cli, hub_env):
+    """224 decoder nn.Linear weights (6,979,321,856 values) at 4 bits; embed_tokens, lm_head and the norms
+    bf16; PEFT's LoRA adapters float32; ZeRO-3 bf16-mixed on 8 ranks: the 0.71 GiB of docs/memory.md."""
+    code, out, err = cli(
+        "count", "-c", CONFIGS / "llama-3-8b-qlora.yaml", "-f", "json", "--no-cache", "--memory-plan",
+        "--world-size", "8", "--strategy", "zero3", "--precision", "bf16-mixed",
+    )  # fmt: skip
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["totals"]["bytes_by_dtype"] == {"bfloat16": 2_101_878_784, "float32": 27_262_976, "nf4": 3_489_660_928}
+    base = 3_489_660_928 + 6_979_321_856 // 64 * 4 + 2_101_878_784  # packed + absmax + bf16
+    assert data["memory_plan"]["per_rank"]["total"] == (base + 6_815_744 * (2 + 2 + 12)) // 8 == 767_099_904
+    assert "config.json asks bitsandbytes for nf4 weights: the 224 nn.Linear weights" in err
 
 
 def test_every_hub_recipe_is_tested_here():

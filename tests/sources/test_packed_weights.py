@@ -84,10 +84,21 @@ def test_bitsandbytes_8bit_and_gptq_checkpoints(cli, tmp_path):
 
 
 def test_a_quantized_config_counts_the_logical_model_and_says_so(cli, tmp_path):
+    """bitsandbytes: its Linear weights at their packed bytes (sources/bnb_config.py); GPTQ: the config's dtype."""
     pytest.importorskip("transformers")
-    config = {**LLAMA_70B, "quantization_config": {"quant_method": "bitsandbytes", "load_in_4bit": True}}  # noqa: F405
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    code, out, err = cli("count", f"hf:{tmp_path}", "--format", "json")
+    for method, quant in (
+        ("bnb", {"quant_method": "bitsandbytes", "load_in_4bit": True}),
+        ("gptq", {"quant_method": "gptq", "bits": 4}),
+    ):
+        (tmp_path / method).mkdir()
+        (tmp_path / method / "config.json").write_text(json.dumps({**LLAMA_70B, "quantization_config": quant}))  # noqa: F405
+    code, out, err = cli("count", f"hf:{tmp_path / 'bnb'}", "--format", "json")
+    assert code == 0, err
+    totals = json.loads(out)["totals"]
+    assert totals["total"] == 70_553_706_496
+    assert totals["bytes_by_dtype"]["fp4"] == 80 * 8192 * (2 * 8192 + 2 * 1024 + 3 * 28672) // 2  # 560 Linear weights
+    assert "asks bitsandbytes for fp4 weights: the 560 nn.Linear weights it would quantize (all but lm_head)" in err
+    code, out, err = cli("count", f"hf:{tmp_path / 'gptq'}", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["totals"]["total"] == 70_553_706_496
-    assert "describes bitsandbytes, 4-bit weights" in err and "logical (unpacked) parameters" in err
+    assert "describes gptq, 4-bit weights" in err and "logical (unpacked) parameters" in err
