@@ -154,7 +154,7 @@ def freeze(
 def count(m: ModelOptions, r: ReportOptions, d: CountDistOptions, t: StageOptions) -> None:
     """Print totals (total, trainable, frozen); fail the pipeline when expectations are not met."""
     if t.stages:
-        return count_stages(_settings(m, no_cache=r.no_cache), r.fmt)
+        return count_stages(_settings(m, no_cache=r.no_cache), r.fmt, d.stage_plan_options())
     if not d.requested(r.fmt):
         _audit(Command.COUNT, m, r)
         return

@@ -18,6 +18,7 @@ from .error_boundary import warn
 from .options import ACTIVATIONS, DISTRIBUTED, MEMORY_PLAN, at_least, between, choices
 
 if TYPE_CHECKING:
+    from ..distributed.memory_plan import PlanOptions
     from ..distributed.results import DistResult
     from ..pipeline.settings import Settings
     from ..verify.options import VerifyOptions
@@ -210,6 +211,26 @@ class CountDistOptions:
     input_shape: PlanInputShapeOpt = None
     checkpointing: CheckpointingOpt = None
 
+    def stage_plan_options(self) -> "PlanOptions | None":
+        """count --stages: the memory plan each stage gets (None without --memory-plan); the
+        per-model options (units, activations) are one usage error."""
+        self.requested(Format.JSON)  # the options' own pairing rules
+        if self.shard_by is not None or self.fsdp_flat or self.activations:
+            raise UsageError(
+                "--stages takes --memory-plan and its options, not --shard-by, --fsdp-flat or --activations"
+            )
+        return self.plan_options()
+
+    def plan_options(self) -> "PlanOptions | None":
+        """--memory-plan's options, checked (None without it)."""
+        if not self.memory_plan:
+            return None
+        from ..distributed.memory_plan import plan_options
+
+        return plan_options(
+            self.strategy, self.world_size, self.optimizer, self.param_dtype, self.precision, self.ddp_bucket_view
+        )
+
     def requested(self, fmt: Format) -> bool:
         """Whether count adds sections; a UsageError for options that go with a missing one."""
         planned = (self.world_size, self.strategy, self.optimizer, self.param_dtype, self.precision)
@@ -250,7 +271,6 @@ def count_sections(
     """count with --shard-by/--fsdp-flat/--memory-plan: the report, its sections, exit 10 on a mixed flat unit."""
     from ..core.report import Command
     from ..distributed.activation_forecast import activation_options
-    from ..distributed.memory_plan import plan_options
     from ..distributed.options import parse_types
     from ..distributed.sections import count_sections as sections_of
     from ..distributed.sections import flat_error
@@ -258,9 +278,7 @@ def count_sections(
     from .progress import status
 
     shard_by = parse_types(d.shard_by) if d.shard_by is not None else None
-    plan = None
-    if d.memory_plan:
-        plan = plan_options(d.strategy, d.world_size, d.optimizer, d.param_dtype, d.precision, d.ddp_bucket_view)
+    plan = d.plan_options()
     acts = activation_options(d.batch_size, d.seq_len, d.input_shape, d.checkpointing) if d.activations else None
     done = run_audit(Command.COUNT, settings, progress=status)
     report = done.report

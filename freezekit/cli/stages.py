@@ -17,6 +17,7 @@ from .output import write_stdout
 if TYPE_CHECKING:
     from ..core.stages import StageRow
     from ..core.training_config import Stage
+    from ..distributed.memory_plan import PlanOptions
     from ..pipeline.settings import Settings
 
 StagesOpt = Annotated[
@@ -54,19 +55,29 @@ def require_stages(settings: "Settings") -> "tuple[Stage, ...]":
     return stages
 
 
-def stages_writer(command: str, source: str, rows: "tuple[StageRow, ...]", fmt: Format) -> Callable[[TextIO], None]:
+def stages_writer(
+    command: str, source: str, rows: "tuple[StageRow, ...]", fmt: Format, memory: tuple[dict, ...] | None = None
+) -> Callable[[TextIO], None]:
     from ..render.terminal import stdout_width
     from ..render.training_render import write_stages
 
-    return lambda out: write_stages(source, rows, fmt.value, out, stdout_width(), command=command)
+    return lambda out: write_stages(source, rows, fmt.value, out, stdout_width(), command, memory)
 
 
-def count_stages(settings: "Settings", fmt: Format) -> None:
-    from ..core.stages import stage_rows
+def count_stages(settings: "Settings", fmt: Format, memory: "PlanOptions | None" = None) -> None:
+    """`memory` (--memory-plan): each stage's plan per rank beside its row."""
+    from ..core.stages import stage_plans, stage_rows
     from ..pipeline.audit import load, plan_for
 
     stages = require_stages(settings)
     loaded = load(settings)
-    rows = stage_rows(loaded.inventory, plan_for(loaded.inventory, settings), stages)
-    write = stages_writer("count", settings.source.text, rows, fmt)
+    start = plan_for(loaded.inventory, settings)
+    plans = stage_plans(loaded.inventory, start, stages)
+    rows = stage_rows(loaded.inventory, start, stages, plans)
+    plans_per_rank = None
+    if memory is not None:
+        from ..distributed.sections import plan_per_rank
+
+        plans_per_rank = tuple(plan_per_rank(loaded.inventory, p, memory).to_dict() for p in plans)
+    write = stages_writer("count", settings.source.text, rows, fmt, plans_per_rank)
     write_stdout(lambda: write(sys.stdout))

@@ -40,9 +40,10 @@ class StageRow:
         }
 
 
-def stage_rows(inventory: Inventory, plan: Plan, stages: tuple[Stage, ...]) -> tuple[StageRow, ...]:
+def stage_plans(inventory: Inventory, plan: Plan, stages: tuple[Stage, ...]) -> tuple[Plan, ...]:
+    """The plan after each stage: its rules applied on top of the previous stage's result."""
     state = [d.trainable for d in plan.decisions]
-    rows = []
+    plans = []
     for stage in stages:
         params = tuple(replace(p, requires_grad=t) for p, t in zip(inventory.params, state))
         now = replace(inventory, params=params)
@@ -50,11 +51,22 @@ def stage_rows(inventory: Inventory, plan: Plan, stages: tuple[Stage, ...]) -> t
             after = make_plan(now, stage.rules, Default.KEEP, strict=True, lenient_hint="a stage's rules are strict")
         except NoMatchError as exc:
             raise NoMatchError(f"{stage.label}: {exc}") from exc
-        new = [d.trainable for d in after.decisions]
-        unfrozen = [p for p, a, b in zip(inventory.params, state, new) if b and not a]
-        trainable = sum(p.numel for p, t in zip(inventory.params, new) if t)
-        total = sum(p.numel for p in inventory.params)
-        refrozen = sum(1 for a, b in zip(state, new) if a and not b)
+        plans.append(after)
+        state = [d.trainable for d in after.decisions]
+    return tuple(plans)
+
+
+def stage_rows(
+    inventory: Inventory, plan: Plan, stages: tuple[Stage, ...], plans: tuple[Plan, ...] | None = None
+) -> tuple[StageRow, ...]:
+    """One row per stage; `plans`: stage_plans' result, when the caller already has it."""
+    plans = plans if plans is not None else stage_plans(inventory, plan, stages)
+    total = sum(p.numel for p in inventory.params)
+    rows = []
+    for stage, before, after in zip(stages, (plan, *plans[:-1]), plans):
+        pairs = [(p, a.trainable, b.trainable) for p, a, b in zip(inventory.params, before.decisions, after.decisions)]
+        unfrozen = [p for p, a, b in pairs if b and not a]
+        trainable = sum(p.numel for p, _, b in pairs if b)
         rows.append(
             StageRow(
                 stage.index,
@@ -64,8 +76,7 @@ def stage_rows(inventory: Inventory, plan: Plan, stages: tuple[Stage, ...]) -> t
                 total - trainable,
                 len(unfrozen),
                 sum(p.numel for p in unfrozen),
-                refrozen,
+                sum(1 for _, a, b in pairs if a and not b),
             )
         )
-        state = new
     return tuple(rows)

@@ -33,11 +33,23 @@ def count_sections(
         units = fsdp_units(inventory, plan, shard_by)
     memory = None
     if plan_options is not None:
-        unit_of = None
-        if plan_options.strategy is Strategy.TORCH_FSDP2:  # its transient is the units unsharded
-            unit_of = unit_map(_with_modules(inventory), plan, shard_by)
-        memory = plan_of(plan.decisions, plan_options, activations=activations, unit_of=unit_of)
+        memory = plan_per_rank(inventory, plan, plan_options, shard_by, activations)
     return CountSections(units, memory)
+
+
+def plan_per_rank(
+    inventory: Inventory | None,
+    plan: Plan,
+    options: PlanOptions,
+    shard_by: tuple[str, ...] | None = None,
+    activations: int | None = None,
+) -> MemoryPlan:
+    """The memory plan of `plan` (count --memory-plan, and each stage of count --stages);
+    `inventory` gives torch-fsdp2 its units."""
+    unit_of = None
+    if options.strategy is Strategy.TORCH_FSDP2:  # its transient is the units unsharded
+        unit_of = unit_map(_with_modules(inventory), plan, shard_by)
+    return plan_of(plan.decisions, options, activations=activations, unit_of=unit_of)
 
 
 def _with_modules(inventory: Inventory | None) -> Inventory:

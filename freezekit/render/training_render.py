@@ -72,10 +72,18 @@ def write_groups(view: GroupsView, fmt: str, out: TextIO, width: int | None = No
 
 
 def write_stages(
-    source: str, stages: tuple[StageRow, ...], fmt: str, out: TextIO, width: int | None = None, command: str = "count"
+    source: str,
+    stages: tuple[StageRow, ...],
+    fmt: str,
+    out: TextIO,
+    width: int | None = None,
+    command: str = "count",
+    memory: tuple[dict, ...] | None = None,
 ) -> None:
-    """`command`: which command printed them (count or freeze), named in the Markdown title."""
-    rows = [
+    """`command`: which command printed them (count or freeze), named in the Markdown title.
+    `memory` (count --stages --memory-plan): each stage's memory plan as `count --memory-plan`'s JSON
+    object; the rows gain its per-rank total and the JSON stages its object."""
+    rows: list[tuple[str, ...]] = [
         (
             str(s.stage),
             str(s.at),
@@ -88,6 +96,16 @@ def write_stages(
         )
         for s in stages
     ]
-    data = {"schema": "freezekit.stages", "schema_version": 1, "model": source, "stages": [s.as_dict() for s in stages]}
+    stage_dicts = [s.as_dict() for s in stages]
+    header: tuple[str, ...] = STAGE_HEADER
+    if memory is not None:
+        rows = [(*row, f"{m['per_rank']['total']:,}") for row, m in zip(rows, memory)]
+        stage_dicts = [{**d, "memory_plan": m} for d, m in zip(stage_dicts, memory)]
+        header = (*STAGE_HEADER, "per_rank_bytes")
+    data = {"schema": "freezekit.stages", "schema_version": 1, "model": source, "stages": stage_dicts}
     title = f"{command} --stages: {markdown_code(source)}" if fmt == "markdown" else f"{len(rows)} stages of {source}"
-    _write(title, STAGE_HEADER, rows, data, fmt, out, width)
+    if memory:
+        m = memory[0]
+        precision = f", {m['precision']}" if m["precision"] else ""
+        title += f" (memory plan per rank: {m['strategy']}, world size {m['world_size']}, {m['optimizer']}{precision})"
+    _write(title, header, rows, data, fmt, out, width)

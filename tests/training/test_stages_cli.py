@@ -51,3 +51,31 @@ def test_no_stages_section_is_a_usage_error(tmp_path):
     result = _run(tmp_path, "rules: [{freeze: embed}]\n")
     assert result.exit_code == 2
     assert result.stderr == "freezekit: error: --stages: the config has no 'stages:' section (see docs/training.md)\n"
+
+
+PLAN = ("--memory-plan", "--world-size", "2", "--strategy", "zero2", "--precision", "bf16-mixed")
+
+
+def test_each_stage_gets_its_memory_plan(tmp_path):
+    """ZeRO-2 under bf16-mixed on 2 ranks: 2 B for each of the 139 parameters, and per trainable
+    one 2 B of gradient and 12 B of fp32 master and Adam states, halved: 278 + 14 x trainable / 2."""
+    result = _run(tmp_path, STAGES, *PLAN, "-f", "json")
+    assert result.exit_code == 0, result.output
+    plans = [s["memory_plan"] for s in json.loads(result.stdout)["stages"]]
+    assert [p["per_rank"]["total"] for p in plans] == [278 + 7 * 15, 278 + 7 * 51, 278 + 7 * 107]
+    assert {(p["strategy"], p["world_size"], p["precision"]) for p in plans} == {("zero2", 2, "bf16-mixed")}
+    table = _run(tmp_path, STAGES, *PLAN).stdout.splitlines()
+    assert table[0] == (
+        "3 stages of tests.training.training_models:TinyViT "
+        "(memory plan per rank: zero2, world size 2, adamw, bf16-mixed)"
+    )
+    assert table[1].split()[-1] == "per_rank_bytes" and table[5].split()[-1] == "1,027"
+    assert _run(tmp_path, STAGES, *PLAN, "-f", "csv").stdout.splitlines()[3].endswith(",1027")
+
+
+def test_stages_refuse_what_needs_one_model(tmp_path):
+    result = _run(tmp_path, STAGES, "--memory-plan", "--activations", "--batch-size", "2")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == (
+        "freezekit: error: --stages takes --memory-plan and its options, not --shard-by, --fsdp-flat or --activations\n"
+    )
