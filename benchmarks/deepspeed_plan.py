@@ -1,14 +1,19 @@
 #!/usr/bin/env python
-"""The bf16 memory plan against DeepSpeed itself: ZeRO-1 and ZeRO-2 with `"bf16": {"enabled": true}`
-and torch's AdamW, 2 CPU ranks under torchrun (gloo; DeepSpeed picks its CPU accelerator), on two
-models of tests/distributed/dist_models.py with part of each frozen.
+"""The bf16 memory plan against DeepSpeed itself: ZeRO-1, ZeRO-2 and ZeRO-3 with
+`"bf16": {"enabled": true}` and torch's AdamW, at DeepSpeed's defaults otherwise, 2 CPU ranks under
+torchrun (gloo; DeepSpeed picks its CPU accelerator), on the issue's three models with part of each
+frozen: a small CNN (first block frozen), a transformer (embedding and 2 of 4 blocks frozen) and a
+LoRA model (peft's LoRA r8 on q_proj/v_proj of a tiny Llama: the whole base frozen).
 
-    python benchmarks/deepspeed_plan.py          # prints one line per model and stage; exit 1 if over 1%
+    python benchmarks/deepspeed_plan.py          # one line per stage and model; exit 1 if over 1%
+    python benchmarks/deepspeed_plan.py 3        # ZeRO-3 only
 
-Measured per rank: the module's parameters, the gradient partition after backward (before the step
-frees it), the fp32 master partition and the optimizer's states after the step. Planned:
-`--strategy deepspeed-zero1|2 --precision bf16-mixed`. DeepSpeed is not a dependency of freezekit:
-when it is missing or cannot start, the script says so and exits 0 (skipped).
+Measured per rank after two steps: the module's bf16 parameters (under ZeRO-3: every parameter's
+partition plus the small ones DeepSpeed keeps whole on every rank), the gradient partition, the fp32
+master partition and the optimizer's states; under ZeRO-3 also the engine's buffers: its reduce
+bucket and the most parameter bytes gathered at once during forward and backward (a hook on its
+fetch). Planned: `--strategy deepspeed-zero1|2|3 --precision bf16-mixed`. DeepSpeed is not a
+dependency of freezekit: when it is missing or cannot start, the script says so and exits 0 (skipped).
 """
 from __future__ import annotations
 
@@ -19,36 +24,82 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = [("MLP blocks, embedding + 2 of 4 blocks frozen", "build_mlp", ("emb", "blocks.0", "blocks.1"), (2, 8)),
-         ("transformer, embedding + 2 of 4 blocks frozen", "build_lm", ("embed", "layers.0", "layers.1"), (2, 8))]
+CASES = {
+    "cnn": "small CNN, first block frozen",
+    "transformer": "transformer, embedding + 2 of 4 blocks frozen",
+    "lora": "LoRA r8 (q, v) on a tiny Llama, base frozen",
+}
+FROZEN = {"cnn": ("block1.",), "transformer": ("embed.", "layers.0.", "layers.1.")}
+VOCAB = 1001
+TIMEOUT_S = 300  # a rank that hangs (a collective one rank never joins) fails the case, not the run
 
 
-def build_mlp():
-    """An embedding and four residual MLP blocks (73,354 parameters); floats in, as verify feeds them."""
+def build_cnn():
+    """Three conv blocks and a head (187,236 parameters; conv3's 147,447 weights, odd, are padded)."""
     from torch import nn
 
-    class Mlp(nn.Module):
+    class Cnn(nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.emb = nn.Embedding(100, 64)
-            self.blocks = nn.ModuleList(nn.Sequential(nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 64))
-                                        for _ in range(4))
-            self.head = nn.Linear(64, 10)
+            self.block1 = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU())
+            self.block2 = nn.Sequential(nn.Conv2d(32, 127, 3, padding=1), nn.BatchNorm2d(127), nn.ReLU())
+            self.block3 = nn.Sequential(nn.Conv2d(127, 129, 3, padding=1), nn.ReLU())
+            self.head = nn.Linear(129, 10)
 
         def forward(self, x):
-            h = self.emb((x.abs() * 1000).long() % 100)
-            for block in self.blocks:
-                h = h + block(h)
+            return self.head(self.block3(self.block2(self.block1(x))).mean(dim=(2, 3)))
+
+    return Cnn()
+
+
+def build_transformer():
+    """An embedding, four encoder layers (feed-forward 1024 wide) and a head, token ids in."""
+    from torch import nn
+
+    class Lm(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(VOCAB, 128)
+            self.layers = nn.ModuleList(
+                nn.TransformerEncoderLayer(128, 4, 1024, dropout=0.0, batch_first=True) for _ in range(4))
+            self.head = nn.Linear(128, VOCAB)
+
+        def forward(self, x):
+            h = self.embed(x)
+            for layer in self.layers:
+                h = layer(h)
             return self.head(h)
 
-    return Mlp()
+    return Lm()
 
 
-def _build(factory: str):
-    sys.path.insert(0, str(ROOT))
-    from tests.distributed import dist_models
+def build_lora():
+    """peft's LoRA r8 on q_proj and v_proj of a two-layer Llama (hidden 128, MLP 800), built offline."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
 
-    return build_mlp() if factory == "build_mlp" else getattr(dist_models, factory)()
+    config = LlamaConfig(vocab_size=VOCAB, hidden_size=128, intermediate_size=800, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64)
+    torch.manual_seed(0)
+    base = LlamaForCausalLM(config)
+    return get_peft_model(base, LoraConfig(r=8, lora_alpha=16, target_modules=["q_proj", "v_proj"]))
+
+
+def build(case: str):
+    model = {"cnn": build_cnn, "transformer": build_transformer, "lora": build_lora}[case]()
+    if case in FROZEN:
+        for name, p in model.named_parameters():
+            p.requires_grad_(not name.startswith(FROZEN[case]))
+    return model
+
+
+def batch(case: str):
+    import torch
+
+    if case == "cnn":
+        return torch.randn(2, 3, 8, 8, dtype=torch.bfloat16)
+    return torch.randint(0, VOCAB, (2, 8))
 
 
 def _free_port() -> int:
@@ -63,71 +114,142 @@ def _nbytes(t) -> int:
     return t.numel() * t.element_size()
 
 
-def rank(stage: int, factory: str, frozen: tuple[str, ...], shape: tuple[int, ...]) -> None:
-    """One rank under torchrun: train one step, print the measured bytes (rank 0)."""
+def _storages(tensors) -> int:
+    """Bytes of the distinct storages behind these tensors (gathers share one flat buffer)."""
+    seen = {}
+    for t in tensors:
+        if t.numel():
+            storage = t.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+    return sum(seen.values())
+
+
+def _watch_gathers(engine, peak: dict) -> None:
+    """Record the most bytes of non-persistent parameters gathered at once, after each fetch
+    (the current module's parameters and the prefetched ones)."""
+    coordinator = engine.optimizer.parameter_offload.get_param_coordinator()
+    fetch = coordinator.fetch_sub_module
+    params = [p for p in engine.module.parameters() if not p.ds_persist]
+
+    def watched(module, forward):
+        fetch(module, forward)
+        live = _storages(p.data for p in params)
+        peak["gathered"] = max(peak.get("gathered", 0), live)
+
+    coordinator.fetch_sub_module = watched
+
+
+def _measure_zero12(engine, step) -> dict[str, int]:
+    zero = engine.optimizer
+    step(backward_only=True)
+    grads = sum(_nbytes(t) for group in zero.averaged_gradients.values() for t in group if t is not None)
+    engine.step()
+    master = sum(_nbytes(t) for t in zero.single_partition_of_fp32_groups)
+    return {"params": sum(_nbytes(p) for p in engine.module.parameters()), "grads": grads,
+            "optimizer": master + _state_bytes(zero.optimizer)}
+
+
+def _state_bytes(optimizer) -> int:
+    import torch
+
+    return sum(_nbytes(v) for s in optimizer.state.values() for v in s.values() if torch.is_tensor(v))
+
+
+def _measure_zero3(engine, step, peak) -> dict[str, int]:
+    zero = engine.optimizer
+    step(backward_only=False)
+    module_params = list(engine.module.parameters())
+    return {"params": sum(_nbytes(p.ds_tensor) for p in module_params)
+            + _storages(p.data for p in module_params if p.ds_persist),
+            "grads": _nbytes(zero.grad_partitions_flat_buffer),
+            "optimizer": sum(_nbytes(t) for t in zero.fp32_partitioned_groups_flat) + _state_bytes(zero.optimizer),
+            "buffers": sum(_nbytes(b.buffer) for b in zero.ipg_buckets.values() if b.buffer is not None)
+            + peak.get("gathered", 0)}
+
+
+def rank(stage: int, case: str) -> None:
+    """One rank under torchrun: two steps, print the measured bytes (rank 0)."""
     import deepspeed
     import torch
 
     torch.manual_seed(0)
-    model = _build(factory)
-    for name, p in model.named_parameters():
-        p.requires_grad_(not name.startswith(frozen))
-    config = {"train_micro_batch_size_per_gpu": shape[0], "bf16": {"enabled": True},
+    model = build(case).bfloat16()  # as the engine casts it; ZeRO-3 leaves BatchNorm's buffers in float32
+    config = {"train_micro_batch_size_per_gpu": 2, "bf16": {"enabled": True},
               "optimizer": {"type": "AdamW", "params": {"lr": 1e-3, "torch_adam": True}},
               "zero_optimization": {"stage": stage}}
     engine, *_ = deepspeed.initialize(model=model, config=config,
                                       model_parameters=[p for p in model.parameters() if p.requires_grad])
-    engine.backward(engine(torch.randn(*shape, dtype=torch.bfloat16)).float().mean())
-    zero = engine.optimizer
-    grads = sum(_nbytes(t) for group in zero.averaged_gradients.values() for t in group if t is not None)
-    engine.step()
-    out = {"params": sum(_nbytes(p) for p in engine.module.parameters()), "grads": grads,
-           "optimizer": sum(_nbytes(t) for t in zero.single_partition_of_fp32_groups)
-           + sum(_nbytes(v) for s in zero.optimizer.state.values() for v in s.values() if torch.is_tensor(v))}
+    peak: dict = {}
+    if stage == 3:
+        _watch_gathers(engine, peak)
+
+    def step(backward_only: bool) -> None:
+        out = engine(batch(case))
+        engine.backward(getattr(out, "logits", out).float().mean())
+        if not backward_only:
+            engine.step()
+
+    step(backward_only=False)  # the first step records ZeRO-3's trace; the second prefetches by it
+    out = _measure_zero3(engine, step, peak) if stage == 3 else _measure_zero12(engine, step)
     if os.environ.get("RANK") == "0":
         print("MEASURED " + json.dumps(out), flush=True)
 
 
-def planned(stage: int, factory: str, frozen: tuple[str, ...]) -> dict[str, int]:
+def planned(stage: int, case: str) -> dict[str, int]:
     sys.path.insert(0, str(ROOT))
     from freezekit.core.plan import Decision
     from freezekit.core.records import ParamRecord
-    from freezekit.distributed.memory_plan import memory_plan, plan_options
+    from freezekit.distributed.memory_plan import plan_options
+    from freezekit.distributed.plan_of import plan_of
 
-    model = _build(factory)
-    decisions = [Decision(ParamRecord(n, tuple(p.shape), "float32", n.rpartition(".")[0], ""),
-                          not n.startswith(frozen), "x") for n, p in model.named_parameters()]
-    plan = memory_plan(decisions, plan_options(f"deepspeed-zero{stage}", 2, "adamw", None, "bf16-mixed"))
-    return {"params": plan.params.total, "grads": plan.grads.total, "optimizer": plan.optimizer_state.total}
+    decisions = [Decision(ParamRecord(n, tuple(p.shape), "float32", n.rpartition(".")[0], ""), p.requires_grad, "x")
+                 for n, p in build(case).named_parameters()]
+    plan = plan_of(decisions, plan_options(f"deepspeed-zero{stage}", 2, "adamw", None, "bf16-mixed"))
+    out = {"params": plan.params.total, "grads": plan.grads.total, "optimizer": plan.optimizer_state.total}
+    if plan.buffers is not None:
+        out["buffers"] = plan.buffers.total
+    return out
 
 
-def main() -> int:
+def _run(stage: int, case: str) -> dict[str, int] | str:
+    """The measured bytes of rank 0, or why there are none."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
+           __file__, "--rank", str(stage), case]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        return f"no answer in {TIMEOUT_S} s"
+    lines = [x for x in done.stdout.splitlines() if x.startswith("MEASURED ")]
+    if done.returncode or not lines:
+        return f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"
+    return json.loads(lines[0][9:])
+
+
+def main(stages: tuple[int, ...]) -> int:
     try:
         import deepspeed  # noqa: F401
     except ImportError as exc:
         print(f"skipped: DeepSpeed cannot be imported ({exc})")
         return 0
     worst = 0.0
-    for stage in (1, 2):
-        for label, factory, frozen, shape in CASES:
-            cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
-                   __file__, "--rank", str(stage), factory, ",".join(frozen), ",".join(map(str, shape))]
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
-            lines = [x for x in done.stdout.splitlines() if x.startswith("MEASURED ")]
-            if done.returncode or not lines:
-                print(f"skipped: DeepSpeed ZeRO-{stage} did not start ({done.stderr.strip().splitlines()[-1:]})")
+    for stage in stages:
+        for case, label in CASES.items():
+            measured = _run(stage, case)
+            if isinstance(measured, str):
+                print(f"skipped: DeepSpeed ZeRO-{stage} did not run on {label} ({measured})")
                 return 0
-            measured, plan = json.loads(lines[0][9:]), planned(stage, factory, frozen)
-            total_m, total_p = sum(measured.values()), sum(plan.values())
-            off = abs(total_m - total_p) / total_p
-            worst = max(worst, off)
-            print(f"ZeRO-{stage} {label}: measured {measured} = {total_m:,} B, "
-                  f"planned {plan} = {total_p:,} B, {off:.3%} off")
+            plan = planned(stage, case)
+            states_m = sum(v for k, v in measured.items() if k != "buffers")
+            states_p = sum(v for k, v in plan.items() if k != "buffers")
+            off = abs(states_m - states_p) / states_p
+            worst = max(worst, off, *(abs(measured[k] - plan[k]) / max(plan[k], 1) for k in plan))
+            print(f"ZeRO-{stage} {label}: measured {measured}, planned {plan}; "
+                  f"model states {states_m:,} B measured, {states_p:,} B planned, {off:.3%} off")
     return 0 if worst <= 0.01 else 1
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--rank":
-        rank(int(sys.argv[2]), sys.argv[3], tuple(sys.argv[4].split(",")), tuple(map(int, sys.argv[5].split(","))))
+        rank(int(sys.argv[2]), sys.argv[3])
     else:
-        sys.exit(main())
+        sys.exit(main(tuple(int(s) for s in sys.argv[1:]) or (1, 2, 3)))

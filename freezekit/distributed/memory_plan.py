@@ -49,6 +49,7 @@ class Strategy(Choice):
     DEEPSPEED_ZERO2 = "deepspeed-zero2"
     TORCH_DDP = "torch-ddp"
     TORCH_FSDP2 = "torch-fsdp2"
+    DEEPSPEED_ZERO3 = "deepspeed-zero3"
 
 
 class OptimizerKind(Choice):
@@ -190,9 +191,10 @@ def memory_plan(
 ) -> MemoryPlan:
     """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
     measured run found them unused): they hold parameter bytes but no gradient or optimizer state.
-    PyTorch's engine presets are planned by engine_torch.py (plan_of.py picks)."""
-    if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2):
-        raise ValueError(f"{options.strategy} is planned by distributed/engine_torch.py: call plan_of.plan_of")
+    The engine presets are planned by their own modules (plan_of.py picks): PyTorch's by engine_torch.py,
+    deepspeed-zero3 by deepspeed_plan.py."""
+    if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2, Strategy.DEEPSPEED_ZERO3):
+        raise ValueError(f"{options.strategy} is planned by its engine's module: call plan_of.plan_of")
     strategy, w, optimizer, precision = options.strategy, options.world_size, options.optimizer, options.precision
     storage = options.param_dtype.dtype if options.param_dtype else None
     k = STATES_PER_ELEMENT[optimizer]
