@@ -5,7 +5,8 @@ W ranks at its defaults, checked on 2 CPU ranks by benchmarks/deepspeed_plan.py:
 
     params      every parameter's partition: ceil(n / W) elements (DeepSpeed pads n to a multiple
                 of W), frozen or not; and, on every rank, the whole padded copy of each parameter of
-                at most 100,000 elements (stage3_param_persistence_threshold: never released)
+                at most 100,000 elements (stage3_param_persistence_threshold: never released; on one
+                rank a gathered parameter is a view of its partition, no copy)
     grads       the trainable parameters' partitions, in the compute dtype (bf16 under bf16-mixed:
                 DeepSpeed accumulates in the model dtype unless data_types.grad_accum_dtype says fp32)
     optimizer   the float32 master and states partitions of the trainable parameters (precision.py's
@@ -42,6 +43,13 @@ REDUCE_BUCKET = 500_000_000  # reduce_bucket_size: the gradient bucket's element
 SUB_GROUP = 1_000_000_000  # sub_group_size: partition elements per flat optimizer group
 
 
+ASSUMES = (
+    "DeepSpeed ZeRO-3 at its defaults: every part in partitions padded to the world size, parameters of at most "
+    "100,000 elements also whole on every rank, one step counter per flat group; engine buffers: its reduce bucket "
+    "and the largest module gathered plus one prefetch bucket"
+)
+
+
 def _ceil_div(n: int, d: int) -> int:
     return -(-n // d)
 
@@ -68,7 +76,7 @@ def _gathered(decisions: list[Decision], w: int, options: PlanOptions) -> Split:
     for d in decisions:
         if d.param.numel > PERSISTENCE_THRESHOLD:
             modules.setdefault(d.param.module, []).append(d)
-    if not modules:
+    if not modules or w == 1:  # one rank "gathers" by viewing its partition: no copy
         return Split()
     order = list(modules)
     largest = max(order, key=lambda m: sum(d.param.numel for d in modules[m]))
@@ -111,7 +119,7 @@ def zero3_plan(decisions: Iterable[Decision], options: PlanOptions, activations:
         n = d.param.numel
         q = _ceil_div(n, w)
         size = param_bytes(d.param, precision, storage)
-        held = _share(size, q, n) + (_share(size, q * w, n) if n <= PERSISTENCE_THRESHOLD else 0)
+        held = _share(size, q, n) + (_share(size, q * w, n) if w > 1 and n <= PERSISTENCE_THRESHOLD else 0)
         params += Split(0, held) if d.trainable else Split(held, 0)
         if d.trainable:
             grads += _share(grad_bytes(d.param, precision, storage), q, n)
