@@ -13,18 +13,14 @@ W ranks at its defaults, checked on 2 CPU ranks by benchmarks/deepspeed_plan.py:
                 state bytes, per padded partition), and one step counter per sub-group of at most
                 sub_group_size (1e9) partition elements (torch's Adam/AdamW keep one per flat group)
     buffers     the reduce bucket (reduce_bucket_size, 5e8 elements of the gradient dtype, allocated
-                once when anything trains, contiguous_gradients on) and the parameters gathered at
-                once: the module with the most non-persistent elements, whole and padded, plus what
-                DeepSpeed prefetches right after it (whole parameters of the next modules in the
-                trace, forward order then backward, until stage3_prefetch_bucket_size, 5e7 elements,
-                is reached), at most stage3_max_live_parameters (1e9) elements
+                once when anything trains, contiguous_gradients on) and the most parameter bytes
+                gathered at once (whole and padded), replayed from the records by zero3_gather.py:
+                each module gathered when it runs, stage3_prefetch_bucket_size (5e7 elements)
+                prefetched ahead, stage3_max_reuse_distance (1e9) keeping what is used again soon
 
-A module is a record's `module` (the parameters it owns directly), in inventory order, which is
-the order a forward usually calls them. Not modelled: stage3_max_reuse_distance (1e9 elements)
-keeps a module gathered when it is used again soon, so at the turn from forward to backward more
-can stay gathered than one module and a bucket (all of a model under 5e8 elements); the fp32
-gradient partition DeepSpeed builds for the optimizer step (transient, one sub-group at a time);
-offload; communication scratch space.
+Not modelled: the fp32 gradient partition DeepSpeed builds for the optimizer step (transient, one
+sub-group at a time), offload, communication scratch space, and a trace that differs from the
+inventory's order (zero3_gather.py says what it assumes).
 """
 
 from __future__ import annotations
@@ -35,10 +31,8 @@ from ..core.plan import Decision
 from ..core.records import DTYPE_BYTES
 from .memory_plan import STATES_PER_ELEMENT, STEP_COUNTER_BYTES, MemoryPlan, PlanOptions, Split
 from .precision import grad_bytes, param_bytes, state_bytes
+from .zero3_gather import DEFAULTS, Held, Limits, peak_gathered
 
-PERSISTENCE_THRESHOLD = 100_000  # stage3_param_persistence_threshold: elements kept whole on every rank
-PREFETCH_BUCKET = 50_000_000  # stage3_prefetch_bucket_size: elements prefetched after a fetch
-MAX_LIVE = 1_000_000_000  # stage3_max_live_parameters: elements gathered at most
 REDUCE_BUCKET = 500_000_000  # reduce_bucket_size: the gradient bucket's elements
 SUB_GROUP = 1_000_000_000  # sub_group_size: partition elements per flat optimizer group
 
@@ -46,7 +40,7 @@ SUB_GROUP = 1_000_000_000  # sub_group_size: partition elements per flat optimiz
 ASSUMES = (
     "DeepSpeed ZeRO-3 at its defaults: every part in partitions padded to the world size, parameters of at most "
     "100,000 elements also whole on every rank, one step counter per flat group; engine buffers: its reduce bucket "
-    "and the largest module gathered plus one prefetch bucket"
+    "and the most parameters gathered at once (prefetch and reuse distance replayed in inventory order)"
 )
 
 
@@ -69,34 +63,22 @@ def _sub_groups(partitions: Iterable[int]) -> int:
     return groups + (open_group > 0)
 
 
-def _gathered(decisions: list[Decision], w: int, options: PlanOptions) -> Split:
-    """The largest module's non-persistent parameters gathered, plus the prefetch that follows it."""
-    storage = options.param_dtype.dtype if options.param_dtype else None
-    modules: dict[str, list[Decision]] = {}
-    for d in decisions:
-        if d.param.numel > PERSISTENCE_THRESHOLD:
-            modules.setdefault(d.param.module, []).append(d)
-    if not modules or w == 1:  # one rank "gathers" by viewing its partition: no copy
+def _gathered(decisions: list[Decision], w: int, options: PlanOptions, limits: Limits) -> Split:
+    """The most parameter bytes gathered at once (zero3_gather.py); none on one rank."""
+    if w == 1:  # one rank "gathers" by viewing its partition: no copy
         return Split()
-    order = list(modules)
-    largest = max(order, key=lambda m: sum(d.param.numel for d in modules[m]))
-    at = order.index(largest)
-    trace = [d for m in order[at + 1 :] + order[::-1] if m != largest for d in modules[m]]
-    live = {d.param.name: d for d in modules[largest]}
-    elements, prefetched = sum(d.param.numel for d in live.values()), 0
-    for d in trace:  # DeepSpeed's loop: whole parameters until the bucket is reached
-        if prefetched >= PREFETCH_BUCKET or elements >= MAX_LIVE:
-            break
-        if d.param.name not in live:
-            live[d.param.name] = d
-            prefetched += d.param.numel
-            elements += d.param.numel
-    out = Split()
-    for d in live.values():
-        padded = _ceil_div(d.param.numel, w) * w
-        size = _share(param_bytes(d.param, options.precision, storage), padded, d.param.numel)
-        out += Split(0, size) if d.trainable else Split(size, 0)
-    return out
+    storage = options.param_dtype.dtype if options.param_dtype else None
+    held = [
+        Held(
+            d.param.module,
+            d.param.numel,
+            _share(param_bytes(d.param, options.precision, storage), _ceil_div(d.param.numel, w) * w, d.param.numel),
+            d.trainable,
+            d.param.numel <= limits.persistence,
+        )
+        for d in decisions
+    ]
+    return peak_gathered(held, limits)
 
 
 def _reduce_bucket(decisions: list[Decision], options: PlanOptions) -> int:
@@ -108,8 +90,10 @@ def _reduce_bucket(decisions: list[Decision], options: PlanOptions) -> int:
     return _share(grad_bytes(first, None, storage), REDUCE_BUCKET, first.numel)
 
 
-def zero3_plan(decisions: Iterable[Decision], options: PlanOptions, activations: int | None = None) -> MemoryPlan:
-    """DeepSpeed ZeRO-3's bytes per rank (module docstring)."""
+def zero3_plan(
+    decisions: Iterable[Decision], options: PlanOptions, activations: int | None = None, limits: Limits = DEFAULTS
+) -> MemoryPlan:
+    """DeepSpeed ZeRO-3's bytes per rank (module docstring); `limits`: its stage3_* settings."""
     w, precision = options.world_size, options.precision
     storage = options.param_dtype.dtype if options.param_dtype else None
     k = STATES_PER_ELEMENT[options.optimizer]
@@ -119,14 +103,16 @@ def zero3_plan(decisions: Iterable[Decision], options: PlanOptions, activations:
         n = d.param.numel
         q = _ceil_div(n, w)
         size = param_bytes(d.param, precision, storage)
-        held = _share(size, q, n) + (_share(size, q * w, n) if w > 1 and n <= PERSISTENCE_THRESHOLD else 0)
+        held = _share(size, q, n) + (_share(size, q * w, n) if w > 1 and n <= limits.persistence else 0)
         params += Split(0, held) if d.trainable else Split(held, 0)
         if d.trainable:
             grads += _share(grad_bytes(d.param, precision, storage), q, n)
             states += _share(state_bytes(d.param, k, precision, storage), q, n)
             partitions.append(q)
     counters = STEP_COUNTER_BYTES[options.optimizer] * _sub_groups(partitions)
-    buffers = _gathered(decisions, w, options) + Split(0, _reduce_bucket(decisions, options) if partitions else 0)
+    buffers = _gathered(decisions, w, options, limits) + Split(
+        0, _reduce_bucket(decisions, options) if partitions else 0
+    )
     return MemoryPlan(
         options.strategy,
         w,

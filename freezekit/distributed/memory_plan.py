@@ -10,7 +10,7 @@ parameter bytes, k the optimizer's states per trainable element and T_t the trai
 
 deepspeed-zero1 and deepspeed-zero2 are DeepSpeed's engine as it allocates: both keep only the
 rank's gradient partition (so both count as zero2); their reduce buckets (transient, freed after
-each backward) are not modelled. deepspeed-zero3 has its own module (deepspeed_plan.py): padded
+each backward) are not modelled. deepspeed-zero3 has its own module (deepspeed_plan.py, through plan_of.py): padded
 partitions, small parameters kept whole on every rank, and `buffers` for its reduce bucket and the
 parameters it gathers.
 torch-ddp and torch-fsdp2 are PyTorch's engines as they allocate (distributed/engine_torch.py):
