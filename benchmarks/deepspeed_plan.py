@@ -10,6 +10,7 @@ hundreds of millions of parameters).
 
     python benchmarks/deepspeed_plan.py          # one line per stage and model; exit 1 if over 1%
     python benchmarks/deepspeed_plan.py 3        # ZeRO-3 only
+    python benchmarks/deepspeed_plan.py 3 --ranks 1   # one rank: nothing gathered, no copy kept whole
 
 Measured per rank after two steps: the module's bf16 parameters (under ZeRO-3: every parameter's
 partition plus the small ones DeepSpeed keeps whole on every rank), the gradient partition, the fp32
@@ -132,14 +133,19 @@ def _nbytes(t) -> int:
     return t.numel() * t.element_size()
 
 
-def _storages(tensors) -> int:
-    """Bytes of the distinct storages behind these tensors (gathers share one flat buffer)."""
+def _storages(tensors, besides=frozenset()) -> int:
+    """Bytes of the distinct storages behind these tensors (gathers share one flat buffer), but for
+    those in `besides` (on one rank a gathered parameter is a view of its partition)."""
     seen = {}
     for t in tensors:
-        if t.numel():
+        if t.numel() and t.untyped_storage().data_ptr() not in besides:
             storage = t.untyped_storage()
             seen[storage.data_ptr()] = storage.nbytes()
     return sum(seen.values())
+
+
+def _partition_storages(params) -> frozenset:
+    return frozenset(p.ds_tensor.untyped_storage().data_ptr() for p in params)
 
 
 def _in_flight(registry) -> list:
@@ -157,20 +163,27 @@ def _in_flight(registry) -> list:
 def _watch_gathers(engine, peak: dict) -> None:
     """Record the most bytes of non-persistent parameters gathered at once, after each fetch (the
     current module's parameters and the prefetched ones, in flight or not), frozen and trainable apart."""
+    from torch.distributed import get_world_size as dist_world
+
     coordinator = engine.optimizer.parameter_offload.get_param_coordinator()
     fetch, registry = coordinator.fetch_sub_module, engine.module.ds_inflight_param_registry
     params = [p for p in engine.module.parameters() if not p.ds_persist]
+    partitions = _partition_storages(engine.module.parameters())
 
     def watched(module, forward):
         fetch(module, forward)
-        held = {}  # storage -> (bytes, trainable)
-        for t, owners in [*((p.data, [p]) for p in params), *_in_flight(registry)]:
-            if t.numel():
-                storage = t.untyped_storage()
-                held[storage.data_ptr()] = (storage.nbytes(), any(p.requires_grad for p in owners))
+        held = {}  # storage -> (bytes, frozen bytes)
+        for p in params:
+            if p.data.numel() and p.data.untyped_storage().data_ptr() not in partitions:
+                storage = p.data.untyped_storage()
+                held[storage.data_ptr()] = (storage.nbytes(), 0 if p.requires_grad else storage.nbytes())
+        for t, owners in _in_flight(registry):  # one flat buffer for several parameters: split by theirs
+            sizes = [q.ds_tensor.ds_numel * dist_world() * t.element_size() for q in owners]
+            frozen = sum(n for n, q in zip(sizes, owners) if not q.requires_grad)
+            held[t.untyped_storage().data_ptr()] = (t.untyped_storage().nbytes(), frozen)
         total = sum(n for n, _ in held.values())
         if total > peak.get("gathered", 0):
-            peak.update(gathered=total, frozen=sum(n for n, trainable in held.values() if not trainable))
+            peak.update(gathered=total, frozen=sum(f for _, f in held.values()))
 
     coordinator.fetch_sub_module = watched
 
@@ -196,7 +209,7 @@ def _measure_zero3(engine, step, peak) -> dict[str, int]:
     step(backward_only=False)
     module_params = list(engine.module.parameters())
     return {"params": sum(_nbytes(p.ds_tensor) for p in module_params)
-            + _storages(p.data for p in module_params if p.ds_persist),
+            + _storages((p.data for p in module_params if p.ds_persist), _partition_storages(module_params)),
             "grads": _nbytes(zero.grad_partitions_flat_buffer),
             "optimizer": sum(_nbytes(t) for t in zero.fp32_partitioned_groups_flat) + _state_bytes(zero.optimizer),
             "buffers": sum(_nbytes(b.buffer) for b in zero.ipg_buckets.values() if b.buffer is not None)
@@ -234,7 +247,7 @@ def rank(stage: int, case: str) -> None:
         print("MEASURED " + json.dumps(out), flush=True)
 
 
-def planned(stage: int, case: str) -> dict[str, int]:
+def planned(stage: int, case: str, ranks: int = 2) -> dict[str, int]:
     sys.path.insert(0, str(ROOT))
     from freezekit.core.plan import Decision
     from freezekit.core.records import ParamRecord
@@ -245,7 +258,7 @@ def planned(stage: int, case: str) -> dict[str, int]:
 
     decisions = [Decision(ParamRecord(n, tuple(p.shape), "float32", n.rpartition(".")[0], ""), p.requires_grad, "x")
                  for n, p in build(case).named_parameters()]
-    options = plan_options(f"deepspeed-zero{stage}", 2, "adamw", None, "bf16-mixed")
+    options = plan_options(f"deepspeed-zero{stage}", ranks, "adamw", None, "bf16-mixed")
     deep = case == "deep" and stage == 3
     plan = zero3_plan(decisions, options, None, Limits(*SCALED)) if deep else plan_of(decisions, options)
     out = {"params": plan.params.total, "grads": plan.grads.total, "optimizer": plan.optimizer_state.total}
@@ -254,9 +267,9 @@ def planned(stage: int, case: str) -> dict[str, int]:
     return out
 
 
-def _run(stage: int, case: str) -> dict[str, int] | str:
+def _run(stage: int, case: str, ranks: int) -> dict[str, int] | str:
     """The measured bytes of rank 0, or why there are none."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(_free_port()),
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(ranks), "--master-port", str(_free_port()),
            __file__, "--rank", str(stage), case]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
@@ -268,7 +281,7 @@ def _run(stage: int, case: str) -> dict[str, int] | str:
     return json.loads(lines[0][9:])
 
 
-def main(stages: tuple[int, ...]) -> int:
+def main(stages: tuple[int, ...], ranks: int = 2) -> int:
     try:
         import deepspeed  # noqa: F401
     except ImportError as exc:
@@ -277,11 +290,11 @@ def main(stages: tuple[int, ...]) -> int:
     worst = 0.0
     for stage in stages:
         for case, label in CASES.items():
-            measured = _run(stage, case)
+            measured = _run(stage, case, ranks)
             if isinstance(measured, str):
                 print(f"skipped: DeepSpeed ZeRO-{stage} did not run on {label} ({measured})")
                 return 0
-            plan = planned(stage, case)
+            plan = planned(stage, case, ranks)
             states_m, states_p = (sum(d[k] for k in ("params", "grads", "optimizer")) for d in (measured, plan))
             off = abs(states_m - states_p) / states_p
             worst = max(worst, off)
@@ -297,4 +310,6 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--rank":
         rank(int(sys.argv[2]), sys.argv[3])
     else:
-        sys.exit(main(tuple(int(s) for s in sys.argv[1:]) or (1, 2, 3)))
+        args = sys.argv[1:]
+        ranks = int(args.pop(args.index("--ranks") + 1)) if "--ranks" in args else 2
+        sys.exit(main(tuple(int(s) for s in args if s != "--ranks") or (1, 2, 3), ranks))
