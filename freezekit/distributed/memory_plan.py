@@ -49,9 +49,9 @@ class Strategy(Choice):
     ZERO3 = "zero3"
     DEEPSPEED_ZERO1 = "deepspeed-zero1"
     DEEPSPEED_ZERO2 = "deepspeed-zero2"
+    DEEPSPEED_ZERO3 = "deepspeed-zero3"
     TORCH_DDP = "torch-ddp"
     TORCH_FSDP2 = "torch-fsdp2"
-    DEEPSPEED_ZERO3 = "deepspeed-zero3"
 
 
 class OptimizerKind(Choice):
