@@ -65,7 +65,7 @@ StrategyOpt = Annotated[
         rich_help_panel=MEMORY_PLAN,
         metavar=choices(Strategy),
         help="--memory-plan: how the ranks hold the state (default: ddp): ddp, fsdp, zero1-3 (formulas); "
-        "deepspeed-zero1, deepspeed-zero2, torch-ddp (DDP with its gradient buckets), torch-fsdp2 (FSDP2 "
+        "deepspeed-zero1-3, torch-ddp (DDP with its gradient buckets), torch-fsdp2 (FSDP2 "
         "with a MixedPrecisionPolicy: stored dtype, dim 0 padded per tensor, the root and largest unit unsharded): the engines.",
     ),
 ]

@@ -1,7 +1,10 @@
 """Distributed checks: a per-rank memory plan and the FSDP unit pre-flight (pure, from the inventory),
 and real DDP / FSDP2 runs on a process group (torch, launched on demand).
 
-    memory_plan.py  bytes per rank of parameters, gradients and optimizer state (pure)
+    memory_plan.py  bytes per rank of parameters, gradients and optimizer state: the formulas (pure)
+    plan_of.py      the plan for any --strategy: an engine preset's module, else the formulas (pure)
+    deepspeed_plan.py  --strategy deepspeed-zero3: DeepSpeed ZeRO-3 as it allocates (pure)
+    zero3_gather.py  the most parameters ZeRO-3 gathers at once, its coordinator replayed (pure)
     precision.py    bytes per element of each part under --precision/--param-dtype; quantized bases (pure)
     activation_forecast.py  count --activations: the meta forward (hooks in adapter/activations.py)
     units.py        which FSDP unit holds which parameter; mixed units under FSDP1 (pure)

@@ -10,7 +10,9 @@ parameter bytes, k the optimizer's states per trainable element and T_t the trai
 
 deepspeed-zero1 and deepspeed-zero2 are DeepSpeed's engine as it allocates: both keep only the
 rank's gradient partition (so both count as zero2); their reduce buckets (transient, freed after
-each backward) and ZeRO-3's gathered layers are not modelled.
+each backward) are not modelled. deepspeed-zero3 has its own module (deepspeed_plan.py, through plan_of.py): padded
+partitions, small parameters kept whole on every rank, and `buffers` for its reduce bucket and the
+parameters it gathers.
 torch-ddp and torch-fsdp2 are PyTorch's engines as they allocate (distributed/engine_torch.py):
 DDP's gradient buckets, FSDP2's dim-0 padding per tensor and its unsharded units (`buffers`).
 
@@ -47,6 +49,7 @@ class Strategy(Choice):
     ZERO3 = "zero3"
     DEEPSPEED_ZERO1 = "deepspeed-zero1"
     DEEPSPEED_ZERO2 = "deepspeed-zero2"
+    DEEPSPEED_ZERO3 = "deepspeed-zero3"
     TORCH_DDP = "torch-ddp"
     TORCH_FSDP2 = "torch-fsdp2"
 
@@ -190,9 +193,10 @@ def memory_plan(
 ) -> MemoryPlan:
     """The plan per rank. `without_gradient` names trainable parameters that get no gradient (a
     measured run found them unused): they hold parameter bytes but no gradient or optimizer state.
-    PyTorch's engine presets are planned by engine_torch.py (plan_of.py picks)."""
-    if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2):
-        raise ValueError(f"{options.strategy} is planned by distributed/engine_torch.py: call plan_of.plan_of")
+    The engine presets are planned by their own modules (plan_of.py picks): PyTorch's by engine_torch.py,
+    deepspeed-zero3 by deepspeed_plan.py."""
+    if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2, Strategy.DEEPSPEED_ZERO3):
+        raise ValueError(f"{options.strategy} is planned by its engine's module: call plan_of.plan_of")
     strategy, w, optimizer, precision = options.strategy, options.world_size, options.optimizer, options.precision
     storage = options.param_dtype.dtype if options.param_dtype else None
     k = STATES_PER_ELEMENT[optimizer]

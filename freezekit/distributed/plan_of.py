@@ -1,13 +1,14 @@
-"""The memory plan of any `--strategy`: the formulas and DeepSpeed's presets (memory_plan.py), PyTorch's
-engines (engine_torch.py). Pure: no torch."""
+"""The memory plan of any `--strategy`: the formulas and DeepSpeed's ZeRO-1/2 presets (memory_plan.py),
+DeepSpeed ZeRO-3 (deepspeed_plan.py), PyTorch's engines (engine_torch.py). Pure: no torch."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from ..core.plan import Decision
+from .deepspeed_plan import zero3_plan
 from .engine_torch import TORCH_ENGINES, engine_plan
-from .memory_plan import MemoryPlan, PlanOptions, memory_plan
+from .memory_plan import MemoryPlan, PlanOptions, Strategy, memory_plan
 
 
 def plan_of(
@@ -21,4 +22,6 @@ def plan_of(
     (units.unit_map) places each parameter in its FSDP unit for torch-fsdp2 (None: all in the root)."""
     if options.strategy in TORCH_ENGINES:
         return engine_plan(decisions, options, unit_of, without_gradient, activations)
+    if options.strategy is Strategy.DEEPSPEED_ZERO3:  # allocates for every trainable parameter, used or not
+        return zero3_plan(decisions, options, activations)
     return memory_plan(decisions, options, without_gradient, activations)

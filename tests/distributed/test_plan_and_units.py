@@ -71,6 +71,8 @@ def _parts(plan: MemoryPlan) -> tuple[Split, Split, Split]:
         ("deepspeed-zero2", Split(4000, 2400), Split(0, 600), Split(0, 1203)),
         ("torch-ddp", Split(4000, 2400), Split(0, 2400), Split(0, 4812)),  # + 2400 B of buckets (engine_torch tests)
         ("torch-fsdp2", Split(1000, 600), Split(0, 600), Split(0, 1212)),  # dims divide by 4: no padding
+        # every tensor under 100,000 elements: partitioned and whole on every rank; one step counter per flat group
+        ("deepspeed-zero3", Split(1000 + 4000, 600 + 2400), Split(0, 600), Split(0, 1204)),
     ],
 )
 def test_adamw_plan_per_strategy(strategy, params, grads, states):  # every strategy: see the next test
@@ -98,7 +100,8 @@ def test_optimizers_and_param_dtype():
 def test_world_size_one_shards_nothing():
     for strategy in STRATEGIES:
         plan = memory_plan(_decisions(), strategy, 1, "adamw")
-        assert _parts(plan) == (Split(4000, 2400), Split(0, 2400), Split(0, 4812)), strategy
+        counters = 4 if strategy == "deepspeed-zero3" else 12  # DeepSpeed's one flat group, torch's 3 tensors
+        assert _parts(plan) == (Split(4000, 2400), Split(0, 2400), Split(0, 4800 + counters)), strategy
 
 
 def test_ten_percent_trainable_with_adam_takes_1_3x_the_parameters_under_ddp():

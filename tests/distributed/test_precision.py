@@ -6,8 +6,8 @@ import pytest
 
 from freezekit.core.plan import Decision
 from freezekit.core.records import ParamRecord
-from freezekit.distributed import memory_plan as mp
 from freezekit.distributed.memory_plan import Split, plan_options
+from freezekit.distributed.plan_of import plan_of
 from freezekit.distributed.precision import PRECISIONS, Precision, stored_bytes
 from freezekit.errors import UsageError
 
@@ -46,7 +46,7 @@ def llama3_8b(trainable_from: int = 16) -> list[Decision]:
 
 
 def plan(decisions, strategy, precision=None, param_dtype=None, optimizer="adamw", world=8):
-    return mp.memory_plan(decisions, plan_options(strategy, world, optimizer, param_dtype, precision))
+    return plan_of(decisions, plan_options(strategy, world, optimizer, param_dtype, precision))
 
 
 def test_llama3_8b_half_frozen_bf16_mixed_is_the_issue_s_measured_rule():
