@@ -1,5 +1,5 @@
 """DeepSpeed ZeRO-3 as it allocates per rank (`--strategy deepspeed-zero3`), from the records, and the
-engine buffers of its ZeRO-1 and ZeRO-2 (`zero12_buffers`, module docstring's end). Pure.
+engine buffers of its ZeRO-1 and ZeRO-2 (`zero12_phases`, this docstring's end). Pure.
 
 What DeepSpeed 0.19.8's ZeRO-3 (runtime/zero/stage3.py, partition_parameters.py) keeps on each of
 W ranks at its defaults, checked on 2 CPU ranks by benchmarks/deepspeed_plan.py:
@@ -67,7 +67,8 @@ ASSUMES = (
 ZERO12_ASSUMES = (
     "DeepSpeed ZeRO-{stage} at its defaults: the rank's gradient partition only, fp32 master and states "
     "partitioned; engine buffers: the larger of the backward's (its reduce bucket, the whole gradients of "
-    "parameters across the partition's edges{whole}, until the step) and the step's fp32 gradient partition; none kept between steps"
+    "parameters across the partition's edges{whole}, until the step) and the step's fp32 gradient partition; "
+    "none kept between steps"
 )
 
 
