@@ -26,7 +26,8 @@ inventory's order (zero3_gather.py says what it assumes).
 ZeRO-1 and ZeRO-2 (runtime/zero/stage_1_and_2.py; their model states are memory_plan.py's formula) at
 their defaults: the trainable parameters are flattened into one bf16 buffer per optimizer group (the
 module's parameters become views of it: no copy; its length is padded to a multiple of 2W, a few
-elements), each rank owning q = that length / W. `buffers` is the larger of two phases, neither
+elements), each rank owning q = that length / W. The plan assumes one optimizer group, in the
+inventory's order (more groups are flattened and partitioned apart: their edges fall elsewhere). `buffers` is the larger of two phases, neither
 persistent:
 
     backward    the reduce bucket (reduce_bucket_size, 5e8 elements of the gradient dtype; allocated at
