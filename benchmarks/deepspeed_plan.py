@@ -16,8 +16,13 @@ Measured per rank after two steps: the module's bf16 parameters (under ZeRO-3: e
 partition plus the small ones DeepSpeed keeps whole on every rank), the gradient partition, the fp32
 master partition and the optimizer's states; under ZeRO-3 also the engine's buffers: its reduce
 bucket and the most parameter bytes gathered at once during forward and backward (a hook on its
-fetch; gathers still in flight counted by their buffer), frozen ones apart. Only the model states
-decide the exit code; the engine buffers' % off is printed. Planned: `--strategy deepspeed-zero1|2|3 --precision bf16-mixed`. DeepSpeed is not a
+fetch; gathers still in flight counted by their buffer), frozen ones apart. Under ZeRO-1/2 the engine's
+buffers phase by phase, the most over the ranks: the reduce bucket (its ipg buffers when a bucket is
+reduced), the overhang (the storage behind the gradient partition less the partition: whole gradients
+of parameters across its edges), ZeRO-1's gradients still whole when it reduces them after backward,
+and the float32 gradient partition the optimizer steps on; and the flat group's padding (not planned).
+Only the model states decide the exit code; the engine buffers' % off is printed (each ZeRO-1/2 part
+as = or !=). Planned: `--strategy deepspeed-zero1|2|3 --precision bf16-mixed`. DeepSpeed is not a
 dependency of freezekit: when it is missing or cannot start, the script says so and exits 0 (skipped).
 """
 from __future__ import annotations
@@ -188,14 +193,48 @@ def _watch_gathers(engine, peak: dict) -> None:
     coordinator.fetch_sub_module = watched
 
 
+def _watch_zero12(zero, seen: dict) -> None:
+    """Record DeepSpeed ZeRO-1/2's own buffers as the measured step allocates them: the reduce bucket
+    (its ipg buffers, when a bucket is reduced), the gradients still whole when ZeRO-1 reduces them
+    after backward, and the fp32 gradient partition the optimizer step is given."""
+    reduce_ipg, step_group, reduce_after = zero.reduce_ipg_grads, zero._optimizer_step, zero.reduce_gradients
+
+    def most(key: str, n: int) -> None:
+        seen[key] = max(seen.get(key, 0), n)
+
+    def reduce_bucket(*args, **kwargs):
+        most("bucket", _storages(t for b in zero.ipg_buckets.values() for t in b.buffer))
+        return reduce_ipg(*args, **kwargs)
+
+    def reduce_gradients(*args, **kwargs):  # ZeRO-1 only: after backward, every gradient still whole
+        buckets = frozenset(t.untyped_storage().data_ptr() for b in zero.ipg_buckets.values() for t in b.buffer)
+        most("unreduced", _storages((p.grad for g in zero.bit16_groups for p in g if p.grad is not None), buckets))
+        return reduce_after(*args, **kwargs)
+
+    def optimizer_step(i):
+        most("fp32_grad", _nbytes(zero.single_partition_of_fp32_groups[i].grad))
+        return step_group(i)
+
+    zero.reduce_ipg_grads, zero._optimizer_step, zero.reduce_gradients = reduce_bucket, optimizer_step, reduce_gradients
+
+
 def _measure_zero12(engine, step) -> dict[str, int]:
-    zero = engine.optimizer
+    zero, seen = engine.optimizer, {}
+    _watch_zero12(zero, seen)
     step(backward_only=True)
-    grads = sum(_nbytes(t) for group in zero.averaged_gradients.values() for t in group if t is not None)
+    groups = [t for group in zero.averaged_gradients.values() for t in group if t is not None]
+    grads = sum(_nbytes(t) for t in groups)
     engine.step()
     master = sum(_nbytes(t) for t in zero.single_partition_of_fp32_groups)
-    return {"params": sum(_nbytes(p) for p in engine.module.parameters()), "grads": grads,
-            "optimizer": master + _state_bytes(zero.optimizer)}
+    module = sum(_nbytes(p) for p in engine.module.parameters())
+    flat = sum(_nbytes(t) for t in zero.bit16_groups_flat)
+    trainable = sum(_nbytes(p) for g in zero.bit16_groups for p in g)
+    overhang = _storages(groups) - grads  # whole gradients of the parameters across the partition's edges
+    backward = seen.get("bucket", 0) + seen.get("unreduced", 0) + overhang
+    assert _storages(p for g in zero.bit16_groups for p in g) == flat, "module parameters are not views of the flat group"
+    return {"params": module, "grads": grads, "optimizer": master + _state_bytes(zero.optimizer),
+            "buffers": max(backward, seen.get("fp32_grad", 0)), "buffers_frozen": 0,
+            "overhang": overhang, "flat_padding": flat - trainable, **seen}
 
 
 def _state_bytes(optimizer) -> int:
@@ -243,6 +282,10 @@ def rank(stage: int, case: str) -> None:
 
     step(backward_only=False)  # the first step records ZeRO-3's trace; the second prefetches by it
     out = _measure_zero3(engine, step, peak) if stage == 3 else _measure_zero12(engine, step)
+    if stage < 3:  # ZeRO-1/2: the most of each over the ranks (their overhangs differ)
+        every = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(every, out)
+        out = {k: max(r[k] for r in every) for k in out}
     if os.environ.get("RANK") == "0":
         print("MEASURED " + json.dumps(out), flush=True)
 
@@ -251,7 +294,7 @@ def planned(stage: int, case: str, ranks: int = 2) -> dict[str, int]:
     sys.path.insert(0, str(ROOT))
     from freezekit.core.plan import Decision
     from freezekit.core.records import ParamRecord
-    from freezekit.distributed.deepspeed_plan import zero3_plan
+    from freezekit.distributed.deepspeed_plan import zero3_plan, zero12_phases
     from freezekit.distributed.memory_plan import plan_options
     from freezekit.distributed.plan_of import plan_of
     from freezekit.distributed.zero3_gather import Limits
@@ -264,6 +307,10 @@ def planned(stage: int, case: str, ranks: int = 2) -> dict[str, int]:
     out = {"params": plan.params.total, "grads": plan.grads.total, "optimizer": plan.optimizer_state.total}
     if plan.buffers is not None:
         out.update(buffers=plan.buffers.total, buffers_frozen=plan.buffers.frozen)
+    if stage < 3:  # the buffers phase by phase, as measured
+        phases = zero12_phases(decisions, options)
+        out.update(bucket=phases.bucket, overhang=phases.overhang, fp32_grad=phases.step)
+        out.update({"unreduced": phases.whole_grads} if stage == 1 else {})
     return out
 
 
@@ -302,6 +349,9 @@ def main(stages: tuple[int, ...], ranks: int = 2) -> int:
                     f"measured, {states_p:,} B planned, {off:.3%} off")
             if "buffers" in plan:
                 line += f"; engine buffers {abs(measured['buffers'] - plan['buffers']) / plan['buffers']:.3%} off"
+            parts = [k for k in ("bucket", "overhang", "unreduced", "fp32_grad") if k in plan]
+            if parts:  # ZeRO-1/2: the bucket outweighs the rest, so each part is compared too
+                line += "; " + ", ".join(f"{k} {'=' if plan[k] == measured.get(k) else '!='}" for k in parts)
             print(line)
     return 0 if worst <= 0.01 else 1
 

@@ -1,4 +1,5 @@
-"""DeepSpeed ZeRO-3 as it allocates per rank (`--strategy deepspeed-zero3`), from the records. Pure.
+"""DeepSpeed ZeRO-3 as it allocates per rank (`--strategy deepspeed-zero3`), from the records, and the
+engine buffers of its ZeRO-1 and ZeRO-2 (`zero12_phases`, this docstring's end). Pure.
 
 What DeepSpeed 0.19.8's ZeRO-3 (runtime/zero/stage3.py, partition_parameters.py) keeps on each of
 W ranks at its defaults, checked on 2 CPU ranks by benchmarks/deepspeed_plan.py:
@@ -21,15 +22,36 @@ W ranks at its defaults, checked on 2 CPU ranks by benchmarks/deepspeed_plan.py:
 Not modelled: the fp32 gradient partition DeepSpeed builds for the optimizer step (transient, one
 sub-group at a time), offload, communication scratch space, and a trace that differs from the
 inventory's order (zero3_gather.py says what it assumes).
+
+ZeRO-1 and ZeRO-2 (runtime/zero/stage_1_and_2.py; their model states are memory_plan.py's formula) at
+their defaults: the trainable parameters are flattened into one bf16 buffer per optimizer group (the
+module's parameters become views of it: no copy; its length is padded to a multiple of 2W, a few
+elements), each rank owning q = that length / W. The plan assumes one optimizer group, in the
+inventory's order (more groups are flattened and partitioned apart: their edges fall elsewhere). `buffers` is the larger of two phases, neither
+persistent:
+
+    backward    the reduce bucket (reduce_bucket_size, 5e8 elements of the gradient dtype; allocated at
+                the first gradient hook of every backward, contiguous_gradients on, overlap_comm off:
+                one buffer; freed when the backward's reduction ends); ZeRO-1 also holds every trainable
+                gradient whole until it reduces them after backward; and the gradient partition's
+                overhang: DeepSpeed copies the whole gradient of each parameter its partition touches,
+                so a parameter across a partition edge is held whole (the most over the ranks), until
+                the step
+    step        the float32 gradient partition (4 B per partition element) the optimizer steps on,
+                built from the reduced gradients and dropped after the step
+
+allgather_bucket_size allocates nothing (the updated partitions are gathered into the flat buffer).
+Not modelled: the momentary flat copy of the gradient partition the step makes before the float32 cast.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable
 
 from ..core.plan import Decision
 from ..core.records import DTYPE_BYTES
-from .memory_plan import STATES_PER_ELEMENT, STEP_COUNTER_BYTES, MemoryPlan, PlanOptions, Split
+from .memory_plan import STATES_PER_ELEMENT, STEP_COUNTER_BYTES, MemoryPlan, PlanOptions, Split, Strategy
 from .precision import grad_bytes, param_bytes, state_bytes
 from .zero3_gather import DEFAULTS, Held, Limits, peak_gathered
 
@@ -41,6 +63,13 @@ ASSUMES = (
     "DeepSpeed ZeRO-3 at its defaults: every part in partitions padded to the world size, parameters of at most "
     "100,000 elements also whole on every rank, one step counter per flat group; engine buffers: its reduce bucket "
     "and the most parameters gathered at once (prefetch and reuse distance replayed in inventory order)"
+)
+
+ZERO12_ASSUMES = (
+    "DeepSpeed ZeRO-{stage} at its defaults: the rank's gradient partition only, fp32 master and states "
+    "partitioned; engine buffers: the larger of the backward's (its reduce bucket, the whole gradients of "
+    "parameters across the partition's edges{whole}, until the step) and the step's fp32 gradient partition; "
+    "none kept between steps"
 )
 
 
@@ -88,6 +117,50 @@ def _reduce_bucket(decisions: list[Decision], options: PlanOptions) -> int:
     first = next(d.param for d in decisions if d.trainable)
     storage = options.param_dtype.dtype if options.param_dtype else None
     return _share(grad_bytes(first, None, storage), REDUCE_BUCKET, first.numel)
+
+
+def _overhang(trainable: list[Decision], q: int, w: int, options: PlanOptions) -> int:
+    """The most gradient bytes any rank holds outside its partition [r*q, (r+1)*q): the rest of
+    each parameter that starts in it or runs into it (DeepSpeed copies such gradients whole)."""
+    storage = options.param_dtype.dtype if options.param_dtype else None
+    most, start = [0] * w, 0
+    for d in trainable:
+        n = d.param.numel
+        for r in range(start // q, min(_ceil_div(start + n, q), w)) if n else ():
+            inside = min(start + n, (r + 1) * q) - max(start, r * q)
+            most[r] += _share(grad_bytes(d.param, options.precision, storage), n - inside, n)
+        start += n
+    return max(most)
+
+
+@dataclass(frozen=True)
+class Zero12Phases:
+    """DeepSpeed ZeRO-1/2's own buffers per rank, in bytes (module docstring): all trainable."""
+
+    bucket: int = 0  # the reduce bucket, during backward
+    overhang: int = 0  # gradients outside the partition held whole, from backward to the step
+    whole_grads: int = 0  # ZeRO-1: every trainable gradient whole, between backward and its reduction
+    step: int = 0  # the float32 gradient partition, during the optimizer step
+
+    @property
+    def buffers(self) -> Split:
+        return Split(0, max(self.bucket + self.overhang + self.whole_grads, self.step))
+
+
+def zero12_phases(
+    decisions: Iterable[Decision], options: PlanOptions, without_gradient: frozenset[str] = frozenset()
+) -> Zero12Phases:
+    """What DeepSpeed ZeRO-1/2 allocates beyond the model states, phase by phase (module docstring)."""
+    w, precision = options.world_size, options.precision
+    storage = options.param_dtype.dtype if options.param_dtype else None
+    trainable = [d for d in decisions if d.trainable]
+    if not trainable:
+        return Zero12Phases()
+    q = _ceil_div(sum(d.param.numel for d in trainable), 2 * w) * 2  # the flat group padded to 2W, per rank
+    whole = 0
+    if options.strategy is Strategy.DEEPSPEED_ZERO1:  # reduced by reduce_gradients after backward
+        whole = sum(grad_bytes(d.param, precision, storage) for d in trainable if d.param.name not in without_gradient)
+    return Zero12Phases(_reduce_bucket(trainable, options), _overhang(trainable, q, w, options), whole, 4 * q)
 
 
 def zero3_plan(

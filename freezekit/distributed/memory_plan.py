@@ -9,8 +9,9 @@ parameter bytes, k the optimizer's states per trainable element and T_t the trai
     optimizer  ddp: k*P_t + s*T_t    fsdp: k*P_t / W + s*T_t    zero1-3: (k*P_t + s*T_t) / W
 
 deepspeed-zero1 and deepspeed-zero2 are DeepSpeed's engine as it allocates: both keep only the
-rank's gradient partition (so both count as zero2); their reduce buckets (transient, freed after
-each backward) are not modelled. deepspeed-zero3 has its own module (deepspeed_plan.py, through plan_of.py): padded
+rank's gradient partition (so both count as zero2); plan_of.py adds their engine buffers (the reduce
+bucket, gradients held whole, the step's fp32 gradient partition: deepspeed_plan.zero12_phases).
+deepspeed-zero3 has its own module (deepspeed_plan.py, through plan_of.py): padded
 partitions, small parameters kept whole on every rank, and `buffers` for its reduce bucket and the
 parameters it gathers.
 torch-ddp and torch-fsdp2 are PyTorch's engines as they allocate (distributed/engine_torch.py):

@@ -1,14 +1,15 @@
-"""The memory plan of any `--strategy`: the formulas and DeepSpeed's ZeRO-1/2 presets (memory_plan.py),
-DeepSpeed ZeRO-3 (deepspeed_plan.py), PyTorch's engines (engine_torch.py). Pure: no torch."""
+"""The memory plan of any `--strategy`: the formulas and DeepSpeed's ZeRO-1/2 presets (memory_plan.py, their
+engine buffers from deepspeed_plan.py), DeepSpeed ZeRO-3 (deepspeed_plan.py), PyTorch's engines (engine_torch.py). Pure: no torch."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from ..core.plan import Decision
-from .deepspeed_plan import zero3_plan
+from .deepspeed_plan import zero3_plan, zero12_phases
 from .engine_torch import TORCH_ENGINES, engine_plan
-from .memory_plan import MemoryPlan, PlanOptions, Strategy, memory_plan
+from .memory_plan import DEEPSPEED, MemoryPlan, PlanOptions, Strategy, memory_plan
 
 
 def plan_of(
@@ -24,4 +25,8 @@ def plan_of(
         return engine_plan(decisions, options, unit_of, without_gradient, activations)
     if options.strategy is Strategy.DEEPSPEED_ZERO3:  # allocates for every trainable parameter, used or not
         return zero3_plan(decisions, options, activations)
-    return memory_plan(decisions, options, without_gradient, activations)
+    decisions = list(decisions)
+    plan = memory_plan(decisions, options, without_gradient, activations)
+    if options.strategy in DEEPSPEED:  # its model states are the formula's; its buffers are its own
+        return replace(plan, buffers=zero12_phases(decisions, options, without_gradient).buffers)
+    return plan

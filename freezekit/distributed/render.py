@@ -14,6 +14,7 @@ from ..render.table_render import status_style, write_lines
 from ..render.text_table import Column, Line, table_lines
 from ..render.view import Format
 from .deepspeed_plan import ASSUMES as ZERO3_ASSUMES
+from .deepspeed_plan import ZERO12_ASSUMES
 from .memory_plan import MemoryPlan, Split, Strategy
 from .results import ENGINE_NAMES, DistResult, Engine
 from .run import mean_split
@@ -57,6 +58,8 @@ def plan_title(plan: MemoryPlan) -> str:
 ENGINE_NOTES = {
     Strategy.TORCH_DDP: "DDP: parameters, gradients and states as stored, replicated; engine buffers: its gradient "
     "buckets (a copy of every trainable gradient; none with --ddp-bucket-view)",
+    Strategy.DEEPSPEED_ZERO1: ZERO12_ASSUMES.format(stage=1, whole=", every trainable gradient whole until reduced"),
+    Strategy.DEEPSPEED_ZERO2: ZERO12_ASSUMES.format(stage=2, whole=""),
     Strategy.DEEPSPEED_ZERO3: ZERO3_ASSUMES,
     Strategy.TORCH_FSDP2: "FSDP2 (fully_shard): parameters, gradients and states as stored, dim 0 of each tensor "
     "padded to a multiple of the world size; engine buffers: the root unit and the largest other unit unsharded "

@@ -1,5 +1,5 @@
-"""The deepspeed-zero3 preset (DeepSpeed ZeRO-3 as it allocates), on hand-built records (pure: no torch),
-and through `count --memory-plan`. benchmarks/deepspeed_plan.py checks the same figures on real DeepSpeed."""
+"""The deepspeed-zero3 preset (DeepSpeed ZeRO-3 as it allocates) and deepspeed-zero1/2's engine buffers, on
+hand-built records (pure: no torch), and through `count --memory-plan`. benchmarks/deepspeed_plan.py checks the same figures on real DeepSpeed."""
 
 from __future__ import annotations
 
@@ -101,6 +101,26 @@ def test_count_deepspeed_zero3_json(cli):
     assert plan["frozen"]["buffers"] == 2 * 2_506_752 and plan["trainable"]["buffers"] == 10**9 + 2 * 8_900_608
 
 
+@pytest.mark.parametrize("stage, whole", [(2, 0), (1, 2 * 8_906_728)])  # ZeRO-1: every gradient whole as well
+def test_count_deepspeed_zero12_json(cli, stage, whole):
+    code, out, err = cli(
+        "count", "resnet18", "--default", "frozen", "-u", "layer4", "-u", "fc", "--memory-plan", "--world-size", "8",
+        "--strategy", f"deepspeed-zero{stage}", "--precision", "bf16-mixed", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    plan = json.loads(out)["memory_plan"]
+    # q = 1,113,342: rank 3 [3,340,026, 4,453,368) holds layer4.0.conv2 (2,159,354 elements before it) and
+    # layer4.1.conv1 (1,579,016 after it) whole; the 1e9 B bucket over the step's 4q = 4,453,368 B
+    buffers = 10**9 + 2 * (2_159_354 + 1_579_016) + whole
+    states = {"params": 23_379_024, "grads": 2_226_682, "optimizer": 13_360_092}  # the formula's, unchanged
+    assert plan["per_rank"] == {**states, "buffers": buffers, "total": sum(states.values()) + buffers}
+    assert plan["frozen"]["buffers"] == 0
+    assert (
+        "every trainable gradient whole"
+        in cli("count", "resnet18", "--memory-plan", "--strategy", "deepspeed-zero1")[1]
+    )
+
+
 def _linears(depth: int, frozen: int, n: int) -> list[Held]:
     """nn.Sequential of `depth` Linear(n, n), the first `frozen` frozen, 2 ranks, bf16: weight and bias."""
     return [
@@ -129,3 +149,47 @@ def test_trace_calls_containers_not_lists_and_skips_the_frozen_prefix():
     # root, embed, layers.0 (layers is a list: never called), its attn, layers.1, attn, mlp, head; then
     # backward: root, head, layers.1, mlp, attn (the frozen embed and layers.0 get no gradient)
     assert trace(held) == [[], [0], [], [1], [], [2], [3], [4], [], [4], [], [3], [2]]
+
+
+def _zero12(decisions, stage, world=2, precision="bf16-mixed"):
+    return plan_of(decisions, plan_options(f"deepspeed-zero{stage}", world, "adamw", None, precision))
+
+
+def test_zero12_buffers_bucket_overhang_and_zero1s_whole_gradients():
+    # 100,534 trainable elements flattened, padded to a multiple of 2W = 4: q = 50,268 per rank. fc.weight
+    # [0, 100,233) crosses the edge: rank 1 holds its 50,268 elements before its partition whole (bf16)
+    zero2 = _zero12(_small(), 2)
+    assert zero2.buffers == Split(0, 1_000_000_000 + 2 * 50_268)  # over the step's fp32 partition, 4 x 50,268
+    zero1 = _zero12(_small(), 1)  # and every trainable gradient whole until ZeRO-1 reduces after backward
+    assert zero1.buffers == Split(0, 1_000_000_000 + 2 * 50_268 + 2 * 100_534)
+    options = plan_options("deepspeed-zero1", 2, "adamw", None, "bf16-mixed")
+    assert ds.zero12_phases(_small(), options) == ds.Zero12Phases(10**9, 2 * 50_268, 2 * 100_534, 4 * 50_268)
+    # model states are the formula's, unchanged
+    plain = mp.memory_plan(_small(), plan_options("deepspeed-zero2", 2, "adamw", None, "bf16-mixed"))
+    assert zero2.model_states == plain.model_states and plain.buffers is None
+    assert zero2.total == zero2.model_states + zero2.buffers
+
+
+def test_zero12_step_partition_when_it_outgrows_the_backward():
+    big = [Decision(_rec("w", (40_000, 25_000)), True, "x"), Decision(_rec("f", (10,)), False, "x")]
+    # one rank: no edge, q = 1e9 + 0 padding; the fp32 gradient partition (4e9 B) over the 1e9 B bucket
+    assert _zero12(big, 2, world=1).buffers == Split(0, 4_000_000_000)
+    # as stored (fp32): the bucket of 5e8 fp32 elements (2e9 B) plus ZeRO-1's whole gradients (4e9 B)
+    assert _zero12(big, 1, world=1, precision=None).buffers == Split(0, 6_000_000_000)
+
+
+def test_zero12_nothing_trainable_no_buffers():
+    frozen = [Decision(d.param, False, "x") for d in _small()]
+    assert _zero12(frozen, 2).buffers == Split() and _zero12(frozen, 1).buffers == Split()
+
+
+def test_zero12_llama3_8b_half_frozen_on_8_ranks():
+    plan = _zero12(llama3_8b(), 2, world=8)  # q = 4,015,132,672 / 8 = 501,891,584 partition elements
+    # rank 6 [3,011,349,504, 3,513,241,088) holds whole layers.29.down (16,509,952 elements before it) and
+    # lm_head (501,891,584 after it): 1,036,803,072 B of bf16 gradients outside its partition
+    overhang = 2 * (16_509_952 + 501_891_584)
+    assert plan.buffers == Split(0, 1_000_000_000 + overhang)  # over the step's fp32 partition, 4q = 2,007,566,336
+    assert (
+        plan.model_states
+        == mp.memory_plan(llama3_8b(), plan_options("zero2", 8, "adamw", None, "bf16-mixed")).model_states
+    )  # the plain zero2 formula's figures
