@@ -63,10 +63,10 @@ StrategyOpt = Annotated[
     typer.Option(
         "--strategy",
         rich_help_panel=MEMORY_PLAN,
-        metavar=choices(Strategy),
-        help="--memory-plan: how the ranks hold the state (default: ddp): ddp, fsdp, zero1-3 (formulas); "
-        "deepspeed-zero1-3, torch-ddp (DDP with its gradient buckets), torch-fsdp2 (FSDP2 "
-        "with a MixedPrecisionPolicy: stored dtype, dim 0 padded per tensor, the root and largest unit unsharded): the engines.",
+        metavar="NAME",
+        help="--memory-plan: how the ranks hold the state (default: ddp). Formulas: ddp, fsdp, zero1, zero2, "
+        "zero3. Engines as they allocate (docs/memory.md): deepspeed-zero1, deepspeed-zero2, deepspeed-zero3, "
+        "torch-ddp (with its gradient buckets), torch-fsdp2 (padded per tensor, largest unit unsharded).",
     ),
 ]
 PlanOptimizerOpt = Annotated[
