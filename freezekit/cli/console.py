@@ -35,6 +35,7 @@ def main() -> None:
     runs after every other handler, then leaves with os._exit."""
     global _status
     atexit.register(_leave)
+    _status = 1  # an exception escaping app() is a bug: exit 1 (documented), not the 0 _leave would use
     try:
         app()
         code: object = 0

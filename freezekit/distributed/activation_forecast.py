@@ -95,15 +95,25 @@ def forecast_activations(
         model.to(dtype)
         _cast_inputs(model, dtype)
     model.train()
-    batch = _batch(model, source.text, input_family(source), opts)
+    try:
+        batch = _batch(model, source.text, input_family(source), opts)
+    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:  # sizes past int64, ...
+        raise UsageError(
+            f"--activations: cannot build a synthetic input of {opts.batch_size} samples: {_first_line(exc)}; "
+            "lower --batch-size, --input-shape or --seq-len"
+        ) from exc
     try:
         return saved_bytes(model, batch.call, opts.checkpointing)
     except (RuntimeError, ValueError, TypeError, AssertionError, NotImplementedError) as exc:
-        first = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else type(exc).__name__
         raise UsageError(
             f"--activations: the forward on the meta device failed on the synthetic input ({batch.desc}): "
-            f"{first}; pass --input-shape C,H,W (or --seq-len TOKENS for hf:)"
+            f"{_first_line(exc)}; pass --input-shape C,H,W (or --seq-len TOKENS for hf:)"
         ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0].rstrip(".") if text else type(exc).__name__
 
 
 def _batch(model: "nn.Module", name: str, family: str, opts: ActivationOptions) -> Any:

@@ -121,16 +121,24 @@ def _reduce_bucket(decisions: list[Decision], options: PlanOptions) -> int:
 
 def _overhang(trainable: list[Decision], q: int, w: int, options: PlanOptions) -> int:
     """The most gradient bytes any rank holds outside its partition [r*q, (r+1)*q): the rest of
-    each parameter that starts in it or runs into it (DeepSpeed copies such gradients whole)."""
+    each parameter that starts in it or runs into it (DeepSpeed copies such gradients whole).
+    Only the first and last rank a parameter touches can share it with others; the ranks in
+    between lie wholly inside it, so one figure serves them all (the time does not grow with W)."""
     storage = options.param_dtype.dtype if options.param_dtype else None
-    most, start = [0] * w, 0
+    edges: dict[int, int] = {}
+    interior = start = 0
     for d in trainable:
         n = d.param.numel
-        for r in range(start // q, min(_ceil_div(start + n, q), w)) if n else ():
-            inside = min(start + n, (r + 1) * q) - max(start, r * q)
-            most[r] += _share(grad_bytes(d.param, options.precision, storage), n - inside, n)
+        if n:
+            size = grad_bytes(d.param, options.precision, storage)
+            first, last = start // q, min(_ceil_div(start + n, q), w) - 1
+            for r in {first, last}:
+                inside = min(start + n, (r + 1) * q) - max(start, r * q)
+                edges[r] = edges.get(r, 0) + _share(size, n - inside, n)
+            if last - first > 1:
+                interior = max(interior, _share(size, n - q, n))
         start += n
-    return max(most)
+    return max([interior, *edges.values()])
 
 
 @dataclass(frozen=True)

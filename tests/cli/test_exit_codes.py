@@ -33,6 +33,17 @@ def test_a_bug_keeps_its_traceback_and_exits_1(cli, monkeypatch):
         cli("count", "vgg16")
 
 
+def test_a_bug_exits_1_through_the_console_script():
+    """The console script leaves through os._exit in an atexit handler: a bug escaping the app must
+    still exit 1, not the 0 of a run that never set its status (a pipeline would read it as a pass)."""
+    import subprocess
+    import sys
+
+    code = "from freezekit.cli import console\ndef bug(): raise ZeroDivisionError('a bug')\nconsole.app = bug\nconsole.main()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "ZeroDivisionError: a bug" in done.stderr
+
+
 def test_debug_switch_shows_the_traceback_of_a_user_error(monkeypatch):
     from typer.testing import CliRunner
 

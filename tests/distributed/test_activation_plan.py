@@ -132,3 +132,6 @@ def test_a_factory_s_activations_take_its_input_shape(cli, tmp_path):
         "freezekit: error: --activations: the forward on the meta device failed on the synthetic input"
     )
     assert err.rstrip().endswith("pass --input-shape C,H,W (or --seq-len TOKENS for hf:)")
+    code, out, err = cli("count", *args, "--memory-plan", "--input-shape", "16,99999999999999999999")
+    assert (code, out, err.count("\n")) == (2, "", 1)
+    assert err.startswith("freezekit: error: --activations: cannot build a synthetic input of 3 samples: ")

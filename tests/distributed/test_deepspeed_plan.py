@@ -193,3 +193,11 @@ def test_zero12_llama3_8b_half_frozen_on_8_ranks():
         plan.model_states
         == mp.memory_plan(llama3_8b(), plan_options("zero2", 8, "adamw", None, "bf16-mixed")).model_states
     )  # the plain zero2 formula's figures
+
+
+def test_zero12_overhang_at_a_world_size_past_the_elements_takes_no_time():
+    """W = 10**12 over two tensors: the flat group is padded to 2W, so q = 2 elements per rank; the
+    each tensor spans 5 ranks, and each of those holds all of it but its own 2 elements."""
+    decisions = [Decision(_rec("a.weight", (10,)), True, None), Decision(_rec("b.weight", (10, 1)), True, None)]
+    options = plan_options("deepspeed-zero2", 10**12, "adamw", None, None)
+    assert ds.zero12_phases(decisions, options).overhang == (10 - 2) * 4
