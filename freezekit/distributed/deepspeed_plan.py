@@ -51,7 +51,7 @@ from typing import Iterable
 
 from ..core.plan import Decision
 from ..core.records import DTYPE_BYTES
-from .memory_plan import STATES_PER_ELEMENT, STEP_COUNTER_BYTES, MemoryPlan, PlanOptions, Split, Strategy
+from .memory_plan import STATES_PER_ELEMENT, STEP_COUNTER_BYTES, MemoryPlan, PlanOptions, Split, Strategy, ceil_div
 from .precision import grad_bytes, param_bytes, state_bytes
 from .zero3_gather import DEFAULTS, Held, Limits, peak_gathered
 
@@ -73,13 +73,9 @@ ZERO12_ASSUMES = (
 )
 
 
-def _ceil_div(n: int, d: int) -> int:
-    return -(-n // d)
-
-
 def _share(total: int, part: int, whole: int) -> int:
     """`total` bytes of `whole` elements, for `part` of them (rounded up: packed weights)."""
-    return _ceil_div(total * part, whole) if whole else 0
+    return ceil_div(total * part, whole) if whole else 0
 
 
 def _sub_groups(partitions: Iterable[int]) -> int:
@@ -96,12 +92,12 @@ def _gathered(decisions: list[Decision], w: int, options: PlanOptions, limits: L
     """The most parameter bytes gathered at once (zero3_gather.py); none on one rank."""
     if w == 1:  # one rank "gathers" by viewing its partition: no copy
         return Split()
-    storage = options.param_dtype.dtype if options.param_dtype else None
+    storage = options.storage
     held = [
         Held(
             d.param.module,
             d.param.numel,
-            _share(param_bytes(d.param, options.precision, storage), _ceil_div(d.param.numel, w) * w, d.param.numel),
+            _share(param_bytes(d.param, options.precision, storage), ceil_div(d.param.numel, w) * w, d.param.numel),
             d.trainable,
             d.param.numel <= limits.persistence,
         )
@@ -115,7 +111,7 @@ def _reduce_bucket(decisions: list[Decision], options: PlanOptions) -> int:
     if options.precision is not None:
         return REDUCE_BUCKET * DTYPE_BYTES[options.precision.dtype]
     first = next(d.param for d in decisions if d.trainable)
-    storage = options.param_dtype.dtype if options.param_dtype else None
+    storage = options.storage
     return _share(grad_bytes(first, None, storage), REDUCE_BUCKET, first.numel)
 
 
@@ -124,14 +120,14 @@ def _overhang(trainable: list[Decision], q: int, w: int, options: PlanOptions) -
     each parameter that starts in it or runs into it (DeepSpeed copies such gradients whole).
     Only the first and last rank a parameter touches can share it with others; the ranks in
     between lie wholly inside it, so one figure serves them all (the time does not grow with W)."""
-    storage = options.param_dtype.dtype if options.param_dtype else None
+    storage = options.storage
     edges: dict[int, int] = {}
     interior = start = 0
     for d in trainable:
         n = d.param.numel
         if n:
             size = grad_bytes(d.param, options.precision, storage)
-            first, last = start // q, min(_ceil_div(start + n, q), w) - 1
+            first, last = start // q, min(ceil_div(start + n, q), w) - 1
             for r in {first, last}:
                 inside = min(start + n, (r + 1) * q) - max(start, r * q)
                 edges[r] = edges.get(r, 0) + _share(size, n - inside, n)
@@ -160,11 +156,11 @@ def zero12_phases(
 ) -> Zero12Phases:
     """What DeepSpeed ZeRO-1/2 allocates beyond the model states, phase by phase (module docstring)."""
     w, precision = options.world_size, options.precision
-    storage = options.param_dtype.dtype if options.param_dtype else None
+    storage = options.storage
     trainable = [d for d in decisions if d.trainable]
     if not trainable:
         return Zero12Phases()
-    q = _ceil_div(sum(d.param.numel for d in trainable), 2 * w) * 2  # the flat group padded to 2W, per rank
+    q = ceil_div(sum(d.param.numel for d in trainable), 2 * w) * 2  # the flat group padded to 2W, per rank
     whole = 0
     if options.strategy is Strategy.DEEPSPEED_ZERO1:  # reduced by reduce_gradients after backward
         whole = sum(grad_bytes(d.param, precision, storage) for d in trainable if d.param.name not in without_gradient)
@@ -176,13 +172,13 @@ def zero3_plan(
 ) -> MemoryPlan:
     """DeepSpeed ZeRO-3's bytes per rank (module docstring); `limits`: its stage3_* settings."""
     w, precision = options.world_size, options.precision
-    storage = options.param_dtype.dtype if options.param_dtype else None
+    storage = options.storage
     k = STATES_PER_ELEMENT[options.optimizer]
     decisions = list(decisions)
     params, grads, states, partitions = Split(), 0, 0, []
     for d in decisions:
         n = d.param.numel
-        q = _ceil_div(n, w)
+        q = ceil_div(n, w)
         size = param_bytes(d.param, precision, storage)
         held = _share(size, q, n) + (_share(size, q * w, n) if w > 1 and n <= limits.persistence else 0)
         params += Split(0, held) if d.trainable else Split(held, 0)

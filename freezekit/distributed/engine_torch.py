@@ -41,6 +41,7 @@ from .memory_plan import (
     PlanOptions,
     Split,
     Strategy,
+    ceil_div,
     memory_plan,
 )
 from .precision import Precision, param_bytes
@@ -51,7 +52,7 @@ TORCH_ENGINES = frozenset({Strategy.TORCH_DDP, Strategy.TORCH_FSDP2})
 def storage_dtype(options: PlanOptions) -> str | None:
     """The dtype the engine stores parameters, gradients and states in (None: as stored)."""
     if options.param_dtype is not None:
-        return options.param_dtype.dtype
+        return options.storage
     if options.precision is not None and not options.precision.mixed:
         return options.precision.dtype
     return None
@@ -89,7 +90,7 @@ def _chunk(p: ParamRecord, size: int, world_size: int) -> int:
     rows = p.shape[0] if p.shape else 1
     if rows == 0:
         return 0
-    return -(-rows // world_size) * (size // rows)
+    return ceil_div(rows, world_size) * (size // rows)
 
 
 def _compute_bytes(p: ParamRecord, precision: Precision | None, storage: str | None) -> int:

@@ -157,6 +157,11 @@ class PlanOptions:
     precision: Precision | None = None
     bucket_view: bool = False  # torch-ddp: gradient_as_bucket_view=True (no separate bucket copy)
 
+    @property
+    def storage(self) -> str | None:
+        """--param-dtype as a dtype name (None: the precision's, else as stored)."""
+        return self.param_dtype.dtype if self.param_dtype else None
+
 
 def plan_options(
     strategy: object = None,
@@ -182,7 +187,8 @@ def plan_options(
     )
 
 
-def _ceil_div(n: int, d: int) -> int:
+def ceil_div(n: int, d: int) -> int:
+    """n / d rounded up: a shard, a partition, a chunk."""
     return -(-n // d)
 
 
@@ -199,7 +205,7 @@ def memory_plan(
     if options.strategy in (Strategy.TORCH_DDP, Strategy.TORCH_FSDP2, Strategy.DEEPSPEED_ZERO3):
         raise ValueError(f"{options.strategy} is planned by its engine's module: call plan_of.plan_of")
     strategy, w, optimizer, precision = options.strategy, options.world_size, options.optimizer, options.precision
-    storage = options.param_dtype.dtype if options.param_dtype else None
+    storage = options.storage
     k = STATES_PER_ELEMENT[optimizer]
     p_frozen = p_train = g_train = s_train = counters = 0
     for d in decisions:
@@ -215,12 +221,12 @@ def memory_plan(
     s = 0 if precision is not None and precision.mixed else STEP_COUNTER_BYTES[optimizer]
 
     def shard(n: int, sharded: bool) -> int:
-        return _ceil_div(n, w) if sharded else n
+        return ceil_div(n, w) if sharded else n
 
     params = Split(shard(p_frozen, strategy in PARAMS_SHARDED), shard(p_train, strategy in PARAMS_SHARDED))
     grads = Split(0, shard(g_train, strategy in GRADS_SHARDED))
     if strategy in COUNTERS_SHARDED:  # ZeRO partitions whole parameters' states, counters included
-        states = _ceil_div(s_train + s * counters, w)
+        states = ceil_div(s_train + s * counters, w)
     else:  # DDP replicates; FSDP2 shards the states, every rank keeps each parameter's step counter
         states = shard(s_train, strategy is Strategy.FSDP) + s * counters
     return MemoryPlan(
